@@ -1,0 +1,42 @@
+# BHasile — the two commands of the README are `make run` and `make test`.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+FLASK := $(VENV)/bin/flask
+PYTHON ?= python3
+
+.PHONY: install run test test-postgresql system-deps translations benchmarks serve
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+## Install, build the SQLite base with the demo park, print the demo accounts, serve on :5000.
+run: install
+	$(FLASK) bhasile init
+	$(FLASK) bhasile demo --if-empty
+	$(FLASK) bhasile demo-users
+	$(PY) run.py
+
+## Install (Python and system packages the tests drive) and run the whole suite on SQLite.
+test: install system-deps
+	$(PY) -m pytest
+
+## The same suite against the local PostgreSQL server (own database names).
+test-postgresql: install system-deps
+	BHASILE_TEST_DATABASE=postgresql $(PY) -m pytest
+
+## Debian packages the end-to-end tests use (a real browser, a real spreadsheet program).
+system-deps:
+	@if [ "$$(id -u)" = 0 ] && { ! command -v chromium >/dev/null || ! command -v soffice >/dev/null; }; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium libreoffice-calc-nogui >/dev/null; \
+	fi
+
+translations: install
+	$(PY) translations/sync.py
+
+benchmarks: install
+	$(PY) benchmarks/run_all.py

@@ -1,0 +1,62 @@
+"""BHasile application factory."""
+from __future__ import annotations
+
+import logging
+from typing import Any, Optional
+
+from flask import Flask
+from flask_appbuilder import AppBuilder
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from config import BASE_DIR, ConfigError, load_settings
+
+from .extensions import db, migrate
+
+log = logging.getLogger(__name__)
+
+
+def _check_database(app: Flask) -> None:
+    try:
+        with db.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except SQLAlchemyError as exc:
+        url = db.engine.url.render_as_string(hide_password=True)
+        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0][:200]
+        raise ConfigError(f"La base de données « {url} » est injoignable : {reason}.") from exc
+
+
+def create_app(test_config: Optional[dict[str, Any]] = None) -> Flask:
+    """Build a BHasile app; ``test_config`` overrides settings (tests, benchmarks)."""
+    try:
+        settings = load_settings(test_config)
+    except ConfigError as exc:
+        raise SystemExit(f"BHasile ne peut pas démarrer : {exc}") from None
+    app = Flask(__name__, instance_path=settings["INSTANCE_DIR"])
+    app.config.update(settings)
+    app.config.setdefault("FAB_CREATE_DB", False)  # Alembic owns the schema
+    app.config.setdefault("FAB_UPDATE_PERMS", False)  # `flask bhasile init` syncs permissions
+    app.config.setdefault("FAB_INDEX_VIEW", "views.home.HomeView")
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(BASE_DIR / "app" / "migrations"),
+                     render_as_batch=True, compare_type=True)
+
+    with app.app_context():
+        if app.config.get("BHASILE_CHECK_DATABASE", True):
+            try:
+                _check_database(app)
+            except ConfigError as exc:
+                raise SystemExit(f"BHasile ne peut pas démarrer : {exc}") from None
+        from . import audit, cli, jinja
+
+        audit.init_audit(type(db.session()))
+        appbuilder = AppBuilder()
+        appbuilder.init_app(app, db.session)
+
+        from views import register_views
+
+        register_views(appbuilder)
+        jinja.init_app(app)
+        cli.init_app(app)
+    return app

@@ -1,0 +1,166 @@
+"""Change history ("mémoire de service"), written from one SQLAlchemy session hook.
+
+Every flush of a domain record, whatever the path (form, API, import, grid, CLI), adds one
+``changement`` row per changed field. The origin and the user come from ``audit_context``
+when a batch sets them, else from the request (form or API), else ``cli``.
+"""
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import datetime as dt
+import enum
+from decimal import Decimal
+from typing import Any, Iterator, Optional
+
+from flask import g, has_request_context, request
+from sqlalchemy import event, insert, inspect
+from sqlalchemy.orm import Session
+
+from models import Changement
+from models.base import Versioned, utcnow
+
+_context: contextvars.ContextVar[Optional[dict]] = contextvars.ContextVar("bhasile_audit", default=None)
+
+#: Columns that are bookkeeping, not data: never written to the history.
+_SKIP = {"id", "version", "updated_at", "updated_by"}
+
+
+@contextlib.contextmanager
+def audit_context(origin: str, batch_id: Optional[int] = None, username: Optional[str] = None,
+                  user_id: Optional[int] = None) -> Iterator[None]:
+    """Tag every change made inside the block with this origin, batch and user."""
+    token = _context.set({"origin": origin, "batch_id": batch_id, "username": username,
+                          "user_id": user_id})
+    try:
+        yield
+    finally:
+        _context.reset(token)
+
+
+def current_actor() -> dict:
+    """The origin, batch and user to record for a change made now."""
+    ctx = dict(_context.get() or {})
+    user = getattr(g, "user", None) if has_request_context() else None
+    if user is not None and getattr(user, "is_authenticated", False):
+        ctx.setdefault("username", None)
+        ctx["username"] = ctx["username"] or user.username
+        ctx["user_id"] = ctx.get("user_id") or user.id
+    if not ctx.get("origin"):
+        if has_request_context():
+            ctx["origin"] = "api" if request.path.startswith("/api/") else "form"
+        else:
+            ctx["origin"] = "cli"
+    return ctx
+
+
+def render_value(value: Any) -> Optional[str]:
+    """How a value is written in the history (and compared): text, ISO dates, enum codes."""
+    if value is None:
+        return None
+    if isinstance(value, enum.Enum):
+        return str(value.value)
+    if isinstance(value, bool):
+        return "Oui" if value else "Non"
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f") if value == value.to_integral() else str(value)
+    return str(value)
+
+
+def record_key(obj: Any) -> str:
+    """A human key for the record: its natural key when it has one."""
+    for attr in ("code_dna", "reference", "nom", "code"):
+        value = getattr(obj, attr, None)
+        if isinstance(value, str) and value:
+            return value
+    parts = [str(getattr(obj, a)) for a in ("annee", "mois", "type") if getattr(obj, a, None) is not None]
+    return "/".join(parts) or str(getattr(obj, "id", ""))
+
+
+def _structure_id(obj: Any) -> Optional[int]:
+    if type(obj).__tablename__ == "structure":
+        return obj.id
+    sid = getattr(obj, "structure_id", None)
+    if sid is None and type(obj).__tablename__ == "adresse_annee":
+        adresse = obj.__dict__.get("adresse")
+        sid = adresse.structure_id if adresse is not None else None
+    return sid
+
+
+def _audited(obj: Any) -> bool:
+    return isinstance(obj, Versioned)
+
+
+def _rows_for(obj: Any, action: str, actor: dict, now: dt.datetime) -> list[dict]:
+    state = inspect(obj)
+    base = {
+        "at": now, "user_id": actor.get("user_id"), "username": actor.get("username"),
+        "action": action, "entity": type(obj).__tablename__, "entity_id": obj.id,
+        "key": record_key(obj)[:200], "origin": actor["origin"], "batch_id": actor.get("batch_id"),
+        "structure_id": _structure_id(obj), "field": None, "old_value": None, "new_value": None,
+    }
+    rows = []
+    for attr in state.mapper.column_attrs:
+        name = attr.key
+        if name in _SKIP:
+            continue
+        hist = state.attrs[name].history
+        if action == "create":
+            value = getattr(obj, name)
+            if value is not None:
+                rows.append({**base, "field": name, "new_value": render_value(value)})
+        elif action == "delete":
+            value = hist.unchanged[0] if hist.unchanged else (hist.deleted[0] if hist.deleted else None)
+            if value is not None:
+                rows.append({**base, "field": name, "old_value": render_value(value)})
+        elif hist.has_changes():
+            old = render_value(hist.deleted[0]) if hist.deleted else None
+            new = render_value(hist.added[0]) if hist.added else None
+            if old != new:
+                rows.append({**base, "field": name, "old_value": old, "new_value": new})
+    if action != "update" and not rows:
+        rows.append(base)
+    return rows
+
+
+def _before_flush(session: Session, flush_context, instances) -> None:
+    actor = current_actor()
+    pending = []
+    for obj in list(session.new) + list(session.dirty):
+        if _audited(obj) and (obj in session.new or session.is_modified(obj, include_collections=False)):
+            obj.updated_by = actor.get("username") or actor["origin"]
+    for obj in session.deleted:
+        if _audited(obj):
+            pending.extend(_rows_for(obj, "delete", actor, utcnow()))
+    session.info["bhasile_deleted_rows"] = pending
+
+
+def _after_flush(session: Session, flush_context) -> None:
+    actor = current_actor()
+    now = utcnow()
+    rows = list(session.info.pop("bhasile_deleted_rows", []))
+    for obj in session.new:
+        if _audited(obj):
+            rows.extend(_rows_for(obj, "create", actor, now))
+    for obj in session.dirty:
+        if _audited(obj) and obj not in session.deleted:
+            rows.extend(_rows_for(obj, "update", actor, now))
+    if rows:
+        session.connection().execute(insert(Changement.__table__), rows)
+
+
+def record_event(session: Session, action: str, entity: str, key: str, username: Optional[str],
+                 user_id: Optional[int] = None, origin: str = "form") -> None:
+    """Record a non-data event (login, failed login, job run) in the history."""
+    session.add(Changement(action=action, entity=entity, key=key, username=username,
+                           user_id=user_id, origin=origin))
+
+
+def init_audit(session_factory) -> None:
+    """Attach the history hooks to the application's session class (idempotent)."""
+    target = session_factory if isinstance(session_factory, type) else Session
+    if not event.contains(target, "before_flush", _before_flush):
+        event.listen(target, "before_flush", _before_flush)
+        event.listen(target, "after_flush", _after_flush)

@@ -1,0 +1,173 @@
+"""``flask bhasile ...``: schema and reference data, demo park, accounts."""
+from __future__ import annotations
+
+import secrets
+import sys
+import time
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+from flask_migrate import upgrade
+from sqlalchemy import func, select
+
+from models import Departement, Operateur, Region, Structure
+from models.enums import Role
+
+from .audit import audit_context, record_event
+from .extensions import db
+
+bhasile = AppGroup("bhasile", help="Commandes d'administration de BHasile.")
+
+#: The demo accounts of the quick start: login → (role, scope options, label).
+DEMO_USERS = {
+    "admin": (Role.ADMIN, {}, "Administrateur"),
+    "centrale": (Role.CENTRAL, {}, "Direction de l'asile"),
+    "normandie": (Role.REGIONAL, {"regions": ["28"]}, "Agent régional Normandie"),
+    "calvados": (Role.DEPARTEMENTAL, {"departements": ["14"]}, "Agent départemental Calvados"),
+    "lecteur": (Role.LECTEUR, {}, "Lecteur national"),
+    "operateur": (Role.OPERATEUR, {"operateur": None}, "Opérateur (le plus grand)"),
+}
+
+
+@bhasile.command("init")
+def init_command() -> None:
+    """Schéma (migrations), référentiel des territoires et rôles ; aucune donnée métier."""
+    upgrade(directory=current_app.extensions["migrate"].directory)
+    from .reference import load_reference
+    from .roles import sync_roles
+
+    with audit_context("cli"):
+        regions, deps = load_reference(db.session)
+        db.session.commit()
+    sync_roles(current_app.appbuilder)
+    click.echo(f"Schéma à jour ; {regions} régions, {deps} départements ; {len(Role)} rôles.")
+
+
+@bhasile.command("demo")
+@click.option("--scale", default=1, show_default=True, type=click.IntRange(1, 100),
+              help="Multiplie la taille du parc (10 pour les mesures de performance).")
+@click.option("--if-empty", is_flag=True, help="Ne rien faire si des structures existent déjà.")
+def demo_command(scale: int, if_empty: bool) -> None:
+    """Génère un parc national de démonstration, déterministe."""
+    from .demo import generate
+
+    existing = db.session.scalar(select(func.count(Structure.id)))
+    if existing:
+        if if_empty:
+            click.echo(f"Parc déjà présent ({existing} structures) : rien à faire.")
+            return
+        raise click.ClickException(
+            f"La base contient déjà {existing} structures : le parc de démonstration "
+            "se génère sur une base vide.")
+    started = time.perf_counter()
+    counts = generate(db.session, scale=scale)
+    record_event(db.session, "demo", "structure", f"scale={scale}", None, origin="cli")
+    db.session.commit()
+    elapsed = time.perf_counter() - started
+    click.echo(f"Parc de démonstration ×{scale} généré en {elapsed:.1f} s :")
+    for table, n in counts.items():
+        click.echo(f"  {table:<22} {n:>9,}".replace(",", " "))
+
+
+def _resolve_scope(regions, departements, operateur):
+    region_objs = []
+    for code in regions:
+        region = db.session.scalar(select(Region).where(Region.code == code))
+        if region is None:
+            raise click.BadParameter(f"région inconnue : {code}", param_hint="--region")
+        region_objs.append(region)
+    dep_objs = []
+    for code in departements:
+        code = code.zfill(2) if code.isdigit() and len(code) < 2 else code.upper()
+        dep = db.session.scalar(select(Departement).where(Departement.code == code))
+        if dep is None:
+            raise click.BadParameter(f"département inconnu : {code}", param_hint="--departement")
+        dep_objs.append(dep)
+    op = None
+    if operateur:
+        op = db.session.scalar(select(Operateur).where(Operateur.nom == operateur))
+        if op is None:
+            raise click.BadParameter(f"opérateur inconnu : {operateur}", param_hint="--operateur")
+    return region_objs, dep_objs, op
+
+
+def create_or_update_user(login: str, role: Role, password: str, regions=(), departements=(),
+                          operateur: str | None = None, first_name: str | None = None,
+                          last_name: str | None = None, email: str | None = None):
+    """Create (or reset) a database account with its role and scope."""
+    from werkzeug.security import generate_password_hash
+
+    sm = current_app.appbuilder.sm
+    role_obj = sm.find_role(role.value)
+    if role_obj is None:
+        raise click.ClickException("Rôles absents : lancez d'abord « flask bhasile init ».")
+    region_objs, dep_objs, op = _resolve_scope(regions, departements, operateur)
+    if role in (Role.REGIONAL,) and not region_objs:
+        raise click.BadParameter("un agent régional a au moins une --region", param_hint="--region")
+    if role in (Role.DEPARTEMENTAL,) and not dep_objs:
+        raise click.BadParameter("un agent départemental a au moins un --departement",
+                                 param_hint="--departement")
+    if role is Role.OPERATEUR and op is None:
+        raise click.BadParameter("un compte opérateur a un --operateur", param_hint="--operateur")
+    user = sm.find_user(username=login)
+    if user is None:
+        user = sm.user_model(username=login, active=True)
+        db.session.add(user)
+    user.first_name = first_name or user.first_name or login.capitalize()
+    user.last_name = last_name or user.last_name or str(role.label)
+    user.email = email or user.email or f"{login}@bhasile.invalid"
+    user.password = generate_password_hash(password)
+    user.roles = [role_obj]
+    user.regions = region_objs
+    user.departements = dep_objs
+    user.operateur = op
+    user.active = True
+    db.session.commit()
+    return user
+
+
+@bhasile.command("create-user")
+@click.argument("login")
+@click.option("--role", "role_name", required=True,
+              type=click.Choice([r.value for r in Role], case_sensitive=False))
+@click.option("--region", "regions", multiple=True, help="Code INSEE de région (répétable).")
+@click.option("--departement", "departements", multiple=True, help="Code de département (répétable).")
+@click.option("--operateur", help="Nom exact de l'opérateur (compte opérateur).")
+@click.option("--email")
+@click.option("--password-stdin", is_flag=True, help="Lire le mot de passe sur l'entrée standard.")
+def create_user_command(login, role_name, regions, departements, operateur, email, password_stdin):
+    """Crée ou met à jour un compte, avec son rôle et son périmètre."""
+    role = next(r for r in Role if r.value.lower() == role_name.lower())
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+        if len(password) < 12:
+            raise click.BadParameter("le mot de passe doit faire au moins 12 caractères")
+    else:
+        password = secrets.token_urlsafe(12)
+    create_or_update_user(login, role, password, regions, departements, operateur, email=email)
+    click.echo(f"Compte « {login} » ({role.value}) prêt.")
+    if not password_stdin:
+        click.echo(f"Mot de passe : {password}")
+
+
+@bhasile.command("demo-users")
+def demo_users_command() -> None:
+    """Crée (ou réinitialise) un compte de démonstration par rôle et affiche les identifiants."""
+    biggest = db.session.execute(
+        select(Operateur.nom).join(Structure).group_by(Operateur.id, Operateur.nom)
+        .order_by(func.count(Structure.id).desc(), Operateur.nom).limit(1)).scalar()
+    click.echo("Comptes de démonstration (mots de passe régénérés à chaque lancement) :")
+    for login, (role, scope, label) in DEMO_USERS.items():
+        password = secrets.token_urlsafe(9)
+        operateur = biggest if "operateur" in scope else None
+        if role is Role.OPERATEUR and operateur is None:
+            continue
+        create_or_update_user(login, role, password, scope.get("regions", ()),
+                              scope.get("departements", ()), operateur)
+        click.echo(f"  {login:<10} {password:<14} {label}"
+                   + (f" — {operateur}" if operateur else ""))
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(bhasile)

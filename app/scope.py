@@ -1,0 +1,126 @@
+"""THE territory rule: who sees and changes which records.
+
+One function turns a user into a ``Scope``; ``scoped(query_model, scope)`` turns a scope into
+a SQL condition for any domain model. Views, the REST API, exports, imports, the grid and the
+dashboards all go through here, so a record outside a user's territory is simply not found.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from flask import g, has_request_context
+from sqlalchemy import false, or_, select, true
+from sqlalchemy.sql.elements import ColumnElement
+
+from models import (ActiviteMensuelle, Adresse, AdresseAnnee, BudgetAnnee, Changement, Contact,
+                    Controle, Convention, ConventionStructure, Departement, Document, Eig,
+                    Evaluation, Operateur, PlacesAnnee, Structure)
+from models.enums import Role
+
+NATIONAL_ROLES = {Role.ADMIN.value, Role.CENTRAL.value}
+EDITOR_ROLES = {Role.ADMIN.value, Role.CENTRAL.value, Role.REGIONAL.value, Role.DEPARTEMENTAL.value}
+
+
+@dataclass(frozen=True)
+class Scope:
+    """A territory: national, or a set of régions/départements, or one opérateur."""
+
+    national: bool = False
+    region_ids: frozenset[int] = field(default_factory=frozenset)
+    departement_ids: frozenset[int] = field(default_factory=frozenset)
+    operateur_id: Optional[int] = None
+    roles: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def is_operateur(self) -> bool:
+        return Role.OPERATEUR.value in self.roles and not (self.roles & EDITOR_ROLES)
+
+    @property
+    def read_only(self) -> bool:
+        return not (self.roles & (EDITOR_ROLES | {Role.OPERATEUR.value}))
+
+
+NATIONAL = Scope(national=True, roles=frozenset({Role.ADMIN.value}))
+NOWHERE = Scope()
+
+
+def scope_of(user: Any) -> Scope:
+    """The scope of a user; an anonymous or unknown user sees nothing."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return NOWHERE
+    roles = frozenset(r.name for r in (user.roles or []))
+    regions = frozenset(r.id for r in getattr(user, "regions", []) or [])
+    deps = frozenset(d.id for d in getattr(user, "departements", []) or [])
+    operateur_id = getattr(user, "operateur_id", None)
+    if roles & NATIONAL_ROLES:
+        return Scope(national=True, roles=roles)
+    if Role.OPERATEUR.value in roles and not (roles & EDITOR_ROLES):
+        return Scope(operateur_id=operateur_id, roles=roles)
+    if Role.LECTEUR.value in roles and not (roles & EDITOR_ROLES) and not (regions or deps or operateur_id):
+        return Scope(national=True, roles=roles)  # a reader with no territory reads the nation
+    return Scope(region_ids=regions, departement_ids=deps, operateur_id=operateur_id, roles=roles)
+
+
+def current_scope() -> Scope:
+    """The scope of the request's user (national outside any request: CLI and jobs)."""
+    if not has_request_context():
+        return NATIONAL
+    return scope_of(getattr(g, "user", None))
+
+
+def structure_condition(scope: Scope) -> ColumnElement[bool]:
+    """SQL condition on ``Structure`` for the structures inside the scope."""
+    if scope.national:
+        return true()
+    conditions = []
+    if scope.departement_ids:
+        conditions.append(Structure.departement_id.in_(sorted(scope.departement_ids)))
+    if scope.region_ids:
+        deps = select(Departement.id).where(Departement.region_id.in_(sorted(scope.region_ids)))
+        conditions.append(Structure.departement_id.in_(deps))
+    if scope.operateur_id is not None and scope.is_operateur:
+        conditions.append(Structure.operateur_id == scope.operateur_id)
+    return or_(*conditions) if conditions else false()
+
+
+def structure_ids(scope: Scope):
+    """Sub-select of the ids of the structures in scope."""
+    return select(Structure.id).where(structure_condition(scope))
+
+
+#: Models attached to one structure through ``structure_id``.
+_BY_STRUCTURE = (PlacesAnnee, BudgetAnnee, ActiviteMensuelle, Adresse, Contact, Controle,
+                 Evaluation, Eig, ConventionStructure)
+
+
+def condition_for(model: type, scope: Scope) -> ColumnElement[bool]:
+    """SQL condition selecting the rows of ``model`` inside ``scope``."""
+    if scope.national:
+        return true()
+    if model is Structure:
+        return structure_condition(scope)
+    if model in _BY_STRUCTURE:
+        return model.structure_id.in_(structure_ids(scope))
+    if model is AdresseAnnee:
+        return AdresseAnnee.adresse_id.in_(
+            select(Adresse.id).where(Adresse.structure_id.in_(structure_ids(scope))))
+    if model is Operateur:
+        if scope.is_operateur:
+            return Operateur.id == scope.operateur_id if scope.operateur_id else false()
+        return Operateur.id.in_(select(Structure.operateur_id).where(structure_condition(scope)))
+    if model is Convention:
+        covered = select(ConventionStructure.convention_id).where(
+            ConventionStructure.structure_id.in_(structure_ids(scope)))
+        if scope.is_operateur:
+            return or_(Convention.id.in_(covered), Convention.operateur_id == scope.operateur_id)
+        return Convention.id.in_(covered)
+    if model is Document:
+        return or_(
+            Document.structure_id.in_(structure_ids(scope)),
+            Document.convention_id.in_(select(Convention.id).where(condition_for(Convention, scope))),
+            Document.operateur_id.in_(select(Operateur.id).where(condition_for(Operateur, scope))),
+        )
+    if model is Changement:
+        return Changement.structure_id.in_(structure_ids(scope))
+    raise LookupError(f"No scope rule for {model.__name__}")

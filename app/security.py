@@ -1,0 +1,54 @@
+"""Security manager: FAB's, with BHasile users (scope) and logins written to the history."""
+from __future__ import annotations
+
+import logging
+
+from flask_appbuilder.security.sqla.manager import SecurityManager
+from flask_appbuilder.security.views import UserDBModelView
+from flask_babel import lazy_gettext as _l
+
+from models import BhasileUser
+
+_SCOPE_FIELDS = ["regions", "departements", "operateur"]
+
+
+class BhasileUserDBModelView(UserDBModelView):
+    """The user admin screen, where admins also set a user's territory."""
+
+    list_columns = ["first_name", "last_name", "username", "email", "active", "roles",
+                    "regions", "departements", "operateur"]
+    add_columns = UserDBModelView.add_columns + _SCOPE_FIELDS
+    edit_columns = ["first_name", "last_name", "username", "active", "email", "roles",
+                    "groups"] + _SCOPE_FIELDS
+    show_fieldsets = UserDBModelView.show_fieldsets + [
+        (_l("Périmètre"), {"fields": _SCOPE_FIELDS, "expanded": True})
+    ]
+    label_columns = {**UserDBModelView.label_columns, "regions": _l("Régions"),
+                     "departements": _l("Départements"), "operateur": _l("Opérateur")}
+    description_columns = {
+        **UserDBModelView.description_columns,
+        "regions": _l("Agent régional : les régions qu'il suit."),
+        "departements": _l("Agent départemental : les départements qu'il suit."),
+        "operateur": _l("Compte opérateur : l'opérateur dont il voit les structures."),
+    }
+
+
+class BhasileSecurityManager(SecurityManager):
+    user_model = BhasileUser
+    userdbmodelview = BhasileUserDBModelView
+
+    def on_user_login(self, user) -> None:
+        self._record_login(user, "login")
+
+    def on_user_login_failed(self, user) -> None:
+        self._record_login(user, "login_failed")
+
+    def _record_login(self, user, action: str) -> None:
+        from app.audit import record_event
+
+        try:
+            record_event(self.session, action, "ab_user", user.username, user.username, user.id)
+            self.session.commit()
+        except Exception:  # the history must never block a login
+            logging.getLogger(__name__).exception("login event not recorded")
+            self.session.rollback()

@@ -1,0 +1,112 @@
+"""BHasile settings, read from the environment.
+
+Nothing secret has a default here: the session key is generated into ``instance/`` on the
+first start (development) and must be given by the environment in production.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+
+
+class ConfigError(RuntimeError):
+    """A setting makes start-up impossible; its message is one French sentence."""
+
+
+def _env_bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "oui", "on"}
+
+
+def instance_dir() -> Path:
+    return Path(os.environ.get("BHASILE_INSTANCE_DIR", BASE_DIR / "instance"))
+
+
+def _ensure_instance_dir(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".write-test"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError(
+            f"Le dossier d'instance « {path} » n'est pas accessible en écriture ({exc.strerror})."
+        ) from exc
+
+
+def _secret_key(path: Path, production: bool) -> str:
+    key = os.environ.get("SECRET_KEY")
+    if key:
+        if len(key.encode()) < 32:
+            raise ConfigError("SECRET_KEY doit faire au moins 32 octets.")
+        return key
+    if production:
+        raise ConfigError("SECRET_KEY est obligatoire en production (BHASILE_ENV=production).")
+    key_file = path / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_urlsafe(48))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+def load_settings(overrides: dict | None = None) -> dict:
+    """Return the Flask configuration mapping for this process."""
+    overrides = dict(overrides or {})
+    production = _env_bool("BHASILE_PRODUCTION") or os.environ.get("BHASILE_ENV") == "production"
+    inst = Path(overrides.pop("INSTANCE_DIR", instance_dir()))
+    _ensure_instance_dir(inst)
+    database_url = overrides.pop(
+        "SQLALCHEMY_DATABASE_URI",
+        os.environ.get("DATABASE_URL", f"sqlite:///{inst / 'bhasile.db'}"),
+    )
+    if database_url.startswith("postgres://"):
+        database_url = "postgresql+psycopg://" + database_url[len("postgres://"):]
+    elif database_url.startswith("postgresql://"):
+        database_url = "postgresql+psycopg://" + database_url[len("postgresql://"):]
+    settings = {
+        "BHASILE_PRODUCTION": production,
+        "INSTANCE_DIR": str(inst),
+        "SECRET_KEY": overrides.pop("SECRET_KEY", None) or _secret_key(inst, production),
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_TRACK_MODIFICATIONS": False,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # Flask-AppBuilder
+        "APP_NAME": "BHasile",
+        "AUTH_TYPE": 1,  # AUTH_DB; ProConnect (OIDC) is configured by environment later
+        "AUTH_ROLE_ADMIN": "Administrateur",
+        "AUTH_ROLE_PUBLIC": "Public",
+        "FAB_ADD_SECURITY_API": False,
+        "FAB_API_SWAGGER_UI": True,
+        "FAB_SECURITY_MANAGER_CLASS": "app.security.BhasileSecurityManager",
+        "FAB_API_MAX_PAGE_SIZE": 500,
+        "FAB_PASSWORD_COMPLEXITY_ENABLED": False,
+        # Locale: French first, English second
+        "BABEL_DEFAULT_LOCALE": os.environ.get("BHASILE_LOCALE", "fr"),
+        "BABEL_DEFAULT_TIMEZONE": "Europe/Paris",
+        "BABEL_TRANSLATION_DIRECTORIES": f"{BASE_DIR / 'translations' / 'fab'};{BASE_DIR / 'translations'}",
+        "LANGUAGES": {
+            "fr": {"flag": "fr", "name": "Français"},
+            "en": {"flag": "gb", "name": "English"},
+        },
+        # Security defaults
+        "WTF_CSRF_ENABLED": True,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": production or _env_bool("SESSION_COOKIE_SECURE"),
+        "REMEMBER_COOKIE_SECURE": production or _env_bool("SESSION_COOKIE_SECURE"),
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        # Limits
+        "MAX_CONTENT_LENGTH": int(os.environ.get("BHASILE_MAX_UPLOAD_MB", "20")) * 1024 * 1024,
+        "BHASILE_IMPORT_MAX_ROWS": int(os.environ.get("BHASILE_IMPORT_MAX_ROWS", "200000")),
+        "BHASILE_IMPORT_MAX_UNZIPPED_MB": int(os.environ.get("BHASILE_IMPORT_MAX_UNZIPPED_MB", "200")),
+        "BHASILE_EXPORT_MAX_ROWS": int(os.environ.get("BHASILE_EXPORT_MAX_ROWS", "0")),  # 0 = no cap
+        "UPLOAD_FOLDER": os.environ.get("BHASILE_UPLOAD_FOLDER", str(inst / "uploads")),
+        "BHASILE_SCHEDULER": _env_bool("BHASILE_SCHEDULER", False),
+    }
+    settings.update(overrides)
+    return settings

@@ -1,0 +1,17 @@
+"""The BHasile domain, one module per area; importing this package registers every table."""
+from .activite import ActiviteMensuelle
+from .annuel import BudgetAnnee, PlacesAnnee
+from .convention import Convention, ConventionStructure
+from .document import Document
+from .historique import Changement
+from .operateur import Operateur
+from .qualite import Controle, Eig, Evaluation
+from .structure import Adresse, AdresseAnnee, Contact, Structure
+from .territoire import Departement, Region
+from .user import BhasileUser
+
+__all__ = [
+    "ActiviteMensuelle", "Adresse", "AdresseAnnee", "BhasileUser", "BudgetAnnee", "Changement",
+    "Contact", "Controle", "Convention", "ConventionStructure", "Departement", "Document", "Eig",
+    "Evaluation", "Operateur", "PlacesAnnee", "Region", "Structure",
+]

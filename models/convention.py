@@ -1,0 +1,70 @@
+"""Conventions, CPOMs and arrêtés: the contracts behind the funding of structures."""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Optional
+
+from sqlalchemy import CheckConstraint, Date, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from flask_appbuilder import Model
+
+from .base import Money, Versioned, enum_column
+from .enums import StatutConvention, TypeConvention
+from .operateur import Operateur
+
+
+class Convention(Versioned, Model):
+    """A funding contract (convention, CPOM, arrêté, avenant) of an opérateur."""
+
+    __tablename__ = "convention"
+    __table_args__ = (
+        CheckConstraint("date_fin IS NULL OR date_debut IS NULL OR date_fin > date_debut",
+                        name="ck_convention_periode"),
+        CheckConstraint("montant IS NULL OR montant >= 0", name="ck_convention_montant"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(100), unique=True, nullable=False)
+    type: Mapped[TypeConvention] = mapped_column(enum_column(TypeConvention), nullable=False, index=True)
+    operateur_id: Mapped[Optional[int]] = mapped_column(ForeignKey("operateur.id"), index=True)
+    statut: Mapped[StatutConvention] = mapped_column(
+        enum_column(StatutConvention), nullable=False, default=StatutConvention.BROUILLON, index=True
+    )
+    date_debut: Mapped[Optional[dt.date]] = mapped_column(Date)
+    date_fin: Mapped[Optional[dt.date]] = mapped_column(Date, index=True)
+    montant: Mapped[Optional[Decimal]] = mapped_column(Money)
+    notes: Mapped[Optional[str]] = mapped_column(Text)
+
+    operateur: Mapped[Optional[Operateur]] = relationship()
+    structures: Mapped[list["ConventionStructure"]] = relationship(
+        back_populates="convention", cascade="all, delete-orphan"
+    )
+
+    def __str__(self) -> str:
+        return self.reference
+
+
+class ConventionStructure(Versioned, Model):
+    """A structure covered by a convention; for a CPOM, with its own entry and exit years."""
+
+    __tablename__ = "convention_structure"
+    __table_args__ = (
+        UniqueConstraint("convention_id", "structure_id", name="uq_convention_structure"),
+        CheckConstraint("annee_sortie IS NULL OR annee_entree IS NULL OR annee_sortie >= annee_entree",
+                        name="ck_convention_structure_annees"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    convention_id: Mapped[int] = mapped_column(
+        ForeignKey("convention.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    structure_id: Mapped[int] = mapped_column(
+        ForeignKey("structure.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    annee_entree: Mapped[Optional[int]]
+    annee_sortie: Mapped[Optional[int]]
+
+    convention: Mapped[Convention] = relationship(back_populates="structures")
+    structure: Mapped["Structure"] = relationship()  # noqa: F821

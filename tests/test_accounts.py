@@ -1,0 +1,86 @@
+"""Accounts: the create-user command, the six roles, French login page, scope of the list."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import select
+
+from tests import dbutil
+from tests.conftest import Auth, client_for, run_cli
+
+
+def test_login_page_is_french(app):
+    page = app.test_client().get("/login/").get_data(as_text=True)
+    assert "Nom d'utilisateur" in page and "Mot de passe" in page
+    assert 'lang="fr"' in page or "Se connecter" in page
+
+
+def test_bad_password_is_refused_and_recorded(app):
+    client = app.test_client()
+    page = Auth(client).login("calvados", "mauvais-mot-de-passe").get_data(as_text=True)
+    assert "Structures" not in page or "Se connecter" in page
+    with app.app_context():
+        from app.extensions import db
+        from models import Changement
+
+        actions = db.session.scalars(select(Changement.action).where(
+            Changement.key == "calvados")).all()
+        assert "login_failed" in actions
+
+
+@pytest.mark.parametrize("login", ["admin", "centrale", "normandie", "calvados", "lecteur", "operateur"])
+def test_every_demo_account_logs_in(app, login):
+    client = client_for(app, login)
+    assert client.get("/structureview/list/").status_code == 200
+
+
+def _count_on_list(client) -> int:
+    page = client.get("/structureview/list/").get_data(as_text=True)
+    match = re.search(r"Nombre de lignes\s*:?</strong>\s*(\d+)", page)
+    assert match, page[:2000]
+    return int(re.sub(r"\D", "", match.group(1)))
+
+
+def test_list_shows_whole_park_to_central_and_only_calvados_to_its_agent(app):
+    assert _count_on_list(client_for(app, "centrale")) >= 950
+    calvados = client_for(app, "calvados")
+    with app.app_context():
+        from app.extensions import db
+        from models import Departement, Structure
+
+        dep = db.session.scalar(select(Departement).where(Departement.code == "14"))
+        own = db.session.scalars(select(Structure.code_dna).where(Structure.departement_id == dep.id)).all()
+        other = db.session.scalar(select(Structure).where(Structure.departement_id != dep.id).limit(1))
+        other_id, other_code = other.id, other.code_dna
+    assert _count_on_list(calvados) == len(own)
+    assert calvados.get(f"/structureview/show/{other_id}").status_code == 404
+    assert calvados.get(f"/api/v1/structure/{other_id}").status_code == 404
+    page = calvados.get("/structureview/list/?psize_StructureView=100").get_data(as_text=True)
+    assert other_code not in page
+
+
+def test_create_user_command(app):
+    result = run_cli(app, "bhasile", "create-user", "agent.gironde", "--role", "Agent départemental",
+                     "--departement", "33", "--password-stdin", input="un-mot-de-passe-long\n")
+    assert result.exit_code == 0, result.output
+    client = app.test_client()
+    Auth(client).login("agent.gironde", "un-mot-de-passe-long")
+    assert client.get("/structureview/list/").status_code == 200
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--role", "Agent départemental"], "au moins un --departement"),
+    (["--role", "Agent départemental", "--departement", "99"], "département inconnu"),
+    (["--role", "Opérateur"], "--operateur"),
+    (["--role", "Agent régional", "--region", "00"], "région inconnue"),
+])
+def test_create_user_refuses_incomplete_scope(app, args, message):
+    result = app.test_cli_runner().invoke(args=["bhasile", "create-user", "x", *args])
+    assert result.exit_code != 0 and message in result.output
+
+
+def test_short_password_is_refused(app):
+    result = app.test_cli_runner().invoke(
+        args=["bhasile", "create-user", "y", "--role", "Lecteur", "--password-stdin"], input="court\n")
+    assert result.exit_code != 0 and "12 caractères" in result.output

@@ -1,0 +1,67 @@
+"""The demo park is plausible, national and deterministic."""
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+
+from sqlalchemy import func, select
+
+from tests import dbutil
+from tests.conftest import make_app, run_cli
+
+
+def test_demo_park_is_national_and_plausible(app):
+    with app.app_context():
+        from app.extensions import db
+        from models import (ActiviteMensuelle, BudgetAnnee, Convention, Departement, Operateur,
+                            PlacesAnnee, Structure)
+
+        structures = db.session.scalars(select(Structure)).all()
+        assert 950 <= len(structures) <= 1100
+        assert len({s.departement_id for s in structures}) == db.session.query(Departement).count() == 101
+        types = Counter(s.type.value for s in structures)
+        assert types["CADA"] + types["HUDA"] > 0.7 * len(structures)
+        assert all(s.code_dna[0] == {"CADA": "C", "HUDA": "H", "CAES": "K", "CPH": "R",
+                                     "PRAHDA": "P"}[s.type.value] for s in structures)
+        assert all(len(s.code_dna) == 5 and s.code_dna[1:].isdigit() for s in structures)
+        assert all(s.code_finess and len(s.code_finess) == 9 for s in structures if s.type.autorisee)
+        year = db.session.scalar(select(func.max(PlacesAnnee.annee)))
+        places = db.session.scalar(select(func.sum(PlacesAnnee.places_autorisees))
+                                   .where(PlacesAnnee.annee == year))
+        assert 95_000 <= places <= 125_000
+        assert 200 <= db.session.query(Operateur).count() <= 300
+        assert 120 <= db.session.query(Convention).count() <= 180
+        years = db.session.scalars(select(PlacesAnnee.annee).distinct()).all()
+        assert len(years) == 5
+        months = db.session.scalar(select(func.count(func.distinct(ActiviteMensuelle.mois))))
+        assert months == 24
+        costs = []
+        for budget in db.session.scalars(select(BudgetAnnee).where(BudgetAnnee.annee == year - 1)):
+            pl = next(p.places_autorisees for p in budget.structure.places if p.annee == year - 1)
+            costs.append(float(budget.dotation_accordee) / (pl * 365))
+        inside = sum(15 <= c <= 25 for c in costs) / len(costs)
+        assert 0.85 <= inside < 1.0, "mostly 15–25 €, with a few outliers"
+        rates = [a.taux_occupation for a in db.session.scalars(select(ActiviteMensuelle))
+                 if a.taux_occupation is not None]
+        assert 0.85 <= statistics.median(rates) <= 1.0
+        assert any(r < 0.85 for r in rates)
+
+
+def test_demo_is_deterministic_and_refuses_a_non_empty_base(tmp_path):
+    signatures = []
+    for name in ("det_a", "det_b"):
+        app = make_app(dbutil.create_empty(tmp_path, name), tmp_path)
+        assert run_cli(app, "bhasile", "init").exit_code == 0
+        assert run_cli(app, "bhasile", "demo").exit_code == 0
+        with app.app_context():
+            from app.extensions import db
+            from models import BudgetAnnee, Structure
+
+            signatures.append((
+                db.session.scalars(select(Structure.code_dna).order_by(Structure.id)).all(),
+                db.session.scalar(select(func.sum(BudgetAnnee.dotation_accordee))),
+            ))
+            again = app.test_cli_runner().invoke(args=["bhasile", "demo"])
+            assert again.exit_code != 0 and "déjà" in again.output
+            db.engine.dispose()
+    assert signatures[0] == signatures[1]

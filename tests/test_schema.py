@@ -1,0 +1,86 @@
+"""Migrations build exactly the schema the models describe, on SQLite and PostgreSQL."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from flask_appbuilder import Model
+from tests import dbutil
+from tests.conftest import make_app, run_cli
+
+
+def test_migrations_match_models(tmp_path):
+    app = make_app(dbutil.create_empty(tmp_path, "migr"), tmp_path)
+    with app.app_context():
+        from flask_migrate import upgrade
+
+        from app.extensions import db
+
+        upgrade(directory=app.extensions["migrate"].directory)
+        with db.engine.connect() as conn:
+            ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+            diff = compare_metadata(ctx, Model.metadata)
+        db.engine.dispose()
+    assert diff == []
+
+
+def test_init_loads_reference_without_business_data(tmp_path):
+    app = make_app(dbutil.create_empty(tmp_path, "init"), tmp_path)
+    result = run_cli(app, "bhasile", "init")
+    assert result.exit_code == 0, result.output
+    assert run_cli(app, "bhasile", "init").exit_code == 0  # idempotent
+    with app.app_context():
+        from app.extensions import db
+        from models import Departement, Region, Structure
+        from models.enums import Role
+
+        codes = set(db.session.scalars(select(Departement.code)))
+        assert len(codes) == 101 and {"01", "2A", "2B", "974", "976"} <= codes
+        assert db.session.query(Region).count() == 18
+        assert db.session.query(Structure).count() == 0
+        for role in Role:
+            assert app.appbuilder.sm.find_role(role.value) is not None
+        db.engine.dispose()
+
+
+@pytest.mark.parametrize("field,value", [("places_autorisees", -1), ("pmr", -3)])
+def test_counts_cannot_be_negative(fresh_app, field, value):
+    with fresh_app.app_context():
+        from app.extensions import db
+        from models import PlacesAnnee, Structure
+
+        structure = db.session.scalars(select(Structure).limit(1)).one()
+        db.session.add(PlacesAnnee(structure_id=structure.id, annee=1999, **{field: value}))
+        with pytest.raises(IntegrityError):
+            db.session.commit()
+        db.session.rollback()
+
+
+def test_structure_and_year_is_unique(fresh_app):
+    with fresh_app.app_context():
+        from app.extensions import db
+        from models import PlacesAnnee
+
+        existing = db.session.scalars(select(PlacesAnnee).limit(1)).one()
+        db.session.add(PlacesAnnee(structure_id=existing.structure_id, annee=existing.annee))
+        with pytest.raises(IntegrityError):
+            db.session.commit()
+        db.session.rollback()
+
+
+def test_period_end_must_follow_start(fresh_app):
+    with fresh_app.app_context():
+        from app.extensions import db
+        from models import Structure
+
+        structure = db.session.scalars(select(Structure).limit(1)).one()
+        structure.debut_convention = dt.date(2025, 1, 1)
+        structure.fin_convention = dt.date(2024, 1, 1)
+        with pytest.raises(IntegrityError):
+            db.session.commit()
+        db.session.rollback()
