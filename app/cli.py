@@ -169,5 +169,16 @@ def demo_users_command() -> None:
                    + (f" — {operateur}" if operateur else ""))
 
 
+#: Modules that add their own ``flask bhasile`` commands to the group above.
+EXTENSION_MODULES = ("imports.cli", "exports.cli", "app.jobs", "app.storage")
+
+
 def init_app(app: Flask) -> None:
-    app.cli.add_command(bhasile)
+    import importlib
+    import importlib.util
+
+    for name in EXTENSION_MODULES:
+        if importlib.util.find_spec(name) is not None:
+            importlib.import_module(name)
+    if "bhasile" not in app.cli.commands:
+        app.cli.add_command(bhasile)

@@ -41,3 +41,11 @@ class OperateurApi(ScopedModelApi):
 
     def pre_add(self, item):
         pass
+
+
+MENU_ORDER = 20
+
+
+def register(add, appbuilder) -> None:
+    add(OperateurView, "Opérateurs", _l("Opérateurs"), "Parc", _l("Parc"), icon="fa-building")
+    appbuilder.add_api(OperateurApi)

@@ -90,3 +90,16 @@ class StructureApi(ScopedModelApi):
     show_columns = ["id", *[f for f in STRUCTURE_FIELDS if f not in ("operateur", "departement")],
                     "operateur.nom", "departement.code", "version"]
     add_columns = edit_columns = STRUCTURE_FIELDS
+
+
+MENU_ORDER = 10
+
+
+def register(add, appbuilder) -> None:
+    parc = ("Parc", _l("Parc"))
+    add(StructureView, "Structures", _l("Structures"), *parc, icon="fa-home")
+    suivi = ("Suivi", _l("Suivi annuel"))
+    add(PlacesAnneeView, "Places", _l("Places par année"), *suivi, icon="fa-bed")
+    add(BudgetAnneeView, "Budgets", _l("Budgets par année"), *suivi, icon="fa-euro")
+    add(ActiviteView, "Activité", _l("Activité mensuelle"), *suivi, icon="fa-line-chart")
+    appbuilder.add_api(StructureApi)
