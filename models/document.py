@@ -47,10 +47,17 @@ class Document(Model):
     stockage: Mapped[str] = mapped_column(String(100), unique=True, nullable=False)
     uploaded_by: Mapped[Optional[str]] = mapped_column(String(128))
     uploaded_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
+    #: An avenant points to the document it amends (same owner).
+    parent_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("document.id", ondelete="SET NULL", name="fk_document_parent_id"), index=True
+    )
 
     structure: Mapped[Optional["Structure"]] = relationship()  # noqa: F821
     convention: Mapped[Optional["Convention"]] = relationship()  # noqa: F821
     operateur: Mapped[Optional["Operateur"]] = relationship()  # noqa: F821
+    parent: Mapped[Optional["Document"]] = relationship(remote_side=[id], back_populates="avenants")
+    avenants: Mapped[list["Document"]] = relationship(back_populates="parent",
+                                                      order_by="Document.uploaded_at")
 
     def __str__(self) -> str:
         return self.nom_original
