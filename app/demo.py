@@ -114,7 +114,7 @@ def generate(session: Session, scale: int = 1, seed: int = 2026,
         if len(names) >= 12 * scale:  # the first ones are national, the rest local
             name += f" {rng.choice(deps).nom}"
         if name in seen:
-            name += f" {len(names)}"
+            continue
         seen.add(name)
         names.append(name)
     operateurs = []
