@@ -24,9 +24,9 @@ from models.enums import (Public, Repartition, StatutConvention, TypeContact, Ty
                           TypeConvention, TypeStructure)
 
 #: Structures per 1,000 by type, and their typical size (min, mode, max places).
-TYPE_MIX = {TypeStructure.CADA: (390, (30, 90, 250)), TypeStructure.HUDA: (420, (20, 90, 300)),
-            TypeStructure.CPH: (100, (20, 60, 150)), TypeStructure.CAES: (50, (40, 100, 200)),
-            TypeStructure.PRAHDA: (40, (60, 110, 200))}
+TYPE_MIX = {TypeStructure.CADA: (390, (30, 90, 220)), TypeStructure.HUDA: (420, (20, 90, 240)),
+            TypeStructure.CPH: (100, (20, 50, 120)), TypeStructure.CAES: (50, (30, 80, 150)),
+            TypeStructure.PRAHDA: (40, (60, 100, 180))}
 LETTER = {TypeStructure.CADA: "C", TypeStructure.HUDA: "H", TypeStructure.CAES: "K",
           TypeStructure.CPH: "R", TypeStructure.PRAHDA: "P"}
 BIG_DEPS = {"75": 4, "93": 4, "69": 3, "13": 3, "59": 3, "33": 2, "31": 2, "67": 2, "44": 2,
