@@ -80,3 +80,12 @@ def test_bad_database_url_from_the_command_line(tmp_path):
                      "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/nowhere"}, "bhasile", "--help")
     assert result.returncode != 0
     assert "injoignable" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_flask_cli_works_from_the_repository_root_without_environment():
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("FLASK_", "DATABASE_URL", "BHASILE_", "SECRET_KEY"))}
+    result = subprocess.run([sys.executable, "-m", "flask", "bhasile", "--help"], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "create-user" in result.stdout and "demo" in result.stdout
