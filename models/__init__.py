@@ -1,5 +1,6 @@
 """The BHasile domain, one module per area; importing this package registers every table."""
 from .activite import ActiviteMensuelle
+from .aggregats import AggOperateur, AggStructure, AggStructureAnnee, AggTerritoire, JobLock, JobRun
 from .annuel import BudgetAnnee, PlacesAnnee
 from .convention import Convention, ConventionStructure
 from .document import Document
@@ -11,6 +12,7 @@ from .territoire import Departement, Region
 from .user import BhasileUser
 
 __all__ = [
+    "AggOperateur", "AggStructure", "AggStructureAnnee", "AggTerritoire", "JobLock", "JobRun",
     "ActiviteMensuelle", "Adresse", "AdresseAnnee", "BhasileUser", "BudgetAnnee", "Changement",
     "Contact", "Controle", "Convention", "ConventionStructure", "Departement", "Document", "Eig",
     "Evaluation", "Operateur", "PlacesAnnee", "Region", "Structure",
