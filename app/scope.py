@@ -15,7 +15,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from models import (ActiviteMensuelle, Adresse, AdresseAnnee, BudgetAnnee, Changement, Contact,
                     Controle, Convention, ConventionStructure, Departement, Document, Eig,
-                    Evaluation, Operateur, PlacesAnnee, Structure)
+                    Evaluation, Operateur, PlacesAnnee, Region, Structure)
 from models.enums import Role
 
 NATIONAL_ROLES = {Role.ADMIN.value, Role.CENTRAL.value}
@@ -123,4 +123,20 @@ def condition_for(model: type, scope: Scope) -> ColumnElement[bool]:
         )
     if model is Changement:
         return Changement.structure_id.in_(structure_ids(scope))
+    if model in (Departement, Region):
+        return _territory_condition(model, scope)
     raise LookupError(f"No scope rule for {model.__name__}")
+
+
+def _territory_condition(model: type, scope: Scope) -> ColumnElement[bool]:
+    """Départements or régions a user may pick (drop-downs): their own territory."""
+    if scope.is_operateur:
+        deps = select(Structure.departement_id).where(structure_condition(scope))
+        if model is Departement:
+            return Departement.id.in_(deps)
+        return Region.id.in_(select(Departement.region_id).where(Departement.id.in_(deps)))
+    dep_cond = or_(Departement.id.in_(sorted(scope.departement_ids)),
+                   Departement.region_id.in_(sorted(scope.region_ids)))
+    if model is Departement:
+        return dep_cond
+    return Region.id.in_(select(Departement.region_id).where(dep_cond))

@@ -1,88 +1,99 @@
-"""Structures: list, fiche, forms and REST API, limited to the user's territory."""
+"""Structures: the list, the fiche and one edit form per section, plus the REST API."""
 from __future__ import annotations
 
+from flask import abort, request
+from flask_appbuilder import expose
+from flask_appbuilder.security.decorators import has_access
 from flask_babel import lazy_gettext as _l
 
 from app.labels import LABELS
-from models import ActiviteMensuelle, BudgetAnnee, PlacesAnnee, Structure
+from app.scope import current_scope
+from models import Structure
 
-from .base import ScopedModelApi, ScopedModelView, departement_choices_filter, interface
+from . import structure_list as sl
+from .base import ScopedModelApi, ScopedModelView, interface
+from .fiche import fiche_context
 
-STRUCTURE_FIELDS = ["code_dna", "nom", "type", "operateur", "filiale", "departement",
-                    "adresse_administrative", "code_postal", "commune", "code_finess", "public",
-                    "date_creation", "date_303", "lgbt", "fvv_teh", "debut_autorisation",
-                    "fin_autorisation", "debut_convention", "fin_convention", "latitude",
-                    "longitude", "notes"]
-PLACES_FIELDS = ["annee", "places_autorisees", "pmr", "lgbt", "fvv_teh", "places_a_creer",
-                 "echeance_places_a_creer", "places_a_fermer", "echeance_places_a_fermer"]
-BUDGET_FIELDS = ["annee", "etp", "taux_encadrement", "cout_journalier", "dotation_demandee",
-                 "dotation_accordee", "total_produits", "total_charges", "reprise_etat"]
-
-
-class PlacesAnneeView(ScopedModelView):
-    datamodel = interface(PlacesAnnee)
-    bhasile_area = "places"
-    list_title = _l("Places par année")
-    list_columns = ["structure", *PLACES_FIELDS]
-    add_columns = edit_columns = ["structure", *PLACES_FIELDS]
-    show_columns = ["structure", *PLACES_FIELDS]
-    label_columns = LABELS
-    order_columns = ["annee", "places_autorisees"]
-    base_order = ("annee", "desc")
+DESCRIPTION_FIELDS = ["code_dna", "nom", "type", "operateur", "filiale", "departement", "public",
+                      "code_finess", "adresse_administrative", "code_postal", "commune",
+                      "latitude", "longitude", "lgbt", "fvv_teh", "notes"]
+CALENDRIER_FIELDS = ["date_creation", "date_303", "debut_autorisation", "fin_autorisation",
+                     "debut_convention", "fin_convention"]
+STRUCTURE_FIELDS = DESCRIPTION_FIELDS + CALENDRIER_FIELDS
+#: Section → (view, permission) a user needs to see its "Modifier" links on the fiche.
+SECTION_VIEWS = {"description": "StructureView", "calendrier": "StructureCalendrierView",
+                 "contacts": "ContactView", "adresses": "AdresseView",
+                 "adresse_annee": "AdresseAnneeView", "places": "PlacesAnneeView",
+                 "budget": "BudgetAnneeView", "activite": "ActiviteView",
+                 "controle": "ControleView", "evaluation": "EvaluationView", "eig": "EigView",
+                 "journal": "JournalView"}
 
 
-class BudgetAnneeView(ScopedModelView):
-    datamodel = interface(BudgetAnnee)
-    bhasile_area = "budget"
-    list_title = _l("Budgets par année")
-    list_columns = ["structure", *BUDGET_FIELDS]
-    add_columns = edit_columns = show_columns = ["structure", *BUDGET_FIELDS]
-    label_columns = LABELS
-    base_order = ("annee", "desc")
-
-
-class ActiviteView(ScopedModelView):
-    datamodel = interface(ActiviteMensuelle)
-    bhasile_area = "activite"
-    list_title = _l("Activité mensuelle")
-    list_columns = ["structure", "mois", "places_autorisees", "places_occupees",
-                    "places_vacantes", "places_indisponibles", "presences_indues_bpi",
-                    "presences_indues_deboutes"]
-    add_columns = edit_columns = show_columns = list_columns
-    label_columns = LABELS
-    base_order = ("mois", "desc")
+def permissions(appbuilder) -> dict[str, dict[str, bool]]:
+    """What the current user may do in each section of the fiche."""
+    sm = appbuilder.sm
+    return {section: {perm: sm.has_access(f"can_{perm}", view) for perm in ("add", "edit", "delete", "list")}
+            for section, view in SECTION_VIEWS.items()}
 
 
 class StructureView(ScopedModelView):
+    """The structures of the territory: list with filters, fiche, Description form."""
+
     datamodel = interface(Structure)
     bhasile_area = "structure"
     list_title = _l("Structures")
     show_title = _l("Fiche structure")
     add_title = _l("Nouvelle structure")
-    edit_title = _l("Modifier la structure")
-    list_columns = ["code_dna", "nom", "type", "operateur", "departement", "commune",
-                    "fin_convention"]
+    edit_title = _l("Modifier la description de la structure")
+    list_columns = sl.COLUMNS
     search_columns = ["code_dna", "nom", "type", "operateur", "departement", "commune",
                       "code_postal", "code_finess", "public", "fin_convention"]
-    show_fieldsets = [
-        (_l("Identité"), {"fields": ["code_dna", "nom", "type", "operateur", "filiale",
-                                     "departement", "public", "code_finess"]}),
-        (_l("Adresse administrative"), {"fields": ["adresse_administrative", "code_postal",
-                                                   "commune", "latitude", "longitude"]}),
-        (_l("Calendrier"), {"fields": ["date_creation", "date_303", "debut_autorisation",
-                                       "fin_autorisation", "debut_convention", "fin_convention"]}),
-        (_l("Publics spécifiques"), {"fields": ["lgbt", "fvv_teh", "notes"]}),
-    ]
-    add_columns = edit_columns = STRUCTURE_FIELDS
+    order_columns = list(sl.SORTS)
+    add_columns = STRUCTURE_FIELDS
+    edit_columns = DESCRIPTION_FIELDS
+    show_columns = STRUCTURE_FIELDS
     label_columns = LABELS
     base_order = ("code_dna", "asc")
-    related_views = [PlacesAnneeView, BudgetAnneeView, ActiviteView]
-    add_form_query_rel_fields = edit_form_query_rel_fields = {
-        "departement": departement_choices_filter(),
-    }
+
+    @expose("/list/")
+    @has_access
+    def list(self):
+        args = sl.ListArgs.parse(request.args)
+        scope = current_scope()
+        count, rows = sl.fetch(args, scope)
+        return self.render_template(
+            "bhasile/structure_list.html", title=self.list_title, rows=rows, count=count,
+            args=args, choices=sl.choices(scope), columns=sl.COLUMNS, labels=LABELS,
+            page_sizes=sl.PAGE_SIZES, can_add=self.appbuilder.sm.has_access("can_add", "StructureView"),
+            appbuilder=self.appbuilder)
+
+    @expose("/show/<pk>", methods=["GET"])
+    @has_access
+    def show(self, pk):
+        item = self.datamodel.get(pk, self._base_filters)
+        if item is None:
+            abort(404)
+        return self.render_template("bhasile/fiche/structure.html", title=str(item),
+                                    can=permissions(self.appbuilder), labels=LABELS,
+                                    appbuilder=self.appbuilder, **fiche_context(item))
+
+
+class StructureCalendrierView(ScopedModelView):
+    """The Calendrier section's form: creation, 303, autorisation and convention dates."""
+
+    datamodel = interface(Structure)
+    bhasile_area = "structure"
+    route_base = "/structure/calendrier"
+    edit_title = _l("Modifier le calendrier de la structure")
+    base_permissions = ["can_edit"]
+    list_columns = ["code_dna"]
+    edit_columns = CALENDRIER_FIELDS
+    label_columns = LABELS
 
 
 class StructureApi(ScopedModelApi):
+    """REST API of the structures (same scope, rules and locking as the forms)."""
+
     resource_name = "structure"
     datamodel = interface(Structure)
     list_columns = ["id", "code_dna", "nom", "type", "operateur.nom", "departement.code",
@@ -90,6 +101,7 @@ class StructureApi(ScopedModelApi):
     show_columns = ["id", *[f for f in STRUCTURE_FIELDS if f not in ("operateur", "departement")],
                     "operateur.nom", "departement.code", "version"]
     add_columns = edit_columns = STRUCTURE_FIELDS
+    search_columns = ["code_dna", "nom", "type", "commune", "code_postal", "code_finess"]
 
 
 MENU_ORDER = 10
@@ -98,8 +110,5 @@ MENU_ORDER = 10
 def register(add, appbuilder) -> None:
     parc = ("Parc", _l("Parc"))
     add(StructureView, "Structures", _l("Structures"), *parc, icon="fa-home")
-    suivi = ("Suivi", _l("Suivi annuel"))
-    add(PlacesAnneeView, "Places", _l("Places par année"), *suivi, icon="fa-bed")
-    add(BudgetAnneeView, "Budgets", _l("Budgets par année"), *suivi, icon="fa-euro")
-    add(ActiviteView, "Activité", _l("Activité mensuelle"), *suivi, icon="fa-line-chart")
+    appbuilder.add_view_no_menu(StructureCalendrierView)
     appbuilder.add_api(StructureApi)

@@ -1,0 +1,143 @@
+"""Conventions, CPOMs and arrêtés: statut workflow, structures covered, montant, expiry."""
+from __future__ import annotations
+
+from flask import abort
+from flask_appbuilder.fields import QuerySelectMultipleField
+from flask_appbuilder.fieldwidgets import Select2ManyWidget
+from flask_babel import lazy_gettext as _l
+from markupsafe import Markup, escape
+from sqlalchemy import select
+
+from app.extensions import db
+from app.indicators import period
+from app.jinja import fr_date
+from app.labels import LABELS
+from app.scope import current_scope, structure_condition
+from models import Convention, ConventionStructure, Structure
+
+from .base import ScopedModelApi, ScopedModelView, in_scope, interface
+
+FIELDS = ["reference", "type", "operateur", "statut", "date_debut", "date_fin", "montant", "notes"]
+COVERED = "structures_couvertes"
+
+
+def _structures_in_scope():
+    return db.session.query(Structure).filter(structure_condition(current_scope())).order_by(Structure.code_dna)
+
+
+def covers_only_scope(item: Convention) -> bool:
+    """Does every structure the convention covers sit in the user's territory?"""
+    scope = current_scope()
+    if scope.national:
+        return True
+    ids = {link.structure_id for link in item.structures}
+    if not ids:
+        return False
+    inside = set(db.session.scalars(select(Structure.id).where(Structure.id.in_(ids),
+                                                               structure_condition(scope))))
+    return inside == ids
+
+
+def echeance(fin) -> Markup:
+    """End date of a convention with its alert: "Expirée" or "< 3 mois"."""
+    badge = period("", None, fin).badge
+    label = escape(fr_date(fin))
+    if badge:
+        label += Markup(' <span class="label label-warning">%s</span>') % badge
+    return label
+
+
+class ConventionStructureView(ScopedModelView):
+    """A structure covered by a convention, with its entry and exit years (CPOM)."""
+
+    datamodel = interface(ConventionStructure)
+    bhasile_area = "convention"
+    list_title = _l("Structures couvertes")
+    add_title = _l("Ajouter une structure à la convention")
+    edit_title = _l("Modifier la structure couverte")
+    list_columns = ["convention", "structure", "annee_entree", "annee_sortie"]
+    add_columns = edit_columns = show_columns = list_columns
+    search_columns = ["convention", "structure"]
+    label_columns = LABELS
+
+
+class ConventionView(ScopedModelView):
+    """The contracts behind the funding, as the territory's agents follow them."""
+
+    datamodel = interface(Convention)
+    bhasile_area = "convention"
+    list_title = _l("Conventions et CPOM")
+    show_title = _l("Convention")
+    add_title = _l("Nouvelle convention")
+    edit_title = _l("Modifier la convention")
+    list_columns = ["reference", "type", "operateur", "statut", "date_debut", "date_fin",
+                    "montant"]
+    show_columns = FIELDS
+    add_columns = [*FIELDS, COVERED]
+    edit_columns = FIELDS
+    search_columns = ["reference", "type", "operateur", "statut", "date_fin"]
+    order_columns = ["reference", "type", "statut", "date_debut", "date_fin", "montant"]
+    label_columns = {**LABELS, "date_fin": _l("Fin (échéance)"), COVERED: _l("Structures couvertes")}
+    description_columns = {
+        "statut": _l("Brouillon → En négociation → Signée → Échue ou Résiliée "
+                     "(retour possible de En négociation à Brouillon)."),
+        COVERED: _l("Les structures de votre périmètre financées par cette convention."),
+    }
+    add_form_extra_fields = {COVERED: QuerySelectMultipleField(
+        _l("Structures couvertes"), query_func=_structures_in_scope, get_pk_func=lambda s: s.id,
+        widget=Select2ManyWidget())}
+    formatters_columns = {"date_fin": lambda v: echeance(v)}
+    base_order = ("date_fin", "desc")
+    related_views = [ConventionStructureView]
+
+    def pre_add(self, item):
+        chosen = list(getattr(item, COVERED, None) or [])
+        if not current_scope().national and not chosen:
+            db.session.rollback()
+            raise ValueError(_l("Choisissez au moins une structure de votre périmètre."))
+        for structure in chosen:
+            link = ConventionStructure(structure=structure)
+            if not in_scope(link):
+                self._refuse()
+            item.structures.append(link)
+
+    def pre_update(self, item):
+        """A convention the agent sees (one of its structures is theirs) is theirs to edit."""
+
+    def pre_delete(self, item):
+        if not covers_only_scope(item):
+            abort(404)
+
+
+class ConventionApi(ScopedModelApi):
+    """REST API of the conventions (same scope, rules and locking as the forms)."""
+
+    resource_name = "convention"
+    bhasile_area = "convention"
+    datamodel = interface(Convention)
+    list_columns = ["id", "reference", "type", "operateur.nom", "statut", "date_debut",
+                    "date_fin", "montant", "version"]
+    show_columns = [*list_columns, "notes", "structures.id", "structures.annee_entree",
+                    "structures.annee_sortie"]
+    add_columns = edit_columns = FIELDS
+    search_columns = ["reference", "type", "statut", "date_fin"]
+
+    def pre_add(self, item):
+        if not current_scope().national:
+            from werkzeug.exceptions import BadRequest
+
+            raise BadRequest(str(_l("Hors administration centrale, créez la convention depuis "
+                                    "le formulaire, avec les structures qu'elle couvre.")))
+
+    def pre_update(self, item):
+        return None
+
+
+MENU_ORDER = 25
+
+
+def register(add, appbuilder) -> None:
+    add(ConventionView, "Conventions", _l("Conventions et CPOM"), "Parc", _l("Parc"),
+        icon="fa-file-text-o")
+    appbuilder.add_view_no_menu(ConventionStructureView)
+    appbuilder.add_api(ConventionApi)
