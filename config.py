@@ -84,7 +84,7 @@ def load_settings(overrides: dict | None = None) -> dict:
         "FAB_API_SWAGGER_UI": True,
         "FAB_SECURITY_MANAGER_CLASS": "app.security.BhasileSecurityManager",
         "FAB_API_MAX_PAGE_SIZE": 500,
-        "FAB_PASSWORD_COMPLEXITY_ENABLED": False,
+        "FAB_PASSWORD_COMPLEXITY_ENABLED": True,  # 12+ characters (app/login_guard.py)
         # Locale: French first, English second
         "BABEL_DEFAULT_LOCALE": os.environ.get("BHASILE_LOCALE", "fr"),
         "BABEL_DEFAULT_TIMEZONE": "Europe/Paris",

@@ -41,6 +41,9 @@ def create_app(test_config: Optional[dict[str, Any]] = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(BASE_DIR / "app" / "migrations"),
                      render_as_batch=True, compare_type=True)
+    from . import hardening  # headers, CSRF, sessions, login guard, ProConnect, logs, /healthz
+
+    hardening.init_app(app)
 
     with app.app_context():
         if app.config.get("BHASILE_CHECK_DATABASE", True):

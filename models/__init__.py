@@ -7,6 +7,7 @@ from .document import Document
 from .historique import Changement
 from .operateur import Operateur
 from .qualite import Controle, Eig, Evaluation
+from .security import LoginThrottle
 from .structure import Adresse, AdresseAnnee, Contact, Structure
 from .territoire import Departement, Region
 from .user import BhasileUser
@@ -15,5 +16,5 @@ __all__ = [
     "AggOperateur", "AggStructure", "AggStructureAnnee", "AggTerritoire", "JobLock", "JobRun",
     "ActiviteMensuelle", "Adresse", "AdresseAnnee", "BhasileUser", "BudgetAnnee", "Changement",
     "Contact", "Controle", "Convention", "ConventionStructure", "Departement", "Document", "Eig",
-    "Evaluation", "Operateur", "PlacesAnnee", "Region", "Structure",
+    "Evaluation", "LoginThrottle", "Operateur", "PlacesAnnee", "Region", "Structure",
 ]
