@@ -19,7 +19,8 @@ run: install
 	$(FLASK) bhasile init
 	$(FLASK) bhasile demo --if-empty
 	$(FLASK) bhasile demo-users
-	$(PY) run.py
+	$(FLASK) bhasile rebuild
+	BHASILE_SCHEDULER=1 $(PY) run.py
 
 ## Install (Python and system packages the tests drive) and run the whole suite on SQLite.
 test: install system-deps

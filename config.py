@@ -107,6 +107,12 @@ def load_settings(overrides: dict | None = None) -> dict:
         "BHASILE_EXPORT_MAX_ROWS": int(os.environ.get("BHASILE_EXPORT_MAX_ROWS", "0")),  # 0 = no cap
         "UPLOAD_FOLDER": os.environ.get("BHASILE_UPLOAD_FOLDER", str(inst / "uploads")),
         "BHASILE_SCHEDULER": _env_bool("BHASILE_SCHEDULER", False),
+        # Jobs, indicators and map (app/jobs.py, app/seuils.py, views/carte.py)
+        "BHASILE_REBUILD_CRON": os.environ.get("BHASILE_REBUILD_CRON", "30 2 * * *"),
+        "BHASILE_ROLLOVER_CRON": os.environ.get("BHASILE_ROLLOVER_CRON", "5 0 * * *"),
+        "BHASILE_SEUILS": os.environ.get("BHASILE_SEUILS", ""),  # JSON, see app/seuils.py
+        "BHASILE_TILE_URL": os.environ.get("BHASILE_TILE_URL", ""),  # empty: map without tiles
+        "BHASILE_TILE_ATTRIBUTION": os.environ.get("BHASILE_TILE_ATTRIBUTION", ""),
     }
     settings.update(overrides)
     return settings

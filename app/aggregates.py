@@ -18,7 +18,7 @@ from models import (ActiviteMensuelle, Adresse, AdresseAnnee, AggOperateur, AggS
                     AggStructureAnnee, AggTerritoire, BudgetAnnee, Departement, PlacesAnnee,
                     Structure)
 
-from .aggregates_rollup import build_operateurs, build_territoires
+from .aggregates_rollup import build_operateurs, build_territoires, count_rows
 from .seuils import TYPES, seuils
 
 AGG_MODELS = (AggTerritoire, AggOperateur, AggStructure, AggStructureAnnee)
@@ -85,7 +85,8 @@ def build_structure_annee(conn: Connection) -> int:
              .outerjoin(b, and_(b.structure_id == p.structure_id, b.annee == p.annee))
              .outerjoin(adr, and_(adr.c.structure_id == p.structure_id, adr.c.annee == p.annee))
              .outerjoin(act, and_(act.c.structure_id == p.structure_id, act.c.annee == p.annee)))
-    return conn.execute(insert(AggStructureAnnee).from_select(cols, query)).rowcount
+    conn.execute(insert(AggStructureAnnee).from_select(cols, query))
+    return count_rows(conn, AggStructureAnnee)
 
 
 def _latest_places():
@@ -137,9 +138,9 @@ def build_structures(conn: Connection, today: dt.date) -> int:
              .outerjoin(byear, byear.c.structure_id == s.id)
              .outerjoin(sa_, and_(sa_.structure_id == s.id, sa_.annee == byear.c.annee))
              .outerjoin(b, and_(b.structure_id == s.id, b.annee == byear.c.annee)))
-    count = conn.execute(insert(AggStructure).from_select(cols, query)).rowcount
+    conn.execute(insert(AggStructure).from_select(cols, query))
     _derive_ratios(conn)
-    return count
+    return count_rows(conn, AggStructure)
 
 
 def _derive_ratios(conn: Connection) -> None:

@@ -34,8 +34,13 @@ def any_alert(model=AggStructure):
     return or_(*[getattr(model, name) for name in ALERTS])
 
 
-def build_operateurs(conn: Connection) -> int:
-    """One row per opérateur, from its structures' current aggregates (weighted ratios)."""
+OPERATEUR_COLS = ["operateur_id", "structures", "places", "places_adresses", "etp",
+                  "dotation_accordee", "cout_journalier", "taux_encadrement", "taux_occupation",
+                  "taux_indues", "structures_en_alerte"]
+
+
+def operateur_select(where=None):
+    """Per opérateur: counts, sums and weighted ratios of its structures' aggregates."""
     a = AggStructure
     with_cout = a.cout_journalier.is_not(None)
     with_taux = and_(a.taux_encadrement.is_not(None), a.etp.is_not(None))
@@ -51,10 +56,18 @@ def build_operateurs(conn: Connection) -> int:
                           func.sum(a.act_autorisees)),
                     func.sum(case((any_alert(), 1), else_=0)))
              .where(a.operateur_id.is_not(None)).group_by(a.operateur_id))
-    cols = ["operateur_id", "structures", "places", "places_adresses", "etp", "dotation_accordee",
-            "cout_journalier", "taux_encadrement", "taux_occupation", "taux_indues",
-            "structures_en_alerte"]
-    return conn.execute(insert(AggOperateur).from_select(cols, query)).rowcount
+    return query.where(where) if where is not None else query
+
+
+def count_rows(conn: Connection, model) -> int:
+    """Rows of a table (a driver's rowcount after INSERT … SELECT is not always reliable)."""
+    return conn.scalar(select(func.count()).select_from(model)) or 0
+
+
+def build_operateurs(conn: Connection) -> int:
+    """One row per opérateur, from its structures' current aggregates (weighted ratios)."""
+    conn.execute(insert(AggOperateur).from_select(OPERATEUR_COLS, operateur_select()))
+    return count_rows(conn, AggOperateur)
 
 
 def _levels():
@@ -66,7 +79,6 @@ def _levels():
 def build_territoires(conn: Connection) -> int:
     """Rows per territory × year × type (and ``TOUS``), sums in SQL, then the quartiles."""
     s = AggStructureAnnee
-    total = 0
     for niveau, code in _levels():
         for by_type in (True, False):
             type_col = s.type if by_type else literal(ALL_TYPES)
@@ -78,9 +90,9 @@ def build_territoires(conn: Connection) -> int:
                      .join(Region, Region.id == Departement.region_id)
                      .group_by(*group))
             cols = ["niveau", "code", "annee", "type", "structures", "cout_n", *SUM_COLS]
-            total += conn.execute(insert(AggTerritoire).from_select(cols, query)).rowcount
+            conn.execute(insert(AggTerritoire).from_select(cols, query))
     _write_quartiles(conn)
-    return total
+    return count_rows(conn, AggTerritoire)
 
 
 def _group_keys(dep: str, region: str, annee: int, type_: str) -> Iterable[tuple]:

@@ -51,6 +51,32 @@ _LAST = ["Martin", "Bernard", "Durand", "Moreau", "Laurent", "Lefèvre", "Garnie
          "Diallo", "Rousseau", "Fontaine", "Chevalier", "Nguyen", "Mercier", "Blanc", "Robin"]
 
 
+def _centroids() -> dict[str, tuple[float, float]]:
+    """Rough centre of each département (app/data/departements_centroides.csv)."""
+    import csv
+    from pathlib import Path
+
+    with open(Path(__file__).parent / "data" / "departements_centroides.csv", encoding="utf-8") as f:
+        return {r["code"]: (float(r["latitude"]), float(r["longitude"])) for r in csv.DictReader(f)}
+
+
+_CENTROIDS: dict[str, tuple[float, float]] = {}
+
+
+def _coordinates(seed: int, sid: int, dep: str) -> dict:
+    """Plausible coordinates near the département's centre, from their own random stream
+    (the rest of the park does not change when this function does)."""
+    if not _CENTROIDS:
+        _CENTROIDS.update(_centroids())
+    if dep not in _CENTROIDS:
+        return {"latitude": None, "longitude": None}
+    lat, lng = _CENTROIDS[dep]
+    spread = 0.03 if dep in ("75", "92", "93", "94") else 0.08 if len(dep) == 3 else 0.22
+    geo = random.Random(f"geo:{seed}:{sid}")
+    return {"latitude": round(lat + geo.uniform(-spread, spread), 5),
+            "longitude": round(lng + geo.uniform(-spread, spread) * 1.4, 5)}
+
+
 def _commune(rng: random.Random) -> str:
     return rng.choice(_SAINT) + rng.choice(_ROOT) + rng.choice(_SUFFIX)
 
@@ -153,7 +179,7 @@ def generate(session: Session, scale: int = 1, seed: int = 2026,
             "nom": f"{kind.value} {commune}", "filiale": None,
             "departement_id": dep.id, "adresse_administrative": _street(rng),
             "code_postal": _postal(rng, dep.code), "commune": commune,
-            "latitude": None, "longitude": None,
+            **_coordinates(seed, sid, dep.code),
             "code_finess": _finess(rng, dep.code) if autorisee else None,
             "public": rng.choices(list(Public), weights=[6, 2, 2])[0],
             "date_creation": creation,

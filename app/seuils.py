@@ -8,6 +8,8 @@ one type (``"CADA"``...), e.g. ``{"CADA": {"cout_min": 18, "cout_max": 22}}``.
 """
 from __future__ import annotations
 
+import json
+import logging
 import statistics
 from typing import Any, Iterable, Optional
 
@@ -29,13 +31,27 @@ DEFAULTS: dict[str, float] = {
     "encadrement_max": 25.0,
 }
 TYPES = [t.value for t in TypeStructure]
+log = logging.getLogger(__name__)
 
 
-def seuils(type_: str, config: Optional[dict[str, Any]] = None) -> dict[str, float]:
+def _parse(config: Any) -> dict:
+    if isinstance(config, dict):
+        return config
+    if not config:
+        return {}
+    try:
+        parsed = json.loads(config)
+    except ValueError:
+        log.warning("BHASILE_SEUILS n'est pas du JSON valide : seuils par défaut appliqués.")
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
+
+
+def seuils(type_: str, config: Any = None) -> dict[str, float]:
     """The thresholds that apply to structures of ``type_``."""
     if config is None:
         config = current_app.config.get("BHASILE_SEUILS") if has_app_context() else None
-    config = config or {}
+    config = _parse(config)
     merged = dict(DEFAULTS)
     for key in ("*", type_):
         for name, value in (config.get(key) or {}).items():

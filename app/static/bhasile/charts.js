@@ -1,0 +1,74 @@
+/* BHasile — draws every <canvas data-chart="ID"> from the JSON in <script type="application/json" id="ID">.
+   No inline script: the page only carries data. Clicking a bar or point opens the list behind it. */
+(function () {
+  "use strict";
+  if (typeof Chart === "undefined") { return; }
+
+  var PALETTE = ["#000091", "#e1000f", "#18753c", "#b34000", "#695240", "#6a6af4", "#a558a0", "#009081"];
+  var numberFr = new Intl.NumberFormat("fr-FR", { maximumFractionDigits: 2 });
+
+  function format(value, unit) {
+    if (value === null || value === undefined) { return "–"; }
+    if (unit === "%") { return numberFr.format(value) + " %"; }
+    if (unit === "€") { return numberFr.format(value) + " €"; }
+    return numberFr.format(value);
+  }
+
+  function datasets(config) {
+    return config.datasets.map(function (ds, i) {
+      var color = PALETTE[i % PALETTE.length];
+      var out = {
+        label: ds.label, data: ds.data, yAxisID: ds.yAxisID || "y",
+        backgroundColor: color, borderColor: color, unit: ds.unit || ""
+      };
+      if (ds.type) { out.type = ds.type; out.fill = false; }
+      return out;
+    });
+  }
+
+  function scales(config) {
+    var result = { y: { beginAtZero: true, stacked: !!config.stacked }, x: { stacked: !!config.stacked } };
+    var needsRight = config.datasets.some(function (ds) { return ds.yAxisID === "y1"; });
+    if (needsRight) {
+      result.y1 = { beginAtZero: true, position: "right", grid: { drawOnChartArea: false } };
+    }
+    return result;
+  }
+
+  function draw(canvas) {
+    var source = document.getElementById(canvas.getAttribute("data-chart"));
+    if (!source) { return; }
+    var config = JSON.parse(source.textContent);
+    var links = config.links || [];
+    new Chart(canvas, {
+      type: config.type || "bar",
+      data: { labels: config.labels, datasets: datasets(config) },
+      options: {
+        responsive: true, maintainAspectRatio: false, animation: false,
+        scales: scales(config),
+        plugins: {
+          tooltip: {
+            callbacks: {
+              label: function (ctx) {
+                return ctx.dataset.label + " : " + format(ctx.parsed.y, ctx.dataset.unit);
+              }
+            }
+          }
+        },
+        onClick: function (_event, elements) {
+          if (!elements.length) { return; }
+          var href = links[elements[0].index];
+          if (href) { window.location.assign(href); }
+        },
+        onHover: function (event, elements) {
+          var target = event.native ? event.native.target : null;
+          if (target) { target.style.cursor = elements.length && links[elements[0].index] ? "pointer" : "default"; }
+        }
+      }
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    Array.prototype.forEach.call(document.querySelectorAll("canvas[data-chart]"), draw);
+  });
+})();

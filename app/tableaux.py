@@ -1,0 +1,240 @@
+"""What a dashboard shows: a territory (national, région, département, opérateur) ∩ the user's scope.
+
+Design decision (README « Tableaux de bord et périmètre »): every dashboard shows the
+territory *intersected with the user's scope*. A département agent's national page shows
+only their département; a territory with nothing in scope is a 404. When the scope covers
+the whole territory (national users; a régional agent on their région...), the 5-year trends
+come straight from ``agg_territoire``; otherwise they are summed from ``agg_structure_annee``
+— both paths give the same figures (tested).
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from flask import abort
+from sqlalchemy import Integer, and_, cast, func, select, true
+from sqlalchemy.sql.elements import ColumnElement
+
+from models import (AggStructure, AggStructureAnnee, AggTerritoire, Departement, Operateur, Region,
+                    Structure)
+
+from .aggregates_rollup import ALERTS, ALL_TYPES, NATIONAL_CODE, SUM_COLS
+from .extensions import db
+from .scope import Scope, structure_ids
+from .seuils import TYPES, quartiles
+
+NIVEAUX = ("national", "region", "departement", "operateur")
+
+
+@dataclass
+class Territoire:
+    """A dashboard's territory, already intersected with the user's scope."""
+
+    niveau: str
+    code: str
+    label: str
+    scope: Scope
+    obj: Any = None
+    covered: bool = False  # the scope holds the whole territory: agg_territoire is usable
+    departement_id: Optional[int] = None
+    region_id: Optional[int] = None
+    operateur_id: Optional[int] = None
+    filters: dict = field(default_factory=dict)
+
+    def condition(self, model=AggStructure) -> ColumnElement[bool]:
+        """SQL condition on an aggregate model (structure_id, departement_id...) for this view."""
+        conds = []
+        if self.departement_id is not None:
+            conds.append(model.departement_id == self.departement_id)
+        if self.region_id is not None:
+            deps = select(Departement.id).where(Departement.region_id == self.region_id)
+            conds.append(model.departement_id.in_(deps))
+        if self.operateur_id is not None:
+            conds.append(model.operateur_id == self.operateur_id)
+        if not self.scope.national:
+            conds.append(model.structure_id.in_(structure_ids(self.scope)))
+        return and_(true(), *conds)
+
+    @property
+    def limited(self) -> bool:
+        """Is the user seeing only part of this territory?"""
+        return not self.covered
+
+
+def resolve(niveau: str, code: Optional[str], scope: Scope) -> Territoire:
+    """The territory of a dashboard URL; 404 when unknown or outside the scope."""
+    if niveau == "national":
+        return Territoire("national", NATIONAL_CODE, "France entière", scope, covered=scope.national)
+    if niveau == "region":
+        region = db.session.scalar(select(Region).where(Region.code == code)) or abort(404)
+        terr = Territoire("region", region.code, region.nom, scope, region, region_id=region.id)
+        terr.covered = scope.national or (region.id in scope.region_ids and not scope.is_operateur)
+        geo = region.id in scope.region_ids or any(
+            d.id in scope.departement_ids for d in region.departements)
+    elif niveau == "departement":
+        dep = db.session.scalar(select(Departement).where(Departement.code == code)) or abort(404)
+        terr = Territoire("departement", dep.code, f"{dep.code} – {dep.nom}", scope, dep,
+                          departement_id=dep.id)
+        geo = dep.id in scope.departement_ids or dep.region_id in scope.region_ids
+        terr.covered = scope.national or (geo and not scope.is_operateur)
+    elif niveau == "operateur":
+        if not (code or "").isdigit():
+            abort(404)
+        op = db.session.get(Operateur, int(code)) or abort(404)
+        terr = Territoire("operateur", str(op.id), op.nom, scope, op, operateur_id=op.id)
+        terr.covered = scope.national or (scope.is_operateur and scope.operateur_id == op.id)
+        geo = False
+    else:
+        abort(404)
+    if not (scope.national or geo or _has_structures(terr)):
+        abort(404)
+    return terr
+
+
+def _has_structures(terr: Territoire) -> bool:
+    return db.session.scalar(select(AggStructure.structure_id).where(terr.condition()).limit(1)) \
+        is not None or db.session.scalar(
+            select(Structure.id).where(Structure.id.in_(structure_ids(terr.scope)),
+                                       *_structure_filters(terr)).limit(1)) is not None
+
+
+def _structure_filters(terr: Territoire) -> list:
+    conds = []
+    if terr.departement_id is not None:
+        conds.append(Structure.departement_id == terr.departement_id)
+    if terr.region_id is not None:
+        conds.append(Structure.departement_id.in_(
+            select(Departement.id).where(Departement.region_id == terr.region_id)))
+    if terr.operateur_id is not None:
+        conds.append(Structure.operateur_id == terr.operateur_id)
+    return conds
+
+
+def structure_condition_in(terr: Territoire) -> ColumnElement[bool]:
+    """SQL condition on ``Structure`` for this territory ∩ scope."""
+    conds = _structure_filters(terr)
+    if not terr.scope.national:
+        conds.append(Structure.id.in_(structure_ids(terr.scope)))
+    return and_(true(), *conds)
+
+
+def _int(value) -> int:
+    return int(value or 0)
+
+
+def current_by_type(terr: Territoire) -> dict[str, dict]:
+    """Per type (and ``TOUS``): counts, places, 12-month activity, dotation, coût quartiles, alerts."""
+    a = AggStructure
+    sums = ["places", "places_adresses", "etp", "dotation_accordee", "act_autorisees", "act_occupees",
+            "act_disponibles", "act_vacantes", "act_indisponibles", "act_bpi", "act_deboutes"]
+    rows = db.session.execute(
+        select(a.type, func.count(), *[func.sum(getattr(a, c)) for c in sums],
+               *[func.sum(cast(getattr(a, name), Integer)) for name in ALERTS])
+        .where(terr.condition()).group_by(a.type)).all()
+    couts = defaultdict(list)
+    for type_, cout in db.session.execute(select(a.type, a.cout_journalier).where(
+            terr.condition(), a.cout_journalier.is_not(None))):
+        couts[type_].append(cout)
+        couts[ALL_TYPES].append(cout)
+    result: dict[str, dict] = {}
+    for row in rows:
+        entry = {"structures": row[1], **{c: row[2 + i] or 0 for i, c in enumerate(sums)},
+                 **{n: _int(row[2 + len(sums) + i]) for i, n in enumerate(ALERTS)}}
+        result[row[0]] = entry
+    total = {k: sum(e[k] for e in result.values()) for k in
+             ["structures", *sums, *ALERTS]} if result else None
+    ordered = {t: result[t] for t in TYPES if t in result}
+    if total:
+        ordered[ALL_TYPES] = total
+    for key, entry in ordered.items():
+        entry["cout_q1"], entry["cout_median"], entry["cout_q3"] = quartiles(couts.get(key, ()))
+        _add_rates(entry)
+    return ordered
+
+
+def _add_rates(entry: dict) -> None:
+    def rate(num, den):
+        return (num or 0) / den if den else None
+
+    aut = entry.get("act_autorisees")
+    entry["taux_occupation"] = rate(entry.get("act_occupees"), entry.get("act_disponibles"))
+    entry["taux_vacance"] = rate(entry.get("act_vacantes"), aut)
+    entry["taux_bpi"] = rate(entry.get("act_bpi"), aut)
+    entry["taux_deboutes"] = rate(entry.get("act_deboutes"), aut)
+    entry["taux_indues"] = rate((entry.get("act_bpi") or 0) + (entry.get("act_deboutes") or 0), aut)
+    entry["taux_indisponibles"] = rate(entry.get("act_indisponibles"), aut)
+
+
+def trends(terr: Territoire, years: list[int]) -> dict[tuple[int, str], dict]:
+    """(year, type or TOUS) → sums and coût quartiles, from agg_territoire when covered."""
+    if terr.covered and terr.niveau != "operateur":
+        return _trends_from_territoire(terr, years)
+    return trends_from_structures(terr, years)
+
+
+def _trends_from_territoire(terr: Territoire, years: list[int]) -> dict:
+    t = AggTerritoire
+    rows = db.session.scalars(select(t).where(t.niveau == terr.niveau, t.code == terr.code,
+                                              t.annee.in_(years)))
+    result = {}
+    for row in rows:
+        entry = {c: getattr(row, c) or 0 for c in SUM_COLS}
+        entry.update(structures=row.structures, cout_q1=row.cout_q1, cout_median=row.cout_median,
+                     cout_q3=row.cout_q3)
+        _add_rates(entry)
+        result[(row.annee, row.type)] = entry
+    return result
+
+
+def trends_from_structures(terr: Territoire, years: list[int]) -> dict:
+    """The same figures as agg_territoire, summed from the structures in scope."""
+    s = AggStructureAnnee
+    cond = and_(terr.condition(s), s.annee.in_(years))
+    result: dict[tuple[int, str], dict] = {}
+    for type_col in (s.type, None):
+        group = [s.annee] + ([type_col] if type_col is not None else [])
+        rows = db.session.execute(select(*group, func.count(),
+                                         *[func.sum(getattr(s, c)) for c in SUM_COLS])
+                                  .where(cond).group_by(*group))
+        for row in rows:
+            type_ = row[1] if type_col is not None else ALL_TYPES
+            offset = 2 if type_col is not None else 1
+            entry = {"structures": row[offset],
+                     **{c: row[offset + 1 + i] or 0 for i, c in enumerate(SUM_COLS)}}
+            _add_rates(entry)
+            result[(row[0], type_)] = entry
+    couts = defaultdict(list)
+    for annee, type_, cout in db.session.execute(select(s.annee, s.type, s.cout_journalier).where(
+            cond, s.cout_journalier.is_not(None))):
+        couts[(annee, type_)].append(cout)
+        couts[(annee, ALL_TYPES)].append(cout)
+    for key, entry in result.items():
+        entry["cout_q1"], entry["cout_median"], entry["cout_q3"] = quartiles(couts.get(key, ()))
+    return result
+
+
+def echeances(terr: Territoire, today: dt.date) -> list[tuple[int, dt.date, int]]:
+    """(months, limit date, structures whose convention ends in (today, limit]) for 3, 6, 12."""
+    result = []
+    for months in (3, 6, 12):
+        limit = add_months(today, months)
+        count = db.session.scalar(select(func.count(Structure.id)).where(
+            structure_condition_in(terr), Structure.fin_convention >= today,
+            Structure.fin_convention <= limit))
+        result.append((months, limit, count or 0))
+    return result
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    """The same day ``months`` later (clamped to the month's last day)."""
+    month = day.month - 1 + months
+    year, month = day.year + month // 12, month % 12 + 1
+    for d in (day.day, 30, 29, 28):
+        try:
+            return dt.date(year, month, d)
+        except ValueError:
+            continue
+    raise ValueError(day)

@@ -1,0 +1,135 @@
+"""Tableaux de bord: national, région, département, opérateur — always within the user's scope."""
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Response, abort, redirect, request, url_for
+from flask_appbuilder import BaseView, expose, has_access
+from flask_appbuilder.security.decorators import permission_name
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from app.aggregates import last_build
+from app.charts import xlsx_bytes
+from app.dashboard_charts import build_charts
+from app.extensions import db
+from app.scope import current_scope
+from app.tableaux import NIVEAUX, Territoire, resolve
+from models import Departement, Region
+
+from .dashboard_lists import structures_page, operateurs_page
+
+
+def make_link(terr: Territoire):
+    """The list URL behind a figure: FAB's structure list when its filters suffice, else ours."""
+
+    def link(type=None, alerte=None, echeance=None, niveau=None, code=None, dashboard=False):
+        if dashboard:
+            return url_for("DashboardView.page", niveau=niveau, code=code)
+        if alerte or echeance or niveau or terr.niveau == "region":
+            args = {"niveau": terr.niveau, "code": terr.code, "type": type, "alerte": alerte,
+                    "echeance": echeance, "sous_niveau": niveau, "sous_code": code}
+            return url_for("DashboardView.structures", **{k: v for k, v in args.items() if v})
+        flt = {}
+        if type:
+            flt["_flt_0_type"] = type
+        if terr.departement_id is not None:
+            flt["_flt_0_departement"] = terr.departement_id
+        if terr.operateur_id is not None:
+            flt["_flt_0_operateur"] = terr.operateur_id
+        return url_for("StructureView.list", **flt)
+
+    return link
+
+
+def _navigation(scope) -> dict:
+    """Territories the user may open, for the page's menu."""
+    regions = select(Region).order_by(Region.code)
+    deps = select(Departement).order_by(Departement.code)
+    if not scope.national:
+        regions = regions.where(Region.id.in_(sorted(scope.region_ids)))
+        deps = deps.where(Departement.id.in_(sorted(scope.departement_ids))
+                          | Departement.region_id.in_(sorted(scope.region_ids)))
+    return {"regions": db.session.scalars(regions).all(),
+            "departements": db.session.scalars(deps).all(),
+            "operateur_id": scope.operateur_id if scope.is_operateur else None}
+
+
+class DashboardView(BaseView):
+    """The dashboards and the lists behind their figures."""
+
+    route_base = "/tableaux"
+    bhasile_area = "dashboard"
+    default_view = "index"
+
+    @expose("/")
+    @has_access
+    @permission_name("dashboard")
+    def index(self):
+        scope = current_scope()
+        if scope.is_operateur and scope.operateur_id:
+            return redirect(url_for(".page", niveau="operateur", code=scope.operateur_id))
+        if not scope.national and len(scope.region_ids) == 1 and not scope.departement_ids:
+            region = db.session.get(Region, next(iter(scope.region_ids)))
+            return redirect(url_for(".page", niveau="region", code=region.code))
+        if not scope.national and len(scope.departement_ids) == 1 and not scope.region_ids:
+            dep = db.session.get(Departement, next(iter(scope.departement_ids)))
+            return redirect(url_for(".page", niveau="departement", code=dep.code))
+        return redirect(url_for(".page", niveau="national", code="FR"))
+
+    @expose("/aller/")
+    @has_access
+    @permission_name("dashboard")
+    def aller(self):
+        niveau, code = request.args.get("niveau", ""), request.args.get("code", "")
+        if niveau not in NIVEAUX or not code:
+            return redirect(url_for(".index"))
+        return redirect(url_for(".page", niveau=niveau, code=code))
+
+    @expose("/<niveau>/<code>/")
+    @has_access
+    @permission_name("dashboard")
+    def page(self, niveau: str, code: str):
+        scope = current_scope()
+        terr = resolve(niveau, code, scope)
+        today = dt.date.today()
+        headline, charts = build_charts(terr, today, make_link(terr))
+        return self.render_template(
+            "bhasile/dashboard.html", terr=terr, headline=headline, charts=charts,
+            built=last_build(db.engine), today=today, nav=_navigation(scope),
+            link=make_link(terr), title=_("Tableau de bord"))
+
+    @expose("/<niveau>/<code>/xlsx/<key>")
+    @has_access
+    @permission_name("download")
+    def xlsx(self, niveau: str, code: str, key: str):
+        terr = resolve(niveau, code, current_scope())
+        _headline, charts = build_charts(terr, dt.date.today(), make_link(terr))
+        chart = next((c for c in charts if c.key == key), None) or abort(404)
+        subtitle = f"{terr.label} — {dt.date.today():%d/%m/%Y}"
+        if terr.limited:
+            subtitle += " — " + _("limité à votre périmètre")
+        return Response(xlsx_bytes(chart, subtitle), headers={
+            "Content-Disposition": f'attachment; filename="bhasile-{terr.niveau}-{terr.code}-{key}.xlsx"'},
+            mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+    @expose("/structures/")
+    @has_access
+    @permission_name("dashboard")
+    def structures(self):
+        return structures_page(self, request.args)
+
+    @expose("/operateurs/")
+    @has_access
+    @permission_name("dashboard")
+    def operateurs(self):
+        return operateurs_page(self, request.args)
+
+
+MENU_ORDER = 5
+
+
+def register(add, appbuilder) -> None:
+    category = ("Pilotage", _l("Pilotage"))
+    add(DashboardView, "Tableaux de bord", _l("Tableaux de bord"), *category, icon="fa-bar-chart")
