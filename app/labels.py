@@ -62,6 +62,8 @@ LABELS = {
     "uploaded_by": _l("Déposé par"), "uploaded_at": _l("Déposé le"),
     "structure": _l("Structure"), "version": _l("Version"), "updated_at": _l("Modifié le"),
     "updated_by": _l("Modifié par"),
+    # Workbook columns with no model field of that name
+    "id": _l("ID"), "codes_dna": _l("Codes DNA"),
 }
 
 

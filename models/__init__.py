@@ -5,6 +5,7 @@ from .annuel import BudgetAnnee, PlacesAnnee
 from .convention import Convention, ConventionStructure
 from .document import Document
 from .historique import Changement
+from .imports import ImportBatch
 from .operateur import Operateur
 from .qualite import Controle, Eig, Evaluation
 from .security import LoginThrottle
@@ -16,5 +17,5 @@ __all__ = [
     "AggOperateur", "AggStructure", "AggStructureAnnee", "AggTerritoire", "JobLock", "JobRun",
     "ActiviteMensuelle", "Adresse", "AdresseAnnee", "BhasileUser", "BudgetAnnee", "Changement",
     "Contact", "Controle", "Convention", "ConventionStructure", "Departement", "Document", "Eig",
-    "Evaluation", "LoginThrottle", "Operateur", "PlacesAnnee", "Region", "Structure",
+    "Evaluation", "ImportBatch", "LoginThrottle", "Operateur", "PlacesAnnee", "Region", "Structure",
 ]

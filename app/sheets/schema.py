@@ -1,0 +1,86 @@
+"""The declarative spreadsheet model: a ``Sheet`` is a list of ``Column``s over one table.
+
+Export, import, templates and the grid all read these declarations; nothing else describes a
+column. A column's label comes from ``app.labels.LABELS``; its aliases (the headers agents
+use) sit beside it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+from sqlalchemy import Select, select
+
+from app.labels import LABELS
+
+from .kinds import Kind
+from .normalize import header_key
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a sheet: a model field, its kind, its French header and its aliases."""
+
+    field: str
+    kind: Kind
+    expr: Any                               #: SQL expression of the current value
+    aliases: tuple[str, ...] = ()
+    attr: Optional[str] = None              #: model attribute written (default: ``field``)
+    target: str = "row"                     #: ``row`` or ``parent`` (the Adresse of Adresses)
+    required: bool = False                  #: needed to create a record
+    read_only: bool = False                 #: shown, never written (grid and import)
+    validators: tuple[Callable[[Any], Optional[str]], ...] = ()
+
+    @property
+    def label(self) -> str:
+        return str(LABELS[self.field])
+
+    @property
+    def attribute(self) -> str:
+        return self.attr or self.field
+
+    def header_keys(self) -> set[str]:
+        """Every normalised header this column answers to (label and aliases)."""
+        label = LABELS[self.field]
+        keys = {header_key(getattr(label, "_args", (label,))[0])[0], header_key(self.label)[0]}
+        keys.update(header_key(alias)[0] for alias in self.aliases)
+        return keys
+
+    def grid(self, ctx: Any = None) -> dict:
+        """What a grid editor needs to edit this column."""
+        return {"field": self.field, "label": self.label, "editor": self.kind.editor,
+                "choices": self.kind.choices(ctx), "read_only": self.read_only,
+                "required": self.required}
+
+
+@dataclass
+class Sheet:
+    """A canonical sheet of the workbook: one row per record of ``model``, matched on ``key``."""
+
+    name: str
+    model: type
+    columns: list[Column]
+    key: tuple[str, ...]
+    area: str                               #: roles area whose write right the import needs
+    source: Callable[[Select], Select]      #: adds the joins the column expressions need
+    ids: tuple[Any, ...]                    #: (id, version) expressions of the written records
+    order: tuple[Any, ...] = ()
+    aliases: tuple[str, ...] = ()
+    year_field: Optional[str] = None        #: the key column holding the year (yearly sheets)
+    extra: Optional[Callable[[Any, list[int]], dict[int, dict]]] = None  #: values not in SQL
+    by_field: dict[str, Column] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.by_field = {c.field: c for c in self.columns}
+
+    def column(self, field_name: str) -> Column:
+        return self.by_field[field_name]
+
+    @property
+    def key_columns(self) -> list[Column]:
+        return [self.by_field[f] for f in self.key]
+
+    def select(self) -> Select:
+        """Rows of this sheet: the column values (``None`` for computed ones), then ids."""
+        exprs = [c.expr for c in self.columns if c.expr is not None]
+        return self.source(select(*exprs, *self.ids)).order_by(*self.order)

@@ -1,0 +1,37 @@
+"""Export use cases: the whole workbook for a scope, or one list view's rows."""
+from __future__ import annotations
+
+from typing import IO, Any, Optional, Sequence, Union
+
+from app.scope import Scope
+from app.sheets import BY_NAME, SHEETS, Sheet
+
+from .queries import sheet_rows, territory_condition
+from .writer import WorkbookWriter
+
+
+def export_workbook(session: Any, target: Union[str, IO[bytes]], scope: Scope,
+                    sheets: Optional[Sequence[str]] = None, departements: Sequence[str] = (),
+                    regions: Sequence[str] = (), user: Optional[str] = None) -> dict[str, int]:
+    """Write the canonical sheets (all, or those named) for ``scope``; rows written per sheet."""
+    chosen = [BY_NAME[name] for name in sheets] if sheets else SHEETS
+    writer = WorkbookWriter(target)
+    counts = {}
+    for sheet in chosen:
+        where = territory_condition(sheet, departements, regions)
+        counts[sheet.name] = writer.add_sheet(sheet, sheet_rows(session, sheet, scope, where))
+    filters = {k: v for k, v in (("feuilles", list(sheets or [])), ("départements", list(departements)),
+                                 ("régions", list(regions))) if v}
+    writer.add_meta(user, filters, "clé de chaque feuille")
+    writer.close()
+    return counts
+
+
+def export_view(session: Any, target: Union[str, IO[bytes]], sheet: Sheet, scope: Scope,
+                ids: list[int], user: Optional[str], filters: Any, sort: Any) -> int:
+    """Write one sheet holding exactly ``ids`` (the rows of a list view), in that order."""
+    writer = WorkbookWriter(target)
+    count = writer.add_sheet(sheet, sheet_rows(session, sheet, scope, ids=ids))
+    writer.add_meta(user, filters, sort)
+    writer.close()
+    return count

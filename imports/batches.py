@@ -1,0 +1,86 @@
+"""Import batches: keep the original file, the preview's outcome, and apply it later.
+
+The web flow previews on upload (the file and the preview are stored with the batch), lets
+the agent page through the diff and download the annotated file, then applies: the file is
+read again and the plan compared with the stored preview, so rows changed meanwhile are named
+and nothing is written.
+"""
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from typing import Any, Optional
+
+from flask import current_app
+
+from app.extensions import db
+from app.scope import Scope
+from models.base import utcnow
+from models.imports import ImportBatch
+
+from .apply import StaleRows
+from .pipeline import ImportCommand, signature
+from .result import ImportResult
+
+
+def storage_dir() -> Path:
+    path = Path(current_app.config["UPLOAD_FOLDER"]) / "imports"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _summary(result: ImportResult, plan: Optional[dict] = None) -> str:
+    data = result.as_dict()
+    data["signature"] = plan if plan is not None else signature(result)
+    return json.dumps(data, ensure_ascii=False, default=str)
+
+
+def create_batch(data: bytes, filename: str, scope: Scope, user: Any = None,
+                 year: Optional[int] = None, origin: str = "web") -> tuple[ImportBatch, ImportResult]:
+    """Store the file, preview it and record the batch (nothing of the domain is written)."""
+    safe = Path(filename).name[:200] or "fichier"
+    stored = storage_dir() / f"{uuid.uuid4().hex}-{safe}"
+    stored.write_bytes(data)
+    result = ImportCommand(data, safe, scope, year).validate()
+    db.session.rollback()
+    batch = ImportBatch(filename=safe, stored_path=str(stored), year=year, origin=origin,
+                        username=getattr(user, "username", None), user_id=getattr(user, "id", None),
+                        status="unusable" if result.problem else ("refused" if result.errors else "preview"),
+                        counts=_summary(result))
+    db.session.add(batch)
+    db.session.commit()
+    return batch, result
+
+
+def load_summary(batch: ImportBatch) -> dict:
+    return json.loads(batch.counts or "{}")
+
+
+def original(batch: ImportBatch) -> bytes:
+    return Path(batch.stored_path).read_bytes()
+
+
+def apply_batch(batch: ImportBatch, scope: Scope, username: Optional[str],
+                origin: str = "import") -> ImportResult:
+    """Apply a previewed batch, all or nothing; raises ``StaleRows`` if rows changed since."""
+    expected = load_summary(batch).get("signature", {})
+    batch_id = batch.id
+    command = ImportCommand(original(batch), batch.filename, scope, batch.year)
+    try:
+        result = command.run(batch_id=batch_id, username=username, origin=origin, expected=expected)
+    except StaleRows:
+        _set_status(batch_id, "stale")
+        raise
+    if result.applied:
+        _set_status(batch_id, "applied", result)
+    return result
+
+
+def _set_status(batch_id: int, status: str, result: Optional[ImportResult] = None) -> None:
+    batch = db.session.get(ImportBatch, batch_id)
+    batch.status = status
+    if result is not None:
+        batch.applied_at = utcnow()
+        batch.counts = _summary(result, load_summary(batch).get("signature"))
+    db.session.commit()

@@ -1,0 +1,281 @@
+"""The import pipeline: file → cells → canonical rows → diff with the database → preview.
+
+``ImportCommand.validate()`` is the preview (it writes nothing and collects every error);
+``ImportCommand.run()`` applies it in one transaction (see ``imports.apply``).
+"""
+from __future__ import annotations
+
+import json
+from typing import Any, Optional
+
+from flask import current_app
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+
+from app.audit import audit_context
+
+from app.extensions import db
+from app.scope import NATIONAL, Scope
+from app.sheets import SCHEMA_VERSION, Lookups, Sheet
+from app.sheets.kinds import CellError
+from app.sheets.normalize import norm
+
+from .headers import Mapping, SheetPlan, detect
+from .reader import NO_VALUE, ExcelError, FileProblem, RawSheet, read_file
+from .apply import Applier, StaleRows
+from .result import ImportResult, Record, json_value
+from .checks import Checker
+
+_ERR = object()
+
+
+class ImportCommand:
+    """The import of one file by one user: ``validate()`` previews, ``run()`` applies."""
+
+    def __init__(self, data: bytes, filename: str, scope: Scope = NATIONAL,
+                 year: Optional[int] = None, session: Any = None):
+        self.data, self.filename, self.scope, self.year = data, filename, scope, year
+        self.session = session or db.session
+        self.result = ImportResult()
+        self.lookups: Optional[Lookups] = None
+        self.checker: Optional[Checker] = None
+
+    # --- preview ---------------------------------------------------------------------------
+    def validate(self) -> ImportResult:
+        """Read, match, parse and compare every row; nothing is written."""
+        result = self.result
+        try:
+            plans = self._plans(self._read())
+        except FileProblem as exc:
+            result.problem = str(exc)
+            return result
+        self.lookups = Lookups(self.session)
+        self._prescan(plans)
+        self.checker = Checker(self.session, self.scope, self.lookups)
+        records = [rec for plan in plans for rec in self._records(plan)]
+        if not records and not result.errors:
+            result.problem = "Le fichier ne contient aucune ligne de données (en-têtes seuls)."
+            return result
+        self.checker.compare(records, result)
+        return result
+
+    # --- apply -----------------------------------------------------------------------------
+    def run(self, batch_id: Optional[int] = None, username: Optional[str] = None,
+            origin: str = "import", expected: Optional[dict] = None) -> ImportResult:
+        """Apply the file in one transaction; refused while errors remain.
+
+        ``expected`` is the preview's ``signature``: when given, rows whose stored version or
+        planned change differ now are reported (``StaleRows``) and nothing is written.
+        """
+        result = self.result if self.checker else self.validate()
+        if result.problem or result.errors:
+            return result
+        if expected is not None:
+            stale = stale_rows(expected, signature(result))
+            if stale:
+                raise StaleRows(stale)
+        with audit_context(origin, batch_id=batch_id, username=username):
+            try:
+                Applier(self.session, self.lookups).apply(result.records)
+                self.session.commit()
+            except StaleRows:
+                self.session.rollback()
+                raise
+            except (IntegrityError, StaleDataError) as exc:
+                self.session.rollback()
+                raise StaleRows([f"écriture refusée par la base ({type(exc).__name__})"]) from exc
+        result.applied = True
+        return result
+
+    def _read(self) -> list[RawSheet]:
+        config = current_app.config
+        if self.scope.read_only:
+            raise FileProblem("Votre rôle ne permet pas d'importer des données.")
+        return read_file(self.data, self.filename, config["BHASILE_IMPORT_MAX_ROWS"],
+                         config["BHASILE_IMPORT_MAX_UNZIPPED_MB"])
+
+    def _plans(self, raws: list[RawSheet]) -> list[SheetPlan]:
+        plans = []
+        for raw in raws:
+            if raw.name.startswith("_"):
+                self._metadata(raw)
+                continue
+            plan = detect(raw)
+            if plan is None:
+                if raw.rows and raw.name not in ("Instructions", "Erreurs"):
+                    self.result.warnings.append(
+                        f"Feuille « {raw.name} » ignorée : aucune feuille du classeur BHasile "
+                        "reconnue (ni par son nom, ni par ses en-têtes).")
+                continue
+            self.result.warnings.extend(plan.warnings)
+            plans.append(plan)
+        if not plans:
+            raise FileProblem("Aucune feuille reconnue dans ce fichier : les en-têtes attendus "
+                              "(Code DNA, Année, Places autorisées...) sont introuvables dans les "
+                              "20 premières lignes.")
+        return plans
+
+    def _metadata(self, raw: RawSheet) -> None:
+        meta = {str(r[0]): r[1] for _n, r in raw.rows if len(r) > 1}
+        version = meta.get("schema_version") or meta.get("Version du schéma")
+        if version is not None and str(version) != SCHEMA_VERSION:
+            self.result.warnings.append(
+                f"Ce fichier a été exporté avec la version {version} du classeur "
+                f"(version actuelle : {SCHEMA_VERSION}) : vérifiez les colonnes.")
+
+    def _prescan(self, plans: list[SheetPlan]) -> None:
+        """Opérateurs and structures the file creates, so other rows may refer to them."""
+        for plan in plans:
+            kind = plan.primary.name
+            if kind not in ("Opérateurs", "Structures"):
+                continue
+            key = next((m for m in plan.mappings if m.column.field == plan.primary.key[0]
+                        and m.sheet is plan.primary), None)
+            if key is None:
+                continue
+            for _number, cells in plan.raw.rows[plan.header_pos + 1:]:
+                raw = cells[key.index] if key.index < len(cells) else None
+                if not isinstance(raw, (str, int, float)) or not str(raw).strip():
+                    continue
+                text = " ".join(str(raw).split())
+                if kind == "Opérateurs" and norm(text) not in self.lookups.operateurs:
+                    self.lookups.new_operateurs[norm(text)] = text
+                elif kind == "Structures":
+                    code = text.upper()
+                    if code not in self.lookups.structures:
+                        self.lookups.new_structures.add(code)
+
+    # --- rows --------------------------------------------------------------------------------
+    def _records(self, plan: SheetPlan) -> list[Record]:
+        primary = plan.primary
+        own = [m for m in plan.mappings if m.sheet is primary]
+        others: dict[tuple, list[Mapping]] = {}
+        for m in plan.mappings:
+            if m.sheet is not primary:
+                others.setdefault((m.sheet.name, m.year), []).append(m)
+        self._check_years(plan, others)
+        records: list[Record] = []
+        for number, cells in plan.raw.rows[plan.header_pos + 1:]:
+            self.result.rows_read += 1
+            rec = Record(primary, (), number, plan.raw.name)
+            if not self._fill(rec, own, cells):
+                continue
+            if not self._key(rec, plan, cells):
+                continue
+            records.append(rec)
+            row_year = self._row_year(plan, cells)
+            for (_name, year), maps in others.items():
+                derived = self._derived(rec, maps, year or row_year or self.year, cells)
+                if derived is not None:
+                    records.append(derived)
+        return records
+
+    def _fill(self, rec: Record, maps: list[Mapping], cells: list) -> bool:
+        """Parse the cells of ``maps`` into ``rec``; False for a blank row."""
+        blank = True
+        lookups = self.lookups
+        n = len(cells)
+        for m in maps:
+            raw = cells[m.index] if m.index < n else None
+            field = m.column.field
+            rec.cols[field] = m.index
+            if raw is None or (raw.__class__ is str and not raw.strip()):
+                rec.values[field] = None
+                continue
+            blank = False
+            if m.column.read_only and m.column.field not in rec.sheet.key:
+                continue
+            if raw is NO_VALUE:
+                rec.error(field, "formule sans valeur calculée", "=")
+            elif isinstance(raw, ExcelError):
+                rec.error(field, f"erreur de calcul Excel ({raw})", str(raw))
+            else:
+                try:
+                    rec.values[field] = m.column.kind.clean(raw, lookups)
+                except CellError as exc:
+                    rec.error(field, str(exc), raw)
+        return not blank or bool(rec.errors)
+
+    def _key(self, rec: Record, plan: SheetPlan, cells: list) -> bool:
+        sheet = rec.sheet
+        if sheet.year_field and sheet.year_field not in rec.cols and self.year:
+            rec.values[sheet.year_field] = self.year
+        errored = {e.column for e in rec.errors}
+        if sheet.name == "Adresses" and rec.values.get("id") is None and "id" in rec.cols:
+            rec.key = ("nouvelle", rec.row)
+            return True
+        missing = [f for f in sheet.key if rec.values.get(f) is None
+                   and sheet.by_field[f].label not in errored]
+        if missing and sheet.key[0] in missing and _is_total(cells):
+            self.result.counts[sheet.name]["skipped"] += 1
+            return False
+        for f in missing:
+            if f not in rec.cols and f == sheet.year_field:
+                rec.error(None, "colonne Année absente : ajoutez-la ou indiquez l'année de l'import")
+            else:
+                rec.error(f, f"{sheet.by_field[f].label} manquant(e)")
+        rec.key = tuple(rec.values.get(f) for f in sheet.key)
+        return True
+
+    def _row_year(self, plan: SheetPlan, cells: list) -> Optional[int]:
+        if plan.year_index is None or plan.year_index >= len(cells):
+            return None
+        try:
+            from app.sheets.kinds import Year
+
+            raw = cells[plan.year_index]
+            return Year().clean(raw) if raw not in (None, "") else None
+        except CellError:
+            return None
+
+    def _check_years(self, plan: SheetPlan, others: dict) -> None:
+        for (name, year), maps in others.items():
+            if year is None and plan.year_index is None and not self.year:
+                sheet_row = plan.raw.rows[plan.header_pos][0]
+                for m in maps:
+                    self.result.errors.append(_year_issue(plan, m, sheet_row))
+
+    def _derived(self, rec: Record, maps: list[Mapping], year: Optional[int],
+                 cells: list) -> Optional[Record]:
+        sheet = maps[0].sheet
+        code = rec.values.get("code_dna")
+        if code is None or year is None:
+            return None
+        derived = Record(sheet, (code, year), rec.row, rec.source, derived=True)
+        derived.values = {"code_dna": code, sheet.year_field: year}
+        derived.cols = {"code_dna": rec.cols.get("code_dna")}
+        self._fill(derived, maps, cells)
+        return derived
+
+
+def _is_total(cells: list) -> bool:
+    return any(isinstance(v, str) and "total" in v.lower() for v in cells)
+
+
+def _year_issue(plan: SheetPlan, m: Mapping, row: int):
+    from .result import CellIssue
+
+    return CellIssue(m.sheet.name, row, m.column.label, m.header,
+                     f"colonne « {m.header} » refusée : l'année n'est ni dans l'en-tête ni dans "
+                     "une colonne Année ; indiquez l'année de l'import", plan.raw.name, m.index + 1)
+
+
+def signature(result: ImportResult) -> dict[str, list]:
+    """What a preview plans, row by row: enough to notice a change made since."""
+    return {f"{r.sheet.name}|{json.dumps([json_value(k) for k in r.key], ensure_ascii=False)}":
+            [r.status, list(r.ids or ()), sorted(r.changed)] for r in result.changes}
+
+
+def stale_rows(expected: dict, now: dict) -> list[str]:
+    """Rows whose plan differs between the preview and now (named for the agent)."""
+    out = []
+    for ident in sorted(set(expected) | set(now)):
+        if expected.get(ident) != now.get(ident):
+            sheet, key = ident.split("|", 1)
+            out.append(f"{sheet} {' / '.join(str(k) for k in json.loads(key))}")
+    return out
+
+
+def preview(data: bytes, filename: str, scope: Scope = NATIONAL, year: Optional[int] = None) -> ImportResult:
+    """The dry run of an import (nothing written)."""
+    return ImportCommand(data, filename, scope, year).validate()

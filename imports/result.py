@@ -1,0 +1,105 @@
+"""What an import found: per-sheet counts, every error with its cell, warnings, changes."""
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Optional
+
+from app.sheets import SHEETS, Sheet
+
+STATUSES = ("new", "updated", "unchanged", "skipped", "errors")
+
+
+@dataclass
+class CellIssue:
+    """An error on one cell (or row) of the file, as the agent will look for it."""
+
+    sheet: str
+    row: int
+    column: Optional[str]
+    value: Any
+    message: str
+    source_sheet: str = ""
+    col: Optional[int] = None          #: 1-based column of the file, when known
+
+    def as_dict(self) -> dict:
+        return {"sheet": self.sheet, "row": self.row, "column": self.column,
+                "value": json_value(self.value), "message": self.message}
+
+
+@dataclass
+class Record:
+    """One canonical row read from the file: its key, values, status and what it changes."""
+
+    sheet: Sheet
+    key: tuple
+    row: int
+    source: str
+    values: dict[str, Any] = field(default_factory=dict)
+    cols: dict[str, int] = field(default_factory=dict)
+    errors: list[CellIssue] = field(default_factory=list)
+    status: str = "new"
+    ids: Optional[tuple] = None        #: (id, version, ...) of the stored records
+    changed: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    derived: bool = False              #: read from a side-by-side column of another sheet
+
+    def error(self, field_name: Optional[str], message: str, value: Any = None) -> None:
+        column = self.sheet.by_field.get(field_name) if field_name else None
+        col = self.cols.get(field_name) if field_name else None
+        self.errors.append(CellIssue(self.sheet.name, self.row, column.label if column else None,
+                                     value, message, self.source,
+                                     col + 1 if col is not None else None))
+
+    def change_dict(self) -> dict:
+        fields = {self.sheet.by_field[f].label: [json_value(self.sheet.by_field[f].kind.render(o)),
+                                                  json_value(self.sheet.by_field[f].kind.render(n))]
+                  for f, (o, n) in self.changed.items()}
+        return {"sheet": self.sheet.name, "key": [json_value(k) for k in self.key],
+                "status": self.status, "row": self.row, "fields": fields}
+
+
+def json_value(value: Any) -> Any:
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()[:10] if not isinstance(value, dt.datetime) else value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, tuple):
+        return list(value)
+    if value is None or isinstance(value, (int, float, str, bool, list)):
+        return value
+    return str(value)
+
+
+@dataclass
+class ImportResult:
+    """The outcome of a preview or an apply."""
+
+    counts: dict[str, dict[str, int]] = field(
+        default_factory=lambda: {s.name: dict.fromkeys(STATUSES, 0) for s in SHEETS})
+    errors: list[CellIssue] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    records: list[Record] = field(default_factory=list)   #: new, updated and error rows
+    problem: Optional[str] = None                          #: the file itself is unusable
+    rows_read: int = 0
+    applied: bool = False
+
+    @property
+    def exit_code(self) -> int:
+        return 2 if self.problem else (1 if self.errors else 0)
+
+    @property
+    def changes(self) -> list[Record]:
+        return [r for r in self.records if r.status in ("new", "updated")]
+
+    def as_dict(self) -> dict:
+        out = {"sheets": {name: c for name, c in self.counts.items() if any(c.values())},
+               "errors": [e.as_dict() for e in self.errors],
+               "warnings": list(self.warnings),
+               "changes": [r.change_dict() for r in self.changes]}
+        if self.problem:
+            out["problem"] = self.problem
+        return out

@@ -1,0 +1,105 @@
+"""The agents' sample files import as they are; the error sample reports its cells."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import SAMPLES, run_cli
+
+
+def _import(app, name: str, *options: str) -> tuple[int, dict]:
+    result = run_cli(app, "bhasile", "import", str(SAMPLES / name), "--json", *options)
+    return result.exit_code, json.loads(result.output)
+
+
+@pytest.fixture()
+def loaded(fresh_app):
+    """The demo park plus the canonical sample workbook (it creates the sample opérateurs)."""
+    code, report = _import(fresh_app, "classeur-exemple.xlsx")
+    assert code == 0, report["errors"]
+    return fresh_app
+
+
+def test_canonical_workbook_imports_then_is_unchanged(loaded):
+    code, report = _import(loaded, "classeur-exemple.xlsx", "--dry-run")
+    assert code == 0
+    assert report["changes"] == [] and report["errors"] == [] and report["warnings"] == []
+    assert report["sheets"]["Places"]["unchanged"] == 30
+
+
+def test_agent_tracking_sheet_with_titles_groups_and_wide_columns(loaded):
+    code, report = _import(loaded, "suivi-ddets-calvados.xlsx")
+    assert code == 0, report["errors"]
+    assert report["sheets"]["Structures"]["skipped"] == 1  # the TOTAL row
+    assert any("Commentaire interne" in w for w in report["warnings"])
+    with loaded.app_context():
+        from sqlalchemy import select
+
+        from app.extensions import db
+        from models import BudgetAnnee, PlacesAnnee, Structure
+
+        c1401 = db.session.scalar(select(Structure).where(Structure.code_dna == "C1401"))
+        assert str(c1401.debut_convention) == "2023-01-01"
+        assert str(c1401.fin_convention) == "2025-12-31"  # "31.12.2025"
+        assert c1401.lgbt is True                             # "X"
+        places = db.session.scalar(select(PlacesAnnee).where(
+            PlacesAnnee.structure_id == c1401.id, PlacesAnnee.annee == 2025))
+        assert (places.places_autorisees, places.pmr) == (55, 3)
+        budget = db.session.scalar(select(BudgetAnnee).where(
+            BudgetAnnee.structure_id == c1401.id, BudgetAnnee.annee == 2024))
+        assert float(budget.dotation_accordee) == 427826.36   # "427 826,36 €"
+        assert float(budget.cout_journalier) == 21.25          # cached formula value
+    code, again = _import(loaded, "suivi-ddets-calvados.xlsx", "--dry-run")
+    assert code == 0 and again["changes"] == []
+
+
+def test_ofii_csv_in_windows_1252_with_semicolons(loaded):
+    code, report = _import(loaded, "activite-ofii-exemple.csv")
+    assert code == 0, report["errors"]
+    assert report["sheets"]["Activité"]["new"] + report["sheets"]["Activité"]["updated"] == 36
+
+
+def test_error_sample_reports_every_expected_cell(app):
+    result = run_cli(app, "bhasile", "import", str(SAMPLES / "erreurs-exemple.xlsx"), "--json")
+    assert result.exit_code == 1
+    report = json.loads(result.output)
+    found = {(e["sheet"], e["row"], e["column"]) for e in report["errors"]}
+    expected = json.loads((SAMPLES / "erreurs-exemple.expected.json").read_text())
+    for cell in expected["errors_at_least"]:
+        assert (cell["sheet"], cell["row"], cell["column"]) in found, cell
+    messages = " ".join(e["message"] for e in report["errors"])
+    assert "formule sans valeur calculée" in messages
+    assert "en double" in messages
+
+
+def test_errors_mean_nothing_written(fresh_app):
+    with fresh_app.app_context():
+        from sqlalchemy import func, select
+
+        from app.extensions import db
+        from models import Changement
+
+        before = db.session.scalar(select(func.count(Changement.id)))
+    result = run_cli(fresh_app, "bhasile", "import", str(SAMPLES / "erreurs-exemple.xlsx"))
+    assert result.exit_code == 1
+    with fresh_app.app_context():
+        assert db.session.scalar(select(func.count(Changement.id))) == before
+
+
+def test_changes_are_in_the_history_tagged_with_the_batch(fresh_app):
+    result = run_cli(fresh_app, "bhasile", "import", str(SAMPLES / "classeur-exemple.xlsx"),
+                     "--user", "normandie")
+    assert result.exit_code == 0, result.output
+    with fresh_app.app_context():
+        from sqlalchemy import select
+
+        from app.extensions import db
+        from models import Changement
+        from models.imports import ImportBatch
+
+        batch = db.session.scalars(select(ImportBatch).order_by(ImportBatch.id.desc())).first()
+        assert (batch.status, batch.username, batch.origin) == ("applied", "normandie", "cli")
+        rows = db.session.scalars(select(Changement).where(Changement.batch_id == batch.id)).all()
+        assert rows and {r.origin for r in rows} == {"import"}
+        assert {r.username for r in rows} == {"normandie"}

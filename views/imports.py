@@ -1,0 +1,187 @@
+"""Imports page: upload → preview (counts, diff, errors, warnings) → annotated file → apply;
+the list of batches with their original files; empty templates to download."""
+from __future__ import annotations
+
+import io
+import re
+from typing import Optional
+
+from flask import abort, flash, g, redirect, request, send_file, url_for
+from flask_appbuilder import BaseView, expose
+from flask_appbuilder.security.decorators import has_access, permission_name
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import generate_csrf, validate_csrf
+from sqlalchemy import select
+from wtforms.validators import ValidationError
+
+from app.extensions import db
+from app.scope import current_scope
+from models.imports import ImportBatch
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+PAGE = 50
+
+
+_ISO = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+
+
+def _shown(value):
+    """A value of the diff as the agent reads it (dates jj/mm/aaaa, decimals with a comma)."""
+    if isinstance(value, str) and _ISO.match(value):
+        return "/".join(reversed(value.split("-")))
+    if isinstance(value, float):
+        return f"{value:,.2f}".replace(",", "\u202f").replace(".", ",")
+    return value
+
+
+def _csrf_ok() -> bool:
+    try:
+        validate_csrf(request.form.get("csrf_token"))
+    except ValidationError:
+        flash(_("Le formulaire a expiré : rechargez la page puis recommencez."), "danger")
+        return False
+    return True
+
+
+def _own(batch_id: int) -> ImportBatch:
+    """A batch the user may see: their own, or any for a national user; else 404."""
+    batch = db.session.get(ImportBatch, batch_id)
+    scope = current_scope()
+    if batch is None or not (scope.national or batch.username == g.user.username):
+        abort(404)
+    return batch
+
+
+class ImportView(BaseView):
+    """Import of agents' workbooks, with a preview before anything is written."""
+
+    route_base = "/imports"
+    bhasile_area = "import"
+    default_view = "index"
+    base_permissions = ["can_list", "can_show", "can_add", "can_download"]
+
+    @expose("/")
+    @has_access
+    @permission_name("list")
+    def index(self):
+        query = select(ImportBatch).order_by(ImportBatch.id.desc()).limit(200)
+        if not current_scope().national:
+            query = query.where(ImportBatch.username == g.user.username)
+        from imports.batches import load_summary
+
+        batches = [(b, load_summary(b).get("sheets", {})) for b in db.session.scalars(query)]
+        from app.sheets import SHEETS
+
+        return self.render_template("bhasile/imports/index.html", batches=batches, sheets=SHEETS,
+                                    csrf=generate_csrf())
+
+    @expose("/envoyer", methods=["POST"])
+    @has_access
+    @permission_name("add")
+    def upload(self):
+        from imports.batches import create_batch
+
+        if not _csrf_ok():
+            return redirect(url_for(".index"))
+        upload = request.files.get("fichier")
+        if upload is None or not upload.filename:
+            flash(_("Choisissez un fichier à importer."), "warning")
+            return redirect(url_for(".index"))
+        year = request.form.get("annee", "").strip()
+        if year and not (year.isdigit() and 1900 <= int(year) <= 2100):
+            flash(_("Année invalide : %(y)s.", y=year), "danger")
+            return redirect(url_for(".index"))
+        batch, _result = create_batch(upload.read(), upload.filename, current_scope(), g.user,
+                                      int(year) if year else None)
+        return redirect(url_for(".show", batch_id=batch.id))
+
+    @expose("/<int:batch_id>/")
+    @has_access
+    @permission_name("show")
+    def show(self, batch_id: int):
+        from imports.batches import load_summary
+
+        batch = _own(batch_id)
+        summary = load_summary(batch)
+        changes = summary.get("changes", [])
+        page = max(request.args.get("page", 1, type=int), 1)
+        pages = max((len(changes) + PAGE - 1) // PAGE, 1)
+        shown = changes[(page - 1) * PAGE: page * PAGE]
+        for change in shown:
+            change["fields"] = {k: [_shown(v) for v in pair] for k, pair in change["fields"].items()}
+        return self.render_template(
+            "bhasile/imports/show.html", batch=batch, summary=summary, page=page, pages=pages,
+            changes=shown, n_changes=len(changes),
+            csrf=generate_csrf())
+
+    @expose("/<int:batch_id>/appliquer", methods=["POST"])
+    @has_access
+    @permission_name("add")
+    def apply(self, batch_id: int):
+        from imports.apply import StaleRows
+        from imports.batches import apply_batch
+
+        batch = _own(batch_id)
+        if not _csrf_ok():
+            return redirect(url_for(".show", batch_id=batch_id))
+        if batch.status != "preview":
+            flash(_("Cet import ne peut pas être appliqué (statut : %(s)s).", s=batch.status), "danger")
+            return redirect(url_for(".show", batch_id=batch_id))
+        try:
+            result = apply_batch(batch, current_scope(), g.user.username)
+        except StaleRows as exc:
+            flash(str(exc), "danger")
+            return redirect(url_for(".show", batch_id=batch_id))
+        if result.applied:
+            flash(_("Import appliqué : %(n)s lignes écrites.", n=len(result.changes)), "success")
+        else:
+            flash(_("Import refusé : le fichier contient des erreurs."), "danger")
+        return redirect(url_for(".show", batch_id=batch_id))
+
+    @expose("/<int:batch_id>/annote")
+    @has_access
+    @permission_name("show")
+    def annotated(self, batch_id: int):
+        from imports.annotate import annotate
+        from imports.batches import original
+        from imports.pipeline import ImportCommand
+
+        batch = _own(batch_id)
+        result = ImportCommand(original(batch), batch.filename, current_scope(), batch.year).validate()
+        db.session.rollback()
+        if result.problem:
+            flash(result.problem, "danger")
+            return redirect(url_for(".show", batch_id=batch_id))
+        data = annotate(original(batch), batch.filename, result.errors)
+        name = batch.filename.rsplit(".", 1)[0] + "-annote.xlsx"
+        return send_file(io.BytesIO(data), mimetype=XLSX, as_attachment=True, download_name=name)
+
+    @expose("/<int:batch_id>/original")
+    @has_access
+    @permission_name("show")
+    def original(self, batch_id: int):
+        from imports.batches import original
+
+        batch = _own(batch_id)
+        return send_file(io.BytesIO(original(batch)), as_attachment=True,
+                         download_name=batch.filename, mimetype="application/octet-stream")
+
+    @expose("/modele.xlsx")
+    @has_access
+    @permission_name("download")
+    def template(self):
+        from exports.template import template_for
+
+        out = io.BytesIO()
+        names: Optional[list[str]] = request.args.getlist("feuille") or None
+        template_for(db.session, out, current_scope(), names)
+        out.seek(0)
+        return send_file(out, mimetype=XLSX, as_attachment=True, download_name="modele-bhasile.xlsx")
+
+
+MENU_ORDER = 80
+
+
+def register(add, appbuilder) -> None:
+    add(ImportView, "Imports", _l("Imports"), "Echanges", _l("Import / export"), icon="fa-upload")
