@@ -22,8 +22,8 @@ from app.locking import is_stale, stale_message
 from app.scope import NOWHERE, condition_for, current_scope, structure_condition
 from models import Departement, Operateur, Structure
 
-from .writes import (VERSION_FIELD, api_state_errors, checked_form, grouped, is_versioned,
-                     loaded_version, object_errors)
+from .writes import (VERSION_FIELD, api_state_errors, checked_form, enum_fields, grouped,
+                     is_versioned, loaded_version, object_errors)
 
 
 class ScopeFilter(BaseFilter):
@@ -142,6 +142,11 @@ class ScopedModelView(ModelView):
             self.datamodel, self.edit_columns, self.edit_form_query_rel_fields)
         self.search_form_query_rel_fields = scoped_rel_fields(
             self.datamodel, self.search_columns, self.search_form_query_rel_fields)
+        labels = self.label_columns or {}
+        self.add_form_extra_fields = {**enum_fields(self.datamodel, self.add_columns, labels),
+                                      **(self.add_form_extra_fields or {})}
+        self.edit_form_extra_fields = {**enum_fields(self.datamodel, self.edit_columns, labels),
+                                       **(self.edit_form_extra_fields or {})}
         if is_versioned(self.datamodel.obj) and VERSION_FIELD not in self.edit_columns:
             self.edit_columns = [*self.edit_columns, VERSION_FIELD]
             self.edit_form_extra_fields = {**(self.edit_form_extra_fields or {}),

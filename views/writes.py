@@ -6,11 +6,14 @@ collect every error on its field. Scope is checked by the views' ``pre_add``/``p
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
+from typing import Optional as Maybe
 
 from flask import flash
+from flask_appbuilder.fields import EnumField
 from flask_babel import gettext as _
 from sqlalchemy import inspect
+from wtforms.validators import Optional
 
 from app.locking import is_stale, parse_version, stale_message
 from app.rules import RuleError, transition_error, validate, values_of
@@ -60,7 +63,7 @@ def form_errors(model: type, form: Any, current: Any) -> list[RuleError]:
 def attach(form: Any, errors: list[RuleError]) -> None:
     """Show each error on its field (or as a banner when no field of the form fits)."""
     for error in errors:
-        if error.field and error.field in form and form[error.field].widget.input_type != "hidden":
+        if error.field and error.field in form and form[error.field].type != "HiddenField":
             form[error.field].errors = [*form[error.field].errors, error.message]
         else:
             flash(error.message, "danger")
@@ -122,6 +125,30 @@ def grouped(errors: list[RuleError]) -> dict[str, list[str]]:
     return out
 
 
-def loaded_version(payload: dict, if_match: Optional[str]) -> Optional[int]:
+def loaded_version(payload: dict, if_match: Maybe[str]) -> Maybe[int]:
     """The version an API client says it edits: ``version`` in the body or ``If-Match``."""
     return parse_version(payload.pop("version", None)) or parse_version(if_match)
+
+
+class OptionalEnumField(EnumField):
+    """A drop-down for a nullable enum column: a blank choice (stored as NULL) and French labels.
+
+    FAB's ``EnumField`` has no blank choice, so a browser silently submits the first value.
+    """
+
+    def __init__(self, enum_class, label=None, **kwargs):
+        super().__init__(enum_class, list(enum_class.__members__), label=label, **kwargs)
+        strict = self.coerce
+        self.coerce = lambda value: None if value in ("", None, "None") else strict(value)
+        self.choices = [("", "—")] + [(m.name, str(getattr(m, "label", m.value))) for m in enum_class]
+
+
+def enum_fields(datamodel: Any, columns, labels: dict) -> dict:
+    """Extra form fields for the nullable enum columns among ``columns``."""
+    fields = {}
+    for col in columns or []:
+        if col in datamodel.list_columns and datamodel.is_enum(col) and datamodel.is_nullable(col):
+            enum_class = datamodel.list_columns[col].type.enum_class
+            fields[col] = OptionalEnumField(enum_class, label=labels.get(col, col),
+                                            validators=[Optional()])
+    return fields
