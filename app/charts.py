@@ -21,6 +21,7 @@ class Series:
     unit: str = ""  # "", "%", "€"
     kind: Optional[str] = None  # None: the chart's kind; "line" to overlay a line
     axis: str = "y"
+    style: Optional[str] = None  # "marks": one mark per label (a ceiling), no joining line
 
 
 @dataclass
@@ -41,7 +42,7 @@ class Chart:
         return {"type": self.kind, "labels": self.labels, "links": self.links,
                 "stacked": self.stacked,
                 "datasets": [{"label": s.name, "data": [_plain(v, s.unit) for v in s.values],
-                              "type": s.kind, "yAxisID": s.axis, "unit": s.unit}
+                              "type": s.kind, "yAxisID": s.axis, "unit": s.unit, "style": s.style}
                              for s in self.series]}
 
     def rows(self) -> list[list[Any]]:

@@ -12,7 +12,7 @@ from models import AggStructure, Departement, Region
 from .aggregates_rollup import ALL_TYPES
 from .charts import Chart, Series
 from .extensions import db
-from .seuils import DEFAULTS, TYPES
+from .seuils import TYPES, seuils
 from .tableaux import Territoire, current_by_type, echeances, trends
 
 #: ``link(type=None, alerte=None, echeance=None, niveau=None, code=None)`` → URL of the list.
@@ -25,7 +25,7 @@ def _types(current: dict) -> list[str]:
 
 def build_charts(terr: Territoire, today: dt.date, link: LinkFn) -> tuple[dict, list[Chart]]:
     """(headline figures, charts) of a dashboard."""
-    current = current_by_type(terr)
+    current = current_by_type(terr, today.year)
     types = _types(current)
     years = list(range(today.year - 4, today.year + 1))
     trend = trends(terr, years)
@@ -71,11 +71,12 @@ def _indues_chart(total: dict, link: LinkFn) -> Chart:
              ("vacance", _("Places vacantes"), "plafond_vacantes"),
              ("indisponibles", _("Places indisponibles"), "plafond_indisponibles")]
     alert = {"vacance": "vacantes"}
+    limits = seuils(ALL_TYPES)  # the ceilings set for every type
     return Chart("indues", _("Présences indues et vacance face aux plafonds (% des places)"),
                  [label for _k, label, _p in items],
                  [Series(_("Taux constaté"), [total.get(f"taux_{k}") for k, _l, _p in items], "%"),
-                  Series(_("Plafond recommandé"), [DEFAULTS[p] for _k, _l, p in items], "%",
-                         kind="line")],
+                  Series(_("Plafond recommandé"), [limits[p] for _k, _l, p in items], "%",
+                         style="marks")],
                  links=[link(alerte=alert.get(k, k)) for k, _l, _p in items],
                  label_header=_("Indicateur"))
 

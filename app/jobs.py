@@ -13,6 +13,7 @@ import datetime as dt
 import logging
 import time
 from typing import Callable, Optional
+from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app
 from flask_babel import lazy_gettext as _l
@@ -29,6 +30,7 @@ from .extensions import db
 from .job_lock import DatabaseLock, holder_name
 
 log = logging.getLogger(__name__)
+PARIS = ZoneInfo("Europe/Paris")
 
 REQUEST = "request:rebuild"
 #: A request waits for this many seconds without a new save before it runs…
@@ -148,6 +150,13 @@ def request_due(now: Optional[dt.datetime] = None) -> bool:
 def _clear_request() -> None:
     with db.engine.begin() as conn:
         conn.execute(delete(JobLock).where(JobLock.name == REQUEST))
+
+
+def paris(value: Optional[dt.datetime]) -> str:
+    """A UTC timestamp of the run table, as Paris time text (« – » when empty)."""
+    if value is None:
+        return "–"
+    return value.replace(tzinfo=dt.timezone.utc).astimezone(PARIS).strftime("%d/%m/%Y %H:%M:%S")
 
 
 def in_app(app: Flask, func: Callable, *args) -> None:

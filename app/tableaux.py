@@ -125,8 +125,9 @@ def _int(value) -> int:
     return int(value or 0)
 
 
-def current_by_type(terr: Territoire) -> dict[str, dict]:
-    """Per type (and ``TOUS``): counts, places, 12-month activity, dotation, coût quartiles, alerts."""
+def current_by_type(terr: Territoire, year: int) -> dict[str, dict]:
+    """Per type (and ``TOUS``): counts, places, 12-month activity, dotation, alerts, and the
+    quartiles of the coût journalier of ``year``."""
     a = AggStructure
     sums = ["places", "places_adresses", "etp", "dotation_accordee", "act_autorisees", "act_occupees",
             "act_disponibles", "act_vacantes", "act_indisponibles", "act_bpi", "act_deboutes"]
@@ -134,11 +135,6 @@ def current_by_type(terr: Territoire) -> dict[str, dict]:
         select(a.type, func.count(), *[func.sum(getattr(a, c)) for c in sums],
                *[func.sum(cast(getattr(a, name), Integer)) for name in ALERTS])
         .where(terr.condition()).group_by(a.type)).all()
-    couts = defaultdict(list)
-    for type_, cout in db.session.execute(select(a.type, a.cout_journalier).where(
-            terr.condition(), a.cout_journalier.is_not(None))):
-        couts[type_].append(cout)
-        couts[ALL_TYPES].append(cout)
     result: dict[str, dict] = {}
     for row in rows:
         entry = {"structures": row[1], **{c: row[2 + i] or 0 for i, c in enumerate(sums)},
@@ -149,10 +145,27 @@ def current_by_type(terr: Territoire) -> dict[str, dict]:
     ordered = {t: result[t] for t in TYPES if t in result}
     if total:
         ordered[ALL_TYPES] = total
+    spread = cout_quartiles(terr, year)
     for key, entry in ordered.items():
-        entry["cout_q1"], entry["cout_median"], entry["cout_q3"] = quartiles(couts.get(key, ()))
+        entry["cout_q1"], entry["cout_median"], entry["cout_q3"] = spread.get(key, (None,) * 3)
         _add_rates(entry)
     return ordered
+
+
+def cout_quartiles(terr: Territoire, year: int) -> dict[str, tuple]:
+    """Type (and ``TOUS``) → quartiles of the coût journalier of ``year`` in this view."""
+    if terr.covered and terr.niveau != "operateur":
+        t = AggTerritoire
+        rows = db.session.execute(select(t.type, t.cout_q1, t.cout_median, t.cout_q3).where(
+            t.niveau == terr.niveau, t.code == terr.code, t.annee == year))
+        return {type_: (q1, med, q3) for type_, q1, med, q3 in rows}
+    s = AggStructureAnnee
+    couts: dict[str, list] = defaultdict(list)
+    for type_, cout in db.session.execute(select(s.type, s.cout_journalier).where(
+            terr.condition(s), s.annee == year, s.cout_journalier.is_not(None))):
+        couts[type_].append(cout)
+        couts[ALL_TYPES].append(cout)
+    return {key: quartiles(values) for key, values in couts.items()}
 
 
 def _add_rates(entry: dict) -> None:

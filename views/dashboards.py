@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections import OrderedDict
 
 from flask import Response, abort, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.security.decorators import permission_name
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -14,11 +16,12 @@ from app.aggregates import last_build
 from app.charts import xlsx_bytes
 from app.dashboard_charts import build_charts
 from app.extensions import db
+from app.jobs import paris
 from app.scope import current_scope
 from app.tableaux import NIVEAUX, Territoire, resolve
 from models import Departement, Region
 
-from .dashboard_lists import structures_page, operateurs_page
+from .dashboard_lists import operateurs_page, structures_page
 
 
 def make_link(terr: Territoire):
@@ -41,6 +44,27 @@ def make_link(terr: Territoire):
         return url_for("StructureView.list", **flt)
 
     return link
+
+
+#: (database, territory, scope, build, day, locale) → (headline, charts): the figures only change
+#: with a rebuild, so a page is computed once per build and reused (a few entries per user kind).
+_CACHE: OrderedDict[tuple, tuple] = OrderedDict()
+CACHE_SIZE = 128
+
+
+def charts_for(terr: Territoire, today: dt.date) -> tuple[dict, list]:
+    """The headline figures and charts of a dashboard, cached per build of the aggregates."""
+    built = last_build(db.engine)
+    key = (str(db.engine.url), terr.niveau, terr.code, terr.scope, built, today, str(get_locale()))
+    if built is not None and key in _CACHE:
+        _CACHE.move_to_end(key)
+        return _CACHE[key]
+    value = build_charts(terr, today, make_link(terr))
+    if built is not None:
+        _CACHE[key] = value
+        while len(_CACHE) > CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return value
 
 
 def _navigation(scope) -> dict:
@@ -94,10 +118,10 @@ class DashboardView(BaseView):
         scope = current_scope()
         terr = resolve(niveau, code, scope)
         today = dt.date.today()
-        headline, charts = build_charts(terr, today, make_link(terr))
+        headline, charts = charts_for(terr, today)
         return self.render_template(
             "bhasile/dashboard.html", terr=terr, headline=headline, charts=charts,
-            built=last_build(db.engine), today=today, nav=_navigation(scope),
+            built=last_build(db.engine), paris=paris, today=today, nav=_navigation(scope),
             link=make_link(terr), title=_("Tableau de bord"))
 
     @expose("/<niveau>/<code>/xlsx/<key>")
@@ -105,7 +129,7 @@ class DashboardView(BaseView):
     @permission_name("download")
     def xlsx(self, niveau: str, code: str, key: str):
         terr = resolve(niveau, code, current_scope())
-        _headline, charts = build_charts(terr, dt.date.today(), make_link(terr))
+        _headline, charts = charts_for(terr, dt.date.today())
         chart = next((c for c in charts if c.key == key), None) or abort(404)
         subtitle = f"{terr.label} — {dt.date.today():%d/%m/%Y}"
         if terr.limited:

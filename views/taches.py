@@ -1,9 +1,6 @@
 """Tâches planifiées (administrateurs): the runs of every job and « Recalculer maintenant »."""
 from __future__ import annotations
 
-import datetime as dt
-from zoneinfo import ZoneInfo
-
 from flask import current_app, flash, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.security.decorators import permission_name
@@ -14,21 +11,13 @@ from sqlalchemy import select
 from wtforms import ValidationError
 
 from app.extensions import db
-from app.jobs import JOB_LABELS, pending_request, run_job
+from app.jobs import JOB_LABELS, paris, pending_request, run_job
 from models import JobRun
 
-PARIS = ZoneInfo("Europe/Paris")
 STATUS_LABELS = {"SUCCES": _l("Réussie"), "ECHEC": _l("Échec"), "EN_COURS": _l("En cours")}
 TRIGGER_LABELS = {"planifie": _l("Planifiée"), "auto": _l("Après modification"),
                   "manuel": _l("Manuelle"), "cli": _l("Ligne de commande"),
                   "demarrage": _l("Au démarrage")}
-
-
-def paris(value: dt.datetime | None) -> str:
-    """A UTC timestamp of the run table, shown in Paris time."""
-    if value is None:
-        return "–"
-    return value.replace(tzinfo=dt.timezone.utc).astimezone(PARIS).strftime("%d/%m/%Y %H:%M:%S")
 
 
 class TachesView(BaseView):

@@ -3,6 +3,7 @@
 (function () {
   "use strict";
   if (typeof Chart === "undefined") { return; }
+  Chart.defaults.locale = "fr-FR";
 
   var PALETTE = ["#000091", "#e1000f", "#18753c", "#b34000", "#695240", "#6a6af4", "#a558a0", "#009081"];
   var numberFr = new Intl.NumberFormat("fr-FR", { maximumFractionDigits: 2 });
@@ -22,6 +23,10 @@
         backgroundColor: color, borderColor: color, unit: ds.unit || ""
       };
       if (ds.type) { out.type = ds.type; out.fill = false; }
+      if (ds.style === "marks") {  /* a ceiling per category: a mark, not a line across categories */
+        out.type = "line"; out.showLine = false; out.pointStyle = "line";
+        out.pointRadius = 14; out.pointHoverRadius = 16; out.pointBorderWidth = 3;
+      }
       return out;
     });
   }

@@ -35,7 +35,7 @@
   document.addEventListener("DOMContentLoaded", function () {
     var el = document.getElementById("bh-map");
     if (!el) { return; }
-    var map = L.map(el, { preferCanvas: true }).setView([46.6, 2.4], 6);
+    var map = L.map(el, { preferCanvas: true, maxZoom: 18 }).setView([46.6, 2.4], 6);
     var tiles = el.getAttribute("data-tile-url");
     if (tiles) {
       L.tileLayer(tiles, { maxZoom: 18, attribution: el.getAttribute("data-tile-attribution") || "" }).addTo(map);
@@ -56,7 +56,10 @@
           bounds.push([s.lat, s.lng]);
         });
         map.addLayer(cluster);
-        if (bounds.length) { map.fitBounds(bounds, { padding: [20, 20], maxZoom: 12 }); }
+        /* Start on mainland France when it has structures (overseas ones: zoom out). */
+        var mainland = bounds.filter(function (p) { return p[0] > 41 && p[0] < 51.5 && p[1] > -5.5 && p[1] < 10; });
+        var view = mainland.length ? mainland : bounds;
+        if (view.length) { map.fitBounds(view, { padding: [20, 20], maxZoom: 12 }); }
       });
   });
 })();
