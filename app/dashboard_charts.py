@@ -98,16 +98,17 @@ def _trend_charts(trend: dict, years: list[int], types: list[str], link: LinkFn)
     return [
         Chart("tendance_places", _("Places autorisées sur 5 ans, par type"), labels,
               [Series(t, values(t, "places")) for t in types], stacked=True,
-              links=[None] * len(years), label_header=_("Année")),
+              links=[link(annee=y, serie="places") for y in years], label_header=_("Année")),
         Chart("tendance_dotation", _("Dotation accordée et coût journalier médian sur 5 ans"), labels,
               [Series(_("Dotation accordée"), values(ALL_TYPES, "dotation_accordee"), "€"),
                Series(_("Coût journalier médian"), values(ALL_TYPES, "cout_median"), "€",
                       kind="line", axis="y1")],
-              links=[None] * len(years), label_header=_("Année")),
+              links=[link(annee=y, serie="budget") for y in years], label_header=_("Année")),
         Chart("tendance_occupation", _("Occupation et présences indues sur 5 ans"), labels,
               [Series(_("Taux d'occupation"), values(ALL_TYPES, "taux_occupation"), "%"),
                Series(_("Présences indues"), values(ALL_TYPES, "taux_indues"), "%")],
-              kind="line", links=[None] * len(years), label_header=_("Année")),
+              kind="line", links=[link(annee=y, serie="activite") for y in years],
+              label_header=_("Année")),
     ]
 
 

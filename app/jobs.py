@@ -10,15 +10,17 @@ and grid saves call: it writes a request that any scheduler picks up within a mi
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import logging
 import time
 from typing import Callable, Optional
 from zoneinfo import ZoneInfo
 
-from flask import Flask, current_app
+from flask import Flask, current_app, has_app_context
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, event, insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from models import Convention, JobLock, JobRun
 from models.base import utcnow
@@ -127,6 +129,33 @@ def request_rebuild(reason: str = "modification") -> None:
         pass  # another process recorded the request at the same moment
     except SQLAlchemyError:
         log.warning("Demande de recalcul non enregistrée (%s).", reason, exc_info=True)
+
+
+#: Tables the aggregates are computed from: a committed change to one asks for a rebuild.
+WATCHED_TABLES = {"structure", "places_annee", "budget_annee", "activite_mensuelle", "adresse",
+                  "adresse_annee", "operateur"}
+
+
+def _note_changes(session: Session, _flush_context) -> None:
+    for obj in itertools.chain(session.new, session.dirty, session.deleted):
+        if getattr(obj, "__tablename__", None) in WATCHED_TABLES:
+            session.info["bhasile_rebuild"] = True
+            return
+
+
+def _after_commit(session: Session) -> None:
+    if session.info.pop("bhasile_rebuild", False) and has_app_context():
+        request_rebuild("enregistrement")
+
+
+def _after_rollback(session: Session) -> None:
+    session.info.pop("bhasile_rebuild", None)
+
+
+# Every path that saves through the ORM (forms, API, grid, imports) asks for a rebuild on commit.
+event.listen(Session, "after_flush", _note_changes)
+event.listen(Session, "after_commit", _after_commit)
+event.listen(Session, "after_rollback", _after_rollback)
 
 
 def pending_request() -> Optional[JobLock]:

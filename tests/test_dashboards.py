@@ -51,6 +51,7 @@ def test_national_dashboard_shows_the_whole_park_with_linked_figures(park):
     page = client_for(park, "centrale").get("/tableaux/national/FR/").get_data(as_text=True)
     assert _kpi(page, "Structures") == _fr(_count(park))
     assert "/structureview/list/?_flt_0_type=CADA" in page
+    assert re.search(r"/placesanneeview/list/\?_flt_0_annee=\d{4}", page)  # trend points too
     assert "Vue limitée" not in page
     for key in ("places", "occupation", "indues", "cout", "echeances", "tendance_places",
                 "tendance_dotation", "regions"):

@@ -174,3 +174,25 @@ def test_a_held_lock_makes_other_runs_skip(fresh_app, job):
         finally:
             lock.release()
         assert run_job(job, "manuel") is not None
+
+
+def test_saving_park_data_asks_for_a_rebuild_but_a_rollback_does_not(fresh_app):
+    from app.jobs import pending_request
+
+    with fresh_app.app_context():
+        from app.extensions import db
+        from models import Convention, PlacesAnnee
+
+        assert pending_request() is None
+        place = db.session.scalars(select(PlacesAnnee).limit(1)).one()
+        place.places_autorisees += 1
+        db.session.flush()
+        db.session.rollback()
+        assert pending_request() is None
+        convention = db.session.scalars(select(Convention).limit(1)).one()
+        convention.notes = "sans effet sur les indicateurs"
+        db.session.commit()
+        assert pending_request() is None
+        place.places_autorisees += 1
+        db.session.commit()
+        assert pending_request() is not None

@@ -11,6 +11,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
+from werkzeug.routing import BuildError
 
 from app.aggregates import last_build
 from app.charts import xlsx_bytes
@@ -24,10 +25,34 @@ from models import Departement, Region
 from .dashboard_lists import operateurs_page, structures_page
 
 
+#: Per-year lists behind the 5-year trends (FAB lists, already limited to the user's scope).
+_YEAR_LISTS = {"places": ("PlacesAnneeView.list", "annee"), "budget": ("BudgetAnneeView.list", "annee"),
+               "activite": ("ActiviteView.list", "mois")}
+
+
+def _year_link(terr: Territoire, annee: int, serie: str):
+    """The yearly rows behind a trend point; only on the national page, where the scoped list
+    shows exactly what the chart sums (other pages: no list can narrow to their territory)."""
+    if terr.niveau != "national" or serie not in _YEAR_LISTS:
+        return None
+    endpoint, column = _YEAR_LISTS[serie]
+    if column == "mois":
+        args = {"_flt_1_mois": f"{annee - 1}-12-31", "_flt_2_mois": f"{annee + 1}-01-01"}
+    else:
+        args = {f"_flt_0_{column}": annee}
+    try:
+        return url_for(endpoint, **args)
+    except BuildError:  # that list is not installed
+        return None
+
+
 def make_link(terr: Territoire):
     """The list URL behind a figure: FAB's structure list when its filters suffice, else ours."""
 
-    def link(type=None, alerte=None, echeance=None, niveau=None, code=None, dashboard=False):
+    def link(type=None, alerte=None, echeance=None, niveau=None, code=None, dashboard=False,
+             annee=None, serie=None):
+        if annee is not None:
+            return _year_link(terr, annee, serie)
         if dashboard:
             return url_for("DashboardView.page", niveau=niveau, code=code)
         if alerte or echeance or niveau or terr.niveau == "region":

@@ -11,8 +11,10 @@ from sqlalchemy import select
 from wtforms import ValidationError
 
 from app.extensions import db
+from app.job_lock import LOCK_TTL
 from app.jobs import JOB_LABELS, paris, pending_request, run_job
 from models import JobRun
+from models.base import utcnow
 
 STATUS_LABELS = {"SUCCES": _l("Réussie"), "ECHEC": _l("Échec"), "EN_COURS": _l("En cours")}
 TRIGGER_LABELS = {"planifie": _l("Planifiée"), "auto": _l("Après modification"),
@@ -36,6 +38,7 @@ class TachesView(BaseView):
         return self.render_template("bhasile/taches.html", runs=runs, pending=pending_request(),
                                     labels=JOB_LABELS, statuses=STATUS_LABELS,
                                     triggers=TRIGGER_LABELS, paris=paris, csrf=generate_csrf(),
+                                    stale_before=utcnow() - LOCK_TTL,
                                     title=_("Tâches planifiées"))
 
     @expose("/recalculer/", methods=["POST"])
