@@ -41,3 +41,16 @@ translations: install
 
 benchmarks: install
 	$(PY) benchmarks/run_all.py
+
+## Production serving: migrations and permissions first, then the scheduler in its own process
+## and gunicorn workers (DATABASE_URL defaults to the local PostgreSQL base « bhasile »).
+serve: install
+	@export DATABASE_URL="$${DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/bhasile}"; \
+	$(FLASK) db upgrade && $(FLASK) bhasile init || exit 1; \
+	if $(FLASK) bhasile --help 2>/dev/null | grep -qw scheduler; then \
+		BHASILE_SCHEDULER=0 $(FLASK) bhasile scheduler & SCHED=$$!; \
+		trap 'kill $$SCHED 2>/dev/null' EXIT INT TERM; \
+	fi; \
+	BHASILE_SCHEDULER=0 $(VENV)/bin/gunicorn --workers $${WEB_CONCURRENCY:-4} \
+		--bind $${BHASILE_BIND:-127.0.0.1:8000} --timeout 120 --graceful-timeout 30 \
+		--max-requests 5000 --max-requests-jitter 500 'run:app'

@@ -9,6 +9,7 @@ import logging
 from flask import Flask, current_app, g, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 log = logging.getLogger(__name__)
@@ -79,10 +80,23 @@ def _unexpected(exc: InternalServerError):
     return render_error(500)
 
 
+def _out_of_range(exc: Exception):
+    """A number or text too big for its column reached the database: the input's fault."""
+    from app.extensions import db
+
+    db.session.rollback()
+    log.warning("value out of range on %s %s: %s", request.method, request.path,
+                type(exc).__name__)
+    return render_error(400, _("Une valeur envoyée dépasse les limites acceptées (nombre trop "
+                               "grand, texte trop long…) : rien n'a été enregistré."))
+
+
 def init_app(app: Flask) -> None:
     for code in _HANDLED[:-1]:  # 500: _unexpected below
         app.register_error_handler(code, _http_error)
     app.register_error_handler(CSRFError, _http_error)
+    app.register_error_handler(DataError, _out_of_range)
+    app.register_error_handler(OverflowError, _out_of_range)
     # Unhandled exceptions reach this handler as InternalServerError (outside TESTING, where
     # Flask lets them propagate to the test).
     app.register_error_handler(InternalServerError, _unexpected)

@@ -93,7 +93,8 @@ def _expired(now: float) -> bool:
 
 def session_lifetime() -> Optional[Response]:
     """Idle timeout and absolute lifetime of a signed-in session (both signed in the cookie)."""
-    if request.endpoint == "static" or request.path == "/healthz" or not current_user.is_authenticated:
+    endpoint = request.endpoint or ""
+    if endpoint.endswith("static") or endpoint == "healthz" or not current_user.is_authenticated:
         return None
     now = time.time()
     if not _expired(now):
@@ -128,7 +129,7 @@ def _settings(app: Flask) -> None:
 
 def init_app(app: Flask) -> None:
     """Install every hardening measure on ``app`` (before AppBuilder is initialised)."""
-    from . import errors, health, logging_setup, login_guard, oidc
+    from . import api_guard, errors, health, logging_setup, login_guard, oidc
 
     _settings(app)
     if os.environ.get("BHASILE_PROXY_FIX"):  # behind a reverse proxy: trust one X-Forwarded-*
@@ -146,3 +147,4 @@ def init_app(app: Flask) -> None:
     user_logged_in.connect(_on_login, app)
     errors.init_app(app)
     health.init_app(app)
+    api_guard.init_app()

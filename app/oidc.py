@@ -79,12 +79,24 @@ def userinfo_to_account(claims: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _french_flashes() -> None:
+    """FAB's OAuth messages are English literals: say them in French."""
+    french = {"You denied the request to sign in.": _("Connexion ProConnect annulée."),
+              "The request to sign in was denied.":
+                  _("La connexion ProConnect a été refusée ou a échoué : réessayez."),
+              "Invalid state signature": _("La connexion a expiré : recommencez."),
+              "Provider not supported.": _("Fournisseur d'identité inconnu.")}
+    flashes = session.get("_flashes") or []
+    session["_flashes"] = [(cat, french.get(str(msg), msg)) for cat, msg in flashes]
+
+
 class ProConnectAuthView(AuthOAuthView):
     """FAB's OAuth login, plus the "ask your administrator" page for agents without account."""
 
     @expose("/oauth-authorized/<provider>")
     def oauth_authorized(self, provider: str):
         response = super().oauth_authorized(provider)
+        _french_flashes()
         if g.get("oidc_without_account"):
             session.pop("_flashes", None)  # FAB's "invalid login" does not apply here
             session["oidc_email"] = g.oidc_without_account

@@ -186,3 +186,32 @@ def test_healthz_checks_the_database(app, template_db, tmp_path):
     response = broken.test_client().get("/healthz")
     assert response.status_code == 503
     assert response.get_json() == {"status": "error", "database": "injoignable"}
+
+
+def test_json_logs_carry_request_id_and_user(login):
+    import io
+    import json
+    import logging
+
+    from app.logging_setup import JsonFormatter
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("bhasile.request")
+    logger.addHandler(handler)
+    old_level, old_disabled = logger.level, logger.disabled
+    logger.setLevel(logging.INFO)
+    logger.disabled = False  # Alembic's fileConfig (flask db upgrade in the fixtures) disables it
+    try:
+        client = login("lecteur")
+        response = client.get("/structureview/list/", headers={"X-Request-ID": "proxy-id-0001"})
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
+        logger.disabled = old_disabled
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    entry = [e for e in lines if e.get("path") == "/structureview/list/"][-1]
+    assert response.headers["X-Request-ID"] == "proxy-id-0001" == entry["request_id"]
+    assert entry["user"] == "lecteur" and entry["status"] == 200
+    assert entry["method"] == "GET" and entry["duration_ms"] >= 0

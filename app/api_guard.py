@@ -1,0 +1,38 @@
+"""REST API input guard: a reference to another record must name an existing one.
+
+marshmallow-sqlalchemy's ``Related`` field (used by FAB's REST API for relations such as
+``departement`` or ``operateur``) builds a *new* related object when the one named does not
+exist, and crashes (500) when the dictionary sent has unknown keys. Through the API that would
+let a caller create départements or opérateurs on the side, or trigger server errors. Here a
+reference either resolves to an existing row or is refused with a French validation message
+(FAB answers 422).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from flask_babel import gettext as _
+from marshmallow import ValidationError
+from marshmallow_sqlalchemy.fields import Related
+from sqlalchemy.exc import NoResultFound, SQLAlchemyError
+
+
+def _existing_only(self: Related, value: Any, *args: Any, **kwargs: Any) -> Any:
+    keys = [prop.key for prop in self.related_keys]
+    if not isinstance(value, dict):
+        if len(keys) != 1:
+            raise ValidationError(_("Référence invalide : indiquez %(k)s.", k=", ".join(keys)))
+        value = {keys[0]: value}
+    if set(value) - set(keys):
+        raise ValidationError(_("Référence invalide : indiquez seulement %(k)s.", k=", ".join(keys)))
+    try:
+        return self._get_existing_instance(self.related_model, value)
+    except (NoResultFound, TypeError, ValueError, OverflowError, SQLAlchemyError):
+        self.session.rollback() if hasattr(self.session, "rollback") else None
+        raise ValidationError(_("Cet enregistrement lié n'existe pas.")) from None
+
+
+def init_app() -> None:
+    """Install the guard (once per process)."""
+    if getattr(Related._deserialize, "__name__", "") != "_existing_only":
+        Related._deserialize = _existing_only

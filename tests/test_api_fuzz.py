@@ -1,0 +1,34 @@
+"""The REST API fuzzed from its own OpenAPI document (short run; the long one is
+benchmarks/schemathesis_run.py): no input, valid or not, makes the server fail (5xx)."""
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("schemathesis")
+
+from benchmarks.schemathesis_run import fuzz  # noqa: E402
+from tests.conftest import client_for  # noqa: E402
+
+
+def test_no_api_input_causes_a_server_error(fresh_app):
+    report = fuzz(fresh_app, client_for(fresh_app, "admin"), examples=2)
+    assert report["operations"] >= 5
+    assert report["statuses"].get(200, 0) > 0  # signed in: the API answered, not only 401s
+    assert report["failures"] == []
+
+
+def test_a_reference_to_a_missing_record_is_refused_not_created(fresh_app):
+    client = client_for(fresh_app, "admin")
+    response = client.post("/api/v1/structure/", json={
+        "code_dna": "Z999", "nom": "Fantôme", "type": "CADA", "departement": 987654,
+        "operateur": {"id": 987654, "nom": "Opérateur inventé"}})
+    assert response.status_code in (400, 422)
+    assert "n'existe pas" in response.get_data(as_text=True) or "invalide" in \
+        response.get_data(as_text=True)
+    with fresh_app.app_context():
+        from app.extensions import db
+        from models import Departement, Operateur
+
+        assert db.session.get(Departement, 987654) is None
+        assert db.session.get(Operateur, 987654) is None
+        db.session.remove()
