@@ -17,5 +17,5 @@ __all__ = [
     "AggOperateur", "AggStructure", "AggStructureAnnee", "AggTerritoire", "JobLock", "JobRun",
     "ActiviteMensuelle", "Adresse", "AdresseAnnee", "BhasileUser", "BudgetAnnee", "Changement",
     "Contact", "Controle", "Convention", "ConventionStructure", "Departement", "Document", "Eig",
-    "Evaluation", "LoginThrottle", "ImportBatch", "LoginThrottle", "Operateur", "PlacesAnnee", "Region", "Structure",
+    "Evaluation", "ImportBatch", "LoginThrottle", "Operateur", "PlacesAnnee", "Region", "Structure",
 ]
