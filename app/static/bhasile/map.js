@@ -35,7 +35,7 @@
   document.addEventListener("DOMContentLoaded", function () {
     var el = document.getElementById("bh-map");
     if (!el) { return; }
-    var map = L.map(el, { preferCanvas: true, maxZoom: 18 }).setView([46.6, 2.4], 6);
+    var map = L.map(el, { maxZoom: 18 }).setView([46.6, 2.4], 6);
     var tiles = el.getAttribute("data-tile-url");
     if (tiles) {
       L.tileLayer(tiles, { maxZoom: 18, attribution: el.getAttribute("data-tile-attribution") || "" }).addTo(map);
