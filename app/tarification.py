@@ -7,6 +7,7 @@ whatever their scope; the structures compared must be in the user's scope.
 """
 from __future__ import annotations
 
+import bisect
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Optional
@@ -16,7 +17,7 @@ from sqlalchemy import select
 from models import AggStructure
 
 from .extensions import db
-from .seuils import outlier, quartiles, rank, seuils
+from .seuils import outlier, quartiles, seuils
 
 INDICATORS = (("cout_journalier", "cout_journalier_saisi", "cout"),
               ("taux_encadrement", "taux_encadrement_saisi", "encadrement"))
@@ -53,6 +54,7 @@ class Distributions:
 
     def __init__(self) -> None:
         self.values: dict[tuple, list[float]] = defaultdict(list)
+        self._cache: dict[tuple, tuple] = {}
         rows = db.session.execute(select(AggStructure.type, AggStructure.region_id,
                                          AggStructure.cout_journalier, AggStructure.taux_encadrement))
         for type_, region_id, cout, taux in rows:
@@ -61,11 +63,18 @@ class Distributions:
                     self.values[(name, type_, region_id)].append(value)
                     self.values[(name, type_, None)].append(value)
 
+    def _stats(self, key: tuple) -> tuple:
+        """(sorted values, Q1, median, Q3) of a group, computed once."""
+        if key not in self._cache:
+            values = sorted(self.values.get(key, []))
+            self._cache[key] = (values, *quartiles(values))
+        return self._cache[key]
+
     def position(self, name: str, type_: str, region_id: Optional[int],
                  value: Optional[float]) -> Position:
-        values = self.values.get((name, type_, region_id), [])
-        q1, med, q3 = quartiles(values)
-        return Position(q1, med, q3, rank(value, values), len(values), outlier(value, q1, q3))
+        values, q1, med, q3 = self._stats((name, type_, region_id))
+        place = None if value is None else bisect.bisect_left(values, value) + 1
+        return Position(q1, med, q3, place, len(values), outlier(value, q1, q3))
 
     def compare(self, agg: AggStructure) -> list[Comparison]:
         """Both indicators of a structure against its région and the nation."""
