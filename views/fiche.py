@@ -6,7 +6,11 @@ section), whatever the size of the structure.
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Any
+
+from flask_babel import get_locale
+from flask_babel import gettext as _
 
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -18,6 +22,37 @@ from models import (ActiviteMensuelle, Adresse, BudgetAnnee, Changement, Control
                     ConventionStructure, Document, Eig, Evaluation, PlacesAnnee, Structure)
 
 HISTORY_ROWS = 200
+
+
+class Fmt:
+    """Number formatting for the fiche's big tables, with the locale's symbols read once.
+
+    Same output as the ``number``/``money``/``percent`` filters (Babel), at a fraction of the
+    cost: the fiche formats about a thousand figures.
+    """
+
+    def __init__(self) -> None:
+        symbols = get_locale().number_symbols
+        symbols = symbols.get("latn", symbols) if hasattr(symbols, "get") else symbols
+        self.group, self.decimal = symbols["group"], symbols["decimal"]
+
+    def number(self, value: Any, digits: int = 0) -> str:
+        if value is None or value == "":
+            return "–"
+        text = format(Decimal(str(value)), f",.{digits}f")
+        return text.replace(",", "\0").replace(".", self.decimal).replace("\0", self.group)
+
+    def money(self, value: Any) -> str:
+        return "–" if value is None else f"{self.number(value, 2)} €"
+
+    def percent(self, value: Any, digits: int = 0) -> str:
+        return "–" if value is None else f"{self.number(Decimal(str(value)) * 100, digits)} %"
+
+
+def texts() -> dict[str, str]:
+    """Words the fiche repeats on every row, translated once."""
+    return {"modifier": _("Modifier"), "oui": _("Oui"), "non": _("Non"), "au": _("au"),
+            "plafond": _("au-dessus du plafond"), "non_renseigne": _("Non renseigné")}
 
 
 def years(today: dt.date | None = None) -> list[int]:
@@ -109,4 +144,5 @@ def fiche_context(structure: Structure, today: dt.date | None = None) -> dict:
         "seuils": s, "calendrier": calendrier(structure, conventions, today),
         "conventions": conventions, "qualite": qualite(structure.id, today),
         "documents": documents, "history": history, "scope": current_scope(),
+        "fmt": Fmt(), "T": texts(),
     }

@@ -12,7 +12,7 @@ from models import Structure
 
 from . import structure_list as sl
 from .base import ScopedModelApi, ScopedModelView, interface
-from .fiche import fiche_context
+from .fiche import Fmt, fiche_context
 
 DESCRIPTION_FIELDS = ["code_dna", "nom", "type", "operateur", "filiale", "departement", "public",
                       "code_finess", "adresse_administrative", "code_postal", "commune",
@@ -64,7 +64,7 @@ class StructureView(ScopedModelView):
         return self.render_template(
             "bhasile/structure_list.html", title=self.list_title, rows=rows, count=count,
             args=args, choices=sl.choices(scope), columns=sl.COLUMNS, labels=LABELS,
-            page_sizes=sl.PAGE_SIZES, can_add=self.appbuilder.sm.has_access("can_add", "StructureView"),
+            page_sizes=sl.PAGE_SIZES, fmt=Fmt(), options=sl.options, can_add=self.appbuilder.sm.has_access("can_add", "StructureView"),
             appbuilder=self.appbuilder)
 
     @expose("/show/<pk>", methods=["GET"])
