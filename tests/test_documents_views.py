@@ -178,6 +178,15 @@ def test_an_operateur_uploads_on_its_own_structures_only(docs_app):
     page = client.get(f"/documents/operateur/{own_operateur}/")
     assert page.status_code == 200 and "Déposer un document" not in page.get_data(as_text=True)
     assert not documents(docs_app, nom_original="x.pdf")
+    admin = client_for(docs_app, "admin")
+    assert upload(admin, own_operateur, files.pdf(), "statuts.pdf", kind="operateur",
+                  categorie="AUTRE").status_code == 302
+    doc = documents(docs_app, nom_original="statuts.pdf")[-1]
+    assert client.get(f"/documents/{doc.id}/download").status_code == 200
+    token = Auth(client).csrf(f"/documents/structure/{own}/")
+    refused = client.post(f"/documents/{doc.id}/delete", data={"csrf_token": token}, follow_redirects=True)
+    assert "Vous ne pouvez pas supprimer ce document." in refused.get_data(as_text=True)
+    assert documents(docs_app, nom_original="statuts.pdf")
 
 
 def _operateur_of(username: str):

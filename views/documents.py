@@ -147,8 +147,8 @@ class DocumentView(BaseView):
         blueprint.register_error_handler(RequestEntityTooLarge, _too_large)
         return blueprint
 
-    def _may_add(self, kind: str) -> bool:
-        return can_write(kind) and self.appbuilder.sm.has_access("can_add", self.class_permission_name)
+    def _may(self, permission: str, kind: str) -> bool:
+        return can_write(kind) and self.appbuilder.sm.has_access(permission, self.class_permission_name)
 
     @expose("/list/")
     @has_access
@@ -197,10 +197,11 @@ class DocumentView(BaseView):
     def _render_owner(self, kind: str, owner: Any, form: UploadForm | None = None, status: int = 200):
         docs = db.session.scalars(select(Document).where(getattr(Document, f"{kind}_id") == owner.id)
                                   .order_by(Document.uploaded_at, Document.id)).all()
-        may_add = self._may_add(kind)
+        may_add = self._may("can_add", kind)
         if form is None and may_add:
             form = UploadForm.for_owner(docs)
-        year = request.args.get("annee", type=int) or dt.date.today().year
+        year = request.args.get("annee", type=int)
+        year = year if year and 1990 <= year <= 2100 else dt.date.today().year
         items, found = [], {}
         if kind == "structure":
             items = evaluate(db.session, [owner.id], year)
@@ -208,11 +209,12 @@ class DocumentView(BaseView):
             found = {d.id: d for d in db.session.scalars(select(Document).where(Document.id.in_(ids)))}
         roots = [d for d in docs if d.parent_id is None or d.parent_id not in {x.id for x in docs}]
         owner_label, owner_url = owner_page(kind, owner)
+        this_year = dt.date.today().year
         return self.render_template(
             "bhasile/documents/owner.html", kind=kind, owner=owner, roots=roots, form=form,
-            owner_label=owner_label, owner_url=owner_url,
-            may_add=may_add, may_delete=may_add, delete_form=DeleteForm(), items=items, found=found,
-            year=year, years=range(dt.date.today().year + 1, dt.date.today().year - 6, -1),
+            owner_label=owner_label, owner_url=owner_url, may_add=may_add,
+            may_delete=self._may("can_delete", kind), delete_form=DeleteForm(), items=items,
+            found=found, year=year, years=range(this_year + 1, this_year - 6, -1),
             period_label=period_label, max_mb=max_bytes() / (1024 * 1024)), status
 
     @expose("/<kind>/<int:owner_id>/upload", methods=["POST"])
