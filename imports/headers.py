@@ -100,15 +100,18 @@ def _match(sheet: Sheet, keys) -> Optional[tuple[Column, Optional[int]]]:
     return None
 
 
-def _score(sheet: Sheet, cands) -> int:
+def _score(sheet: Sheet, cands) -> tuple[int, int]:
+    """(columns matched, columns of the sheet itself); (0, 0) without the key column."""
     family = WIDE_FAMILY if sheet in WIDE_FAMILY else [sheet]
-    matched, has_key = 0, False
+    matched, own, has_key = 0, 0, False
     for _i, _text, keys in cands:
-        hit = next((m for s in [sheet, *family] for m in [_match(s, keys)] if m), None)
+        mine = _match(sheet, keys)
+        hit = mine or next((m for s in family for m in [_match(s, keys)] if m), None)
         if hit:
             matched += 1
-            has_key = has_key or hit[0].field == sheet.key[0]
-    return matched if has_key and matched >= 3 else 0
+            own += 1 if mine else 0
+            has_key = has_key or (mine is not None and mine[0].field == sheet.key[0])
+    return (matched, own) if has_key and matched >= 3 else (0, 0)
 
 
 def detect(raw: RawSheet) -> Optional[SheetPlan]:
@@ -119,7 +122,7 @@ def detect(raw: RawSheet) -> Optional[SheetPlan]:
         cands = _candidates(raw.rows[pos][1], _groups(raw, pos))
         scored = [(s, _score(s, cands)) for s in choices]
         best = max(scored, key=lambda item: item[1])
-        if best[1]:
+        if best[1][0]:
             return _plan(raw, best[0], pos, cands)
     return None
 

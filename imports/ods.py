@@ -54,6 +54,10 @@ def read_ods(archive: zipfile.ZipFile, max_rows: int, problem: type, no_value) -
             value = _cell_value(attrs, "".join(st["text"]))
             if value is None and attrs.get(f"{_T}^formula"):
                 value = no_value
+            span = int(attrs.get(f"{_T}^number-columns-spanned", 1))
+            if span > 1:
+                col, row = len(st["row"]) + 1, st["num"] + 1
+                sheets[-1].merged.append((row, col, row, col + span - 1))
             repeat = int(attrs.get(f"{_T}^number-columns-repeated", 1))
             st["row"].extend([value] * (repeat if value is not None else min(repeat, 1024)))
         elif tag == f"{_X}^p":
