@@ -128,8 +128,9 @@ def _rows_for(obj: Any, action: str, actor: dict, now: dt.datetime) -> list[dict
 def _before_flush(session: Session, flush_context, instances) -> None:
     actor = current_actor()
     pending = []
-    for obj in list(session.new) + list(session.dirty):
-        if _audited(obj) and (obj in session.new or session.is_modified(obj, include_collections=False)):
+    new = session.new  # built once: ``session.new`` makes a new set on every access
+    for obj in list(new) + list(session.dirty):
+        if _audited(obj) and (obj in new or session.is_modified(obj, include_collections=False)):
             obj.updated_by = actor.get("username") or actor["origin"]
     for obj in session.deleted:
         if _audited(obj):
