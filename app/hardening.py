@@ -129,7 +129,7 @@ def _settings(app: Flask) -> None:
 
 def init_app(app: Flask) -> None:
     """Install every hardening measure on ``app`` (before AppBuilder is initialised)."""
-    from . import api_guard, errors, health, logging_setup, login_guard, oidc
+    from . import api_guard, errors, health, logging_setup, login_guard, oidc, perm_cache
 
     _settings(app)
     if os.environ.get("BHASILE_PROXY_FIX"):  # behind a reverse proxy: trust one X-Forwarded-*
@@ -148,3 +148,4 @@ def init_app(app: Flask) -> None:
     errors.init_app(app)
     health.init_app(app)
     api_guard.init_app()
+    perm_cache.init_app(app)

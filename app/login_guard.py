@@ -27,7 +27,8 @@ from models.security import LoginThrottle
 log = logging.getLogger(__name__)
 
 MIN_PASSWORD_LENGTH = 12
-_LOGIN_ENDPOINTS = {"AuthDBView.login"}
+_FORM_LOGIN, _API_LOGIN = "AuthDBView.login", "SecurityApi.login"  # FAB's JWT login (JSON)
+_LOGIN_ENDPOINTS = {_FORM_LOGIN, _API_LOGIN}
 _TABLE = LoginThrottle.__table__
 
 
@@ -41,9 +42,26 @@ def password_policy(password: Optional[str]) -> None:
             _("Le mot de passe est trop répétitif : mélangez davantage de caractères."))
 
 
+def _username() -> str:
+    if request.endpoint == _API_LOGIN:
+        body = request.get_json(silent=True)
+        value = body.get("username") if isinstance(body, dict) else None
+    else:
+        value = request.form.get("username")
+    return value.strip().lower()[:180] if isinstance(value, str) else ""
+
+
 def _keys() -> tuple[str, str]:
-    username = (request.form.get("username") or "").strip().lower()[:180]
-    return f"user:{username}", f"ip:{request.remote_addr or '-'}"
+    return f"user:{_username()}", f"ip:{request.remote_addr or '-'}"
+
+
+def _outcome(response: Response) -> Optional[bool]:
+    """True for a successful login, False for a failed one, None when it was no attempt."""
+    if request.endpoint == _API_LOGIN:
+        return {200: True, 401: False}.get(response.status_code)
+    if current_user.is_authenticated:
+        return True
+    return False if response.status_code == 302 and _username() else None
 
 
 def _locked(key: str, now: dt.datetime) -> Optional[dt.datetime]:
@@ -71,6 +89,11 @@ def before_login() -> Optional[Response]:
                                 "réessayez dans %(m)d minutes.", m=_minutes_left(until, now))
         raise exc
     until = _locked(user_key, now)
+    if until is not None and request.endpoint == _API_LOGIN:
+        exc = TooManyRequests()
+        exc.bhasile_message = _("Compte temporairement verrouillé après plusieurs échecs de "
+                                "connexion : réessayez dans %(m)d minutes.", m=_minutes_left(until, now))
+        raise exc
     if until is not None:
         log.warning("login refused: account locked", extra={"throttle_key": user_key})
         flash(_("Compte temporairement verrouillé après plusieurs échecs de connexion : "
@@ -98,7 +121,10 @@ def _record_failure(conn, key: str, limit: int, window: dt.timedelta, now: dt.da
 def after_login(response: Response) -> Response:
     """Count a failed login POST; forget the account's failures after a success."""
     if (request.method != "POST" or request.endpoint not in _LOGIN_ENDPOINTS
-            or g.get("login_refused") or response.status_code >= 400):
+            or g.get("login_refused")):
+        return response
+    outcome = _outcome(response)
+    if outcome is None:
         return response
     cfg = current_app.config
     window = dt.timedelta(minutes=cfg["BHASILE_LOGIN_LOCKOUT_MINUTES"])
@@ -106,10 +132,10 @@ def after_login(response: Response) -> Response:
     user_key, ip_key = _keys()
     try:
         with db.engine.begin() as conn:
-            if current_user.is_authenticated:
+            if outcome:
                 conn.execute(delete(_TABLE).where(_TABLE.c.key == user_key))
                 return response
-            if response.status_code == 302 and request.form.get("username"):
+            if _username():
                 _record_failure(conn, user_key, cfg["BHASILE_LOGIN_MAX_FAILURES"], window, now)
                 _record_failure(conn, ip_key, cfg["BHASILE_LOGIN_IP_MAX_FAILURES"], window, now)
             conn.execute(delete(_TABLE).where(_TABLE.c.first_failure_at < now - 4 * window,

@@ -143,3 +143,16 @@ def test_password_policy_unit(app):
             with pytest.raises(PasswordComplexityValidationError):
                 password_policy(bad)
         password_policy("douze-caract")
+
+
+def test_api_login_shares_the_account_lockout(guarded_app):
+    client = guarded_app.test_client()
+    headers = {"X-CSRFToken": Auth(client).csrf()}
+    attempt = {"username": "operateur", "password": "mauvais-mot-de-passe", "provider": "db"}
+    for _ in range(5):
+        assert client.post("/api/v1/security/login", json=attempt, headers=headers).status_code == 401
+    attempt["password"] = dbutil.PASSWORD
+    response = client.post("/api/v1/security/login", json=attempt, headers=headers)
+    assert response.status_code == 429
+    assert "verrouillé" in response.get_json()["message"]
+    assert LOCKED in _try(client, "operateur", dbutil.PASSWORD).get_data(as_text=True)
