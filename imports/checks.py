@@ -62,6 +62,14 @@ class Existing:
     def ids(self, row: tuple) -> tuple:
         return tuple(row[self.n:])
 
+    def any_with(self, field: str, value: Any) -> Optional[tuple]:
+        """A stored row whose ``field`` is ``value`` (an address known under another year)."""
+        if not hasattr(self, "_by"):
+            self._by = {}
+            for row in self.rows.values():
+                self._by.setdefault(row[self.pos[field]], row)
+        return self._by.get(value)
+
 
 class Checker:
     """Everything a preview checks once the rows are read."""
@@ -106,6 +114,13 @@ class Checker:
     def _status(self, rec: Record) -> None:
         stored = self.stored(rec.sheet)
         row = stored.get(rec.key) if not rec.errors or rec.key else None
+        if row is None and rec.sheet.name == "Adresses" and rec.key[0] not in (None, "nouvelle"):
+            parent = stored.any_with("id", rec.key[0])
+            if parent is None:
+                rec.error("id", f"adresse inconnue : ID {rec.key[0]} (laissez l'ID vide pour une "
+                          "nouvelle adresse)", rec.key[0])
+            else:
+                rec.ids = (None, None) + stored.ids(parent)[2:]
         if row is None:
             if rec.derived and all(v is None for f, v in rec.values.items() if f not in rec.sheet.key):
                 rec.status = "skip"
@@ -159,8 +174,14 @@ class Checker:
                 return outside
             return self._codes_outside(rec.values.get("codes_dna") or ())
         code = rec.values.get("code_dna")
-        if row is not None and code is None:
-            code = stored.value(row, "code_dna", self.session)
+        if row is None and sheet.name == "Adresses" and rec.ids:
+            row = stored.any_with("id", rec.key[0])  # the address, known under another year
+        if row is not None:
+            stored_code = stored.value(row, "code_dna", self.session)
+            outside = self._codes_outside((stored_code,)) if stored_code != code else None
+            if outside:
+                return outside
+            code = code or stored_code
         if sheet.name == "Structures":
             if row is not None and stored.ids(row)[0] not in self.in_scope["structure"]:
                 return outside

@@ -103,3 +103,47 @@ def test_changes_are_in_the_history_tagged_with_the_batch(fresh_app):
         rows = db.session.scalars(select(Changement).where(Changement.batch_id == batch.id)).all()
         assert rows and {r.origin for r in rows} == {"import"}
         assert {r.username for r in rows} == {"normandie"}
+
+
+def _adresses_file(tmp_path, rows) -> str:
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.active.title = "Adresses"
+    book.active.append(["ID", "Code DNA", "Adresse", "Code postal", "Commune", "Répartition", "Année",
+                        "Places autorisées", "QPV", "Logement social"])
+    for row in rows:
+        book.active.append(row)
+    path = tmp_path / "adresses.xlsx"
+    book.save(path)
+    return str(path)
+
+
+def test_address_ids_new_addresses_and_new_years(fresh_app, tmp_path):
+    with fresh_app.app_context():
+        from sqlalchemy import func, select
+
+        from app.extensions import db
+        from models import Adresse, AdresseAnnee, Structure
+
+        adresse = db.session.scalars(select(Adresse).join(Structure).where(Structure.code_dna == "C1401")).first()
+        known, count = adresse.id, db.session.scalar(select(func.count(Adresse.id)))
+        row = [adresse.adresse, adresse.code_postal, adresse.commune, "Diffus"]
+    path = _adresses_file(tmp_path, [
+        [known, "C1401", *row, 2015, 7, "Non", "Oui"],             # a new year of a known address
+        [None, "C1401", "3 rue Neuve", "14000", "Caen", "Collectif", 2025, 12, "Oui", "Non"],
+        [999999, "C1401", "Nulle part", "14000", "Caen", "Diffus", 2025, 1, "Non", "Non"],
+    ])
+    result = run_cli(fresh_app, "bhasile", "import", path, "--json")
+    report = json.loads(result.output)
+    assert result.exit_code == 1
+    assert [(e["row"], e["column"]) for e in report["errors"]] == [(4, "ID")]
+    path = _adresses_file(tmp_path, [[known, "C1401", *row, 2015, 7, "Non", "Oui"],
+                                     [None, "C1401", "3 rue Neuve", "14000", "Caen", "Collectif", 2025, 12, "Oui", "Non"]])
+    result = run_cli(fresh_app, "bhasile", "import", path, "--json")
+    assert result.exit_code == 0, result.output
+    with fresh_app.app_context():
+        assert db.session.scalar(select(func.count(Adresse.id))) == count + 1
+        year = db.session.scalar(select(AdresseAnnee).where(AdresseAnnee.adresse_id == known,
+                                                            AdresseAnnee.annee == 2015))
+        assert (year.places_autorisees, year.qpv, year.logement_social) == (7, False, True)
