@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Optional
 
 from flask import abort
+from flask_babel import gettext as _
 from sqlalchemy import Integer, and_, cast, func, select, true
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -42,7 +43,6 @@ class Territoire:
     departement_id: Optional[int] = None
     region_id: Optional[int] = None
     operateur_id: Optional[int] = None
-    filters: dict = field(default_factory=dict)
 
     def condition(self, model=AggStructure) -> ColumnElement[bool]:
         """SQL condition on an aggregate model (structure_id, departement_id...) for this view."""
@@ -67,7 +67,7 @@ class Territoire:
 def resolve(niveau: str, code: Optional[str], scope: Scope) -> Territoire:
     """The territory of a dashboard URL; 404 when unknown or outside the scope."""
     if niveau == "national":
-        return Territoire("national", NATIONAL_CODE, "France entière", scope, covered=scope.national)
+        return Territoire("national", NATIONAL_CODE, _("France entière"), scope, covered=scope.national)
     if niveau == "region":
         region = db.session.scalar(select(Region).where(Region.code == code)) or abort(404)
         terr = Territoire("region", region.code, region.nom, scope, region, region_id=region.id)
@@ -95,10 +95,8 @@ def resolve(niveau: str, code: Optional[str], scope: Scope) -> Territoire:
 
 
 def _has_structures(terr: Territoire) -> bool:
-    return db.session.scalar(select(AggStructure.structure_id).where(terr.condition()).limit(1)) \
-        is not None or db.session.scalar(
-            select(Structure.id).where(Structure.id.in_(structure_ids(terr.scope)),
-                                       *_structure_filters(terr)).limit(1)) is not None
+    return db.session.scalar(select(Structure.id).where(structure_condition_in(terr)).limit(1)) \
+        is not None
 
 
 def _structure_filters(terr: Territoire) -> list:

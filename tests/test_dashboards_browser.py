@@ -75,14 +75,14 @@ def test_every_chart_is_drawn_and_its_table_opens(page):
 
 def test_the_map_shows_the_structures_without_tiles(page):
     page.goto("/carte/")
-    page.wait_for_selector(".marker-cluster, path.leaflet-interactive")
+    page.wait_for_selector(".marker-cluster, path.bh-marker")
     assert page.locator(".leaflet-tile").count() == 0  # no tile server configured
     for _ in range(6):  # zoom in until single structures show, then open one
-        if page.locator("path.leaflet-interactive").count():
+        if page.locator("path.bh-marker").count():
             break
         page.locator(".marker-cluster").first.click()
-        page.wait_for_timeout(400)
-    page.locator("path.leaflet-interactive").first.click(force=True)
+        page.wait_for_timeout(600)
+    page.locator("path.bh-marker").first.click(force=True)
     link = page.locator(".leaflet-popup-content a")
     assert "/structureview/show/" in link.get_attribute("href")
     assert page.problems == []

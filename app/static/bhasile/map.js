@@ -50,7 +50,7 @@
         var cluster = L.markerClusterGroup();
         var bounds = [];
         data.structures.forEach(function (s) {
-          var marker = L.circleMarker([s.lat, s.lng], { radius: 7, color: "#000091", weight: 2, fillOpacity: 0.6 });
+          var marker = L.circleMarker([s.lat, s.lng], { radius: 7, color: "#000091", weight: 2, fillOpacity: 0.6, className: "bh-marker" });
           marker.bindPopup(popup(s, labels));
           cluster.addLayer(marker);
           bounds.push([s.lat, s.lng]);
