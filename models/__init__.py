@@ -4,6 +4,7 @@ from .aggregats import AggOperateur, AggStructure, AggStructureAnnee, AggTerrito
 from .annuel import BudgetAnnee, PlacesAnnee
 from .convention import Convention, ConventionStructure
 from .document import Document
+from .grid import GridPreference, GridSave
 from .historique import Changement
 from .imports import ImportBatch
 from .operateur import Operateur
@@ -17,5 +18,5 @@ __all__ = [
     "AggOperateur", "AggStructure", "AggStructureAnnee", "AggTerritoire", "JobLock", "JobRun",
     "ActiviteMensuelle", "Adresse", "AdresseAnnee", "BhasileUser", "BudgetAnnee", "Changement",
     "Contact", "Controle", "Convention", "ConventionStructure", "Departement", "Document", "Eig",
-    "Evaluation", "ImportBatch", "LoginThrottle", "Operateur", "PlacesAnnee", "Region", "Structure",
+    "Evaluation", "GridPreference", "GridSave", "ImportBatch", "LoginThrottle", "Operateur", "PlacesAnnee", "Region", "Structure",
 ]

@@ -60,6 +60,12 @@ def _urls(app, scope: Scope) -> list[str]:
                 from flask import url_for
 
                 urls.append(url_for(rule.endpoint, **{k: "structure" for k in args}))
+    if "ExportView.view" in app.view_functions:  # every list's "Exporter" file
+        with app.test_request_context():
+            from flask import url_for
+
+            urls += [url_for("ExportView.view", view_name=v.__class__.__name__)
+                     for v in app.appbuilder.baseviews if hasattr(v, "datamodel")]
     return sorted(set(urls))
 
 

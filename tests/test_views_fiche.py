@@ -153,3 +153,16 @@ def test_admin_sets_role_and_territory_in_the_user_screen(app):
                                   "/evaluationview/list/", "/eigview/list/", "/placesanneeview/list/"])
 def test_business_lists_open_for_a_departement_agent(app, path):
     assert client_for(app, "calvados").get(path).status_code == 200
+
+
+def test_operateur_page_sums_places_and_dotations_and_lists_its_contracts(app):
+    op = _one(app, select(BhasileUser.operateur_id).where(BhasileUser.username == "operateur"))
+    body = client_for(app, "centrale").get(f"/operateurview/show/{op}").get_data(as_text=True)
+    assert "Places et dotations par année" in body and "Conventions et CPOM" in body
+    assert body.count("/structureview/show/") >= 2
+
+
+def test_convention_page_lists_covered_structures_and_documents(app):
+    cid = _one(app, select(Convention.id).where(Convention.structures.any()).order_by(Convention.id))
+    body = client_for(app, "centrale").get(f"/conventionview/show/{cid}").get_data(as_text=True)
+    assert "Structures couvertes" in body and "entrée" in body and "Documents de la convention" in body

@@ -1,7 +1,7 @@
 """Conventions, CPOMs and arrêtés: statut workflow, structures covered, montant, expiry."""
 from __future__ import annotations
 
-from flask import abort
+from flask import abort, current_app
 from flask_appbuilder.fields import QuerySelectMultipleField
 from flask_appbuilder.fieldwidgets import Select2ManyWidget
 from flask_babel import lazy_gettext as _l
@@ -89,6 +89,11 @@ class ConventionView(ScopedModelView):
     formatters_columns = {"date_fin": lambda v: echeance(v)}
     base_order = ("date_fin", "desc")
     related_views = [ConventionStructureView]
+    show_template = "bhasile/convention_show.html"
+
+    def render_template(self, template, **kwargs):
+        kwargs.setdefault("has_documents", "DocumentView.owner" in current_app.view_functions)
+        return super().render_template(template, **kwargs)
 
     def pre_add(self, item):
         chosen = list(getattr(item, COVERED, None) or [])

@@ -1,7 +1,7 @@
 """Opérateurs: list, page (structures, places and dotations by year, CPOMs) and REST API."""
 from __future__ import annotations
 
-from flask import abort
+from flask import abort, current_app
 from flask_appbuilder import expose
 from flask_appbuilder.security.decorators import has_access
 from flask_babel import lazy_gettext as _l
@@ -65,6 +65,7 @@ class OperateurView(ScopedModelView):
         sm = self.appbuilder.sm
         return self.render_template("bhasile/operateur.html", title=str(item), labels=LABELS,
                                     can_edit=sm.has_access("can_edit", "OperateurView"),
+                                    has_documents="DocumentView.owner" in current_app.view_functions,
                                     appbuilder=self.appbuilder, **operateur_context(item))
 
     def pre_add(self, item):

@@ -1,7 +1,7 @@
 """Structures: the list, the fiche and one edit form per section, plus the REST API."""
 from __future__ import annotations
 
-from flask import abort, request
+from flask import abort, current_app, request
 from flask_appbuilder import expose
 from flask_appbuilder.security.decorators import has_access
 from flask_babel import lazy_gettext as _l
@@ -36,6 +36,15 @@ def permissions(appbuilder) -> dict[str, dict[str, bool]]:
             for section, view in SECTION_VIEWS.items()}
 
 
+def _export_url():
+    """The "Exporter" button's target when the export area is installed (views/exports.py)."""
+    if "ExportView.view" not in current_app.view_functions:
+        return None
+    from flask import url_for
+
+    return url_for("ExportView.view", view_name="StructureView")
+
+
 class StructureView(ScopedModelView):
     """The structures of the territory: list with filters, fiche, Description form."""
 
@@ -64,7 +73,8 @@ class StructureView(ScopedModelView):
         return self.render_template(
             "bhasile/structure_list.html", title=self.list_title, rows=rows, count=count,
             args=args, choices=sl.choices(scope), columns=sl.COLUMNS, labels=LABELS,
-            page_sizes=sl.PAGE_SIZES, fmt=Fmt(), options=sl.options, can_add=self.appbuilder.sm.has_access("can_add", "StructureView"),
+            page_sizes=sl.PAGE_SIZES, fmt=Fmt(), options=sl.options, export_url=_export_url(),
+            can_add=self.appbuilder.sm.has_access("can_add", "StructureView"),
             appbuilder=self.appbuilder)
 
     @expose("/show/<pk>", methods=["GET"])
@@ -75,7 +85,16 @@ class StructureView(ScopedModelView):
             abort(404)
         return self.render_template("bhasile/fiche/structure.html", title=str(item),
                                     can=permissions(self.appbuilder), labels=LABELS,
+                                    has_documents="DocumentView.owner" in current_app.view_functions,
                                     appbuilder=self.appbuilder, **fiche_context(item))
+
+
+    def export_ids(self) -> list[int]:
+        """Ids of every structure the list shows with the request's filters and sort (all
+        pages): for an export of exactly what the agent filtered."""
+        args = sl.ListArgs.parse(request.args)
+        args.page, args.psize = 0, 10**6
+        return [row.structure.id for row in sl.fetch(args, current_scope())[1]]
 
 
 class StructureCalendrierView(ScopedModelView):
