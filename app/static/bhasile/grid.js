@@ -1,0 +1,313 @@
+/* Saisie en grille (BHasile): a Tabulator spreadsheet driven by the sheet schema.
+ * Config comes from <script type="application/json" id="bh-grid-config"> (no inline script: CSP).
+ * Unsaved edits are kept per row key across pages, filters and sorts until saved or abandoned. */
+(function () {
+  "use strict";
+  var cfgEl = document.getElementById("bh-grid-config");
+  if (!cfgEl || !window.Tabulator) { return; }
+  var cfg = JSON.parse(cfgEl.textContent);
+  var byField = {};
+  cfg.columns.forEach(function (c) { byField[c.field] = c; });
+  var original = {};  // row key -> field -> value as loaded
+  var edits = {};     // row key -> field -> value typed, pasted or filled (unsaved)
+  var meta = {};      // row key -> {v, pv}: versions the row was loaded at
+  var errors = {};    // row key -> field ("_row" for the whole row) -> French message
+  var statusEl = document.getElementById("bh-grid-status");
+  var alertEl = document.getElementById("bh-grid-alert");
+  var listEl = document.getElementById("bh-grid-errors");
+  var saveBtn = document.getElementById("bh-grid-save");
+  var table;
+
+  function norm(v) { return v === null || v === undefined ? "" : String(v).trim(); }
+  function isNumber(c) { return c.editor === "number" || c.editor === "integer"; }
+  function say(text) { statusEl.textContent = text; }
+  function warn(text) { alertEl.textContent = ""; window.setTimeout(function () { alertEl.textContent = text; }, 50); }
+  function editable(field) { return !!(byField[field] && byField[field].editable); }
+
+  function countEdits() {
+    var n = 0;
+    Object.keys(edits).forEach(function (k) { n += Object.keys(edits[k]).length; });
+    if (saveBtn) {
+      saveBtn.disabled = n === 0;
+      document.getElementById("bh-grid-count").textContent = String(n);
+    }
+    return n;
+  }
+
+  /* Compare a row with what was loaded: remember its changed cells, redraw their marks. */
+  function sync(row) {
+    var data = row.getData(), k = data._k, changed = {};
+    cfg.columns.forEach(function (c) {
+      if (c.editable && norm(data[c.field]) !== norm(original[k] && original[k][c.field])) {
+        changed[c.field] = data[c.field] === undefined ? null : data[c.field];
+      }
+    });
+    if (Object.keys(changed).length) { edits[k] = changed; } else { delete edits[k]; }
+    row.reformat();
+    countEdits();
+  }
+
+  function cellFormatter(cell) {
+    var data = cell.getRow().getData(), field = cell.getField(), el = cell.getElement();
+    var k = data._k, value = cell.getValue();
+    var dirty = byField[field].editable && norm(value) !== norm(original[k] && original[k][field]);
+    var error = errors[k] && errors[k][field];
+    el.classList.toggle("bh-dirty", dirty);
+    el.classList.toggle("bh-error", !!error);
+    el.classList.toggle("bh-readonly", !byField[field].editable);
+    if (error) {
+      el.setAttribute("aria-invalid", "true");
+      el.setAttribute("title", error);
+      el.setAttribute("aria-description", error);
+    } else {
+      el.removeAttribute("aria-invalid");
+      el.removeAttribute("title");
+      el.removeAttribute("aria-description");
+    }
+    if (dirty) { el.setAttribute("aria-roledescription", "cellule modifiée"); } else { el.removeAttribute("aria-roledescription"); }
+    return norm(value).replace(/&/g, "&amp;").replace(/</g, "&lt;");
+  }
+
+  function columnDef(c) {
+    var def = {title: c.label, field: c.field, headerFilter: "input", headerSort: true,
+               formatter: cellFormatter, visible: cfg.hidden.indexOf(c.field) < 0 || c.key,
+               headerFilterPlaceholder: "Filtrer", minWidth: 80, cssClass: c.companion ? "bh-companion" : ""};
+    if (c.key) { def.frozen = true; }
+    if (isNumber(c)) { def.hozAlign = "right"; }
+    if (c.editable) {
+      def.editor = c.choices ? "list" : "input";
+      if (c.choices) { def.editorParams = {values: [""].concat(c.choices), autocomplete: true, allowEmpty: true, listOnEmpty: true}; }
+    }
+    if (c.choices) { def.headerFilter = "list"; def.headerFilterParams = {values: [""].concat(c.choices)}; }
+    return def;
+  }
+
+  /* Paste a tab-separated block (Excel, LibreOffice) from the active cell, editable cells only. */
+  function pasteParser(clipboard) {
+    var range = table.modules.selectRange.activeRange;
+    if (!range) { return false; }
+    var text = clipboard.replace(/\r\n?/g, "\n").replace(/\n$/, "");
+    return text.split("\n").map(function (line) { return line.split("\t"); });
+  }
+
+  function pasteAction(lines) {
+    var range = table.modules.selectRange.activeRange, bounds = range.getBounds();
+    var rows = table.rowManager.activeRows, cols = table.columnManager.getVisibleColumnsByIndex();
+    var r0 = rows.indexOf(bounds.start.row), c0 = cols.indexOf(bounds.start.column);
+    var touched = [], skipped = 0;
+    lines.forEach(function (cells, i) {
+      var row = rows[r0 + i], update = {};
+      if (!row) { skipped += cells.length; return; }
+      cells.forEach(function (value, j) {
+        var col = cols[c0 + j];
+        if (col && editable(col.getField())) { update[col.getField()] = value; } else { skipped += 1; }
+      });
+      row.updateData(update);
+      touched.push(row.getComponent());
+    });
+    touched.forEach(sync);
+    say(touched.length + " ligne(s) collée(s)" + (skipped ? " ; " + skipped + " cellule(s) non modifiable(s) ignorée(s)." : "."));
+    return touched;
+  }
+
+  function activeCells() {
+    var ranges = table.getRanges();
+    return ranges.length ? ranges[0].getStructuredCells() : [];
+  }
+
+  function fillDown() {
+    var cells = activeCells();
+    if (cells.length < 2) { say("Sélectionnez au moins deux lignes pour recopier vers le bas."); return; }
+    cells.slice(1).forEach(function (line) {
+      line.forEach(function (cell, j) {
+        if (editable(cell.getField())) { cell.setValue(cells[0][j].getValue()); }
+      });
+      sync(line[0].getRow());
+    });
+    say("Valeurs recopiées vers le bas.");
+  }
+
+  function clearCells() {
+    activeCells().forEach(function (line) {
+      line.forEach(function (cell) { if (editable(cell.getField())) { cell.setValue(""); } });
+      if (line.length) { sync(line[0].getRow()); }
+    });
+  }
+
+  function onKey(e) {
+    var editing = table.modules.edit && table.modules.edit.currentCell;
+    if (editing) { return; }
+    var cells = activeCells();
+    if (e.key === "F2" && cells.length) {
+      e.preventDefault();
+      cells[0][0].edit();
+    } else if ((e.key === "d" || e.key === "D") && (e.ctrlKey || e.metaKey)) {
+      e.preventDefault();
+      fillDown();
+    } else if (e.key.length === 1 && !e.ctrlKey && !e.metaKey && !e.altKey && cells.length
+               && editable(cells[0][0].getField())) {
+      e.preventDefault();  // typing replaces the cell's content, as in a spreadsheet
+      cells[0][0].edit();
+      var input = cells[0][0].getElement().querySelector("input");
+      if (input) { input.value = e.key; }
+    } else if ((e.key === "Delete" || e.key === "Backspace") && cells.length) {
+      e.preventDefault();
+      clearCells();
+    }
+  }
+
+  function loaded(url, params, response) {
+    var fields = response.fields || [];
+    response.data = (response.rows || []).map(function (values) {
+      var row = {};
+      fields.forEach(function (f, i) { row[f] = values[i]; });
+      return row;
+    });
+    response.data.forEach(function (row) {
+      cfg.columns.forEach(function (c) {
+        if (isNumber(c) && typeof row[c.field] === "number") { row[c.field] = String(row[c.field]).replace(".", ","); }
+      });
+      var k = row._k, snap = {};
+      cfg.columns.forEach(function (c) { snap[c.field] = row[c.field]; });
+      original[k] = snap;
+      if (!edits[k]) { meta[k] = {v: row._v, pv: row._pv}; }
+      Object.keys(edits[k] || {}).forEach(function (f) { row[f] = edits[k][f]; });
+    });
+    say("Page " + response.page + " / " + response.last_page + " — " + response.last_row + " ligne(s).");
+    return response;
+  }
+
+  function showErrors(list) {
+    errors = {};
+    listEl.innerHTML = "";
+    list.forEach(function (e) {
+      errors[e.k] = errors[e.k] || {};
+      errors[e.k][e.field || "_row"] = e.message;
+      var li = document.createElement("li");
+      var label = e.field && byField[e.field] ? byField[e.field].label : "ligne";
+      li.textContent = e.row + " — " + label + " : " + e.message;
+      listEl.appendChild(li);
+    });
+    table.getRows().forEach(function (row) { row.reformat(); });
+  }
+
+  function post(url, body) {
+    return fetch(url, {method: "POST", credentials: "same-origin",
+                       headers: {"Content-Type": "application/json", "X-CSRFToken": cfg.csrf, "Accept": "application/json"},
+                       body: JSON.stringify(body)})
+      .then(function (resp) {
+        return resp.json().catch(function () { return {message: "Réponse inattendue du serveur (" + resp.status + ")."}; })
+          .then(function (data) { data.status = resp.status; return data; });
+      });
+  }
+
+  function reload() { return table.setData(); }
+
+  function save() {
+    var rows = Object.keys(edits).map(function (k) {
+      return {k: k, v: meta[k] ? meta[k].v : null, pv: meta[k] ? meta[k].pv : null, values: edits[k]};
+    });
+    if (!rows.length) { return; }
+    saveBtn.disabled = true;
+    say("Enregistrement en cours…");
+    post(cfg.urls.save, {period: cfg.period, rows: rows}).then(function (res) {
+      if (res.ok) {
+        edits = {}; meta = {}; showErrors([]);
+        alertEl.textContent = "";
+        countEdits();
+        reload().then(function () { say(res.message); });
+        return;
+      }
+      showErrors(res.errors || []);
+      var detail = (res.errors || []).slice(0, 5).map(function (e) {
+        return e.row + " (" + (e.field && byField[e.field] ? byField[e.field].label : "ligne") + ") : " + e.message;
+      }).join(" ; ");
+      warn(res.message + (detail ? " " + detail : ""));
+      countEdits();
+    }).catch(function () { warn("Enregistrement impossible : le serveur ne répond pas."); countEdits(); });
+  }
+
+  function exportUrl() {
+    var params = new URLSearchParams(cfg.period);
+    table.getHeaderFilters().forEach(function (f, i) {
+      params.append("filter[" + i + "][field]", f.field);
+      params.append("filter[" + i + "][value]", f.value);
+    });
+    table.getSorters().forEach(function (s, i) {
+      params.append("sort[" + i + "][field]", s.field);
+      params.append("sort[" + i + "][dir]", s.dir);
+    });
+    return cfg.urls.export + "?" + params.toString();
+  }
+
+  function bindToolbar() {
+    if (saveBtn) { saveBtn.addEventListener("click", save); }
+    var fill = document.getElementById("bh-grid-fill");
+    if (fill) { fill.addEventListener("click", fillDown); }
+    var revert = document.getElementById("bh-grid-revert");
+    if (revert) {
+      revert.addEventListener("click", function () {
+        edits = {}; showErrors([]); countEdits(); reload(); say("Modifications abandonnées.");
+      });
+    }
+    var undo = document.getElementById("bh-grid-undo");
+    if (undo) {
+      undo.addEventListener("click", function () {
+        if (countEdits() && !window.confirm("Des modifications non enregistrées seront perdues. Continuer ?")) { return; }
+        post(cfg.urls.undo, {}).then(function (res) {
+          if (res.ok) { edits = {}; meta = {}; showErrors([]); countEdits(); reload(); say(res.message); } else { warn(res.message); }
+        });
+      });
+    }
+    document.getElementById("bh-grid-export").addEventListener("click", function (e) {
+      e.currentTarget.href = exportUrl();
+    });
+    document.querySelectorAll(".bh-grid-columns input[data-column]").forEach(function (box) {
+      box.addEventListener("change", function () {
+        var field = box.getAttribute("data-column");
+        if (box.checked) { table.showColumn(field); } else { table.hideColumn(field); }
+        var hidden = [];
+        document.querySelectorAll(".bh-grid-columns input[data-column]").forEach(function (b) {
+          if (!b.checked) { hidden.push(b.getAttribute("data-column")); }
+        });
+        post(cfg.urls.columns, {hidden: hidden});
+      });
+    });
+    window.addEventListener("beforeunload", function (e) {
+      if (countEdits()) { e.preventDefault(); e.returnValue = ""; }
+    });
+  }
+
+  table = new window.Tabulator("#bh-grid", {
+    maxHeight: "70vh", layout: "fitDataFill", index: "_k", headerSortClickElement: "icon",
+    ajaxURL: cfg.urls.data, ajaxParams: cfg.period, ajaxResponse: loaded,
+    pagination: true, paginationMode: "remote", paginationSize: 100,
+    paginationSizeSelector: [50, 100, 250, 500, 1000], paginationCounter: "rows",
+    filterMode: "remote", sortMode: "remote", headerFilterLiveFilterDelay: 500,
+    columns: cfg.columns.map(columnDef),
+    rowHeader: {resizable: false, frozen: true, width: 48, hozAlign: "center", formatter: "rownum",
+                cssClass: "bh-row-header", headerSort: false, editor: false},
+    selectableRange: 1, selectableRangeColumns: true, selectableRangeRows: true,
+    selectableRangeClearCells: false, editTriggerEvent: "dblclick",
+    clipboard: true, clipboardCopyStyled: false, clipboardCopyRowRange: "range",
+    clipboardCopyConfig: {rowHeaders: false, columnHeaders: false, formatCells: false},
+    clipboardPasteParser: pasteParser, clipboardPasteAction: pasteAction,
+    placeholder: "Aucune ligne dans votre périmètre pour ces filtres.",
+    locale: "fr", langs: {fr: {pagination: {first: "Début", first_title: "Première page", last: "Fin",
+      last_title: "Dernière page", prev: "Préc.", prev_title: "Page précédente", next: "Suiv.",
+      next_title: "Page suivante", page_size: "Lignes par page", counter: {showing: "Lignes", of: "sur", rows: "lignes", pages: "pages"}},
+      headerFilters: {"default": "Filtrer"}, data: {loading: "Chargement…", error: "Erreur"}}}
+  });
+  table.on("cellEdited", function (cell) {
+    var k = cell.getRow().getData()._k;
+    if (errors[k]) { delete errors[k][cell.getField()]; }  // corrected: the mark goes until the next save
+    sync(cell.getRow());
+  });
+  table.on("tableBuilt", function () {
+    table.rowManager.element.setAttribute("tabindex", "0");
+    table.rowManager.element.setAttribute("aria-label", document.getElementById("bh-grid").getAttribute("aria-label"));
+    table.rowManager.element.addEventListener("keydown", onKey);
+  });
+  bindToolbar();
+  window.bhGrid = table;
+}());

@@ -1,0 +1,104 @@
+"""The grid in a real browser (Debian chromium driven by Playwright, never a downloaded one):
+a Calvados agent edits a cell, pastes a 3×2 block from a spreadsheet, saves, reloads and sees
+the values, then types an invalid number and sees the error on the cell."""
+from __future__ import annotations
+
+import shutil
+import threading
+
+import pytest
+
+from tests import dbutil
+
+CHROMIUM = shutil.which("chromium")
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium absent : lancez make system-deps")
+FIELDS = ("places_autorisees", "places_occupees", "places_vacantes")
+
+
+@pytest.fixture()
+def server(fresh_app):
+    from werkzeug.serving import make_server
+
+    srv = make_server("127.0.0.1", 0, fresh_app, threaded=True)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{srv.server_port}"
+    srv.shutdown()
+    thread.join(5)
+
+
+@pytest.fixture()
+def page(server):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                     args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        context = browser.new_context(base_url=server, locale="fr-FR")
+        context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server)
+        tab = context.new_page()
+        tab.set_default_timeout(15000)
+        problems: list[str] = []
+        tab.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        tab.goto("/login/")
+        tab.fill("#username", "calvados")
+        tab.fill("#password", dbutil.PASSWORD)
+        tab.locator("form [type=submit]").first.click()
+        tab.wait_for_load_state()
+        tab.problems = problems
+        yield tab
+        browser.close()
+
+
+def cell(page, row: int, field: str):
+    return page.locator(".tabulator-row").nth(row).locator(f'.tabulator-cell[tabulator-field="{field}"]')
+
+
+def open_grid(page) -> None:
+    page.goto("/grille/activite/")
+    page.wait_for_selector(".tabulator-row .tabulator-cell")
+
+
+def paste(page, text: str) -> None:
+    """Ctrl+V with ``text`` on the system clipboard, as after a copy in Excel or LibreOffice."""
+    page.evaluate("t => navigator.clipboard.writeText(t)", text)
+    page.keyboard.press("Control+V")
+
+
+def test_edit_paste_save_reload_then_error_on_cell(page):
+    from playwright.sync_api import expect
+
+    open_grid(page)
+    assert page.locator("#bh-grid[role=grid], #bh-grid [role=grid]").count() >= 1
+    # edit one cell with the keyboard alone: select, type (replaces the content), Enter
+    cell(page, 0, "places_autorisees").click()
+    page.keyboard.type("41")
+    page.keyboard.press("Enter")
+    assert "bh-dirty" in cell(page, 0, "places_autorisees").get_attribute("class")
+    # paste a 3×2 block (3 rows, 2 columns) from a spreadsheet at row 2, Places occupées
+    cell(page, 2, "places_occupees").click()
+    paste(page, "11\t1\r\n12\t2\r\n13\t3\r\n")
+    assert cell(page, 4, "places_vacantes").inner_text() == "3"
+    assert page.locator("#bh-grid-count").inner_text() == "7"
+    page.click("#bh-grid-save")
+    expect(page.locator("#bh-grid-status")).to_contain_text("grid save")
+    page.reload()
+    page.wait_for_selector(".tabulator-row .tabulator-cell")
+    assert cell(page, 0, "places_autorisees").inner_text() == "41"
+    assert [cell(page, r, "places_occupees").inner_text() for r in (2, 3, 4)] == ["11", "12", "13"]
+    assert [cell(page, r, "places_vacantes").inner_text() for r in (2, 3, 4)] == ["1", "2", "3"]
+    assert page.locator(".bh-dirty").count() == 0
+    # an invalid number: refused, shown on its cell and announced
+    target = cell(page, 1, "places_autorisees")
+    target.click()
+    page.keyboard.press("F2")
+    page.keyboard.press("Control+A")
+    page.keyboard.type("douze")
+    page.keyboard.press("Enter")
+    page.click("#bh-grid-save")
+    page.wait_for_selector(".tabulator-cell.bh-error")
+    assert "bh-error" in target.get_attribute("class")
+    assert "n'est pas un nombre" in target.get_attribute("title")
+    assert target.get_attribute("aria-invalid") == "true"
+    expect(page.locator("#bh-grid-alert")).to_contain_text("douze")
+    assert not [p for p in page.problems if "Content Security Policy" in p]

@@ -1,0 +1,174 @@
+"""Saisie en grille: spreadsheet-like pages for Structures, Places, Budgets, Activité and Adresses.
+
+Each page is driven by its canonical sheet (``app.sheets``): the columns, their kinds and
+labels; rows come page by page from ``/donnees`` (scope, filters, sort on the server); a save
+posts the changed cells to ``/enregistrer`` (``views.grid_save``), the last save can be undone
+(``/annuler``), the hidden columns are kept per user (``/colonnes``) and the current view
+exported to Excel (``/export``). One view class per sheet, so roles grant each by its area.
+"""
+from __future__ import annotations
+
+import io
+import json
+
+from flask import Response, g, jsonify, request, send_file
+from flask_appbuilder import BaseView, expose
+from flask_appbuilder.security.decorators import has_access, permission_name
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import generate_csrf
+from sqlalchemy import select
+
+from app.extensions import db
+from app.scope import current_scope
+from imports.checks import can_write
+from models.grid import GridPreference
+
+from .grid_data import export_grid, grid_page, parse_period
+from .grid_save import BatchSave, GridRefused
+from .grid_specs import SPECS, GridSpec
+from .grid_undo import last_save, undo
+from .writes import STATE_FIELDS
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def hidden_columns(user_id: int, slug: str) -> list[str]:
+    """The columns this user chose to hide on this grid page."""
+    pref = db.session.scalar(select(GridPreference).where(GridPreference.user_id == user_id,
+                                                          GridPreference.sheet == slug))
+    return json.loads(pref.hidden) if pref else []
+
+
+def column_config(spec: GridSpec, scope) -> list[dict]:
+    """What the grid's JavaScript needs per column (from ``Column.grid``) and whether the user
+    may edit it (write right on the area, not a key, not a State field for an opérateur)."""
+    writable = not scope.read_only and can_write(scope, spec.sheet.area)
+    state = STATE_FIELDS.get(spec.sheet.model.__tablename__, set()) if scope.is_operateur else set()
+    out = []
+    for column in spec.grid_columns():
+        info = column.grid()
+        info["choices"] = info["choices"] or None
+        info["editable"] = (writable and not column.read_only and column.field not in spec.keys
+                            and column.field not in state and column.expr is not None)
+        info["key"] = column.field in ("code_dna", "id") and column.field in spec.keys
+        info["companion"] = bool(column.source) or column.field == "structure_nom"
+        out.append(info)
+    return out
+
+
+class GridView(BaseView):
+    """One grid page (subclasses set the sheet's ``slug`` and the roles' ``bhasile_area``)."""
+
+    slug = ""
+    default_view = "page"
+
+    @property
+    def spec(self) -> GridSpec:
+        return SPECS[self.slug]
+
+    def _config(self, scope, period) -> dict:
+        spec, base = self.spec, f"/grille/{self.slug}"
+        return {"slug": spec.slug, "title": spec.title, "periodKind": spec.period_kind,
+                "period": period.as_dict(), "columns": column_config(spec, scope),
+                "hidden": hidden_columns(g.user.id, spec.slug), "csrf": generate_csrf(),
+                "canWrite": not scope.read_only and can_write(scope, spec.sheet.area),
+                "urls": {"data": f"{base}/donnees", "save": f"{base}/enregistrer",
+                         "undo": f"{base}/annuler", "columns": f"{base}/colonnes",
+                         "export": f"{base}/export"}}
+
+    @expose("/")
+    @has_access
+    @permission_name("grid_data")
+    def page(self):
+        scope = current_scope()
+        period = parse_period(self.spec, request.args)
+        config = self._config(scope, period)
+        pages = [(s.slug, s.title) for s in SPECS.values()]
+        return self.render_template("bhasile/grid.html", config=config, spec=self.spec,
+                                    period=period, pages=pages, title=_("Saisie en grille"))
+
+    @expose("/donnees")
+    @has_access
+    @permission_name("grid_data")
+    def data(self):
+        spec = self.spec
+        page = grid_page(spec, current_scope(), parse_period(spec, request.args), request.args)
+        return Response(json.dumps(page, separators=(",", ":"), ensure_ascii=False),
+                        mimetype="application/json")
+
+    @expose("/enregistrer", methods=["POST"])
+    @has_access
+    @permission_name("grid_data")
+    def save(self):
+        payload = request.get_json(silent=True) or {}
+        period = parse_period(self.spec, payload.get("period") or {})
+        try:
+            return jsonify(BatchSave(self.spec, current_scope(), period, g.user).run(payload))
+        except GridRefused as refused:
+            return jsonify(refused.body), refused.status
+
+    @expose("/annuler", methods=["POST"])
+    @has_access
+    @permission_name("grid_data")
+    def undo(self):
+        scope = current_scope()
+        if scope.read_only or not can_write(scope, self.spec.sheet.area):
+            return jsonify(ok=False, message=_("Votre rôle ne permet pas de modifier cette grille.")), 403
+        entry = last_save(g.user, self.slug)
+        if entry is None:
+            return jsonify(ok=False, message=_("Aucun enregistrement de cette grille à annuler.")), 404
+        try:
+            return jsonify(undo(entry))
+        except GridRefused as refused:
+            return jsonify(refused.body), refused.status
+
+    @expose("/colonnes", methods=["POST"])
+    @has_access
+    @permission_name("grid_data")
+    def columns(self):
+        payload = request.get_json(silent=True) or {}
+        known = {c.field for c in self.spec.grid_columns()} - {"code_dna", "id"}
+        hidden = sorted({f for f in payload.get("hidden") or [] if f in known})
+        pref = db.session.scalar(select(GridPreference).where(
+            GridPreference.user_id == g.user.id, GridPreference.sheet == self.slug))
+        if pref is None:
+            pref = GridPreference(user_id=g.user.id, sheet=self.slug)
+            db.session.add(pref)
+        pref.hidden = json.dumps(hidden)
+        db.session.commit()
+        return jsonify(ok=True, hidden=hidden)
+
+    @expose("/export")
+    @has_access
+    @permission_name("export")
+    def export(self):
+        spec = self.spec
+        out = io.BytesIO()
+        export_grid(spec, current_scope(), parse_period(spec, request.args), request.args,
+                    hidden_columns(g.user.id, spec.slug), out, g.user.username)
+        out.seek(0)
+        name = f"grille-{spec.slug}.xlsx"
+        return send_file(out, mimetype=XLSX, as_attachment=True, download_name=name)
+
+
+def _grid(slug: str, area: str) -> type:
+    name = f"Grille{slug.capitalize()}View"
+    return type(name, (GridView,), {"slug": slug, "bhasile_area": area, "route_base": f"/grille/{slug}",
+                                    "__doc__": f"Grid page of the {SPECS[slug].title} sheet."})
+
+
+GRIDS = [_grid("structures", "structure"), _grid("places", "places"), _grid("budgets", "budget"),
+         _grid("activite", "activite"), _grid("adresses", "adresse")]
+LABELS = {"structures": _l("Structures"), "places": _l("Places"), "budgets": _l("Budgets"),
+          "activite": _l("Activité"), "adresses": _l("Adresses")}
+MENU_ORDER = 70
+
+
+def register(add, appbuilder) -> None:
+    for view in GRIDS:
+        add(view, f"Grille {view.slug}", LABELS[view.slug], "Saisie en grille",
+            _l("Saisie en grille"), icon="fa-table")
+
+
+__all__ = ["GRIDS", "GridView"]

@@ -1,0 +1,166 @@
+"""Grid rows as JSON (server-side paging, filters and sort over the user's scope) and the
+export of the grid's current view to Excel."""
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from typing import IO, Any, Callable, Iterable, Optional
+
+from sqlalchemy import String, cast, false, func, select
+
+from app.extensions import db
+from app.scope import Scope
+from app.sheets import Sheet
+from app.sheets.kinds import (Boolean, CellError, Choice, Coordinate, Date, Integer, Month, Number,
+                              Year, parse_number)
+from exports.writer import WorkbookWriter
+
+from .grid_specs import MAX_MONTHS, GridColumn, GridSpec, Period
+
+DEFAULT_SIZE, MAX_SIZE = 100, 1000
+_INDEXED = re.compile(r"^(filter|sort)\[(\d+)\]\[(\w+)\]$")
+_MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
+
+
+def _month(text: Optional[str]) -> Optional[dt.date]:
+    match = _MONTH.match((text or "").strip())
+    if not match or not 1 <= int(match.group(2)) <= 12 or not 1900 <= int(match.group(1)) <= 2100:
+        return None
+    return dt.date(int(match.group(1)), int(match.group(2)), 1)
+
+
+def parse_period(spec: GridSpec, args: Any) -> Period:
+    """The period asked for (``annee`` or ``debut``/``fin`` as ``aaaa-mm``), else a default."""
+    today = dt.date.today()
+    if spec.period_kind == "year":
+        text = str(args.get("annee") or "")
+        year = int(text) if text.isdigit() and 1900 <= int(text) <= 2100 else today.year
+        return Period(year=year)
+    if spec.period_kind == "month":
+        last = (today.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
+        start = _month(args.get("debut")) or last
+        end = _month(args.get("fin")) or start
+        start, end = min(start, end), max(start, end)
+        return Period(start=start, end=min(end, Period(start=start, end=end).months()[-1]))
+    return Period()
+
+
+def _indexed(args: Any, name: str) -> list[dict]:
+    found: dict[int, dict] = {}
+    for key in args:
+        match = _INDEXED.match(key)
+        if match and match.group(1) == name:
+            found.setdefault(int(match.group(2)), {})[match.group(3)] = args.get(key)
+    return [found[i] for i in sorted(found)]
+
+
+def filter_condition(column: GridColumn, expr: Any, text: str) -> Any:
+    """SQL condition for a column filter typed by the agent (numbers and choices exact)."""
+    kind = column.kind
+    if isinstance(kind, (Integer, Number, Year, Coordinate)):
+        try:
+            return expr == parse_number(text)
+        except CellError:
+            return false()
+    if isinstance(kind, (Choice, Boolean, Date, Month)):
+        try:
+            return expr == kind.clean(text)
+        except CellError:
+            if isinstance(kind, (Choice, Boolean)):
+                return false()
+    return func.lower(cast(expr, String)).contains(text.lower(), autoescape=True)
+
+
+def filtered(spec: GridSpec, scope: Scope, period: Period, args: Any):
+    """The grid's statement with the agent's filters and sort applied, and its columns."""
+    stmt, exprs, _ids = spec.query(scope, period)
+    columns = {c.field: c for c in spec.grid_columns()}
+    for flt in _indexed(args, "filter"):
+        name, text = flt.get("field"), str(flt.get("value") or "").strip()
+        if name in columns and exprs.get(name) is not None and text:
+            stmt = stmt.where(filter_condition(columns[name], exprs[name], text))
+    order = []
+    for srt in _indexed(args, "sort"):
+        name = srt.get("field")
+        if name in columns and exprs.get(name) is not None:
+            expr = exprs[name]
+            order.append(expr.desc() if srt.get("dir") == "desc" else expr.asc())
+    order += [exprs["code_dna"]] + [exprs[f] for f in ("mois", "id") if exprs.get(f) is not None]
+    return stmt.order_by(*order), list(columns.values())
+
+
+def _displayer(column: GridColumn) -> Callable[[Any], Any]:
+    kind = column.kind
+    if isinstance(kind, Month):
+        return lambda v: v.strftime("%m/%Y")
+    if isinstance(kind, Date):
+        return lambda v: v.strftime("%d/%m/%Y")
+    if isinstance(kind, (Choice, Boolean)):
+        return kind.render
+    if isinstance(kind, (Number, Coordinate)):
+        return float
+    return lambda v: v
+
+
+def _keyer(names: list[str]) -> Callable[[Any], str]:
+    """The identity of a grid row, sent back by a save: the address, the structure, the
+    structure and month (``sid|aaaa-mm``) or the structure of the Structures grid."""
+    pos = {name: i for i, name in enumerate(names)}
+    if "_pid" in pos:
+        return lambda row: str(row[pos["_pid"]])
+    if "_sid" in pos and "mois" in pos:
+        return lambda row: f"{row[pos['_sid']]}|{row[pos['mois']]:%Y-%m}"
+    if "_sid" in pos:
+        return lambda row: str(row[pos["_sid"]])
+    return lambda row: str(row[pos["_id"]])
+
+
+def grid_page(spec: GridSpec, scope: Scope, period: Period, args: Any) -> dict:
+    """One page of rows, compact: ``fields`` once, then one array per row (the grid's script
+    turns them into Tabulator's rows), with each row's key and loaded versions."""
+    stmt, columns = filtered(spec, scope, period, args)
+    size = _int(args.get("size"), DEFAULT_SIZE, 1, MAX_SIZE)
+    conn = db.session.connection()
+    total = conn.execute(select(func.count()).select_from(stmt.order_by(None).subquery())).scalar()
+    last = max(1, math.ceil(total / size))
+    page = _int(args.get("page"), 1, 1, last)
+    result = conn.execute(stmt.limit(size).offset((page - 1) * size))
+    names = list(result.keys())
+    key = _keyer(names)
+    shows = [_displayer(c) for c in columns]
+    n = len(shows)
+    version, parent = names.index("_v"), names.index("_pv") if "_pv" in names else None
+    rows = []
+    for row in result:
+        out = [show(value) if value is not None else None for show, value in zip(shows, row)]
+        out += [key(row), row[version], row[parent] if parent is not None else None]
+        rows.append(out)
+    return {"last_page": last, "last_row": total, "page": page,
+            "fields": [c.field for c in columns[:n]] + ["_k", "_v", "_pv"], "rows": rows}
+
+
+def _int(text: Any, default: int, low: int, high: int) -> int:
+    value = int(text) if str(text or "").isdigit() else default
+    return max(low, min(high, value))
+
+
+def export_grid(spec: GridSpec, scope: Scope, period: Period, args: Any, hidden: Iterable[str],
+                target: IO[bytes], user: Optional[str]) -> int:
+    """Write the rows of the current view (every page, filters, sort, shown columns) to .xlsx."""
+    stmt, columns = filtered(spec, scope, period, args)
+    hidden = set(hidden)
+    shown = [i for i, c in enumerate(columns) if c.field not in hidden or c.field == "code_dna"]
+    view = Sheet(spec.title[:31], spec.sheet.model, [columns[i] for i in shown], spec.sheet.key,
+                 spec.sheet.area, lambda q: q, ())
+    rows = ([row[i] for i in shown] for row in db.session.execute(stmt))
+    writer = WorkbookWriter(target)
+    count = writer.add_sheet(view, rows)
+    filters = {f["field"]: f.get("value") for f in _indexed(args, "filter") if f.get("field")}
+    writer.add_meta(user, {"grille": spec.title, **period.as_dict(), **filters},
+                    [f"{s.get('field')} {s.get('dir')}" for s in _indexed(args, "sort")])
+    writer.close()
+    return count
+
+
+__all__ = ["MAX_MONTHS", "export_grid", "grid_page", "parse_period"]
