@@ -77,12 +77,14 @@ def test_the_map_shows_the_structures_without_tiles(page):
     page.goto("/carte/")
     page.wait_for_selector(".marker-cluster, path.bh-marker")
     assert page.locator(".leaflet-tile").count() == 0  # no tile server configured
-    for _ in range(6):  # zoom in until single structures show, then open one
+    for _ in range(8):  # zoom into clusters until single structures show, then open one
+        page.wait_for_selector(".leaflet-container:not(.leaflet-zoom-anim)")
         if page.locator("path.bh-marker").count():
             break
         page.locator(".marker-cluster").first.click()
-        page.wait_for_timeout(600)
-    page.locator("path.bh-marker").first.click(force=True)
+        page.wait_for_timeout(500)
+    page.wait_for_selector(".leaflet-container:not(.leaflet-zoom-anim)")
+    page.locator("path.bh-marker").first.dispatch_event("click")
     link = page.locator(".leaflet-popup-content a")
     assert "/structureview/show/" in link.get_attribute("href")
     assert page.problems == []

@@ -4,13 +4,14 @@ from __future__ import annotations
 import datetime as dt
 from collections import OrderedDict
 
-from flask import Response, abort, redirect, request, url_for
+from flask import Response, abort, redirect, render_template, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.security.decorators import permission_name
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
+from markupsafe import Markup
 from werkzeug.routing import BuildError
 
 from app.aggregates import last_build
@@ -77,14 +78,17 @@ _CACHE: OrderedDict[tuple, tuple] = OrderedDict()
 CACHE_SIZE = 128
 
 
-def charts_for(terr: Territoire, today: dt.date) -> tuple[dict, list]:
-    """The headline figures and charts of a dashboard, cached per build of the aggregates."""
+def charts_for(terr: Territoire, today: dt.date) -> tuple[dict, list, Markup]:
+    """Headline figures, charts and their rendered HTML, cached per build of the aggregates."""
     built = last_build(db.engine)
     key = (str(db.engine.url), terr.niveau, terr.code, terr.scope, built, today, str(get_locale()))
     if built is not None and key in _CACHE:
         _CACHE.move_to_end(key)
         return _CACHE[key]
-    value = build_charts(terr, today, make_link(terr))
+    headline, charts = build_charts(terr, today, make_link(terr))
+    body = Markup(render_template("bhasile/_dashboard_body.html", terr=terr, headline=headline,
+                                  charts=charts, link=make_link(terr), today=today))
+    value = (headline, charts, body)
     if built is not None:
         _CACHE[key] = value
         while len(_CACHE) > CACHE_SIZE:
@@ -143,9 +147,9 @@ class DashboardView(BaseView):
         scope = current_scope()
         terr = resolve(niveau, code, scope)
         today = dt.date.today()
-        headline, charts = charts_for(terr, today)
+        _headline, _charts, body = charts_for(terr, today)
         return self.render_template(
-            "bhasile/dashboard.html", terr=terr, headline=headline, charts=charts,
+            "bhasile/dashboard.html", terr=terr, body=body,
             built=last_build(db.engine), paris=paris, today=today, nav=_navigation(scope),
             link=make_link(terr), title=_("Tableau de bord"))
 
@@ -154,7 +158,7 @@ class DashboardView(BaseView):
     @permission_name("download")
     def xlsx(self, niveau: str, code: str, key: str):
         terr = resolve(niveau, code, current_scope())
-        _headline, charts = charts_for(terr, dt.date.today())
+        _headline, charts, _body = charts_for(terr, dt.date.today())
         chart = next((c for c in charts if c.key == key), None) or abort(404)
         subtitle = f"{terr.label} — {dt.date.today():%d/%m/%Y}"
         if terr.limited:
