@@ -28,10 +28,10 @@ SAVE_FIELDS = ("etp", "taux_encadrement", "cout_journalier", "dotation_demandee"
                "total_charges", "total_charges_proposees", "excedent_recupere", "fonds_dedies", "autre")
 
 
-def time_data(client, requests: int) -> dict[str, tuple[float, int]]:
+def time_data(client, requests: int, size: int = 1000) -> dict[str, tuple[float, int]]:
     out = {}
     for slug, period in PAGES.items():
-        params = {**period, "size": 1000, "page": 1}
+        params = {**period, "size": size, "page": 1}
         rows = len(client.get(f"/grille/{slug}/donnees", query_string=params).get_json()["rows"])
         times = []
         for _ in range(requests):
@@ -68,6 +68,9 @@ def measure(backend: str, requests: int, saves: int) -> None:
         prepare(app, 1)
         client = app.test_client()
         client.post("/login/", data={"username": "mesure", "password": PASSWORD})
+        base = time_data(client, requests, size=1)["structures"][0]
+        print(f"{backend:<10} baseline: one-row grid request median {base * 1000:.0f} ms "
+              "(session, permissions, scope: what any request costs on this machine now)")
         for slug, (median, rows) in time_data(client, requests).items():
             print(f"{backend:<10} grid data {slug:<11} {rows:>5} rows: median {median * 1000:.0f} ms "
                   f"(target ≤ 100 ms) {'OK' if median <= 0.1 else 'TOO SLOW'}")

@@ -90,14 +90,27 @@ def filtered(spec: GridSpec, scope: Scope, period: Period, args: Any):
     return stmt.order_by(*order), list(columns.values())
 
 
+def _memo(render: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``render`` computed once per distinct value (French labels are translated lazily)."""
+    seen: dict = {}
+
+    def show(value: Any) -> Any:
+        if value not in seen:
+            seen[value] = render(value)
+        return seen[value]
+
+    return show
+
+
 def _displayer(column: GridColumn) -> Callable[[Any], Any]:
+    """How a stored value is shown in a cell: dates jj/mm/aaaa, months mm/aaaa, labels, floats."""
     kind = column.kind
     if isinstance(kind, Month):
-        return lambda v: v.strftime("%m/%Y")
+        return lambda v: f"{v.month:02d}/{v.year:04d}"
     if isinstance(kind, Date):
-        return lambda v: v.strftime("%d/%m/%Y")
+        return lambda v: f"{v.day:02d}/{v.month:02d}/{v.year:04d}"
     if isinstance(kind, (Choice, Boolean)):
-        return kind.render
+        return _memo(kind.render)
     if isinstance(kind, (Number, Coordinate)):
         return float
     return lambda v: v

@@ -170,17 +170,19 @@ class BatchSave:
                     undo.extend(self._apply(applier, targets[key], by_target))
                 db.session.flush()
             entry.before = json.dumps([{**meta, "id": obj.id, "version": obj.version} for obj, meta in undo])
+            # read before the commit expires them (no reload of every record afterwards)
+            versions = {key: {"v": t.row.version if t.row is not None else None,
+                              "pv": t.parent.version if t.parent is not None else None}
+                        for key, t in targets.items() if key in plan.changes}
+            save_id, rows = entry.id, entry.rows
             db.session.commit()
         except (StaleDataError, IntegrityError) as exc:
             db.session.rollback()
             raise GridRefused(409, _("Enregistrement refusé : des lignes ont changé pendant "
                                      "l'enregistrement. Rechargez la grille.")) from exc
-        versions = {key: {"v": t.row.version if t.row is not None else None,
-                          "pv": t.parent.version if t.parent is not None else None}
-                    for key, t in targets.items() if key in plan.changes}
-        return {"ok": True, "save_id": entry.id, "rows": versions,
+        return {"ok": True, "save_id": save_id, "rows": versions,
                 "message": _("grid save %(n)s : %(r)s ligne(s), %(c)s cellule(s) enregistrée(s).",
-                             n=entry.id, r=entry.rows, c=cells)}
+                             n=save_id, r=rows, c=cells)}
 
     def _apply(self, applier: Applier, target: Target, by_target: dict) -> list[tuple[Any, dict]]:
         out = []
