@@ -102,3 +102,34 @@ def test_edit_paste_save_reload_then_error_on_cell(page):
     assert target.get_attribute("aria-invalid") == "true"
     expect(page.locator("#bh-grid-alert")).to_contain_text("douze")
     assert not [p for p in page.problems if "Content Security Policy" in p]
+
+
+def test_fill_down_undo_and_column_chooser_with_the_keyboard(page):
+    from playwright.sync_api import expect
+
+    open_grid(page)
+    before = [cell(page, r, "travaux").inner_text() for r in (0, 1, 2)]
+    top = cell(page, 0, "travaux")
+    top.click()
+    page.keyboard.type("5")
+    page.keyboard.press("Enter")
+    page.keyboard.press("Shift+ArrowDown")
+    page.keyboard.press("Shift+ArrowDown")
+    page.keyboard.press("Control+d")
+    assert [cell(page, r, "travaux").inner_text() for r in (0, 1, 2)] == ["5", "5", "5"]
+    assert page.locator("#bh-grid-count").inner_text() == "3"
+    page.click("#bh-grid-save")
+    expect(page.locator("#bh-grid-status")).to_contain_text("grid save")
+    page.click("#bh-grid-undo")
+    expect(page.locator("#bh-grid-status")).to_contain_text("annulée")
+    page.reload()
+    page.wait_for_selector(".tabulator-row .tabulator-cell")
+    assert [cell(page, r, "travaux").inner_text() for r in (0, 1, 2)] == before
+    page.click(".bh-grid-columns summary")
+    page.uncheck('input[data-column="travaux"]')
+    expect(page.locator('.tabulator-col[tabulator-field="travaux"]')).to_be_hidden()
+    page.wait_for_timeout(300)
+    page.reload()
+    page.wait_for_selector(".tabulator-row .tabulator-cell")
+    assert page.locator('.tabulator-col[tabulator-field="travaux"]').count() == 0 or \
+        not page.locator('.tabulator-col[tabulator-field="travaux"]').is_visible()
