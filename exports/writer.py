@@ -13,7 +13,7 @@ from typing import IO, Any, Iterable, Optional, Union
 import xlsxwriter
 
 from app.sheets import SCHEMA_VERSION, Sheet
-from app.sheets.kinds import Code
+from app.sheets.kinds import Choice, Code
 
 META_SHEET = "_bhasile"
 
@@ -45,6 +45,10 @@ class WorkbookWriter:
             fmt = self.fmt(kind.num_format or text)
             method = {"number": ws.write_number, "date": ws.write_datetime}.get(kind.excel, ws.write_string)
             render = None if type(kind).render is type(kind).__mro__[-2].render else kind.render
+            if isinstance(kind, Choice):  # labels translated once, not once per cell
+                labels = {m: str(m.label) for m in kind.enum_cls}
+                labels.update({m.value: text for m, text in labels.items()})
+                render = labels.get
             out.append((method, fmt, render))
         return out
 
