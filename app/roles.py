@@ -14,14 +14,15 @@ READ_PERMISSIONS = {"can_list", "can_show", "can_get", "can_info", "can_export",
                     "can_this_form_get", "menu_access", "can_fiche", "can_grid_data",
                     "can_dashboard", "can_userinfo", "resetmypassword", "userinfoedit"}
 ALL_AREAS = {"structure", "operateur", "places", "budget", "activite", "adresse", "convention",
-             "qualite", "document", "contact", "historique", "import", "reference", "dashboard"}
+             "qualite", "document", "contact", "historique", "import", "reference", "dashboard",
+             "campagne", "transmission"}
 #: Areas each role may change (read is granted on every area to every role).
 WRITE_AREAS: dict[Role, set[str]] = {
     Role.CENTRAL: ALL_AREAS - {"reference"},
     Role.REGIONAL: ALL_AREAS - {"reference", "historique"},
     Role.DEPARTEMENTAL: ALL_AREAS - {"reference", "historique"},
     Role.LECTEUR: set(),
-    Role.OPERATEUR: {"places", "budget", "activite", "document", "contact"},
+    Role.OPERATEUR: {"places", "budget", "activite", "document", "contact", "transmission"},
 }
 #: Areas a role may not even read.
 HIDDEN_AREAS: dict[Role, set[str]] = {

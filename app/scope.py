@@ -125,6 +125,8 @@ def condition_for(model: type, scope: Scope) -> ColumnElement[bool]:
         return Changement.structure_id.in_(structure_ids(scope))
     if model in (Departement, Region):
         return _territory_condition(model, scope)
+    if getattr(model, "__tablename__", None) in ("campagne", "tache", "tache_commentaire"):
+        return _campagne_condition(model, scope)
     raise LookupError(f"No scope rule for {model.__name__}")
 
 
@@ -140,3 +142,21 @@ def _territory_condition(model: type, scope: Scope) -> ColumnElement[bool]:
     if model is Departement:
         return dep_cond
     return Region.id.in_(select(Departement.region_id).where(dep_cond))
+
+
+def _campagne_condition(model: type, scope: Scope) -> ColumnElement[bool]:
+    """Campaign rows: the tasks of the structures in scope; a campaign when one of its tasks
+    is in scope or (agents) one of its départements is in the territory."""
+    from models.campagne import Campagne, Tache, TacheCommentaire, campagne_departement
+
+    tasks = Tache.structure_id.in_(structure_ids(scope))
+    if model is Tache:
+        return tasks
+    if model is TacheCommentaire:
+        return TacheCommentaire.tache_id.in_(select(Tache.id).where(tasks))
+    with_task = Campagne.id.in_(select(Tache.campagne_id).where(tasks))
+    if scope.is_operateur:
+        return with_task
+    deps = select(Departement.id).where(_territory_condition(Departement, scope))
+    return or_(with_task, Campagne.id.in_(select(campagne_departement.c.campagne_id).where(
+        campagne_departement.c.departement_id.in_(deps))))

@@ -2,6 +2,7 @@
 from .activite import ActiviteMensuelle
 from .aggregats import AggOperateur, AggStructure, AggStructureAnnee, AggTerritoire, JobLock, JobRun
 from .annuel import BudgetAnnee, PlacesAnnee
+from .campagne import Campagne, Tache, TacheCommentaire
 from .convention import Convention, ConventionStructure
 from .document import Document
 from .grid import GridPreference, GridSave
@@ -18,5 +19,6 @@ __all__ = [
     "AggOperateur", "AggStructure", "AggStructureAnnee", "AggTerritoire", "JobLock", "JobRun",
     "ActiviteMensuelle", "Adresse", "AdresseAnnee", "BhasileUser", "BudgetAnnee", "Changement",
     "Contact", "Controle", "Convention", "ConventionStructure", "Departement", "Document", "Eig",
+    "Campagne", "Tache", "TacheCommentaire",
     "Evaluation", "GridPreference", "GridSave", "ImportBatch", "LoginThrottle", "Operateur", "PlacesAnnee", "Region", "Structure",
 ]

@@ -1,0 +1,167 @@
+"""« Mes tâches »: an opérateur's structures in the open campaigns, their transmission, and the
+pre-filled workbook of exactly those structures, uploaded back through the import pipeline."""
+from __future__ import annotations
+
+import io
+
+from flask import abort, flash, g, redirect, request, send_file, url_for
+from flask_appbuilder import BaseView, expose
+from flask_appbuilder.security.decorators import has_access, permission_name
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import generate_csrf
+from sqlalchemy import select
+
+from app.campagnes import CampagneError, transmit
+from app.campagnes_suivi import export_prefilled, rows
+from app.extensions import db
+from app.scope import condition_for, current_scope
+from app.sheets import BY_NAME
+from models.campagne import Campagne, StatutCampagne, Tache
+from models.imports import ImportBatch
+
+from .campagnes import XLSX, csrf_ok, scoped
+from .writes import STATE_FIELDS
+
+
+def state_field_changes(summary: dict) -> list[str]:
+    """The State's fields an opérateur's file would change (refused: the file is not applied)."""
+    if not current_scope().is_operateur:
+        return []
+    labels = {}
+    for sheet in BY_NAME.values():
+        for name in STATE_FIELDS.get(sheet.model.__tablename__, ()):
+            if name in sheet.by_field:
+                labels[(sheet.name, sheet.by_field[name].label)] = name
+    return [_("%(s)s, %(k)s : « %(f)s » est réservé aux services de l'État.", s=change["sheet"],
+              k=" / ".join(str(k) for k in change["key"]), f=label)
+            for change in summary.get("changes", []) for label in change.get("fields", {})
+            if (change["sheet"], label) in labels]
+
+
+def _own_batch(batch_id: int) -> ImportBatch:
+    batch = db.session.get(ImportBatch, batch_id)
+    if batch is None or batch.username != g.user.username:
+        abort(404)
+    return batch
+
+
+def _open_campagne(pk: int) -> Campagne:
+    campagne = scoped(Campagne, pk)
+    if campagne.statut is not StatutCampagne.OUVERTE:
+        abort(404)
+    return campagne
+
+
+class TransmissionView(BaseView):
+    """What an opérateur fills and transmits in the open campaigns."""
+
+    route_base = "/campagnes/saisie"
+    bhasile_area = "transmission"
+    default_view = "index"
+    base_permissions = ["can_list", "can_download", "can_transmettre", "can_upload"]
+
+    @expose("/")
+    @has_access
+    @permission_name("list")
+    def index(self):
+        scope = current_scope()
+        campagnes = db.session.scalars(select(Campagne).where(
+            condition_for(Campagne, scope), Campagne.statut == StatutCampagne.OUVERTE)
+            .order_by(Campagne.ouverte_le.desc())).all()
+        groups = [(c, rows(db.session, c, scope)) for c in campagnes]
+        return self.render_template("bhasile/campagnes/mes_taches.html", groups=groups,
+                                    csrf=generate_csrf(), title=_("Mes tâches"))
+
+    @expose("/tache/<int:pk>/transmettre", methods=["POST"])
+    @has_access
+    @permission_name("transmettre")
+    def transmettre(self, pk: int):
+        tache = scoped(Tache, pk)
+        if csrf_ok():
+            try:
+                transmit(db.session, tache, g.user.username, request.form.get("message", ""))
+            except CampagneError as exc:
+                db.session.rollback()
+                flash(str(exc), "danger")
+            else:
+                flash(_("Structure %(c)s transmise aux services de l'État.", c=tache.structure.code_dna),
+                      "success")
+        if request.form.get("retour") == "tache":
+            return redirect(url_for("CampagneView.tache", pk=pk))
+        return redirect(url_for(".index"))
+
+    @expose("/<int:pk>/classeur.xlsx")
+    @has_access
+    @permission_name("download")
+    def classeur(self, pk: int):
+        campagne = _open_campagne(pk)
+        out = io.BytesIO()
+        export_prefilled(db.session, out, campagne, current_scope(), g.user.username)
+        out.seek(0)
+        return send_file(out, mimetype=XLSX, as_attachment=True,
+                         download_name=f"campagne-{campagne.id}-pre-rempli.xlsx")
+
+    @expose("/<int:pk>/envoyer", methods=["POST"])
+    @has_access
+    @permission_name("upload")
+    def envoyer(self, pk: int):
+        from imports.batches import create_batch
+
+        campagne = _open_campagne(pk)
+        if not csrf_ok():
+            return redirect(url_for(".index"))
+        upload = request.files.get("fichier")
+        if upload is None or not upload.filename:
+            flash(_("Choisissez le classeur à envoyer."), "warning")
+            return redirect(url_for(".index"))
+        batch, _result = create_batch(upload.read(), upload.filename, current_scope(), g.user)
+        return redirect(url_for(".apercu", pk=campagne.id, batch_id=batch.id))
+
+    @expose("/<int:pk>/import/<int:batch_id>/")
+    @has_access
+    @permission_name("upload")
+    def apercu(self, pk: int, batch_id: int):
+        from imports.batches import load_summary
+
+        campagne = _open_campagne(pk)
+        batch = _own_batch(batch_id)
+        summary = load_summary(batch)
+        return self.render_template(
+            "bhasile/campagnes/apercu.html", campagne=campagne, batch=batch, summary=summary,
+            refused=state_field_changes(summary), csrf=generate_csrf(), title=_("Aperçu de l'envoi"))
+
+    @expose("/<int:pk>/import/<int:batch_id>/appliquer", methods=["POST"])
+    @has_access
+    @permission_name("upload")
+    def appliquer(self, pk: int, batch_id: int):
+        from imports.apply import StaleRows
+        from imports.batches import apply_batch, load_summary
+
+        campagne = _open_campagne(pk)
+        batch = _own_batch(batch_id)
+        back = url_for(".apercu", pk=campagne.id, batch_id=batch_id)
+        if not csrf_ok():
+            return redirect(back)
+        refused = state_field_changes(load_summary(batch))
+        if batch.status != "preview" or refused:
+            flash(_("Cet envoi ne peut pas être appliqué."), "danger")
+            return redirect(back)
+        try:
+            result = apply_batch(batch, current_scope(), g.user.username)
+        except StaleRows as exc:
+            flash(str(exc), "danger")
+            return redirect(back)
+        if result.applied:
+            flash(_("Classeur appliqué : %(n)s lignes écrites.", n=len(result.changes)), "success")
+            return redirect(url_for(".index"))
+        flash(_("Envoi refusé : le classeur contient des erreurs."), "danger")
+        return redirect(back)
+
+
+MENU_ORDER = 86
+
+
+def register(add, appbuilder) -> None:
+    add(TransmissionView, "Mes tâches", _l("Mes tâches"), "Campagnes", _l("Campagnes de collecte"),
+        icon="fa-check-square-o")
