@@ -247,7 +247,8 @@
     var revert = document.getElementById("bh-grid-revert");
     if (revert) {
       revert.addEventListener("click", function () {
-        edits = {}; showErrors([]); countEdits(); reload(); say("Modifications abandonnées.");
+        edits = {}; showErrors([]); countEdits();
+        reload().then(function () { say("Modifications abandonnées."); });
       });
     }
     var undo = document.getElementById("bh-grid-undo");
@@ -255,7 +256,10 @@
       undo.addEventListener("click", function () {
         if (countEdits() && !window.confirm("Des modifications non enregistrées seront perdues. Continuer ?")) { return; }
         post(cfg.urls.undo, {}).then(function (res) {
-          if (res.ok) { edits = {}; meta = {}; showErrors([]); countEdits(); reload(); say(res.message); } else { warn(res.message); }
+          if (res.ok) {
+            edits = {}; meta = {}; showErrors([]); countEdits();
+            reload().then(function () { say(res.message); });
+          } else { warn(res.message); }
         });
       });
     }
