@@ -64,6 +64,11 @@ class _DepartementScopeFilter(BaseFilter):
 
 def in_scope(item: Any) -> bool:
     """Would this record (as the form or API left it) sit inside the user's territory?"""
+    with db.session.no_autoflush:  # the record being checked must not be written meanwhile
+        return _in_scope(item)
+
+
+def _in_scope(item: Any) -> bool:
     scope = current_scope()
     if scope.national:
         return True
