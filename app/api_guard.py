@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import prison
+from flask import Flask, abort, jsonify, request
 from flask_babel import gettext as _
 from marshmallow import ValidationError
 from marshmallow_sqlalchemy.fields import Related
@@ -32,7 +34,32 @@ def _existing_only(self: Related, value: Any, *args: Any, **kwargs: Any) -> Any:
         raise ValidationError(_("Cet enregistrement lié n'existe pas.")) from None
 
 
-def init_app() -> None:
-    """Install the guard (once per process)."""
+_ID_LIMIT = 2**63 - 1  # the largest identifier a database column can hold
+
+
+def _reject_impossible_ids(endpoint: str | None, values: dict | None) -> None:
+    """An identifier in the URL too large for any column names no record: 404, not a crash."""
+    for key in ("pk", "id"):
+        value = (values or {}).get(key)
+        text = str(value) if isinstance(value, (int, str)) else ""
+        if text.lstrip("-").isdigit() and abs(int(text)) > _ID_LIMIT:
+            abort(404)
+
+
+def _check_rison_query():
+    """FAB's API reads its ``q`` argument as Rison; some malformed values crashed the parser."""
+    if not request.path.startswith("/api/") or "q" not in request.args:
+        return None
+    try:
+        prison.loads(request.args["q"])
+    except Exception:  # any parser failure is the caller's input
+        return jsonify(message=_("Paramètre « q » illisible : format Rison attendu.")), 400
+    return None
+
+
+def init_app(app: Flask) -> None:
+    """Install the guards (the field patch once per process)."""
+    app.url_value_preprocessor(_reject_impossible_ids)
+    app.before_request(_check_rison_query)
     if getattr(Related._deserialize, "__name__", "") != "_existing_only":
         Related._deserialize = _existing_only

@@ -70,13 +70,19 @@ def security_headers(response: Response) -> Response:
     return response
 
 
+def _cookie_signed_in() -> bool:
+    """Does the session cookie itself sign a user in (Flask-Login's key)?"""
+    return session.get("_user_id") is not None
+
+
 def csrf_check() -> None:
     """CSRF on every mutation: forms, AJAX (X-CSRFToken header) and the cookie-authenticated
-    REST API. A call carrying its own ``Authorization: Bearer`` token (JWT) sends no cookie
-    credential a third-party site could ride on, so it is exempt."""
+    REST API. A call authenticated by its own ``Authorization: Bearer`` token (JWT), whose
+    session cookie (if any) signs nobody in, has no credential a third-party site could ride
+    on: exempt."""
     if request.method not in _MUTATIONS or not current_app.config.get("WTF_CSRF_ENABLED", True):
         return
-    if request.headers.get("Authorization", "").startswith("Bearer "):
+    if request.headers.get("Authorization", "").startswith("Bearer ") and not _cookie_signed_in():
         return
     if request.endpoint in current_app.config["BHASILE_CSRF_EXEMPT_ENDPOINTS"]:
         return
@@ -96,6 +102,8 @@ def session_lifetime() -> Optional[Response]:
     endpoint = request.endpoint or ""
     if endpoint.endswith("static") or endpoint == "healthz" or not current_user.is_authenticated:
         return None
+    if not _cookie_signed_in():
+        return None  # a JWT call: no session to time out (the token has its own expiry)
     now = time.time()
     if not _expired(now):
         session.setdefault("_bh_started", now)
@@ -147,5 +155,5 @@ def init_app(app: Flask) -> None:
     user_logged_in.connect(_on_login, app)
     errors.init_app(app)
     health.init_app(app)
-    api_guard.init_app()
+    api_guard.init_app(app)
     perm_cache.init_app(app)

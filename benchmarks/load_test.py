@@ -77,7 +77,7 @@ def _get(session, base, kind, path, stats) -> requests.Response | None:
     try:
         response = session.get(base + path, timeout=30)
     except requests.RequestException as exc:
-        stats.record(kind, started, type(exc).__name__)
+        stats.record(kind, started, f"{type(exc).__name__}: {str(exc)[-90:]}")
         return None
     stats.record(kind, started, None if response.status_code == 200 else f"{response.status_code} {path}")
     return response
@@ -103,7 +103,12 @@ def save_edit(session, base, pk: int, stats: Stats) -> None:
 def agent(base: str, login: str, pages: list[str], fiches: list[int], own: list[int],
           deadline: float, think: float, stats: Stats) -> None:
     rng = random.Random(f"{login}-{threading.get_ident()}")
-    session = sign_in(base, login)
+    started = time.perf_counter()
+    try:
+        session = sign_in(base, login)
+    except (requests.RequestException, AssertionError, AttributeError) as exc:
+        stats.record("connexion", started, f"{type(exc).__name__}: {str(exc)[-90:]}")
+        return
     lists = [p for p in pages if p.startswith("/structureview/")]
     boards = [p for p in pages if p.startswith("/tableaux/")] or lists
     while time.monotonic() < deadline:
@@ -131,7 +136,7 @@ def start_server(url: str, tmp: str, workers: int, threads: int) -> tuple[subpro
            "BHASILE_LOG_LEVEL": "WARNING", "BHASILE_SCHEDULER": "0"}
     server = subprocess.Popen([sys.executable, "-m", "gunicorn", "--workers", str(workers),
                                "--threads", str(threads), "--bind", f"127.0.0.1:{port}",
-                               "--timeout", "120", "run:app"], cwd=ROOT, env=env,
+                               "--timeout", "120", "--keep-alive", "30", "run:app"], cwd=ROOT, env=env,
                               stdout=subprocess.DEVNULL, stderr=open(Path(tmp) / "server.log", "w"))
     base = f"http://127.0.0.1:{port}"
     for _ in range(600):
@@ -180,6 +185,9 @@ def run(args, url: str, tmp: str) -> int:
         server.terminate()
         server.wait(30)
     report(args, stats, elapsed, sorted(set(sum(pages.values(), []))))
+    if stats.errors:  # what the server said about them
+        log = (Path(tmp) / "server.log").read_text(errors="replace").splitlines()
+        print("\n".join([line[:200] for line in log if "ERROR" in line or "CRITICAL" in line][-10:]))
     return 1 if stats.errors else 0
 
 

@@ -32,3 +32,19 @@ def test_a_reference_to_a_missing_record_is_refused_not_created(fresh_app):
         assert db.session.get(Departement, 987654) is None
         assert db.session.get(Operateur, 987654) is None
         db.session.remove()
+
+
+def test_an_impossible_identifier_is_not_found(app):
+    client = client_for(app, "admin")
+    for path in ("/api/v1/structure/13301439582487086685923311616",
+                 "/structureview/show/-77522406084697412075520"):
+        response = client.get(path)
+        assert response.status_code == 404, path
+    assert client.delete("/api/v1/structure/13301439582487086685923311616").status_code == 404
+
+
+def test_a_malformed_query_argument_is_a_400(app):
+    client = client_for(app, "admin")
+    response = client.get("/api/v1/structure/?q=(page_size:5.657123588005911e)")
+    assert response.status_code == 400
+    assert "illisible" in response.get_json()["message"]

@@ -215,3 +215,21 @@ def test_json_logs_carry_request_id_and_user(login):
     assert response.headers["X-Request-ID"] == "proxy-id-0001" == entry["request_id"]
     assert entry["user"] == "lecteur" and entry["status"] == 200
     assert entry["method"] == "GET" and entry["duration_ms"] >= 0
+
+
+def test_jwt_api_calls_need_no_csrf_but_cookies_with_a_bearer_header_do(fresh_app):
+    pk, _name = _structure(fresh_app)
+    browser = _raw_login(fresh_app, "calvados")
+    token = browser.post("/api/v1/security/login", headers={"X-CSRFToken": Auth(browser).csrf(
+        f"/structureview/edit/{pk}")}, json={"username": "calvados", "password": dbutil.PASSWORD,
+                                             "provider": "db"}).get_json()["access_token"]
+    bearer = {"Authorization": f"Bearer {token}"}
+    forged = browser.put(f"/api/v1/structure/{pk}", json={"nom": "Piratée"},
+                         headers={"Authorization": "Bearer n-importe-quoi"})
+    assert forged.status_code == 400 and CSRF_REFUSED in forged.get_json()["message"]
+    machine = fresh_app.test_client()  # a script: its token, no session cookie
+    version = machine.get(f"/api/v1/structure/{pk}", headers=bearer).get_json()["result"]["version"]
+    response = machine.put(f"/api/v1/structure/{pk}", headers=bearer,
+                           json={"nom": "Renommée par script", "version": version})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert _name_of(fresh_app, pk) == "Renommée par script"
