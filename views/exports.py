@@ -49,6 +49,9 @@ def _temp() -> str:
 
 def _view_ids(view: ModelView) -> tuple[list[int], dict, Any]:
     """Primary keys of the rows the list view shows, all pages, in its order."""
+    if hasattr(view, "export_ids"):  # a list page with its own filters (the structure list)
+        filters = {k: v for k, v in request.args.items(multi=False) if k not in ("page", "psize")}
+        return view.export_ids(), filters, (request.args.get("sort", ""), request.args.get("dir", ""))
     name = view.__class__.__name__
     order_column, order_direction = get_order_args().get(name) or view.base_order or ("", "")
     get_filter_args(view._filters)

@@ -42,7 +42,7 @@ def _export_url():
         return None
     from flask import url_for
 
-    return url_for("ExportView.view", view_name="StructureView")
+    return url_for("ExportView.view", view_name="StructureView", **request.args.to_dict(flat=False))
 
 
 class StructureView(ScopedModelView):
