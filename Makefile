@@ -39,8 +39,10 @@ system-deps:
 translations: install
 	$(PY) translations/sync.py
 
+## Every speed figure of the closing notes (quick ones; load_test.py and schemathesis_run.py apart).
 benchmarks: install
-	$(PY) benchmarks/run_all.py
+	for b in demo views grid aggregates documents campagnes import export; do \
+		$(PY) benchmarks/bench_$$b.py || exit 1; done
 
 ## Production serving: migrations and permissions first, then the scheduler in its own process
 ## and gunicorn workers (DATABASE_URL defaults to the local PostgreSQL base « bhasile »).
