@@ -34,7 +34,9 @@ def _existing_only(self: Related, value: Any, *args: Any, **kwargs: Any) -> Any:
         raise ValidationError(_("Cet enregistrement lié n'existe pas.")) from None
 
 
-_ID_LIMIT = 2**63 - 1  # the largest identifier a database column can hold
+#: Every primary key is an INTEGER column: 32 bits on PostgreSQL (SQLite would take 64 bits, but
+#: a larger id than PostgreSQL can hold is no record of ours on either database).
+_ID_LIMIT = 2**31 - 1
 
 
 def _reject_impossible_ids(endpoint: str | None, values: dict | None) -> None:

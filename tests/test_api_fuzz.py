@@ -48,3 +48,12 @@ def test_a_malformed_query_argument_is_a_400(app):
     response = client.get("/api/v1/structure/?q=(page_size:5.657123588005911e)")
     assert response.status_code == 400
     assert "illisible" in response.get_json()["message"]
+
+
+def test_ids_beyond_a_postgresql_integer_answer_404(app, login):
+    """Found by schemathesis on PostgreSQL: an id over 2**31 crashed the INTEGER comparison."""
+    client = login("centrale")
+    for path in ("/api/v1/structure/3740830979978877", "/api/v1/places/4503599627370496",
+                 "/api/v1/convention/2147483648"):
+        assert client.get(path).status_code == 404
+    assert client.get("/api/v1/operateur/-761054400033111").status_code < 500
