@@ -5,6 +5,7 @@ from .annuel import BudgetAnnee, PlacesAnnee
 from .campagne import Campagne, Tache, TacheCommentaire
 from .convention import Convention, ConventionStructure
 from .document import Document
+from .export import ExportJob
 from .grid import GridPreference, GridSave
 from .historique import Changement
 from .imports import ImportBatch
@@ -20,5 +21,5 @@ __all__ = [
     "ActiviteMensuelle", "Adresse", "AdresseAnnee", "BhasileUser", "BudgetAnnee", "Changement",
     "Contact", "Controle", "Convention", "ConventionStructure", "Departement", "Document", "Eig",
     "Campagne", "Tache", "TacheCommentaire",
-    "Evaluation", "GridPreference", "GridSave", "ImportBatch", "LoginThrottle", "Operateur", "PlacesAnnee", "Region", "Structure",
+    "Evaluation", "ExportJob", "GridPreference", "GridSave", "ImportBatch", "LoginThrottle", "Operateur", "PlacesAnnee", "Region", "Structure",
 ]
