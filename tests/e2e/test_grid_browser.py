@@ -3,51 +3,14 @@ a Calvados agent edits a cell, pastes a 3×2 block from a spreadsheet, saves, re
 the values, then types an invalid number and sees the error on the cell."""
 from __future__ import annotations
 
-import shutil
-import threading
-
 import pytest
 
-from tests import dbutil
-
-CHROMIUM = shutil.which("chromium")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium absent : lancez make system-deps")
 FIELDS = ("places_autorisees", "places_occupees", "places_vacantes")
 
 
 @pytest.fixture()
-def server(fresh_app):
-    from werkzeug.serving import make_server
-
-    srv = make_server("127.0.0.1", 0, fresh_app, threaded=True)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{srv.server_port}"
-    srv.shutdown()
-    thread.join(5)
-
-
-@pytest.fixture()
-def page(server):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                     args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        context = browser.new_context(base_url=server, locale="fr-FR")
-        context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server)
-        tab = context.new_page()
-        tab.set_default_timeout(15000)
-        problems: list[str] = []
-        tab.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-        tab.goto("/login/")
-        tab.fill("#username", "calvados")
-        tab.fill("#password", dbutil.PASSWORD)
-        tab.locator("form [type=submit]").first.click()
-        tab.wait_for_load_state()
-        tab.problems = problems
-        yield tab
-        browser.close()
+def page(open_page):
+    return open_page("calvados", permissions=("clipboard-read", "clipboard-write"))
 
 
 def cell(page, row: int, field: str):

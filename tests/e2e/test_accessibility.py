@@ -1,0 +1,90 @@
+"""RGAA through axe-core: every main page, as the agent who uses it, has no serious or critical
+WCAG 2.1 A/AA violation, logs no console error (CSP included) and wears the DSFR; a full-page
+screenshot of each is saved (build/screenshots/ or $BHASILE_SCREENSHOTS)."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Callable
+
+import pytest
+
+from tests.conftest import SAMPLES
+from tests.e2e import axe
+from tests.e2e.conftest import ROOT, screenshot
+
+
+def upload_sample(page, ids) -> None:
+    """The Calvados follow-up workbook sent through the Imports page: its preview opens."""
+    page.goto("/imports/")
+    page.set_input_files("input[type=file][name=fichier]", str(SAMPLES / "suivi-ddets-calvados.xlsx"))
+    page.locator("form:has(input[name=fichier]) [type=submit]").click()
+    page.wait_for_url("**/imports/*/")
+
+
+def charts_drawn(page) -> None:
+    page.wait_for_function("document.querySelectorAll('canvas[data-chart]').length > 0 && "
+                           "Array.from(document.querySelectorAll('canvas[data-chart]'))"
+                           ".every(c => window.Chart && Chart.getChart(c))")
+
+
+@dataclass
+class Page:
+    user: str | None
+    url: str = ""
+    ready: str | Callable | None = None  # a selector to wait for, or a function(page)
+    setup: Callable | None = None  # function(page, ids) that navigates instead of url
+
+    def open(self, page, ids: dict[str, int]) -> None:
+        if self.setup:
+            self.setup(page, ids)
+        else:
+            page.goto(self.url.format(**ids))
+        if isinstance(self.ready, str):
+            page.wait_for_selector(self.ready)
+        elif self.ready:
+            self.ready(page)
+        page.wait_for_load_state("load")
+
+
+PAGES = {
+    "connexion": Page(None, "/login/"),
+    "accessibilite": Page(None, "/accessibilite"),
+    "accueil": Page("calvados", "/"),
+    "structures": Page("calvados", "/structureview/list/"),
+    "structures-filtre": Page("calvados", "/structureview/list/?q=CADA&type=CADA"),
+    "fiche": Page("calvados", "/structureview/show/{structure}"),
+    "fiche-description-modifier": Page("calvados", "/structureview/edit/{structure}"),
+    "fiche-calendrier-modifier": Page("calvados", "/structure/calendrier/edit/{structure}"),
+    "controle-modifier": Page("calvados", "/controleview/edit/{controle}"),
+    "operateur": Page("calvados", "/operateurview/show/{operateur}"),
+    "operateur-modifier": Page("calvados", "/operateurview/edit/{operateur}"),
+    "operateurs": Page("calvados", "/operateurview/list/"),
+    "grille": Page("calvados", "/grille/activite/", ready=".tabulator-row .tabulator-cell"),
+    "import-apercu": Page("calvados", setup=upload_sample),
+    "tableau-departement": Page("calvados", "/tableaux/departement/14/", ready=charts_drawn),
+    "tableau-national": Page("centrale", "/tableaux/national/FR/", ready=charts_drawn),
+    "carte": Page("calvados", "/carte/", ready=".marker-cluster, path.bh-marker"),
+}
+
+
+def keep(name: str, found: list[dict]) -> None:
+    """Every violation (any impact) in build/axe/<page>.json, for the team's follow-up list."""
+    folder = ROOT / "build" / "axe"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{name}.json").write_text(json.dumps(found, ensure_ascii=False, indent=1), encoding="utf-8")
+
+
+@pytest.mark.parametrize("name", list(PAGES))
+def test_page_is_accessible(open_page, live_server, name):
+    page = open_page(PAGES[name].user)
+    PAGES[name].open(page, live_server.ids)
+    screenshot(page, name)
+    found = axe.violations(page)
+    keep(name, found)
+    serious = axe.blocking(found)
+    assert not serious, axe.report(serious, f"la page « {name} » ({page.url})")
+    assert page.problems == [], f"la page « {name} » signale des erreurs : {page.problems}"
+    font = page.evaluate("getComputedStyle(document.body).fontFamily")
+    assert "Marianne" in font, f"la page « {name} » n'a pas la police du DSFR (Marianne) : {font}"
+    assert page.locator("header.fr-header").count() == 1, f"la page « {name} » n'a pas l'en-tête du DSFR"
