@@ -282,6 +282,17 @@
     });
   }
 
+  /* Header filters and the page-size selector carry no <label>: give each control its name. */
+  function nameControls() {
+    table.getColumns().forEach(function (col) {
+      var title = col.getDefinition().title;
+      var input = col.getElement().querySelector(".tabulator-header-filter input, .tabulator-header-filter select");
+      if (input && title) { input.setAttribute("aria-label", "Filtrer : " + title); }
+    });
+    var size = document.querySelector("#bh-grid .tabulator-page-size");
+    if (size) { size.setAttribute("aria-label", "Lignes par page"); }
+  }
+
   table = new window.Tabulator("#bh-grid", {
     maxHeight: "70vh", layout: "fitDataFill", index: "_k", headerSortClickElement: "icon",
     ajaxURL: cfg.urls.data, ajaxParams: cfg.period, ajaxResponse: loaded,
@@ -311,6 +322,7 @@
     table.rowManager.element.setAttribute("tabindex", "0");
     table.rowManager.element.setAttribute("aria-label", document.getElementById("bh-grid").getAttribute("aria-label"));
     table.rowManager.element.addEventListener("keydown", onKey);
+    nameControls();
   });
   bindToolbar();
   window.bhGrid = table;
