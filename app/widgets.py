@@ -1,0 +1,142 @@
+"""Form controls in the State's design system (DSFR) for Flask-AppBuilder's forms.
+
+FAB's field widgets draw Bootstrap markup (``form-control``, select2, a jQuery date picker).
+Rather than replace them field by field, the templates (``appbuilder/general/lib.html``)
+render every field through :func:`control`, which picks the native HTML control for the
+field's type: ``<input type="date">`` for a date (the server format stays ``%Y-%m-%d``),
+a native ``<select>`` for choices and relations, a checkbox for a boolean. Any form works
+unchanged, FAB's own (users, roles) included.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, current_app
+from markupsafe import Markup
+from wtforms.widgets import html_params
+
+_SELECTS = {"SelectField", "SelectMultipleField", "QuerySelectField", "QuerySelectMultipleField",
+            "EnumField", "OptionalEnumField", "RadioField"}
+_MULTIPLE = {"SelectMultipleField", "QuerySelectMultipleField"}
+_FILES = {"FileField", "FileUploadField", "ImageUploadField", "MultipleFileField"}
+_HIDDEN = {"HiddenField", "CSRFTokenField"}
+_NUMBERS = {"IntegerField": "numeric", "DecimalField": "decimal", "FloatField": "decimal"}
+_ISO_DATE = "%Y-%m-%d"
+_UNSET = object()
+
+
+def field_kind(field: Any) -> str:
+    """How a field is drawn: hidden, checkbox, select, textarea, upload or input."""
+    kind = field.type
+    if kind in _HIDDEN:
+        return "hidden"
+    if kind == "BooleanField":
+        return "checkbox"
+    if kind in _SELECTS or _is_multiple_select(field):
+        return "select"
+    if kind == "TextAreaField":
+        return "textarea"
+    if kind in _FILES:
+        return "upload"
+    return "input"
+
+
+def _is_multiple_select(field: Any) -> bool:
+    return field.type in _MULTIPLE or bool(getattr(field.widget, "multiple", False))
+
+
+def _choices(field: Any, value: Any) -> list[tuple[str, str, bool]]:
+    """(value, label, selected) of each option; ``value`` (filters) overrides the field's data."""
+    wanted = None if value is _UNSET else {str(v) for v in (value if isinstance(value, list)
+                                                             else [value])}
+    options = []
+    for choice in field.iter_choices():
+        key, label, selected = str(choice[0]), choice[1], choice[2]
+        if wanted is not None:
+            selected = key in wanted
+        if key == "__None" and not str(label or "").strip():
+            label = "—"
+        options.append((key, label, selected))
+    return options
+
+
+def _select(field: Any, attrs: dict, value: Any) -> Markup:
+    multiple = _is_multiple_select(field)
+    options = _choices(field, value)
+    if multiple:
+        attrs["multiple"] = True
+        attrs.setdefault("size", min(max(len(options), 2), 8))
+    html = [Markup("<select %s>") % Markup(html_params(**attrs))]
+    if not multiple and options and not any(selected for _, _, selected in options) \
+            and options[0][0] not in ("", "__None"):
+        # a required relation without a blank choice: no silent first value
+        from flask_babel import gettext as _
+
+        html.append(Markup('<option value="" selected disabled>%s</option>')
+                    % _("Sélectionner une option"))
+    for key, label, selected in options:
+        html.append(Markup("<option %s>%s</option>")
+                    % (Markup(html_params(value=key, selected=selected)), label))
+    html.append(Markup("</select>"))
+    return Markup("").join(html)
+
+
+def _input_type(field: Any) -> str:
+    if field.type == "PasswordField":
+        return "password"
+    if field.type == "DateField" and list(getattr(field, "format", [_ISO_DATE]))[:1] == [_ISO_DATE]:
+        return "date"
+    if field.type == "EmailField":
+        return "email"
+    return "text"
+
+
+def control(field: Any, value: Any = _UNSET, **attrs: Any) -> Markup:
+    """The DSFR control of ``field``; ``attrs`` become HTML attributes (``class_``, ``id``,
+    ``name``, ``aria_describedby``...), ``value`` replaces the field's data (filter rows)."""
+    kind = field_kind(field)
+    attrs = {k.rstrip("_").replace("_", "-") if k not in ("class_",) else "class": v
+             for k, v in attrs.items()}
+    attrs.setdefault("id", field.id)
+    attrs.setdefault("name", field.name)
+    if kind == "hidden":
+        return Markup("<input %s>") % Markup(html_params(
+            type="hidden", value=field._value() if value is _UNSET else value, **attrs))
+    if kind == "checkbox":
+        checked = bool(field.data) if value is _UNSET else str(value).lower() in ("y", "1", "true", "on")
+        return Markup("<input %s>") % Markup(html_params(type="checkbox", value="y",
+                                                         checked=checked, **attrs))
+    if field.errors:
+        attrs["aria-invalid"] = "true"
+    if kind == "select":
+        attrs.setdefault("class", "fr-select" + (" fr-select--error" if field.errors else ""))
+        return _select(field, attrs, value)
+    current = field._value() if value is _UNSET else ("" if value is None else value)
+    if kind == "upload":
+        attrs.setdefault("class", "fr-upload")
+        return Markup("<input %s>") % Markup(html_params(type="file", **attrs))
+    attrs.setdefault("class", "fr-input" + (" fr-input--error" if field.errors else ""))
+    if kind == "textarea":
+        attrs.setdefault("rows", 4)
+        return Markup("<textarea %s>\r\n%s</textarea>") % (Markup(html_params(**attrs)), current)
+    kind = _input_type(field)
+    if kind == "password":
+        current = ""
+    if field.type in _NUMBERS:
+        attrs.setdefault("inputmode", _NUMBERS[field.type])
+    if kind == "text" and field.type == "DateField":
+        attrs.setdefault("placeholder", list(field.format)[0])
+    return Markup("<input %s>") % Markup(html_params(type=kind, value=current, **attrs))
+
+
+def list_title(modelview_name: str) -> str:
+    """The list title of a registered view (the caption of its table)."""
+    for view in current_app.appbuilder.baseviews:
+        if view.__class__.__name__ == modelview_name:
+            return str(getattr(view, "list_title", "") or "")
+    return ""
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.globals.update(bh_control=control, bh_field_kind=field_kind,
+                                 bh_list_title=list_title)
