@@ -215,3 +215,22 @@ def test_layout_styles_keep_the_focus_visible():
 
     css = (Path(__file__).parents[1] / "app/static/bhasile/bhasile.css").read_text()
     assert not re.search(r"outline\s*:\s*(none|0)\b", css)
+
+
+@pytest.mark.parametrize("path", ["/", "/structureview/list/", "/accessibilite"])
+def test_layout_ids_are_unique(login, path):
+    page = _page(login("calvados").get(path))
+    ids = [e["attrs"]["id"] for e in page.elements if e["attrs"].get("id")]
+    for layout_id in ("contenu", "navigation-principale", "pied-de-page", "menu-modal",
+                      "menu-bouton", "langues"):
+        assert ids.count(layout_id) == 1, layout_id
+    menus = [i for i in ids if re.fullmatch(r"menu-\d+", i)]
+    assert menus and len(menus) == len(set(menus))
+
+
+def test_english_page_keeps_the_layout(login):
+    client = login("calvados")
+    client.get("/lang/en")
+    page = _page(client.get("/structureview/list/"))
+    assert page.one("html")["attrs"]["lang"] == "en"
+    assert page.one("nav", id="navigation-principale") and page.one("footer", cls="fr-footer")
