@@ -4,8 +4,14 @@
   "use strict";
   if (typeof Chart === "undefined") { return; }
   Chart.defaults.locale = "fr-FR";
+  Chart.defaults.font.family = "Marianne, arial, sans-serif";
+  Chart.defaults.color = "#3a3a3a";  /* DSFR grey-200 text */
+  Chart.defaults.borderColor = "#dddddd";  /* DSFR default border */
 
-  var PALETTE = ["#000091", "#e1000f", "#18753c", "#b34000", "#695240", "#6a6af4", "#a558a0", "#009081"];
+  /* The one place for chart colours: blue France, then DSFR illustrative colours chosen for at least
+     3:1 contrast on white (RGAA 3.3, graphical elements): green-emeraude main, purple-glycine main,
+     pink-tuile main, blue-ecume main, green-archipel main, green-tilleul-verveine sun, brown-café-crème sun. */
+  var PALETTE = ["#000091", "#00a95f", "#a558a0", "#ce614a", "#465f9d", "#009099", "#66673d", "#685c48"];
   var numberFr = new Intl.NumberFormat("fr-FR", { maximumFractionDigits: 2 });
 
   function format(value, unit) {
