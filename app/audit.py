@@ -3,6 +3,10 @@
 Every flush of a domain record, whatever the path (form, API, import, grid, CLI), adds one
 ``changement`` row per changed field. The origin and the user come from ``audit_context``
 when a batch sets them, else from the request (form or API), else ``cli``.
+
+Bulk writes (the import's apply) bypass the ORM unit of work, so the hook never sees them:
+they describe their changes to a ``HistoryBatch``, which builds the same rows and writes them
+in one statement (``COPY`` on PostgreSQL).
 """
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ import contextvars
 import datetime as dt
 import enum
 from decimal import Decimal
-from typing import Any, Iterator, Optional
+from typing import Any, Iterator, Mapping, Optional
 
 from flask import g, has_request_context, request
 from sqlalchemy import event, insert, inspect
@@ -69,14 +73,18 @@ def render_value(value: Any) -> Optional[str]:
     return str(value)
 
 
-def record_key(obj: Any) -> str:
-    """A human key for the record: its natural key when it has one."""
+def record_key(obj: Any, values: Optional[Mapping[str, Any]] = None) -> str:
+    """A human key for the record: its natural key when it has one.
+
+    ``values`` (column name → value) stands for the record when it is not an ORM object.
+    """
+    get = values.get if values is not None else (lambda a: getattr(obj, a, None))
     for attr in ("code_dna", "reference", "nom", "code"):
-        value = getattr(obj, attr, None)
+        value = get(attr)
         if isinstance(value, str) and value:
             return value
-    parts = [str(getattr(obj, a)) for a in ("annee", "mois", "type") if getattr(obj, a, None) is not None]
-    return "/".join(parts) or str(getattr(obj, "id", ""))
+    parts = [str(get(a)) for a in ("annee", "mois", "type") if get(a) is not None]
+    return "/".join(parts) or str(get("id") or "")
 
 
 def _structure_id(obj: Any) -> Optional[int]:
@@ -93,14 +101,20 @@ def _audited(obj: Any) -> bool:
     return isinstance(obj, Versioned)
 
 
+def _base(actor: dict, now: dt.datetime, action: str, entity: str, entity_id: Optional[int],
+          key: str, structure_id: Optional[int]) -> dict:
+    return {
+        "at": now, "user_id": actor.get("user_id"), "username": actor.get("username"),
+        "action": action, "entity": entity, "entity_id": entity_id, "key": key[:200],
+        "origin": actor["origin"], "batch_id": actor.get("batch_id"), "structure_id": structure_id,
+        "field": None, "old_value": None, "new_value": None,
+    }
+
+
 def _rows_for(obj: Any, action: str, actor: dict, now: dt.datetime) -> list[dict]:
     state = inspect(obj)
-    base = {
-        "at": now, "user_id": actor.get("user_id"), "username": actor.get("username"),
-        "action": action, "entity": type(obj).__tablename__, "entity_id": obj.id,
-        "key": record_key(obj)[:200], "origin": actor["origin"], "batch_id": actor.get("batch_id"),
-        "structure_id": _structure_id(obj), "field": None, "old_value": None, "new_value": None,
-    }
+    base = _base(actor, now, action, type(obj).__tablename__, obj.id, record_key(obj),
+                 _structure_id(obj))
     rows = []
     for attr in state.mapper.column_attrs:
         name = attr.key
@@ -150,6 +164,79 @@ def _after_flush(session: Session, flush_context) -> None:
             rows.extend(_rows_for(obj, "update", actor, now))
     if rows:
         session.connection().execute(insert(Changement.__table__), rows)
+
+
+#: The columns of ``changement`` a history row fills, in the order ``COPY`` receives them.
+_COLUMNS = ("at", "user_id", "username", "action", "entity", "entity_id", "key", "field",
+            "old_value", "new_value", "origin", "batch_id", "structure_id")
+#: From this many rows, PostgreSQL receives the history by ``COPY`` (one round trip).
+COPY_FROM = 500
+
+
+class HistoryBatch:
+    """The history of a bulk write: the rows the session hook would write, written at once.
+
+    Describe each record written (``created``, ``updated``, ``deleted``) with its column
+    values; ``write`` inserts every row in the current transaction.
+    """
+
+    def __init__(self, actor: Optional[dict] = None, now: Optional[dt.datetime] = None):
+        self.actor = actor or current_actor()
+        self.now = now or utcnow()
+        self.rows: list[dict] = []
+
+    @property
+    def updated_by(self) -> str:
+        """What ``updated_by`` holds for the records written in this batch."""
+        return self.actor.get("username") or self.actor["origin"]
+
+    def _base(self, action: str, table: Any, entity_id: int, values: Mapping[str, Any],
+              structure_id: Optional[int]) -> dict:
+        return _base(self.actor, self.now, action, table.name, entity_id,
+                     record_key(None, {**values, "id": entity_id}), structure_id)
+
+    def created(self, table: Any, entity_id: int, values: Mapping[str, Any],
+                structure_id: Optional[int]) -> None:
+        """A new record: one row per column with a value (as the hook's ``create``)."""
+        base = self._base("create", table, entity_id, values, structure_id)
+        rows = [{**base, "field": c.name, "new_value": render_value(values[c.name])}
+                for c in table.columns if c.name not in _SKIP and values.get(c.name) is not None]
+        self.rows.extend(rows or [base])
+
+    def updated(self, table: Any, entity_id: int, old: Mapping[str, Any], new: Mapping[str, Any],
+                structure_id: Optional[int]) -> None:
+        """A changed record: one row per field whose rendered value changes (``new``: the
+        changed columns only; ``old``: the whole stored row)."""
+        base = self._base("update", table, entity_id, {**old, **new}, structure_id)
+        for column in table.columns:
+            name = column.name
+            if name in new and name not in _SKIP:
+                before, after = render_value(old[name]), render_value(new[name])
+                if before != after:
+                    self.rows.append({**base, "field": name, "old_value": before, "new_value": after})
+
+    def deleted(self, table: Any, entity_id: int, old: Mapping[str, Any],
+                structure_id: Optional[int]) -> None:
+        """A deleted record: one row per column that had a value (as the hook's ``delete``)."""
+        base = self._base("delete", table, entity_id, old, structure_id)
+        rows = [{**base, "field": c.name, "old_value": render_value(old[c.name])}
+                for c in table.columns if c.name not in _SKIP and old.get(c.name) is not None]
+        self.rows.extend(rows or [base])
+
+    def write(self, connection: Any) -> int:
+        """Insert every row in ``connection``'s transaction; returns how many."""
+        rows, self.rows = self.rows, []
+        if not rows:
+            return 0
+        if connection.dialect.name == "postgresql" and len(rows) >= COPY_FROM:
+            names = ", ".join(f'"{c}"' for c in _COLUMNS)
+            with connection.connection.driver_connection.cursor() as cursor, \
+                    cursor.copy(f"COPY changement ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(tuple(row[c] for c in _COLUMNS))
+        else:
+            connection.execute(insert(Changement.__table__), rows)
+        return len(rows)
 
 
 def record_event(session: Session, action: str, entity: str, key: str, username: Optional[str],

@@ -211,10 +211,14 @@ def _touched(session: Session) -> dict[int, set[str]]:
 
 
 def _before_flush(session: Session, _context, _instances) -> None:
-    if not has_request_context() or not current_scope().is_operateur:
-        return
-    touched = _touched(session)
-    if not touched:
+    if has_request_context() and current_scope().is_operateur:
+        reopen_tasks(session, _touched(session))
+
+
+def reopen_tasks(session: Session, touched: dict[int, set[str]]) -> None:
+    """An opérateur's edits (structure → sections touched) put its open tasks back « en cours »
+    and a validated section back « à vérifier » (bulk writes, which no flush sees, call it)."""
+    if not touched or not has_request_context() or not current_scope().is_operateur:
         return
     with session.no_autoflush:
         tasks = session.scalars(select(Tache).join(Campagne).where(

@@ -1,18 +1,25 @@
-"""Import throughput on the demo park: preview (×1 and ×10, SQLite) and apply (PostgreSQL).
+"""Import throughput on the demo park: preview and apply, on SQLite and PostgreSQL.
 
-    python benchmarks/bench_import.py [--scales 1 10] [--no-postgresql]
+    python benchmarks/bench_import.py [--scales 1 10] [--backends sqlite postgresql]
 
-Preview: the national workbook exported then read back (every row compared, nothing written).
-Apply: an Activité sheet where every row changes (updates), then one of new months (inserts),
-on PostgreSQL at 127.0.0.1:5432, with the change history written for every field.
+For each backend and scale, on a scratch database with the demo park:
+- re-import of the whole national workbook (every sheet), with every row of Places, Budgets
+  and Activité changed (updates: 2 fields per row, so 2 history rows per row);
+- import of Places, Budgets and Activité rows moved 30 years back (inserts: every field of a
+  new row goes to the history).
+Preview (dry run) rows/s counts the rows read; apply rows/s counts the rows written, with the
+change history written for every field. The machine's load average is printed: it is shared.
 """
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import io
+import os
 import sys
 import tempfile
 import time
+from decimal import Decimal
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -22,95 +29,119 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench_export import scratch_app  # noqa: E402
 
 PG = "postgresql+psycopg://postgres@127.0.0.1:5432"
+SHIFT = 30  # years: inserted rows land where the demo park has none
 
 
-def preview(app, tmp: Path, scale: int) -> None:
-    from app.extensions import db
-    from app.scope import NATIONAL
-    from exports.workbook import export_workbook
-    from imports.pipeline import ImportCommand
-
-    with app.app_context():
-        export_workbook(db.session, str(tmp / "all.xlsx"), NATIONAL)
-        data = (tmp / "all.xlsx").read_bytes()
-        started = time.perf_counter()
-        result = ImportCommand(data, "all.xlsx", NATIONAL).validate()
-        elapsed = time.perf_counter() - started
-        db.session.rollback()
-    changes = len(result.changes)
-    print(f"preview ×{scale}: {result.rows_read:,} rows in {elapsed:.2f} s = "
-          f"{result.rows_read / elapsed:,.0f} rows/s (target ≥ 10,000); {changes} changes, "
-          f"{len(result.errors)} errors")
+def _updated(name: str, row: list) -> list:
+    """The row with two fields changed, within the domain rules."""
+    if name == "Places":        # places autorisées +1, places à créer +1
+        row[2] = (row[2] or 0) + 1
+        row[6] = (row[6] or 0) + 1
+    elif name == "Budgets":     # dotation demandée +1 €, commentaire
+        row[5] = (row[5] or Decimal(0)) + 1
+        row[23] = "bench: ligne revue"
+    elif name == "Activité":    # places autorisées +1, travaux +1
+        row[2] = (row[2] or 0) + 1
+        row[9] = (row[9] or 0) + 1
+    return row
 
 
-def _activite_file(session, shift_months: int | None) -> bytes:
-    """Every Activité row, with places occupées changed (or moved to new months)."""
-    import datetime as dt
+def _moved(name: str, row: list) -> list:
+    """The row moved ``SHIFT`` years back (a new row)."""
+    if name == "Activité":
+        row[1] = dt.date(row[1].year - SHIFT, row[1].month, 1)
+    else:
+        row[1] = row[1] - SHIFT
+    return row
 
+
+def workbook(session, names: list[str], change) -> bytes:
     from app.scope import NATIONAL
     from app.sheets import BY_NAME
     from exports.queries import sheet_rows
     from exports.writer import WorkbookWriter
 
-    sheet = BY_NAME["Activité"]
     out = io.BytesIO()
     writer = WorkbookWriter(out)
-
-    def rows():
-        for row in sheet_rows(session, sheet, NATIONAL):
-            if shift_months is None:
-                row[3] = (row[3] or 0) + 1
-            else:
-                row[1] = dt.date(row[1].year - shift_months // 12, row[1].month, 1)
-            yield row
-
-    writer.add_sheet(sheet, rows())
+    for name in names:
+        sheet = BY_NAME[name]
+        rows = sheet_rows(session, sheet, NATIONAL)
+        if name in ("Places", "Budgets", "Activité"):
+            rows = (change(name, list(r)) for r in rows)
+        writer.add_sheet(sheet, rows)
     writer.close()
     return out.getvalue()
 
 
-def apply_pg(tmp: Path, scale: int) -> None:
+def history_rows(session) -> int:
+    from models import Changement
+
+    return session.scalar(sa.select(sa.func.count(Changement.id)))
+
+
+def measure(app, backend: str, scale: int) -> None:
     from app.extensions import db
     from app.scope import NATIONAL
+    from app.sheets import SHEETS
     from imports.pipeline import ImportCommand
 
-    name = f"bh_h4_bench_import_{scale}"
-    admin = sa.create_engine(f"{PG}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    app = scratch_app(tmp, scale, f"{PG}/{name}")
+    scenarios = (("full workbook, updates", [s.name for s in SHEETS], _updated),
+                 ("Places+Budgets+Activité, inserts", ["Places", "Budgets", "Activité"], _moved))
     with app.app_context():
-        for label, shift in (("updates", None), ("inserts", 24 * 12)):
-            data = _activite_file(db.session, shift)
-            command = ImportCommand(data, "activite.xlsx", NATIONAL)
+        for label, names, change in scenarios:
+            data = workbook(db.session, names, change)
+            db.session.rollback()
+            before = history_rows(db.session)
+            db.session.rollback()
+            command = ImportCommand(data, "bench.xlsx", NATIONAL)
             started = time.perf_counter()
             result = command.validate()
-            check_s = time.perf_counter() - started
+            preview_s = time.perf_counter() - started
+            assert not result.errors, [e.as_dict() for e in result.errors[:5]]
             started = time.perf_counter()
             command.run(origin="cli")
             apply_s = time.perf_counter() - started
             n = len(result.changes)
-            print(f"apply PostgreSQL ×{scale} ({label}): {n:,} rows written in {apply_s:.2f} s = "
-                  f"{n / apply_s:,.0f} rows/s (target ≥ 5,000); preview before it {check_s:.2f} s")
+            history = history_rows(db.session) - before
+            db.session.rollback()
+            print(f"{backend} ×{scale} {label}: preview {result.rows_read:,} rows in {preview_s:.2f} s "
+                  f"= {result.rows_read / preview_s:,.0f} rows/s; apply {n:,} rows in {apply_s:.2f} s "
+                  f"= {n / apply_s:,.0f} rows/s (target ≥ 5,000 on PostgreSQL); "
+                  f"{history:,} history rows", flush=True)
         db.session.remove()
         db.engine.dispose()
+
+
+def run_sqlite(scale: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        measure(scratch_app(Path(tmp), scale), "SQLite", scale)
+
+
+def run_postgresql(scale: int) -> None:
+    name = f"bh_bench_import_{scale}_{os.getpid()}"
+    admin = sa.create_engine(f"{PG}/postgres", isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            measure(scratch_app(Path(tmp), scale, f"{PG}/{name}"), "PostgreSQL", scale)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--scales", type=int, nargs="+", default=[1, 10])
-    parser.add_argument("--no-postgresql", action="store_true")
+    parser.add_argument("--backends", nargs="+", default=["sqlite", "postgresql"],
+                        choices=["sqlite", "postgresql"])
     args = parser.parse_args()
+    print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
+          f"on {os.cpu_count()} CPUs", flush=True)
     for scale in args.scales:
-        with tempfile.TemporaryDirectory() as tmp:
-            preview(scratch_app(Path(tmp), scale), Path(tmp), scale)
-    if not args.no_postgresql:
-        with tempfile.TemporaryDirectory() as tmp:
-            apply_pg(Path(tmp), 1)
+        for backend in args.backends:
+            (run_sqlite if backend == "sqlite" else run_postgresql)(scale)
 
 
 if __name__ == "__main__":

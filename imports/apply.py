@@ -1,22 +1,31 @@
 """Apply a previewed import: all rows in one transaction, or nothing.
 
-Each changed row is re-checked against the version seen by the preview; if another user
-changed it since, nothing is written and the rows are named. Every change goes through the
-ORM, so the change history records it, tagged with the import batch.
+Set-based, sheet by sheet. First every stored row the import changes is read back, a chunk
+of ids per query (locked ``FOR UPDATE`` on PostgreSQL), and its version compared with the one
+the preview saw: if another user changed a row since, nothing is written and the rows are
+named. Then one UPDATE per set of changed columns (executemany, ``WHERE version =`` the
+version checked, bumping version, updated_at, updated_by), one multi-row INSERT of the new
+rows (ids returned), and at the end the change history of the whole batch in one statement
+(``app.audit.HistoryBatch``): the same rows the ORM hook writes for a form, tagged with the
+batch. These statements bypass the ORM unit of work, so the hook does not write them twice.
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+from collections import defaultdict
+from typing import Any, Iterable, Optional
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select, update
 
+from app.audit import HistoryBatch
+from app.campagnes import TABLE_SECTIONS, reopen_tasks
 from app.sheets import APPLY_ORDER, Lookups, Sheet
 from app.sheets.normalize import norm
-from models import Adresse, AdresseAnnee, ConventionStructure, Structure
+from models import Adresse, AdresseAnnee, Convention, ConventionStructure
 
 from .result import Record
 
 CHUNK = 2000
+ADRESSE, ANNEE, LINK = Adresse.__table__, AdresseAnnee.__table__, ConventionStructure.__table__
 
 
 class StaleRows(Exception):
@@ -33,75 +42,265 @@ def _describe(rec: Record) -> str:
     return f"{rec.sheet.name} ligne {rec.row} ({key})"
 
 
+def _values(rec: Record) -> dict[str, Any]:
+    """The fields a record writes: all of a new row, the changed ones of an updated row."""
+    return rec.values if rec.status == "new" else {f: n for f, (_o, n) in rec.changed.items()}
+
+
 class Applier:
-    """Writes the new and updated rows of a preview with the ORM (so they are audited)."""
+    """Writes the new and updated rows of a preview in bulk, with their change history.
+
+    ``_set`` and ``_links`` write one ORM object (the grid's save uses them, audited by the
+    session hook).
+    """
 
     def __init__(self, session: Any, lookups: Lookups):
         self.session, self.lookups = session, lookups
         self.stale: list[str] = []
+        self.stored: dict[str, dict[int, Any]] = defaultdict(dict)   #: table → id → stored row
+        self.touched: dict[int, set[str]] = {}                      #: structure → sections
+        self.tables: set[str] = set()                                #: tables written
+        self.history: Optional[HistoryBatch] = None
 
+    # --- the import: bulk -------------------------------------------------------------------
     def apply(self, records: list[Record]) -> int:
-        written = 0
-        for sheet in APPLY_ORDER:
-            todo = [r for r in records if r.sheet is sheet and r.status in ("new", "updated")]
-            if not todo:
-                continue
-            if sheet.name == "Adresses":
-                self._adresses(todo)
-            else:
-                self._plain(sheet, todo)
-            self.session.flush()
-            self._remember(sheet, todo)
-            written += len(todo)
+        """Write every new and updated record; raises ``StaleRows`` (nothing written) when a
+        stored row changed since the preview."""
+        todo = [(sheet, [r for r in records if r.sheet is sheet and r.status in ("new", "updated")])
+                for sheet in APPLY_ORDER]
+        todo = [(sheet, recs) for sheet, recs in todo if recs]
+        if not todo:
+            return 0
+        self.conn = self.session.connection()
+        self.history = HistoryBatch()
+        for sheet, recs in todo:
+            self._check(sheet, recs)
         if self.stale:
             raise StaleRows(self.stale)
-        return written
+        for sheet, recs in todo:
+            if sheet.name == "Adresses":
+                self._adresses(sheet, recs)
+            else:
+                self._plain(sheet, recs)
+        self.history.write(self.conn)
+        self._notify()
+        return sum(len(recs) for _sheet, recs in todo)
 
-    def _load(self, model: type, ids: list[int]) -> dict[int, Any]:
-        found = {}
+    def _check(self, sheet: Sheet, recs: list[Record]) -> None:
+        """Read back (and lock) the stored rows ``recs`` change; name those changed since."""
+        pairs = (((2, ADRESSE), (0, ANNEE)) if sheet.name == "Adresses"
+                 else ((0, sheet.model.__table__),))
+        for pos, table in pairs:
+            expected = [(rec.ids[pos], rec.ids[pos + 1], rec) for rec in recs
+                        if rec.ids is not None and rec.ids[pos] is not None]
+            found = self._load(table, [i for i, _v, _r in expected])
+            for obj_id, version, rec in expected:
+                row = found.get(obj_id)
+                if (row is None or row["version"] != version) and _describe(rec) not in self.stale:
+                    self.stale.append(_describe(rec))
+
+    def _load(self, table: Any, ids: Iterable[int]) -> dict[int, Any]:
+        ids = sorted(set(ids) - set(self.stored[table.name]))
+        found = self.stored[table.name]
         for start in range(0, len(ids), CHUNK):
-            chunk = ids[start:start + CHUNK]
-            found.update({o.id: o for o in self.session.scalars(select(model).where(model.id.in_(chunk)))})
+            query = select(table).where(table.c.id.in_(ids[start:start + CHUNK])).with_for_update()
+            found.update({row.id: row._mapping for row in self.conn.execute(query)})
         return found
 
-    def _target(self, model: type, rec: Record, objs: dict, id_pos: int = 0) -> Optional[Any]:
-        if rec.ids is None or rec.ids[id_pos] is None:
-            obj = model()
-            self.session.add(obj)
-            return obj
-        obj = objs.get(rec.ids[id_pos])
-        if obj is None or obj.version != rec.ids[id_pos + 1]:
-            self.stale.append(_describe(rec))
-            return None
-        return obj
+    def _plain(self, sheet: Sheet, recs: list[Record]) -> None:
+        table = sheet.model.__table__
+        changes, new = [], []
+        for rec in recs:
+            values = self._resolve(sheet, _values(rec))
+            if rec.ids is None or rec.ids[0] is None:
+                new.append((rec, values))
+            else:
+                changes.append((rec.ids[0], rec.ids[1], values))
+        self._update(table, changes)
+        ids = self._insert(table, [values for _rec, values in new])
+        if sheet.name == "Conventions":
+            created = {id(rec): i for i, (rec, _values) in zip(ids, new)}
+            self._convention_links([(created[id(rec)], rec.values["codes_dna"]) if id(rec) in created
+                                    else (rec.ids[0], rec.changed["codes_dna"][1]) for rec in recs
+                                    if "codes_dna" in (rec.values if id(rec) in created else rec.changed)])
+        self._remember(sheet, [(i, rec, values) for i, (rec, values) in zip(ids, new)])
 
-    def _plain(self, sheet: Sheet, todo: list[Record]) -> None:
-        objs = self._load(sheet.model, [r.ids[0] for r in todo if r.ids])
-        for rec in todo:
-            obj = self._target(sheet.model, rec, objs)
-            if obj is None:
+    def _resolve(self, sheet: Sheet, values: dict[str, Any]) -> dict[str, Any]:
+        """Column name → value to store: references turned into ids (as ``_set`` does)."""
+        out = {}
+        for field, value in values.items():
+            column = sheet.by_field[field]
+            if column.read_only or field == "codes_dna":
                 continue
-            values = rec.values if rec.status == "new" else {f: n for f, (_o, n) in rec.changed.items()}
-            for field, value in values.items():
-                self._set(obj, sheet, field, value)
+            out[column.attribute] = self._reference(column.attribute, value)
+        return out
 
+    def _reference(self, attr: str, value: Any) -> Any:
+        if attr == "structure_id":
+            return self.lookups.structures[value][0] if value else None
+        if attr == "operateur_id":
+            return self.lookups.operateur_id(value)
+        if attr == "departement_id":
+            return self.lookups.departements[value][0] if value else None
+        return value
+
+    # --- statements -------------------------------------------------------------------------
+    def _update(self, table: Any, changes: list[tuple[int, int, dict]],
+                structure_of: Optional[dict[int, Optional[int]]] = None) -> None:
+        """UPDATE the stored rows (id, version checked, values): one executemany per set of
+        columns actually changed; the history of each changed field."""
+        groups: dict[tuple, list[dict]] = defaultdict(list)
+        stored = self.stored[table.name]
+        for obj_id, version, values in changes:
+            old = stored[obj_id]
+            changed = {name: value for name, value in values.items() if old[name] != value}
+            if not changed:
+                continue
+            sid = (structure_of or {}).get(obj_id) or _structure(table.name, obj_id, {**old, **changed})
+            self.history.updated(table, obj_id, old, changed, sid)
+            self._touch(table.name, sid)
+            groups[tuple(sorted(changed))].append(
+                {"b_id": obj_id, "b_version": version, **{f"b_{n}": v for n, v in changed.items()}})
+        for names, params in groups.items():
+            statement = (update(table)
+                         .where(table.c.id == bindparam("b_id"), table.c.version == bindparam("b_version"))
+                         .values({**{n: bindparam(f"b_{n}") for n in names},
+                                  "version": table.c.version + 1, "updated_at": self.history.now,
+                                  "updated_by": self.history.updated_by}))
+            done = self.conn.execute(statement, params).rowcount
+            if self.conn.dialect.supports_sane_multi_rowcount and done != len(params):
+                raise StaleRows([f"{table.name} : {len(params) - done} ligne(s) modifiée(s) "
+                                 "pendant l'écriture"])
+
+    def _insert(self, table: Any, rows: list[dict], structures: Optional[list] = None) -> list[int]:
+        """INSERT the new rows (multi-row, ids returned in order); the history of each."""
+        if not rows:
+            return []
+        defaults = {c.name: c.default.arg for c in table.columns
+                    if c.default is not None and c.default.is_scalar and c.name != "version"}
+        stamp = {"version": 1, "updated_at": self.history.now, "updated_by": self.history.updated_by}
+        # as the ORM does: a column with a default gets it when the row leaves it empty
+        full = [{**row, **{n: v for n, v in defaults.items() if row.get(n) is None}, **stamp}
+                for row in rows]
+        groups: dict[tuple, list[int]] = defaultdict(list)
+        for n, row in enumerate(full):
+            groups[tuple(row)].append(n)
+        ids: list[int] = [0] * len(full)
+        for positions in groups.values():
+            statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+            for n, (obj_id,) in zip(positions, self.conn.execute(statement, [full[n] for n in positions])):
+                ids[n] = obj_id
+        for n, (obj_id, row) in enumerate(zip(ids, full)):
+            sid = structures[n] if structures is not None else _structure(table.name, obj_id, row)
+            self.history.created(table, obj_id, row, sid)
+            self._touch(table.name, sid)
+        return ids
+
+    def _touch(self, table_name: str, structure_id: Optional[int]) -> None:
+        self.tables.add(table_name)
+        section = TABLE_SECTIONS.get(table_name)
+        if section is not None and structure_id is not None:
+            self.touched.setdefault(structure_id, set()).add(section)
+
+    # --- sheets with more than one table ----------------------------------------------------
+    def _convention_links(self, wanted: list[tuple[int, Any]]) -> None:
+        """The structures of each convention: links deleted and added, with their history."""
+        if not wanted:
+            return
+        ids = [cid for cid, _codes in wanted]
+        current: dict[int, dict[int, Any]] = defaultdict(dict)
+        for start in range(0, len(ids), CHUNK):
+            for row in self.conn.execute(select(LINK).where(
+                    LINK.c.convention_id.in_(ids[start:start + CHUNK])).with_for_update()):
+                current[row.convention_id][row.structure_id] = row._mapping
+        gone, new = [], []
+        for cid, codes in wanted:
+            sids = {self.lookups.structures[c][0] for c in codes or ()}
+            for sid, link in current[cid].items():
+                if sid not in sids:
+                    gone.append(link["id"])
+                    self.history.deleted(LINK, link["id"], link, sid)
+            new.extend({"convention_id": cid, "structure_id": sid} for sid in sids - set(current[cid]))
+        for start in range(0, len(gone), CHUNK):
+            self.conn.execute(LINK.delete().where(LINK.c.id.in_(gone[start:start + CHUNK])))
+        if gone:
+            self.tables.add(LINK.name)
+        self._insert(LINK, new)
+
+    def _adresses(self, sheet: Sheet, recs: list[Record]) -> None:
+        """Adresses rows: the address (parent, shared by its years) then the year row."""
+        parents: dict[int, dict] = {}            # stored address → merged changes
+        versions: dict[int, int] = {}
+        new_parents: list[dict] = []
+        years, new_years = [], []                 # (id, version, values); (parent, values)
+        for rec in recs:
+            values = _values(rec)
+            parent_values = self._resolve(sheet, {f: v for f, v in values.items()
+                                                  if sheet.by_field[f].target == "parent"})
+            year_values = self._resolve(sheet, {f: v for f, v in values.items()
+                                                if sheet.by_field[f].target == "row"})
+            if rec.ids is None or rec.ids[2] is None:
+                new_parents.append(parent_values)
+                parent = ("new", len(new_parents) - 1)
+            else:
+                parent = ("stored", rec.ids[2])
+                parents.setdefault(rec.ids[2], {}).update(parent_values)
+                versions[rec.ids[2]] = rec.ids[3]
+            if rec.values.get("annee") is None:
+                continue
+            if rec.ids is not None and rec.ids[0] is not None:
+                years.append((rec.ids[0], rec.ids[1], year_values))
+            else:
+                new_years.append((parent, year_values))
+        self._update(ADRESSE, [(pid, versions[pid], values) for pid, values in parents.items()])
+        new_ids = self._insert(ADRESSE, new_parents)
+
+        def parent_id(parent: tuple) -> int:
+            return new_ids[parent[1]] if parent[0] == "new" else parent[1]
+
+        def structure(pid: int) -> Optional[int]:
+            if pid in parents and "structure_id" in parents[pid]:
+                return parents[pid]["structure_id"]
+            if pid in self.stored[ADRESSE.name]:
+                return self.stored[ADRESSE.name][pid]["structure_id"]
+            return new_parents[new_ids.index(pid)].get("structure_id")
+
+        stored_years = self.stored[ANNEE.name]
+        self._update(ANNEE, years, {yid: structure(stored_years[yid]["adresse_id"]) for yid, _v, _x in years})
+        rows = [{**values, "adresse_id": parent_id(parent)} for parent, values in new_years]
+        self._insert(ANNEE, rows, [structure(row["adresse_id"]) for row in rows])
+
+    # --- after the statements ---------------------------------------------------------------
+    def _remember(self, sheet: Sheet, created: list[tuple[int, Record, dict]]) -> None:
+        """Make the opérateurs and structures just created known to the rows that follow."""
+        for obj_id, rec, values in created:
+            if sheet.name == "Opérateurs":
+                name = values.get("nom") or rec.key[0]
+                self.lookups.operateurs.setdefault(norm(name), (obj_id, name))
+            elif sheet.name == "Structures":
+                self.lookups.structures[values["code_dna"]] = (
+                    obj_id, values.get("departement_id"), values.get("operateur_id"))
+
+    def _notify(self) -> None:
+        """What the session hooks do after an ORM write: ask for the aggregates' rebuild,
+        put an opérateur's campaign tasks back « en cours »."""
+        from app.jobs import WATCHED_TABLES
+
+        if self.tables & WATCHED_TABLES:
+            self.session.info["bhasile_rebuild"] = True
+        reopen_tasks(self.session, self.touched)
+
+    # --- one ORM object (the grid) ----------------------------------------------------------
     def _set(self, obj: Any, sheet: Sheet, field: str, value: Any) -> None:
         column = sheet.by_field[field]
         if column.read_only:
             return
-        attr = column.attribute
         if field == "codes_dna":
             self._links(obj, value or ())
             return
-        if attr == "structure_id":
-            value = self.lookups.structures[value][0] if value else None
-        elif attr == "operateur_id":
-            value = self.lookups.operateur_id(value)
-        elif attr == "departement_id":
-            value = self.lookups.departements[value][0] if value else None
-        setattr(obj, attr, value)
+        setattr(obj, column.attribute, self._reference(column.attribute, value))
 
-    def _links(self, convention: Any, codes: tuple) -> None:
+    def _links(self, convention: Convention, codes: tuple) -> None:
         wanted = {self.lookups.structures[c][0] for c in codes}
         current = {link.structure_id: link for link in convention.structures}
         for sid, link in current.items():
@@ -110,44 +309,9 @@ class Applier:
         for sid in wanted - set(current):
             convention.structures.append(ConventionStructure(structure_id=sid))
 
-    def _adresses(self, todo: list[Record]) -> None:
-        sheet = todo[0].sheet
-        parents = self._load(Adresse, [r.ids[2] for r in todo if r.ids and r.ids[2]])
-        years = self._load(AdresseAnnee, [r.ids[0] for r in todo if r.ids and r.ids[0]])
-        for rec in todo:
-            values = rec.values if rec.status == "new" else {f: n for f, (_o, n) in rec.changed.items()}
-            parent = self._target(Adresse, rec, parents, 2) if rec.ids else Adresse()
-            if parent is None:
-                continue
-            if rec.ids is None:
-                self.session.add(parent)
-            for field, value in values.items():
-                if sheet.by_field[field].target == "parent":
-                    self._set(parent, sheet, field, value)
-            if rec.values.get("annee") is None:
-                continue
-            year = self._target(AdresseAnnee, rec, years, 0) if rec.ids and rec.ids[0] else None
-            if year is None:
-                if rec.ids and rec.ids[0]:
-                    continue
-                year = AdresseAnnee(adresse=parent)
-                self.session.add(year)
-            for field, value in values.items():
-                if sheet.by_field[field].target == "row":
-                    self._set(year, sheet, field, value)
 
-    def _remember(self, sheet: Sheet, todo: list[Record]) -> None:
-        """Make the opérateurs and structures just created known to the rows that follow."""
-        if sheet.name == "Opérateurs":
-            for rec in todo:
-                name = rec.values.get("nom") or rec.key[0]
-                if norm(name) not in self.lookups.operateurs:
-                    obj_id = self.session.scalar(select(sheet.model.id).where(sheet.model.nom == name))
-                    self.lookups.operateurs[norm(name)] = (obj_id, name)
-        elif sheet.name == "Structures":
-            new = [r.key[0] for r in todo if r.status == "new"]
-            for start in range(0, len(new), CHUNK):
-                for sid, code, dep, op in self.session.execute(
-                        select(Structure.id, Structure.code_dna, Structure.departement_id,
-                               Structure.operateur_id).where(Structure.code_dna.in_(new[start:start + CHUNK]))):
-                    self.lookups.structures[code] = (sid, dep, op)
+def _structure(table_name: str, obj_id: int, values: Any) -> Optional[int]:
+    """The structure a row belongs to, for the history (``app.audit._structure_id``)."""
+    if table_name == "structure":
+        return obj_id
+    return values.get("structure_id")
