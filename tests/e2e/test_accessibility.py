@@ -85,6 +85,29 @@ def test_page_is_accessible(open_page, live_server, name):
     serious = axe.blocking(found)
     assert not serious, axe.report(serious, f"la page « {name} » ({page.url})")
     assert page.problems == [], f"la page « {name} » signale des erreurs : {page.problems}"
+    structure = axe.structure_problems(page)
+    assert not structure, f"la page « {name} » : " + " ; ".join(structure)
     font = page.evaluate("getComputedStyle(document.body).fontFamily")
     assert "Marianne" in font, f"la page « {name} » n'a pas la police du DSFR (Marianne) : {font}"
     assert page.locator("header.fr-header").count() == 1, f"la page « {name} » n'a pas l'en-tête du DSFR"
+
+
+def test_form_errors_are_tied_to_their_fields(open_page, live_server):
+    """A refused form names each error on its field: aria-invalid, the message in the field's
+    aria-describedby, and the page with its errors still passes axe."""
+    page = open_page("calvados")
+    page.goto(f"/structureview/edit/{live_server.ids['structure']}")
+    page.fill("#code_postal", "75001")  # Paris: not in the Calvados
+    page.fill("#code_finess", "123")  # 9 characters expected
+    with page.expect_navigation():
+        page.locator("main form [type=submit]").first.click()
+    for field, message in (("code_postal", "75001"), ("code_finess", "9 caractères")):
+        control = page.locator(f"#{field}")
+        assert control.get_attribute("aria-invalid") == "true", f"{field} n'est pas marqué invalide"
+        described = (control.get_attribute("aria-describedby") or "").split()
+        messages = " ".join(page.locator(f"#{i}").inner_text() for i in described if page.locator(f"#{i}").count())
+        assert message in messages, f"le message d'erreur de {field} n'est pas relié au champ (aria-describedby)"
+    screenshot(page, "formulaire-erreurs")
+    serious = axe.blocking(axe.violations(page))
+    assert not serious, axe.report(serious, "le formulaire refusé")
+    assert page.problems == [], page.problems

@@ -89,7 +89,7 @@ def test_fill_down_undo_and_column_chooser_with_the_keyboard(page):
     page.wait_for_selector(".tabulator-row .tabulator-cell")
     assert [cell(page, r, "travaux").inner_text() for r in (0, 1, 2)] == before
     page.click(".bh-grid-columns summary")
-    page.uncheck('input[data-column="travaux"]')
+    page.locator('input[data-column="travaux"]').set_checked(False, force=True)  # the DSFR label covers it
     expect(page.locator('.tabulator-col[tabulator-field="travaux"]')).to_be_hidden()
     page.wait_for_timeout(300)
     page.reload()

@@ -66,20 +66,31 @@ def test_every_focused_element_shows_its_focus(open_page, live_server, user, url
     assert {"a", "button", "input"} & seen, seen
 
 
+def open_menu(page, name: str = "", key: str = "Enter"):
+    """Tab to the main menu's ``name`` button, open it with ``key``: its sub-menu shows."""
+    from playwright.sync_api import expect
+
+    tab_to(page, ".fr-nav__btn", name)
+    button = page.locator(".fr-nav__btn:focus")
+    page.keyboard.press(key)
+    expect(button).to_have_attribute("aria-expanded", "true")
+    menu = page.locator(f"#{button.get_attribute('aria-controls')}")
+    expect(menu).to_be_visible()
+    return button, menu
+
+
 def test_a_menu_opens_with_enter_and_with_space(open_page):
+    from playwright.sync_api import expect
+
     page = open_page("calvados")
     page.goto("/")
-    button = page.locator("#navigation-principale .fr-nav__btn, nav .fr-nav__btn").first
-    menu = page.locator(f"#{button.get_attribute('aria-controls')}")
-    tab_to(page, ".fr-nav__btn")
+    button, menu = open_menu(page)
     page.keyboard.press("Enter")
-    assert button.get_attribute("aria-expanded") == "true"
-    page.wait_for_timeout(400)  # the DSFR's collapse transition
-    assert menu.is_visible()
-    page.keyboard.press("Enter")
-    assert button.get_attribute("aria-expanded") == "false"
+    expect(button).to_have_attribute("aria-expanded", "false")
+    expect(menu).to_be_hidden()
     page.keyboard.press("Space")
-    assert button.get_attribute("aria-expanded") == "true"
+    expect(button).to_have_attribute("aria-expanded", "true")
+    expect(menu).to_be_visible()
     page.keyboard.press("Tab")
     assert page.evaluate(f"{ACTIVE}.closest('.fr-menu') !== null"), "Tab ne mène pas dans le menu ouvert"
 
@@ -95,8 +106,7 @@ def test_sign_in_filter_open_edit_and_save_with_the_keyboard_alone(open_page, li
         page.keyboard.press("Enter")
     assert "/login" not in page.url, "la connexion au clavier a échoué"
     # the structure list through the main menu
-    tab_to(page, ".fr-nav__btn", "Parc")
-    page.keyboard.press("Enter")
+    open_menu(page, "Parc")
     tab_to(page, ".fr-menu a", "Structures")
     with page.expect_navigation():
         page.keyboard.press("Enter")
