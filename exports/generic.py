@@ -5,9 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from decimal import Decimal
-from typing import Any
+from typing import Any, Callable, Optional
 
-from sqlalchemy import select
+from sqlalchemy import select, true
+
+from app.scope import Scope, condition_for
 
 from .writer import WorkbookWriter
 
@@ -32,9 +34,21 @@ def _value(obj: Any, column: str) -> Any:
     return str(obj)
 
 
+def _scoped(model: type, scope: Optional[Scope]):
+    """The territory condition for ``model`` (none when the model has no scope rule)."""
+    if scope is None:
+        return true()
+    try:
+        return condition_for(model, scope)
+    except LookupError:
+        return true()
+
+
 def export_list(session: Any, target: str, view: Any, ids: list[int], user: str,
-                filters: Any, sort: Any) -> int:
-    """Write the rows ``ids`` of ``view`` (in that order) with its list columns."""
+                filters: Any, sort: Any, scope: Optional[Scope] = None,
+                progress: Optional[Callable[[str, int], None]] = None) -> int:
+    """Write the rows ``ids`` of ``view`` (in that order) with its list columns; rows outside
+    ``scope`` (when given) are left out."""
     model = view.datamodel.obj
     columns = list(view.list_columns)
     writer = WorkbookWriter(target)
@@ -47,8 +61,13 @@ def export_list(session: Any, target: str, view: Any, ids: list[int], user: str,
     r = 0
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start:start + CHUNK]
-        objs = {o.id: o for o in session.scalars(select(model).where(model.id.in_(chunk)))}
+        objs = {o.id: o for o in session.scalars(
+            select(model).where(model.id.in_(chunk), _scoped(model, scope)))}
+        if progress is not None:
+            progress(ws.name, len(chunk))
         for pk in chunk:
+            if pk not in objs:
+                continue
             r += 1
             for c, column in enumerate(columns):
                 value = _value(objs[pk], column)

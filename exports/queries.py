@@ -1,9 +1,9 @@
 """The rows an export writes: the canonical sheet's query, limited to the user's scope."""
 from __future__ import annotations
 
-from typing import Any, Iterator, Optional, Sequence
+from typing import Any, Callable, Iterator, Optional, Sequence
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 
 from app.scope import Scope, condition_for
 from app.sheets import Sheet
@@ -42,19 +42,37 @@ def territory_condition(sheet: Sheet, departements: Sequence[str], regions: Sequ
     return Structure.id.in_(structures)
 
 
-def sheet_rows(session: Any, sheet: Sheet, scope: Scope, where: Optional[Any] = None,
-               ids: Optional[list[int]] = None) -> Iterator[tuple]:
-    """Rows of values in column order; ``ids`` (primary keys) fixes which rows and their order."""
+def sheet_query(sheet: Sheet, scope: Scope, where: Optional[Any] = None):
     stmt = sheet.select().where(scope_condition(sheet, scope))
-    if where is not None:
-        stmt = stmt.where(where)
+    return stmt if where is None else stmt.where(where)
+
+
+def sheet_count(session: Any, sheet: Sheet, scope: Scope, where: Optional[Any] = None) -> int:
+    """How many rows ``sheet_rows`` would give (one COUNT, for progress and the sync limit)."""
+    stmt = sheet_query(sheet, scope, where).order_by(None)
+    return session.connection().scalar(select(func.count()).select_from(stmt.subquery())) or 0
+
+
+def sheet_rows(session: Any, sheet: Sheet, scope: Scope, where: Optional[Any] = None,
+               ids: Optional[list[int]] = None,
+               on_batch: Optional[Callable[[int], None]] = None) -> Iterator[Sequence]:
+    """Rows of values in column order; ``ids`` (primary keys) fixes which rows and their order.
+
+    Rows come from SQLAlchemy Core (no ORM row processing), streamed in batches;
+    ``on_batch(n)`` is told the size of each batch before its rows are given.
+    """
+    stmt = sheet_query(sheet, scope, where)
     width = sum(1 for c in sheet.columns if c.expr is not None)
     extra_at = [i for i, c in enumerate(sheet.columns) if c.expr is None]
-    if ids is None:
-        batches = _stream(session, stmt)
-    else:
-        batches = _by_ids(session, stmt, sheet, ids)
+    conn = session.connection()
+    batches = _stream(conn, stmt) if ids is None else _by_ids(conn, stmt, sheet, ids)
     for batch in batches:
+        if on_batch is not None:
+            on_batch(len(batch))
+        if not extra_at:
+            for row in batch:
+                yield row[:width]
+            continue
         extra = sheet.extra(session, [r[width] for r in batch]) if sheet.extra else {}
         for row in batch:
             values = list(row[:width])
@@ -63,17 +81,17 @@ def sheet_rows(session: Any, sheet: Sheet, scope: Scope, where: Optional[Any] = 
             yield values
 
 
-def _stream(session, stmt) -> Iterator[list]:
-    result = session.execute(stmt.execution_options(yield_per=CHUNK))
+def _stream(conn, stmt) -> Iterator[list]:
+    result = conn.execute(stmt.execution_options(yield_per=CHUNK))
     for part in result.partitions(CHUNK):
         yield part
 
 
-def _by_ids(session, stmt, sheet: Sheet, ids: list[int]) -> Iterator[list]:
+def _by_ids(conn, stmt, sheet: Sheet, ids: list[int]) -> Iterator[list]:
     id_col = sheet.ids[0] if sheet.name != "Adresses" else sheet.ids[2]
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start:start + CHUNK]
-        rows = session.execute(stmt.where(id_col.in_(chunk))).all()
+        rows = conn.execute(stmt.where(id_col.in_(chunk))).all()
         width = len(rows[0]) if rows else 0
         id_pos = width - len(sheet.ids) + list(sheet.ids).index(id_col) if rows else 0
         order = {i: n for n, i in enumerate(chunk)}

@@ -8,7 +8,7 @@ filters and the sort.
 from __future__ import annotations
 
 import datetime as dt
-from typing import IO, Any, Iterable, Optional, Union
+from typing import IO, Any, Iterable, Optional, Sequence, Union
 
 import xlsxwriter
 
@@ -36,23 +36,26 @@ class WorkbookWriter:
                 if num_format else None
         return self._formats[num_format]
 
+    def column_formats(self, sheet: Sheet) -> list:
+        """The cell format of each column (number, date or text format), made once."""
+        return [self.fmt(c.kind.num_format or ("@" if isinstance(c.kind, Code) else None))
+                for c in sheet.columns]
+
     def writers(self, ws, sheet: Sheet) -> list:
-        """One bound write call per column, chosen once from the column's kind."""
+        """``(column, write call, format, render)`` per column, chosen once from its kind."""
         out = []
-        for column in sheet.columns:
+        for c, (column, fmt) in enumerate(zip(sheet.columns, self.column_formats(sheet))):
             kind = column.kind
-            text = "@" if isinstance(kind, Code) else None
-            fmt = self.fmt(kind.num_format or text)
             method = {"number": ws.write_number, "date": ws.write_datetime}.get(kind.excel, ws.write_string)
             render = None if type(kind).render is type(kind).__mro__[-2].render else kind.render
             if isinstance(kind, Choice):  # labels translated once, not once per cell
                 labels = {m: str(m.label) for m in kind.enum_cls}
                 labels.update({m.value: text for m, text in labels.items()})
                 render = labels.get
-            out.append((method, fmt, render))
+            out.append((c, method, fmt, render))
         return out
 
-    def add_sheet(self, sheet: Sheet, rows: Iterable[tuple]) -> int:
+    def add_sheet(self, sheet: Sheet, rows: Iterable[Sequence]) -> int:
         """Write one canonical sheet; ``rows`` give the values in column order."""
         ws = self.book.add_worksheet(sheet.name)
         for c, column in enumerate(sheet.columns):
@@ -61,17 +64,20 @@ class WorkbookWriter:
             ws.write_string(0, c, column.label, self.header)
         ws.freeze_panes(1, 0)
         writers = self.writers(ws, sheet)
+        # Values written as they come (most columns) are kept apart from rendered ones
+        # (enumerations, booleans, decimals): the inner loop does no per-cell type test.
+        plain = [(c, method, fmt) for c, method, fmt, render in writers if render is None]
+        rendered = [w for w in writers if w[3] is not None]
         r = 0
         for r, row in enumerate(rows, 1):
-            for c, value in enumerate(row):
-                if value is None:
-                    continue
-                method, fmt, render = writers[c]
-                if render is not None:
-                    value = render(value)
-                    if value is None:
-                        continue
-                method(r, c, value, fmt)
+            for c, method, fmt in plain:
+                value = row[c]
+                if value is not None:
+                    method(r, c, value, fmt)
+            for c, method, fmt, render in rendered:
+                value = row[c]
+                if value is not None and (value := render(value)) is not None:
+                    method(r, c, value, fmt)
         ws.autofilter(0, 0, max(r, 1), len(sheet.columns) - 1)
         return r
 
