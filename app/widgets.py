@@ -129,6 +129,20 @@ def control(field: Any, value: Any = _UNSET, **attrs: Any) -> Markup:
     return Markup("<input %s>") % Markup(html_params(type=kind, value=current, **attrs))
 
 
+def display(value: Any, empty: str = "") -> Any:
+    """A value as a list cell or a show page prints it: nothing for None, Oui/Non for a
+    boolean, a list as "a, b" (FAB would print None, True, [a, b])."""
+    from flask_babel import gettext as _
+
+    if value is None:
+        return empty
+    if isinstance(value, bool):
+        return _("Oui") if value else _("Non")
+    if isinstance(value, (list, tuple, set)):
+        return ", ".join(str(v) for v in value) or empty
+    return value
+
+
 def list_title(modelview_name: str) -> str:
     """The list title of a registered view (the caption of its table)."""
     for view in current_app.appbuilder.baseviews:
@@ -139,4 +153,4 @@ def list_title(modelview_name: str) -> str:
 
 def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(bh_control=control, bh_field_kind=field_kind,
-                                 bh_list_title=list_title)
+                                 bh_list_title=list_title, bh_display=display)

@@ -43,7 +43,7 @@ def echeance(fin) -> Markup:
     badge = period("", None, fin).badge
     label = escape(fr_date(fin))
     if badge:
-        label += Markup(' <span class="label label-warning">%s</span>') % badge
+        label += Markup(' <span class="fr-badge fr-badge--warning fr-badge--sm">%s</span>') % badge
     return label
 
 
