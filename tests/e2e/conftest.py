@@ -34,11 +34,11 @@ class LiveServer:
 
     url: str
     app: object
-    ids: dict[str, int] = field(default_factory=dict)
+    ids: dict[str, int | str] = field(default_factory=dict)
     states: dict[str, dict] = field(default_factory=dict)
 
 
-def _ids(application) -> dict[str, int]:
+def _ids(application) -> dict[str, int | str]:
     """A Calvados structure with a contrôle, its opérateur: what the pages under test show."""
     from sqlalchemy import func, select
 
@@ -51,7 +51,8 @@ def _ids(application) -> dict[str, int]:
             .join(Departement, Structure.departement_id == Departement.id)
             .where(Departement.code == "14").group_by(Structure.id).order_by(Structure.code_dna).limit(1)
         ).one()
-        ids = {"structure": structure.id, "controle": controle, "operateur": structure.operateur_id}
+        ids = {"structure": structure.id, "controle": controle, "operateur": structure.operateur_id,
+               "operateur_nom": structure.operateur.nom}
         db.session.remove()
     return ids
 

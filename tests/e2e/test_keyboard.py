@@ -136,3 +136,48 @@ def test_sign_in_filter_open_edit_and_save_with_the_keyboard_alone(open_page, li
     page.goto(fiche)
     assert "Falaise-au-clavier" in page.locator("main").inner_text()
     assert page.problems == [], page.problems
+
+
+def test_a_list_filter_is_added_and_applied_with_the_keyboard(open_page, live_server):
+    page = open_page("calvados")
+    page.goto("/operateurview/list/")
+    if page.locator("main .fr-accordion__btn").count():  # the filters sit in a closed accordion
+        tab_to(page, "main .fr-accordion__btn", "Filtres")
+        page.keyboard.press("Enter")
+    tab_to(page, "main [data-bh-filter-add]")
+    page.keyboard.press("Enter")
+    assert page.evaluate(f"{ACTIVE}.matches('[data-bh-filter-col]')"), "le nouveau filtre ne reçoit pas le focus"
+    tab_to(page, "main [data-bh-filter-val]")
+    page.keyboard.type(live_server.ids["operateur_nom"][:6])
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert "_flt_" in page.url
+    assert live_server.ids["operateur_nom"] in page.locator("main").inner_text()
+
+
+def test_a_delete_asks_first_and_escape_cancels_back_on_the_button(open_page):
+    from playwright.sync_api import expect
+
+    page = open_page("calvados")
+    page.goto("/controleview/list/")
+    rows = page.locator("main tbody tr").count()
+    tab_to(page, "main form[data-bh-confirm] [type=submit]")
+    button = page.evaluate(f"{ACTIVE}.title || {ACTIVE}.innerText")
+    page.keyboard.press("Enter")
+    dialog = page.locator("#bh-confirm")
+    expect(dialog).to_be_visible()
+    expect(page.locator("#bh-confirm :focus")).to_have_count(1)  # the focus went into the dialog
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    assert page.evaluate(f"{ACTIVE}.title || {ACTIVE}.innerText") == button, "le focus n'est pas revenu au bouton"
+    assert "/controleview/list/" in page.url and page.locator("main tbody tr").count() == rows
+
+
+def test_a_chart_data_table_opens_with_the_keyboard(open_page):
+    page = open_page("calvados")
+    page.goto("/tableaux/departement/14/")
+    tab_to(page, "main details > summary")
+    page.keyboard.press("Enter")
+    assert page.evaluate(f"{ACTIVE}.parentElement.open"), "Entrée n'ouvre pas le tableau des données"
+    page.keyboard.press("Tab")
+    assert page.evaluate(f"{ACTIVE}.closest('details[open]') !== null"), "Tab ne mène pas dans le tableau ouvert"
