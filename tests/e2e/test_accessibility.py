@@ -107,6 +107,14 @@ def test_form_errors_are_tied_to_their_fields(open_page, live_server):
         described = (control.get_attribute("aria-describedby") or "").split()
         messages = " ".join(page.locator(f"#{i}").inner_text() for i in described if page.locator(f"#{i}").count())
         assert message in messages, f"le message d'erreur de {field} n'est pas relié au champ (aria-describedby)"
+    # the focus lands on the error summary; each of its links leads to its field
+    assert page.evaluate("document.activeElement.matches('[role=alert], .fr-alert')"), \
+        "le focus n'est pas sur le récapitulatif des erreurs"
+    page.keyboard.press("Tab")
+    target = page.evaluate("document.activeElement.getAttribute('href')")
+    page.keyboard.press("Enter")
+    assert target and page.evaluate("document.activeElement.id") == target.lstrip("#"), \
+        "le lien du récapitulatif ne mène pas au champ en erreur"
     screenshot(page, "formulaire-erreurs")
     serious = axe.blocking(axe.violations(page))
     assert not serious, axe.report(serious, "le formulaire refusé")
