@@ -191,8 +191,8 @@
     table.getRows().forEach(function (row) { row.reformat(); });
   }
 
-  function post(url, body) {
-    return fetch(url, {method: "POST", credentials: "same-origin",
+  function post(url, body, keepalive) {
+    return fetch(url, {method: "POST", credentials: "same-origin", keepalive: !!keepalive,
                        headers: {"Content-Type": "application/json", "X-CSRFToken": cfg.csrf, "Accept": "application/json"},
                        body: JSON.stringify(body)})
       .then(function (resp) {
@@ -274,12 +274,32 @@
         document.querySelectorAll(".bh-grid-columns input[data-column]").forEach(function (b) {
           if (!b.checked) { hidden.push(b.getAttribute("data-column")); }
         });
-        post(cfg.urls.columns, {hidden: hidden});
+        post(cfg.urls.columns, {hidden: hidden}, true);  /* kept even if the page is left or reloaded at once */
       });
     });
     window.addEventListener("beforeunload", function (e) {
       if (countEdits()) { e.preventDefault(); e.returnValue = ""; }
     });
+  }
+
+  /* ARIA: Tabulator makes its whole box the grid, footer buttons and page-size selector included,
+     which a grid may not contain. The box becomes a named region; the focusable row holder is the
+     grid, owning the header row group first, then the body: only rows inside the grid. */
+  function ariaRoles() {
+    var box = table.element;
+    var holder = table.rowManager.element;
+    var header = box.querySelector(".tabulator-header");
+    var body = holder.querySelector(".tabulator-table");
+    header.id = header.id || "bh-grid-header";
+    body.id = body.id || "bh-grid-body";
+    box.setAttribute("role", "region");
+    box.removeAttribute("aria-owns");
+    box.removeAttribute("aria-describedby");
+    holder.setAttribute("role", "grid");
+    holder.setAttribute("tabindex", "0");
+    holder.setAttribute("aria-label", box.getAttribute("aria-label"));
+    holder.setAttribute("aria-describedby", "bh-grid-help");
+    holder.setAttribute("aria-owns", header.id + " " + body.id);
   }
 
   /* Header filters and the page-size selector carry no <label>: give each control its name. */
@@ -300,7 +320,7 @@
     paginationSizeSelector: [50, 100, 250, 500, 1000], paginationCounter: "rows",
     filterMode: "remote", sortMode: "remote", headerFilterLiveFilterDelay: 500,
     columns: cfg.columns.map(columnDef),
-    rowHeader: {resizable: false, frozen: true, width: 48, hozAlign: "center", formatter: "rownum",
+    rowHeader: {title: "N°", resizable: false, frozen: true, width: 48, hozAlign: "center", formatter: "rownum",
                 cssClass: "bh-row-header", headerSort: false, editor: false},
     selectableRange: 1, selectableRangeColumns: true, selectableRangeRows: true,
     selectableRangeClearCells: false, editTriggerEvent: "dblclick",
@@ -308,8 +328,8 @@
     clipboardCopyConfig: {rowHeaders: false, columnHeaders: false, formatCells: false},
     clipboardPasteParser: pasteParser, clipboardPasteAction: pasteAction,
     placeholder: "Aucune ligne dans votre périmètre pour ces filtres.",
-    locale: "fr", langs: {fr: {pagination: {first: "Début", first_title: "Première page", last: "Fin",
-      last_title: "Dernière page", prev: "Préc.", prev_title: "Page précédente", next: "Suiv.",
+    locale: "fr", langs: {fr: {pagination: {first: "Première", first_title: "Première page", last: "Dernière",
+      last_title: "Dernière page", prev: "Précédente", prev_title: "Page précédente", next: "Suivante",
       next_title: "Page suivante", page_size: "Lignes par page", counter: {showing: "Lignes", of: "sur", rows: "lignes", pages: "pages"}},
       headerFilters: {"default": "Filtrer"}, data: {loading: "Chargement…", error: "Erreur"}}}
   });
@@ -319,8 +339,7 @@
     sync(cell.getRow());
   });
   table.on("tableBuilt", function () {
-    table.rowManager.element.setAttribute("tabindex", "0");
-    table.rowManager.element.setAttribute("aria-label", document.getElementById("bh-grid").getAttribute("aria-label"));
+    ariaRoles();
     table.rowManager.element.addEventListener("keydown", onKey);
     nameControls();
   });
