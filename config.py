@@ -105,6 +105,10 @@ def load_settings(overrides: dict | None = None) -> dict:
         "BHASILE_IMPORT_MAX_ROWS": int(os.environ.get("BHASILE_IMPORT_MAX_ROWS", "200000")),
         "BHASILE_IMPORT_MAX_UNZIPPED_MB": int(os.environ.get("BHASILE_IMPORT_MAX_UNZIPPED_MB", "200")),
         "BHASILE_EXPORT_MAX_ROWS": int(os.environ.get("BHASILE_EXPORT_MAX_ROWS", "0")),  # 0 = no cap
+        # Larger exports are written in the background (exports/jobs.py), kept this long
+        "BHASILE_EXPORT_SYNC_MAX_ROWS": int(os.environ.get("BHASILE_EXPORT_SYNC_MAX_ROWS", "20000")),
+        "BHASILE_EXPORT_KEEP_HOURS": int(os.environ.get("BHASILE_EXPORT_KEEP_HOURS", "24")),
+        "BHASILE_EXPORT_CLEANUP_CRON": os.environ.get("BHASILE_EXPORT_CLEANUP_CRON", "20 * * * *"),
         "UPLOAD_FOLDER": os.environ.get("BHASILE_UPLOAD_FOLDER", str(inst / "uploads")),
         "BHASILE_SCHEDULER": _env_bool("BHASILE_SCHEDULER", False),
         # Jobs, indicators and map (app/jobs.py, app/seuils.py, views/carte.py)

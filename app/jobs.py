@@ -41,7 +41,8 @@ QUIET_SECONDS = 20
 MAX_WAIT_SECONDS = 45
 #: How often each scheduler looks for a pending request.
 POLL_SECONDS = 10
-JOB_LABELS = {"rebuild": _l("Recalcul des indicateurs"), "rollover": _l("Échéance des conventions")}
+JOB_LABELS = {"rebuild": _l("Recalcul des indicateurs"), "rollover": _l("Échéance des conventions"),
+              "export_cleanup": _l("Nettoyage des exports expirés")}
 
 
 def rebuild_job() -> int:
@@ -62,7 +63,15 @@ def rollover_job(today: Optional[dt.date] = None) -> int:
     return len(due)
 
 
-JOBS: dict[str, Callable[[], int]] = {"rebuild": rebuild_job, "rollover": rollover_job}
+def export_cleanup_job() -> int:
+    """Delete the background exports' expired files (``exports.jobs``); returns jobs changed."""
+    from exports.jobs import cleanup_exports
+
+    return cleanup_exports()
+
+
+JOBS: dict[str, Callable[[], int]] = {"rebuild": rebuild_job, "rollover": rollover_job,
+                                      "export_cleanup": export_cleanup_job}
 
 
 def _already_ran(name: str, slot: str) -> bool:

@@ -69,7 +69,8 @@ def build_scheduler(app: Flask, blocking: bool = False) -> BaseScheduler:
     scheduler = (BlockingScheduler if blocking else BackgroundScheduler)(timezone=TIMEZONE)
     defaults = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600}
     for name, key, default in (("rebuild", "BHASILE_REBUILD_CRON", "30 2 * * *"),
-                               ("rollover", "BHASILE_ROLLOVER_CRON", "5 0 * * *")):
+                               ("rollover", "BHASILE_ROLLOVER_CRON", "5 0 * * *"),
+                               ("export_cleanup", "BHASILE_EXPORT_CLEANUP_CRON", "20 * * * *")):
         try:
             trigger = CronTrigger.from_crontab(app.config.get(key) or default, timezone=TIMEZONE)
         except ValueError as exc:

@@ -129,7 +129,13 @@ def test_exporter_on_a_view_without_a_canonical_sheet(login, app):
 
 
 def test_reader_downloads_the_full_workbook(login):
-    response = login("lecteur").get("/exporter/classeur.xlsx")
+    """The national workbook (over 20,000 rows) is written in the background, then downloaded."""
+    from tests.test_export_background import _follow
+
+    client = login("lecteur")
+    done = _follow(client, client.get("/exporter/classeur.xlsx"))[-1]
+    assert done["status"] == "termine" and done["rows_done"] > 20000
+    response = client.get(done["download_url"])
     assert response.status_code == 200
     book = openpyxl.load_workbook(io.BytesIO(response.data), read_only=True)
     assert "Structures" in book.sheetnames

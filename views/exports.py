@@ -7,13 +7,16 @@ import os
 import tempfile
 from typing import Any, Optional
 
-from flask import abort, after_this_request, current_app, g, request, send_file, url_for
+from flask import (abort, after_this_request, current_app, g, jsonify, redirect, request,
+                   send_file, url_for)
 from flask_appbuilder import BaseView, ModelView, expose
 from flask_appbuilder.security.decorators import has_access, permission_name
 from flask_appbuilder.urltools import get_filter_args, get_order_args
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from app.extensions import db
+from app.jinja import fr_number
 from app.scope import current_scope
 from app.sheets import SHEETS, Sheet
 
@@ -63,8 +66,28 @@ def _view_ids(view: ModelView) -> tuple[list[int], dict, Any]:
     return ids, filters, (order_column, order_direction)
 
 
+def _sync_limit() -> int:
+    return int(current_app.config.get("BHASILE_EXPORT_SYNC_MAX_ROWS", 20000))
+
+
+def _background(kind: str, title: str, params: dict, rows_total: int):
+    """Hand the export to a worker thread and show its progress page."""
+    from exports import jobs
+
+    params = {**params, "scope": jobs.scope_params(current_scope()), "user": g.user.username}
+    job = jobs.find_running(g.user.id, kind, params)
+    if job is None:
+        job = jobs.create_job(g.user.id, kind, title, params, rows_total)
+        jobs.start(current_app._get_current_object(), job.id)
+    return redirect(url_for("ExportJobView.job", job_id=job.id))
+
+
 class ExportView(BaseView):
-    """Downloads of BHasile data as .xlsx workbooks, limited to the user's territory."""
+    """Downloads of BHasile data as .xlsx workbooks, limited to the user's territory.
+
+    An export of more than ``BHASILE_EXPORT_SYNC_MAX_ROWS`` rows is written in the
+    background: the user follows its progress, then downloads the file (``exports.jobs``).
+    """
 
     route_base = "/exporter"
     bhasile_area = "structure"
@@ -75,11 +98,16 @@ class ExportView(BaseView):
     @has_access
     @permission_name("export")
     def workbook(self):
+        from exports.jobs import workbook_rows
         from exports.workbook import export_workbook
 
+        name = f"bhasile-classeur-{dt.date.today():%Y-%m-%d}.xlsx"
+        total = workbook_rows(db.session, current_scope())
+        if total > _sync_limit():
+            return _background("classeur", name, {}, total)
         path = _temp()
         export_workbook(db.session, path, current_scope(), user=g.user.username)
-        return _send(path, f"bhasile-classeur-{dt.date.today():%Y-%m-%d}.xlsx")
+        return _send(path, name)
 
     @expose("/vue/<view_name>/")
     @has_access
@@ -90,8 +118,13 @@ class ExportView(BaseView):
         if target is None or not self.appbuilder.sm.has_access("can_list", target.class_permission_name):
             abort(404)
         ids, filters, sort = _view_ids(target)
-        path = _temp()
         sheet = sheet_for(target)
+        name = f"{getattr(target, 'list_title', '') or view_name}-{dt.date.today():%Y-%m-%d}.xlsx"
+        if len(ids) > _sync_limit():
+            params = {"view": view_name, "sheet": sheet.name if sheet else None, "ids": ids,
+                      "filters": filters, "sort": list(sort) if isinstance(sort, tuple) else sort}
+            return _background("vue", name, params, len(ids))
+        path = _temp()
         if sheet is not None:
             from exports.workbook import export_view
 
@@ -99,9 +132,103 @@ class ExportView(BaseView):
         else:
             from exports.generic import export_list
 
-            export_list(db.session, path, target, ids, g.user.username, filters, sort)
-        title = str(getattr(target, "list_title", "") or view_name)
-        return _send(path, f"{title}-{dt.date.today():%Y-%m-%d}.xlsx")
+            export_list(db.session, path, target, ids, g.user.username, filters, sort,
+                        scope=current_scope())
+        return _send(path, name)
+
+
+class ExportJobView(BaseView):
+    """The user's background exports: progress page, JSON status, download, recent list.
+
+    Same permission as the exports themselves; a job is only ever shown to its owner.
+    """
+
+    route_base = "/exporter"
+    bhasile_area = "structure"
+    class_permission_name = "ExportView"
+    default_view = "mine"
+    base_permissions = ["can_export"]
+
+    @expose("/suivi/<int:job_id>/")
+    @has_access
+    @permission_name("export")
+    def job(self, job_id: int):
+        job = _owned(job_id)
+        return self.render_template("bhasile/exports/job.html", job=job, state=job_state(job),
+                                    appbuilder=self.appbuilder)
+
+    @expose("/suivi/<int:job_id>/etat.json")
+    @has_access
+    @permission_name("export")
+    def job_status(self, job_id: int):
+        response = jsonify(job_state(_owned(job_id)))
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    @expose("/suivi/<int:job_id>/fichier")
+    @has_access
+    @permission_name("export")
+    def job_file(self, job_id: int):
+        from models.export import DONE
+
+        job = _owned(job_id)
+        if job.status != DONE or not job.file_path or not os.path.exists(job.file_path):
+            abort(404)
+        return send_file(job.file_path, mimetype=XLSX, as_attachment=True, download_name=job.title)
+
+    @expose("/mes-exports/")
+    @has_access
+    @permission_name("export")
+    def mine(self):
+        from exports.jobs import recent_jobs
+
+        jobs = recent_jobs(g.user.id)
+        return self.render_template("bhasile/exports/list.html", jobs=jobs,
+                                    states={j.id: job_state(j) for j in jobs},
+                                    appbuilder=self.appbuilder)
+
+
+def _owned(job_id: int):
+    from exports.jobs import owned_job
+
+    job = owned_job(job_id, g.user.id)
+    if job is None:
+        abort(404)
+    return job
+
+
+STATUS_LABELS = {"en_attente": _l("En attente"), "en_cours": _l("En cours"), "termine": _l("Terminé"),
+                 "echec": _l("Échec"), "expire": _l("Expiré")}
+
+
+def job_state(job) -> dict:
+    """What the progress page and its script show of a job (the JSON status)."""
+    from app.jobs import paris
+    from models.export import DONE, EXPIRED, FAILED
+
+    state = {"id": job.id, "status": job.status, "status_label": str(STATUS_LABELS[job.status]),
+             "rows_done": job.rows_done, "rows_total": job.rows_total, "percent": job.percent,
+             "sheet": job.sheet or "", "title": job.title, "created": paris(job.created_at),
+             "expires": paris(job.expires_at) if job.expires_at else "", "finished": job.status in
+             (DONE, FAILED, EXPIRED), "download_url": None, "error": None}
+    state["expires_message"] = _("Le fichier est conservé jusqu'au %(d)s, puis supprimé.",
+                                 d=state["expires"]) if job.expires_at else ""
+    if job.status == DONE:
+        state["download_url"] = url_for("ExportJobView.job_file", job_id=job.id)
+        state["message"] = _("Export terminé : %(n)s lignes.", n=fr_number(job.rows_done))
+    elif job.status == FAILED:
+        state["error"] = _("L'export n'a pas pu être produit. Aucun fichier n'a été conservé ; "
+                           "relancez l'export ou signalez-le à l'assistance (export n° %(n)s).", n=job.id)
+        state["message"] = state["error"]
+    elif job.status == EXPIRED:
+        state["message"] = _("Ce fichier a expiré et a été supprimé : relancez l'export.")
+    elif job.sheet:
+        state["message"] = _("Feuille « %(s)s » : %(d)s lignes écrites sur %(t)s (%(p)s %%).",
+                             s=job.sheet, d=fr_number(job.rows_done), t=fr_number(job.rows_total),
+                             p=job.percent)
+    else:
+        state["message"] = _("Export en attente de démarrage…")
+    return state
 
 
 def export_url() -> Optional[str]:
@@ -118,4 +245,6 @@ MENU_ORDER = 79
 def register(add, appbuilder) -> None:
     add(ExportView, "Classeur complet", _l("Classeur complet (export)"), "Echanges",
         _l("Import / export"), icon="fa-download")
+    add(ExportJobView, "Mes exports", _l("Mes exports"), "Echanges", _l("Import / export"),
+        icon="fa-clock-o")
     current_app.jinja_env.globals["bhasile_export_url"] = export_url

@@ -1,0 +1,213 @@
+"""Background exports: a workbook too large for the request is written by a worker thread.
+
+The request captures everything the export depends on — the user's scope, the list view's
+rows (filters, search and sort applied) — in an ``ExportJob`` row, then starts a thread with
+its own app context and database session. The thread writes a ``.part`` file under the
+instance folder and renames it when complete (a failure leaves no file), recording its
+progress in the row so that any web worker can report it. Files expire after
+``BHASILE_EXPORT_KEEP_HOURS``; ``cleanup_exports`` (a scheduled job) deletes them.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import secrets
+import threading
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+from flask import Flask, current_app
+from sqlalchemy import func, select, update
+
+from app.extensions import db
+from app.scope import Scope
+from app.sheets import BY_NAME, SHEETS
+from models.base import utcnow
+from models.export import DONE, EXPIRED, FAILED, PENDING, RUNNING, ExportJob
+
+from .queries import sheet_count
+
+log = logging.getLogger(__name__)
+#: How often (seconds) a running export records its progress.
+PROGRESS_SECONDS = 0.5
+#: A running export that has not reported for this long died with its process.
+STALE_MINUTES = 30
+#: Exports written at the same time by one web process (2 cores: keep requests responsive).
+_SLOTS = threading.BoundedSemaphore(2)
+
+
+def export_dir() -> Path:
+    path = Path(current_app.config["INSTANCE_DIR"]) / "exports"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def scope_params(scope: Scope) -> dict:
+    return {"national": scope.national, "region_ids": sorted(scope.region_ids),
+            "departement_ids": sorted(scope.departement_ids), "operateur_id": scope.operateur_id,
+            "roles": sorted(scope.roles)}
+
+
+def scope_from(params: dict) -> Scope:
+    return Scope(national=params["national"], region_ids=frozenset(params["region_ids"]),
+                 departement_ids=frozenset(params["departement_ids"]),
+                 operateur_id=params["operateur_id"], roles=frozenset(params["roles"]))
+
+
+def workbook_rows(session: Any, scope: Scope) -> int:
+    """How many rows the full workbook of ``scope`` holds (one count per sheet)."""
+    return sum(sheet_count(session, sheet, scope) for sheet in SHEETS)
+
+
+def find_running(owner_id: int, kind: str, params: dict) -> Optional[ExportJob]:
+    """The same export by the same user still being written (a reload or a double click)."""
+    text = json.dumps(params, sort_keys=True, default=str)
+    return db.session.scalars(select(ExportJob).where(
+        ExportJob.owner_id == owner_id, ExportJob.kind == kind, ExportJob.params == text,
+        ExportJob.status.in_((PENDING, RUNNING))).order_by(ExportJob.id.desc()).limit(1)).first()
+
+
+def create_job(owner_id: int, kind: str, title: str, params: dict, rows_total: int) -> ExportJob:
+    job = ExportJob(owner_id=owner_id, kind=kind, title=title[:255], rows_total=rows_total,
+                    params=json.dumps(params, sort_keys=True, default=str), status=PENDING)
+    db.session.add(job)
+    db.session.commit()
+    return job
+
+
+def start(app: Flask, job_id: int) -> threading.Thread:
+    """Write the export in a daemon thread of this process."""
+    thread = threading.Thread(target=_run_in_app, args=(app, job_id), daemon=True,
+                              name=f"bhasile-export-{job_id}")
+    thread.start()
+    return thread
+
+
+def _run_in_app(app: Flask, job_id: int) -> None:
+    with _SLOTS, app.app_context():
+        try:
+            run(job_id)
+        finally:
+            db.session.remove()
+
+
+class Progress:
+    """Records rows written (and the sheet) in the job row, at most every PROGRESS_SECONDS."""
+
+    def __init__(self, job_id: int):
+        self.job_id, self.rows, self.sheet, self._last = job_id, 0, None, 0.0
+        # SQLite: a streamed read holds the file's shared lock; a write from another
+        # connection would wait for it, so progress is recorded between sheets only.
+        self.live = db.engine.dialect.name != "sqlite"
+
+    def __call__(self, sheet: str, rows: int) -> None:
+        changed = sheet != self.sheet
+        self.sheet, self.rows = sheet, self.rows + rows
+        now = time.monotonic()
+        if changed or (self.live and now - self._last >= PROGRESS_SECONDS):
+            self._last = now
+            self.save()
+
+    def save(self, **values) -> None:
+        with db.engine.begin() as conn:
+            conn.execute(update(ExportJob).where(ExportJob.id == self.job_id).values(
+                rows_done=self.rows, sheet=self.sheet, updated_at=utcnow(), **values))
+
+
+def run(job_id: int) -> None:
+    """Write the export of job ``job_id`` (in an app context); the job row tells how it ended."""
+    job = db.session.get(ExportJob, job_id)
+    if job is None or job.status != PENDING:
+        return
+    params = json.loads(job.params)
+    job.status, job.updated_at = RUNNING, utcnow()
+    db.session.commit()
+    final = export_dir() / f"{job.id}-{secrets.token_hex(8)}.xlsx"
+    part = final.with_suffix(".part")
+    progress = Progress(job_id)
+    try:
+        rows = _write(job.kind, params, str(part), progress)
+        os.replace(part, final)
+    except Exception as exc:  # noqa: BLE001 — any failure is recorded, no partial file stays
+        db.session.rollback()
+        part.unlink(missing_ok=True)
+        log.exception("Échec de l'export %s", job_id)
+        progress.save(status=FAILED, finished_at=utcnow(), error=f"{type(exc).__name__}: {exc}"[:2000])
+        return
+    now = utcnow()
+    hours = current_app.config.get("BHASILE_EXPORT_KEEP_HOURS", 24)
+    progress.rows = rows
+    progress.save(status=DONE, rows_total=rows, file_path=str(final), finished_at=now,
+                  expires_at=now + dt.timedelta(hours=hours))
+
+
+def _write(kind: str, params: dict, target: str, progress: Progress) -> int:
+    from .generic import export_list
+    from .workbook import export_view, export_workbook
+
+    scope = scope_from(params["scope"])
+    user = params.get("user")
+    if kind == "classeur":
+        counts = export_workbook(db.session, target, scope, user=user, progress=progress)
+        return sum(counts.values())
+    sort = tuple(params["sort"]) if isinstance(params.get("sort"), list) else params.get("sort")
+    if params.get("sheet"):
+        return export_view(db.session, target, BY_NAME[params["sheet"]], scope, params["ids"], user,
+                           params.get("filters"), sort, progress=progress)
+    view = next(v for v in current_app.appbuilder.baseviews
+                if v.__class__.__name__ == params["view"])
+    return export_list(db.session, target, view, params["ids"], user, params.get("filters"), sort,
+                       scope=scope, progress=progress)
+
+
+def cleanup_exports(now: Optional[dt.datetime] = None) -> int:
+    """Delete expired export files and mark them expired; a job silent for STALE_MINUTES
+    (its process died) fails. Returns the number of jobs changed."""
+    now = now or utcnow()
+    changed = 0
+    expired = db.session.scalars(select(ExportJob).where(
+        ExportJob.status == DONE, ExportJob.expires_at <= now)).all()
+    for job in expired:
+        if job.file_path:
+            Path(job.file_path).unlink(missing_ok=True)
+        job.status, job.file_path, job.updated_at = EXPIRED, None, now
+        changed += 1
+    stale = db.session.scalars(select(ExportJob).where(
+        ExportJob.status.in_((PENDING, RUNNING)),
+        ExportJob.updated_at <= now - dt.timedelta(minutes=STALE_MINUTES))).all()
+    for job in stale:
+        job.status, job.finished_at, job.updated_at = FAILED, now, now
+        job.error = "interrompu (processus arrêté)"
+        changed += 1
+    db.session.commit()
+    _remove_orphans(now)
+    return changed
+
+
+def _remove_orphans(now: dt.datetime) -> None:
+    """Files no job points to any more (a crash between rename and record), after a day."""
+    folder = export_dir()
+    known = set(db.session.scalars(select(ExportJob.file_path).where(ExportJob.file_path.is_not(None))))
+    limit = (now - dt.timedelta(days=1)).replace(tzinfo=dt.timezone.utc).timestamp()
+    for path in folder.iterdir():
+        if str(path) not in known and path.stat().st_mtime < limit:
+            path.unlink(missing_ok=True)
+
+
+def recent_jobs(owner_id: int, limit: int = 20) -> list[ExportJob]:
+    return list(db.session.scalars(select(ExportJob).where(ExportJob.owner_id == owner_id)
+                                   .order_by(ExportJob.id.desc()).limit(limit)))
+
+
+def owned_job(job_id: int, owner_id: int) -> Optional[ExportJob]:
+    """The job, only for its owner (anyone else: nothing, hence 404)."""
+    job = db.session.get(ExportJob, job_id, populate_existing=True)
+    return job if job is not None and job.owner_id == owner_id else None
+
+
+def active_count(owner_id: int) -> int:
+    return db.session.scalar(select(func.count(ExportJob.id)).where(
+        ExportJob.owner_id == owner_id, ExportJob.status.in_((PENDING, RUNNING)))) or 0
