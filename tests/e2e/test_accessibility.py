@@ -65,6 +65,12 @@ PAGES = {
     "tableau-departement": Page("calvados", "/tableaux/departement/14/", ready=charts_drawn),
     "tableau-national": Page("centrale", "/tableaux/national/FR/", ready=charts_drawn),
     "carte": Page("calvados", "/carte/", ready=".marker-cluster, path.bh-marker"),
+    "a-traiter": Page("calvados", "/a-traiter/"),
+    "tarification": Page("calvados", "/tarification/structure/{structure}"),
+    "imports": Page("calvados", "/imports/"),
+    "documents": Page("calvados", "/documents/checklist/"),
+    "campagnes": Page("centrale", "/campagnes/"),
+    "journal": Page("centrale", "/journal/list/"),
 }
 
 
