@@ -62,6 +62,10 @@ def render_value(value: Any) -> Optional[str]:
     """How a value is written in the history (and compared): text, ISO dates, enum codes."""
     if value is None:
         return None
+    if value.__class__ is str:
+        return value
+    if value.__class__ is int:
+        return str(value)
     if isinstance(value, enum.Enum):
         return str(value.value)
     if isinstance(value, bool):
@@ -169,6 +173,8 @@ def _after_flush(session: Session, flush_context) -> None:
 #: The columns of ``changement`` a history row fills, in the order ``COPY`` receives them.
 _COLUMNS = ("at", "user_id", "username", "action", "entity", "entity_id", "key", "field",
             "old_value", "new_value", "origin", "batch_id", "structure_id")
+#: The columns ``record_key`` reads.
+_KEYS = {"code_dna", "reference", "nom", "code", "annee", "mois", "type"}
 #: From this many rows, PostgreSQL receives the history by ``COPY`` (one round trip).
 COPY_FROM = 500
 
@@ -177,66 +183,87 @@ class HistoryBatch:
     """The history of a bulk write: the rows the session hook would write, written at once.
 
     Describe each record written (``created``, ``updated``, ``deleted``) with its column
-    values; ``write`` inserts every row in the current transaction.
+    values; ``write`` inserts every row in the current transaction. Rows are kept as tuples
+    in ``_COLUMNS`` order (a big import makes hundreds of thousands of them).
     """
 
     def __init__(self, actor: Optional[dict] = None, now: Optional[dt.datetime] = None):
         self.actor = actor or current_actor()
         self.now = now or utcnow()
-        self.rows: list[dict] = []
+        self.rows: list[tuple] = []
+        self._who = (self.now, self.actor.get("user_id"), self.actor.get("username"))
+        self._origin = (self.actor["origin"], self.actor.get("batch_id"))
 
     @property
     def updated_by(self) -> str:
         """What ``updated_by`` holds for the records written in this batch."""
         return self.actor.get("username") or self.actor["origin"]
 
-    def _base(self, action: str, table: Any, entity_id: int, values: Mapping[str, Any],
-              structure_id: Optional[int]) -> dict:
-        return _base(self.actor, self.now, action, table.name, entity_id,
-                     record_key(None, {**values, "id": entity_id}), structure_id)
+    def _ends(self, action: str, table: Any, entity_id: int, values: Mapping[str, Any],
+              structure_id: Optional[int]) -> tuple[tuple, tuple]:
+        key = (record_key(None, values) or str(entity_id))[:200]
+        return (*self._who, action, table.name, entity_id, key), (*self._origin, structure_id)
 
     def created(self, table: Any, entity_id: int, values: Mapping[str, Any],
                 structure_id: Optional[int]) -> None:
         """A new record: one row per column with a value (as the hook's ``create``)."""
-        base = self._base("create", table, entity_id, values, structure_id)
-        rows = [{**base, "field": c.name, "new_value": render_value(values[c.name])}
-                for c in table.columns if c.name not in _SKIP and values.get(c.name) is not None]
-        self.rows.extend(rows or [base])
+        head, tail = self._ends("create", table, entity_id, values, structure_id)
+        rows = [head + (name, None, render_value(values[name])) + tail
+                for name in _fields(table) if values.get(name) is not None]
+        self.rows.extend(rows or [head + (None, None, None) + tail])
 
     def updated(self, table: Any, entity_id: int, old: Mapping[str, Any], new: Mapping[str, Any],
                 structure_id: Optional[int]) -> None:
         """A changed record: one row per field whose rendered value changes (``new``: the
         changed columns only; ``old``: the whole stored row)."""
-        base = self._base("update", table, entity_id, {**old, **new}, structure_id)
-        for column in table.columns:
-            name = column.name
-            if name in new and name not in _SKIP:
+        values = {**old, **new} if _KEYS.intersection(new) else old
+        head, tail = self._ends("update", table, entity_id, values, structure_id)
+        for name in _fields(table):
+            if name in new:
                 before, after = render_value(old[name]), render_value(new[name])
                 if before != after:
-                    self.rows.append({**base, "field": name, "old_value": before, "new_value": after})
+                    self.rows.append(head + (name, before, after) + tail)
 
     def deleted(self, table: Any, entity_id: int, old: Mapping[str, Any],
                 structure_id: Optional[int]) -> None:
         """A deleted record: one row per column that had a value (as the hook's ``delete``)."""
-        base = self._base("delete", table, entity_id, old, structure_id)
-        rows = [{**base, "field": c.name, "old_value": render_value(old[c.name])}
-                for c in table.columns if c.name not in _SKIP and old.get(c.name) is not None]
-        self.rows.extend(rows or [base])
+        head, tail = self._ends("delete", table, entity_id, old, structure_id)
+        rows = [head + (name, render_value(old[name]), None) + tail
+                for name in _fields(table) if old.get(name) is not None]
+        self.rows.extend(rows or [head + (None, None, None) + tail])
 
     def write(self, connection: Any) -> int:
         """Insert every row in ``connection``'s transaction; returns how many."""
         rows, self.rows = self.rows, []
         if not rows:
             return 0
-        if connection.dialect.name == "postgresql" and len(rows) >= COPY_FROM:
-            names = ", ".join(f'"{c}"' for c in _COLUMNS)
+        dialect = connection.dialect
+        names = ", ".join(f'"{c}"' for c in _COLUMNS)
+        if dialect.name == "postgresql" and len(rows) >= COPY_FROM:
             with connection.connection.driver_connection.cursor() as cursor, \
                     cursor.copy(f"COPY changement ({names}) FROM STDIN") as copy:
                 for row in rows:
-                    copy.write_row(tuple(row[c] for c in _COLUMNS))
+                    copy.write_row(row)
+        elif dialect.paramstyle == "qmark":  # SQLite: the time as SQLAlchemy stores it, once
+            at = Changement.__table__.c.at.type.dialect_impl(dialect).bind_processor(dialect)
+            stamp = at(self.now) if at is not None else self.now
+            connection.exec_driver_sql(f"INSERT INTO changement ({names}) VALUES "
+                                       f"({', '.join('?' for _ in _COLUMNS)})",
+                                       [(stamp, *row[1:]) for row in rows])
         else:
-            connection.execute(insert(Changement.__table__), rows)
+            connection.execute(insert(Changement.__table__), [dict(zip(_COLUMNS, row)) for row in rows])
         return len(rows)
+
+
+def _fields(table: Any) -> list[str]:
+    """The columns of ``table`` the history records, in the table's order."""
+    fields = _FIELDS.get(table.name)
+    if fields is None:
+        fields = _FIELDS[table.name] = [c.name for c in table.columns if c.name not in _SKIP]
+    return fields
+
+
+_FIELDS: dict[str, list[str]] = {}
 
 
 def record_event(session: Session, action: str, entity: str, key: str, username: Optional[str],

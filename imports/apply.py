@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any, Iterable, Optional
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import select
 
 from app.audit import HistoryBatch
 from app.campagnes import TABLE_SECTIONS, reopen_tasks
@@ -22,6 +22,7 @@ from app.sheets import APPLY_ORDER, Lookups, Sheet
 from app.sheets.normalize import norm
 from models import Adresse, AdresseAnnee, Convention, ConventionStructure
 
+from . import bulk
 from .result import Record
 
 CHUNK = 2000
@@ -99,12 +100,9 @@ class Applier:
                 if (row is None or row["version"] != version) and _describe(rec) not in self.stale:
                     self.stale.append(_describe(rec))
 
-    def _load(self, table: Any, ids: Iterable[int]) -> dict[int, Any]:
-        ids = sorted(set(ids) - set(self.stored[table.name]))
+    def _load(self, table: Any, ids: Iterable[int]) -> dict[int, dict]:
         found = self.stored[table.name]
-        for start in range(0, len(ids), CHUNK):
-            query = select(table).where(table.c.id.in_(ids[start:start + CHUNK])).with_for_update()
-            found.update({row.id: row._mapping for row in self.conn.execute(query)})
+        found.update(bulk.lock(self.conn, table, sorted(set(ids) - set(found))))
         return found
 
     def _plain(self, sheet: Sheet, recs: list[Record]) -> None:
@@ -149,7 +147,7 @@ class Applier:
                 structure_of: Optional[dict[int, Optional[int]]] = None) -> None:
         """UPDATE the stored rows (id, version checked, values): one executemany per set of
         columns actually changed; the history of each changed field."""
-        groups: dict[tuple, list[dict]] = defaultdict(list)
+        groups: dict[tuple, list[tuple]] = defaultdict(list)
         stored = self.stored[table.name]
         for obj_id, version, values in changes:
             old = stored[obj_id]
@@ -159,17 +157,13 @@ class Applier:
             sid = (structure_of or {}).get(obj_id) or _structure(table.name, obj_id, {**old, **changed})
             self.history.updated(table, obj_id, old, changed, sid)
             self._touch(table.name, sid)
-            groups[tuple(sorted(changed))].append(
-                {"b_id": obj_id, "b_version": version, **{f"b_{n}": v for n, v in changed.items()}})
-        for names, params in groups.items():
-            statement = (update(table)
-                         .where(table.c.id == bindparam("b_id"), table.c.version == bindparam("b_version"))
-                         .values({**{n: bindparam(f"b_{n}") for n in names},
-                                  "version": table.c.version + 1, "updated_at": self.history.now,
-                                  "updated_by": self.history.updated_by}))
-            done = self.conn.execute(statement, params).rowcount
-            if self.conn.dialect.supports_sane_multi_rowcount and done != len(params):
-                raise StaleRows([f"{table.name} : {len(params) - done} ligne(s) modifiée(s) "
+            names = tuple(sorted(changed))
+            groups[names].append((obj_id, version, *(changed[n] for n in names)))
+        stamp = {"updated_at": self.history.now, "updated_by": self.history.updated_by}
+        for names, rows in groups.items():
+            done = bulk.update_rows(self.conn, table, names, rows, stamp)
+            if self.conn.dialect.supports_sane_multi_rowcount and done != len(rows):
+                raise StaleRows([f"{table.name} : {len(rows) - done} ligne(s) modifiée(s) "
                                  "pendant l'écriture"])
 
     def _insert(self, table: Any, rows: list[dict], structures: Optional[list] = None) -> list[int]:
@@ -186,9 +180,9 @@ class Applier:
         for n, row in enumerate(full):
             groups[tuple(row)].append(n)
         ids: list[int] = [0] * len(full)
-        for positions in groups.values():
-            statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
-            for n, (obj_id,) in zip(positions, self.conn.execute(statement, [full[n] for n in positions])):
+        for names, positions in groups.items():
+            rows_in = [tuple(full[n][name] for name in names) for n in positions]
+            for n, obj_id in zip(positions, bulk.insert_rows(self.conn, table, names, rows_in)):
                 ids[n] = obj_id
         for n, (obj_id, row) in enumerate(zip(ids, full)):
             sid = structures[n] if structures is not None else _structure(table.name, obj_id, row)

@@ -9,7 +9,7 @@ import json
 from typing import Any, Optional
 
 from flask import current_app
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.audit import audit_context
@@ -81,9 +81,12 @@ class ImportCommand:
             except StaleRows:
                 self.session.rollback()
                 raise
-            except (IntegrityError, StaleDataError) as exc:
+            except (DBAPIError, StaleDataError) as exc:
                 self.session.rollback()
                 raise StaleRows([f"écriture refusée par la base ({type(exc).__name__})"]) from exc
+            except BaseException:
+                self.session.rollback()
+                raise
         result.applied = True
         return result
 

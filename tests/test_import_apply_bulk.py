@@ -251,3 +251,140 @@ def test_bulk_apply_writes_the_same_rows_and_history_as_the_orm_path(two_apps):
     assert sorted(map(repr, bulk_history)) == sorted(map(repr, orm_history))
     assert {(r["origin"], r["batch_id"], r["username"], r["user_id"]) for r in bulk_history} == \
         {("import", BATCH, "normandie", 3)}
+
+
+def _workbook(sheets: dict[str, list[list]]) -> bytes:
+    book = openpyxl.Workbook()
+    book.remove(book.active)
+    for name, rows in sheets.items():
+        ws = book.create_sheet(name)
+        for row in rows:
+            ws.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def _calvados_changes() -> tuple[bytes, int]:
+    """Places and Activité of the Calvados, every row changed (2 fields per Places row, 1 per
+    Activité row); the number of field changes."""
+    from app.extensions import db
+    from models import ActiviteMensuelle, PlacesAnnee, Structure
+
+    places = db.session.execute(select(Structure.code_dna, PlacesAnnee.annee, PlacesAnnee.places_autorisees,
+                                       PlacesAnnee.pmr).join(Structure)
+                                .where(Structure.code_dna.like("C14%"))).all()
+    months = db.session.execute(select(Structure.code_dna, ActiviteMensuelle.mois, ActiviteMensuelle.travaux)
+                                .join(Structure).where(Structure.code_dna.like("C14%"))
+                                .order_by(Structure.code_dna, ActiviteMensuelle.mois)).all()
+    db.session.rollback()
+    data = _workbook({
+        "Places": [["Code DNA", "Année", "Places autorisées", "PMR"],
+                   *[[c, a, (p or 0) + 5, (m or 0) + 1] for c, a, p, m in places]],
+        "Activité": [["Code DNA", "Mois", "Travaux"],
+                     *[[c, mois.strftime("%m/%Y"), (t or 0) + 1] for c, mois, t in months]],
+    })
+    return data, 2 * len(places) + len(months)
+
+
+def _preview(data: bytes):
+    from imports.pipeline import ImportCommand
+
+    command = ImportCommand(data, "calvados.xlsx", NATIONAL)
+    result = command.validate()
+    assert not result.errors, [e.as_dict() for e in result.errors[:3]]
+    return command, result
+
+
+def test_history_is_written_once_tagged_with_the_batch(fresh_app):
+    from app.extensions import db
+    from app.jobs import pending_request
+    from models import Changement
+
+    with fresh_app.app_context():
+        data, fields = _calvados_changes()
+        command, result = _preview(data)
+        assert pending_request() is None
+        command.run(batch_id=BATCH, username="normandie")
+        rows = db.session.scalars(select(Changement).where(Changement.batch_id == BATCH)).all()
+        assert len(rows) == fields                         # not once more by the session hook
+        assert {(r.action, r.origin, r.username) for r in rows} == {("update", "import", "normandie")}
+        assert len({r.at for r in rows}) == 1
+        assert all(r.structure_id is not None and r.key for r in rows)
+        assert pending_request() is not None               # the aggregates will be rebuilt
+        again = _preview(data)[1]
+        assert again.changes == []
+
+
+def test_stale_row_refuses_the_whole_batch(fresh_app):
+    from app.extensions import db
+    from imports.apply import StaleRows
+    from models import ActiviteMensuelle, Structure
+
+    with fresh_app.app_context():
+        data, _fields = _calvados_changes()
+        command, result = _preview(data)
+        last = [r for r in result.changes if r.sheet.name == "Activité"][-1]
+        other = db.session.get(ActiviteMensuelle, last.ids[0])   # someone else, after the preview
+        other.places_occupees = (other.places_occupees or 0) + 1
+        db.session.commit()
+        before = _fingerprint()
+        with pytest.raises(StaleRows) as refused:
+            command.run(batch_id=BATCH, username="normandie")
+        assert "modifiées depuis l'aperçu" in str(refused.value)
+        assert refused.value.rows == [f"Activité ligne {last.row} ({last.key[0]} / {last.key[1]})"]
+        assert _fingerprint() == before                      # the Places rows neither
+        code = db.session.scalar(select(Structure.code_dna).where(Structure.id == other.structure_id))
+        assert code == last.key[0]
+
+
+def test_database_error_in_the_middle_writes_nothing(fresh_app):
+    from imports.apply import StaleRows
+
+    with fresh_app.app_context():
+        data, _fields = _calvados_changes()
+        command, result = _preview(data)
+        before = _fingerprint()
+        # a value the rules would have refused, slipped in after the preview: the database's
+        # CHECK refuses it while the Places rows are already updated in the transaction
+        last = [r for r in result.changes if r.sheet.name == "Activité"][-1]
+        last.changed["travaux"] = (last.changed["travaux"][0], -1)
+        with pytest.raises(StaleRows) as refused:
+            command.run(batch_id=BATCH, username="normandie")
+        assert "écriture refusée par la base (IntegrityError)" in str(refused.value)
+        assert _fingerprint() == before
+
+
+def test_error_while_writing_the_history_writes_nothing(fresh_app, monkeypatch):
+    from app.audit import HistoryBatch
+
+    original = HistoryBatch.write
+
+    def broken(self, connection):
+        original(self, connection)
+        raise RuntimeError("disque plein")
+
+    monkeypatch.setattr(HistoryBatch, "write", broken)
+    with fresh_app.app_context():
+        data, _fields = _calvados_changes()
+        command, _result = _preview(data)
+        before = _fingerprint()
+        with pytest.raises(RuntimeError):
+            command.run(batch_id=BATCH, username="normandie")
+        assert _fingerprint() == before
+
+
+def test_an_import_change_shows_on_the_fiche_history(fresh_app, tmp_path):
+    from app.extensions import db
+    from models import Structure
+    from tests.conftest import client_for, run_cli
+
+    with fresh_app.app_context():
+        sid = db.session.scalar(select(Structure.id).where(Structure.code_dna == "C1401"))
+    path = tmp_path / "places.xlsx"
+    path.write_bytes(_workbook({"Places": [["Code DNA", "Année", "Places autorisées"], ["C1401", 2025, 4321]]}))
+    result = run_cli(fresh_app, "bhasile", "import", str(path), "--user", "normandie")
+    assert result.exit_code == 0, result.output
+    fiche = client_for(fresh_app, "normandie").get(f"/structureview/show/{sid}").get_data(as_text=True)
+    historique = fiche[fiche.index('id="historique"'):]
+    assert "4321" in historique and "normandie" in historique
