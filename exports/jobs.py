@@ -21,6 +21,7 @@ from typing import Any, Optional
 
 from flask import Flask, current_app
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.extensions import db
 from app.scope import Scope
@@ -35,8 +36,10 @@ log = logging.getLogger(__name__)
 PROGRESS_SECONDS = 0.5
 #: A running export that has not reported for this long died with its process.
 STALE_MINUTES = 30
-#: Exports written at the same time by one web process (2 cores: keep requests responsive).
-_SLOTS = threading.BoundedSemaphore(2)
+#: Exports written at the same time by one web process (keep requests responsive); SQLite
+#: (development) writes one at a time, as a streamed read locks the file against writes.
+_SLOTS = {"sqlite": threading.BoundedSemaphore(1)}
+_DEFAULT_SLOTS = threading.BoundedSemaphore(2)
 
 
 def export_dir() -> Path:
@@ -87,7 +90,7 @@ def start(app: Flask, job_id: int) -> threading.Thread:
 
 
 def _run_in_app(app: Flask, job_id: int) -> None:
-    with _SLOTS, app.app_context():
+    with app.app_context(), _SLOTS.get(db.engine.dialect.name, _DEFAULT_SLOTS):
         try:
             run(job_id)
         finally:
@@ -109,7 +112,10 @@ class Progress:
         now = time.monotonic()
         if changed or (self.live and now - self._last >= PROGRESS_SECONDS):
             self._last = now
-            self.save()
+            try:
+                self.save()
+            except SQLAlchemyError:  # progress is informative: never fail the export for it
+                log.warning("Avancement de l'export %s non enregistré.", self.job_id, exc_info=True)
 
     def save(self, **values) -> None:
         with db.engine.begin() as conn:

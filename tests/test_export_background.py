@@ -197,3 +197,37 @@ def test_expired_files_are_cleaned_and_silent_jobs_fail(fresh_app):
 def test_small_exports_stay_immediate(login):
     response = login("calvados").get("/exporter/classeur.xlsx")
     assert response.status_code == 200 and response.data[:2] == b"PK"
+
+
+def test_progress_is_told_sheet_by_sheet_and_batch_by_batch(app, tmp_path):
+    from app.extensions import db
+    from app.scope import NATIONAL
+    from app.sheets import SHEETS
+    from exports.workbook import export_workbook
+
+    calls: list[tuple[str, int]] = []
+    with app.app_context():
+        counts = export_workbook(db.session, str(tmp_path / "w.xlsx"), NATIONAL,
+                                 progress=lambda sheet, rows: calls.append((sheet, rows)))
+        db.session.rollback()
+    assert [s for s, n in calls if n == 0] == [s.name for s in SHEETS]
+    for sheet, count in counts.items():
+        batches = [n for s, n in calls if s == sheet and n]
+        assert sum(batches) == count
+    assert max(len([1 for s, n in calls if s == name and n]) for name in counts) > 1
+
+
+def test_progress_is_recorded_in_the_job_row(fresh_app):
+    with fresh_app.app_context():
+        from app.extensions import db
+        from exports.jobs import Progress, create_job
+        from models import ExportJob
+
+        job = create_job(1, "classeur", "x.xlsx", {}, 100)
+        progress = Progress(job.id)
+        progress("Structures", 0)
+        progress("Structures", 40)
+        progress("Places", 30)
+        db.session.expire_all()
+        row = db.session.get(ExportJob, job.id)
+        assert (row.sheet, row.rows_done, row.percent) == ("Places", 70, 70)
