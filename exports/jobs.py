@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from flask import Flask, current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.extensions import db
@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 PROGRESS_SECONDS = 0.5
 #: A running export that has not reported for this long died with its process.
 STALE_MINUTES = 30
+#: Expired and failed exports stay listed in « Mes exports » this long.
+HISTORY_DAYS = 30
 #: Exports written at the same time by one web process (keep requests responsive); SQLite
 #: (development) writes one at a time, as a streamed read locks the file against writes.
 _SLOTS = {"sqlite": threading.BoundedSemaphore(1)}
@@ -171,7 +173,8 @@ def _write(kind: str, params: dict, target: str, progress: Progress) -> int:
 
 def cleanup_exports(now: Optional[dt.datetime] = None) -> int:
     """Delete expired export files and mark them expired; a job silent for STALE_MINUTES
-    (its process died) fails. Returns the number of jobs changed."""
+    (its process died) fails; jobs ended HISTORY_DAYS ago are forgotten. Returns the number
+    of jobs that expired or failed."""
     now = now or utcnow()
     changed = 0
     expired = db.session.scalars(select(ExportJob).where(
@@ -188,6 +191,10 @@ def cleanup_exports(now: Optional[dt.datetime] = None) -> int:
         job.status, job.finished_at, job.updated_at = FAILED, now, now
         job.error = "interrompu (processus arrêté)"
         changed += 1
+    # the list of a user's exports keeps a month of history
+    db.session.execute(delete(ExportJob).where(
+        ExportJob.status.in_((EXPIRED, FAILED)),
+        ExportJob.updated_at <= now - dt.timedelta(days=HISTORY_DAYS)))
     db.session.commit()
     _remove_orphans(now)
     return changed

@@ -189,6 +189,15 @@ def test_expired_files_are_cleaned_and_silent_jobs_fail(fresh_app):
         assert db.session.get(ExportJob, stuck.id).status == "echec"
         assert db.session.scalars(select(ExportJob.file_path).where(
             ExportJob.id == done["id"])).one() is None
+        ancient = ExportJob(owner_id=job.owner_id, kind="classeur", title="y.xlsx", params="{}",
+                            status="expire", updated_at=utcnow() - dt.timedelta(days=40))
+        db.session.add(ancient)
+        db.session.commit()
+        ancient_id = ancient.id
+        run_job("export_cleanup", "cli")
+        db.session.expire_all()
+        assert db.session.get(ExportJob, ancient_id) is None
+        assert db.session.get(ExportJob, done["id"]) is not None
     assert not path.exists()
     assert client.get(done["download_url"]).status_code == 404
     assert "expiré" in client.get(f"/exporter/suivi/{done['id']}/etat.json").get_json()["message"]
