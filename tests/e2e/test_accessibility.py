@@ -74,6 +74,20 @@ PAGES = {
 }
 
 
+#: Elements that make the page itself wider than the window: outside any scrolling box, or
+#: positioned against an ancestor outside the box that should have clipped them.
+OVERFLOWING = """() => {
+  const clip = e => { for (let p = e.parentElement; p && p !== document.body; p = p.parentElement)
+                        if (getComputedStyle(p).overflowX !== 'visible') return p; return null; };
+  const escapes = e => { const box = clip(e); if (!box) return true;
+    if (!['absolute', 'fixed'].includes(getComputedStyle(e).position)) return false;
+    return !e.offsetParent || (e.offsetParent !== box && !box.contains(e.offsetParent)); };
+  return Array.from(document.querySelectorAll('body *'))
+    .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1 && escapes(e)).slice(0, 5)
+    .map(e => `${e.tagName.toLowerCase()}.${String(e.className).trim().split(/ +/).join('.')} dans ${e.parentElement.tagName.toLowerCase()}.${e.parentElement.className}`);
+}"""
+
+
 def keep(name: str, found: list[dict]) -> None:
     """Every violation (any impact) in build/axe/<page>.json, for the team's follow-up list."""
     folder = ROOT / "build" / "axe"
@@ -125,3 +139,16 @@ def test_form_errors_are_tied_to_their_fields(open_page, live_server):
     serious = axe.blocking(axe.violations(page))
     assert not serious, axe.report(serious, "le formulaire refusé")
     assert page.problems == [], page.problems
+
+
+@pytest.mark.parametrize("name", ["connexion", "structures", "fiche", "fiche-description-modifier", "operateurs",
+                                  "import-apercu", "tableau-departement", "carte"])
+def test_page_reflows_in_a_320_pixel_wide_window(open_page, live_server, name):
+    """RGAA 10.11 (WCAG 1.4.10): at 320 CSS pixels the page scrolls only downwards; a wide data
+    table may scroll sideways inside its own box, never the whole page."""
+    page = open_page(PAGES[name].user)
+    page.set_viewport_size({"width": 320, "height": 640})
+    PAGES[name].open(page, live_server.ids)
+    width = page.evaluate("document.documentElement.scrollWidth")
+    wide = page.evaluate(OVERFLOWING)
+    assert width <= 321, f"la page « {name} » défile horizontalement à 320 px ({width} px) : {wide}"
