@@ -70,3 +70,15 @@ LABELS = {
 def labels(*fields: str) -> dict:
     """The label mapping for these fields (for FAB's ``label_columns``)."""
     return {f: LABELS[f] for f in fields if f in LABELS}
+
+
+def enum_label(enum_class: type, value: object) -> object:
+    """The French label of an enum value as FAB hands it to a list or show page (the raw
+    value, e.g. ``"PROGRAMME"`` → « Programmé »); a value the enum does not know stays as is."""
+    if value is None or value == "":
+        return value
+    try:
+        member = enum_class(value)
+    except (ValueError, TypeError):
+        return value
+    return str(getattr(member, "label", member.value))

@@ -9,11 +9,18 @@ unchanged, FAB's own (users, roles) included.
 """
 from __future__ import annotations
 
+import datetime as dt
+import enum
+import math
+from decimal import Decimal
 from typing import Any
 
 from flask import Flask, current_app
+from flask_babel import format_decimal
 from markupsafe import Markup
 from wtforms.widgets import html_params
+
+from app.jinja import fr_date
 
 _SELECTS = {"SelectField", "SelectMultipleField", "QuerySelectField", "QuerySelectMultipleField",
             "EnumField", "OptionalEnumField", "RadioField"}
@@ -131,7 +138,8 @@ def control(field: Any, value: Any = _UNSET, **attrs: Any) -> Markup:
 
 def display(value: Any, empty: str = "") -> Any:
     """A value as a list cell or a show page prints it: nothing for None, Oui/Non for a
-    boolean, a list as "a, b" (FAB would print None, True, [a, b])."""
+    boolean, a list as "a, b", a date as 31/12/2025, a decimal as 1 234 567,50 (FAB would print
+    None, True, [a, b], 2025-12-31, 1234567.50). Integers stay as they are (years, counts)."""
     from flask_babel import gettext as _
 
     if value is None:
@@ -139,8 +147,20 @@ def display(value: Any, empty: str = "") -> Any:
     if isinstance(value, bool):
         return _("Oui") if value else _("Non")
     if isinstance(value, (list, tuple, set)):
-        return ", ".join(str(v) for v in value) or empty
+        return ", ".join(str(display(v)) for v in value) or empty
+    if isinstance(value, enum.Enum):
+        return str(getattr(value, "label", value.value))
+    if isinstance(value, dt.date):
+        return fr_date(value)
+    if isinstance(value, Decimal) and value.is_finite():
+        return format_decimal(value, format="#,##0" + _decimals(-value.as_tuple().exponent))
+    if isinstance(value, float) and math.isfinite(value):
+        return format_decimal(value, format="#,##0.######")
     return value
+
+
+def _decimals(digits: int) -> str:
+    return "." + "0" * digits if digits > 0 else ""
 
 
 def list_title(modelview_name: str) -> str:

@@ -1,6 +1,7 @@
 """The base of every BHasile view: the territory filter, applied on every path."""
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, Optional
 
 from flask import abort, request
@@ -18,6 +19,7 @@ from werkzeug.exceptions import BadRequest
 from wtforms import HiddenField
 
 from app.extensions import db
+from app.labels import enum_label
 from app.locking import is_stale, stale_message
 from app.scope import NOWHERE, condition_for, current_scope, structure_condition
 from models import Departement, Operateur, Structure
@@ -129,6 +131,18 @@ def scoped_rel_fields(datamodel: SQLAInterface, columns, existing: Optional[dict
     return fields
 
 
+def enum_formatters(datamodel: SQLAInterface, columns) -> dict:
+    """A formatter per enum column: lists and show pages print « Programmé », not the raw
+    ``PROGRAMME`` FAB hands them (labels from ``app.labels``)."""
+    formatters = {}
+    for col in columns:
+        if col in datamodel.list_columns and datamodel.is_enum(col):
+            enum_class = datamodel.list_columns[col].type.enum_class
+            if enum_class is not None:
+                formatters[col] = partial(enum_label, enum_class)
+    return formatters
+
+
 class ScopedModelView(ModelView):
     """A FAB ModelView limited to the user's territory, for reading and for writing.
 
@@ -139,6 +153,12 @@ class ScopedModelView(ModelView):
     bhasile_area = "structure"
     base_filters = SCOPE_FILTERS
     page_size = 50
+
+    def _init_properties(self):
+        super()._init_properties()
+        shown = [*self.list_columns, *self.show_columns]
+        self.formatters_columns = {**enum_formatters(self.datamodel, shown),
+                                   **self.formatters_columns}
 
     def _init_forms(self):
         self.add_form_query_rel_fields = scoped_rel_fields(
