@@ -181,3 +181,23 @@ def test_a_chart_data_table_opens_with_the_keyboard(open_page):
     assert page.evaluate(f"{ACTIVE}.parentElement.open"), "Entrée n'ouvre pas le tableau des données"
     page.keyboard.press("Tab")
     assert page.evaluate(f"{ACTIVE}.closest('details[open]') !== null"), "Tab ne mène pas dans le tableau ouvert"
+
+
+def test_on_a_phone_the_menu_opens_traps_the_focus_and_escape_closes_it(open_page):
+    from playwright.sync_api import expect
+
+    page = open_page("calvados")
+    page.set_viewport_size({"width": 360, "height": 740})
+    page.goto("/")
+    tab_to(page, "header .fr-btn--menu")
+    page.keyboard.press("Enter")
+    modal = page.locator("#menu-modal")
+    expect(modal).to_be_visible()
+    expect(page.locator("#menu-modal :focus")).to_have_count(1)
+    for _ in range(40):  # the focus stays inside the open menu
+        page.keyboard.press("Tab")
+        assert page.evaluate(f"{ACTIVE}.closest('#menu-modal') !== null"), "le focus sort du menu ouvert"
+    open_menu(page, "Parc")
+    page.keyboard.press("Escape")
+    expect(modal).to_be_hidden()
+    assert page.evaluate(f"{ACTIVE}.matches('.fr-btn--menu')"), "le focus ne revient pas au bouton Menu"
