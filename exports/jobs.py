@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from flask import Flask, current_app
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.extensions import db
@@ -220,7 +220,3 @@ def owned_job(job_id: int, owner_id: int) -> Optional[ExportJob]:
     job = db.session.get(ExportJob, job_id, populate_existing=True)
     return job if job is not None and job.owner_id == owner_id else None
 
-
-def active_count(owner_id: int) -> int:
-    return db.session.scalar(select(func.count(ExportJob.id)).where(
-        ExportJob.owner_id == owner_id, ExportJob.status.in_((PENDING, RUNNING)))) or 0

@@ -14,7 +14,8 @@ from sqlalchemy import select
 
 from tests.conftest import client_for
 
-LIST = "/placesanneeview/list/?_flt_0_annee=2024&_oc_PlacesAnneeView=places_autorisees&_od_PlacesAnneeView=desc"
+LIST = ("/placesanneeview/list/?_flt_0_annee=2024"
+        "&_oc_PlacesAnneeView=places_autorisees&_od_PlacesAnneeView=desc")
 
 
 @pytest.fixture()
