@@ -183,15 +183,23 @@ class HistoryBatch:
     """The history of a bulk write: the rows the session hook would write, written at once.
 
     Describe each record written (``created``, ``updated``, ``deleted``) with its column
-    values; ``write`` inserts every row in the current transaction. Rows are kept as tuples
+    values; ``write`` inserts every row in the transaction of ``connection``. Rows are kept as tuples
     in ``_COLUMNS`` order (a big import makes hundreds of thousands of them).
     """
 
-    def __init__(self, actor: Optional[dict] = None, now: Optional[dt.datetime] = None):
+    def __init__(self, connection: Any, actor: Optional[dict] = None, now: Optional[dt.datetime] = None):
+        self.connection = connection
         self.actor = actor or current_actor()
         self.now = now or utcnow()
         self.rows: list[tuple] = []
-        self._who = (self.now, self.actor.get("user_id"), self.actor.get("username"))
+        self.copy = connection.dialect.name == "postgresql"
+        self.driver = not self.copy and connection.dialect.paramstyle == "qmark"  # SQLite
+        at = self.now
+        if self.driver:  # the time as SQLAlchemy stores it, computed once
+            process = Changement.__table__.c.at.type.dialect_impl(connection.dialect).bind_processor(
+                connection.dialect)
+            at = process(at) if process is not None else at
+        self._who = (at, self.actor.get("user_id"), self.actor.get("username"))
         self._origin = (self.actor["origin"], self.actor.get("batch_id"))
 
     @property
@@ -202,7 +210,7 @@ class HistoryBatch:
     def _ends(self, action: str, table: Any, entity_id: int, values: Mapping[str, Any],
               structure_id: Optional[int]) -> tuple[tuple, tuple]:
         key = (record_key(None, values) or str(entity_id))[:200]
-        return (*self._who, action, table.name, entity_id, key), (*self._origin, structure_id)
+        return (*self._who, action, str(table.name), entity_id, key), (*self._origin, structure_id)
 
     def created(self, table: Any, entity_id: int, values: Mapping[str, Any],
                 structure_id: Optional[int]) -> None:
@@ -232,26 +240,22 @@ class HistoryBatch:
                 for name in _fields(table) if old.get(name) is not None]
         self.rows.extend(rows or [head + (None, None, None) + tail])
 
-    def write(self, connection: Any) -> int:
-        """Insert every row in ``connection``'s transaction; returns how many."""
+    def write(self) -> int:
+        """Insert every row in the connection's transaction; returns how many."""
         rows, self.rows = self.rows, []
         if not rows:
             return 0
-        dialect = connection.dialect
         names = ", ".join(f'"{c}"' for c in _COLUMNS)
-        if dialect.name == "postgresql" and len(rows) >= COPY_FROM:
-            with connection.connection.driver_connection.cursor() as cursor, \
+        if self.copy and len(rows) >= COPY_FROM:
+            with self.connection.connection.driver_connection.cursor() as cursor, \
                     cursor.copy(f"COPY changement ({names}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
-        elif dialect.paramstyle == "qmark":  # SQLite: the time as SQLAlchemy stores it, once
-            at = Changement.__table__.c.at.type.dialect_impl(dialect).bind_processor(dialect)
-            stamp = at(self.now) if at is not None else self.now
-            connection.exec_driver_sql(f"INSERT INTO changement ({names}) VALUES "
-                                       f"({', '.join('?' for _ in _COLUMNS)})",
-                                       [(stamp, *row[1:]) for row in rows])
+        elif self.driver:
+            marks = ", ".join("?" for _ in _COLUMNS)
+            self.connection.exec_driver_sql(f"INSERT INTO changement ({names}) VALUES ({marks})", rows)
         else:
-            connection.execute(insert(Changement.__table__), [dict(zip(_COLUMNS, row)) for row in rows])
+            self.connection.execute(insert(Changement.__table__), [dict(zip(_COLUMNS, row)) for row in rows])
         return len(rows)
 
 
@@ -259,7 +263,7 @@ def _fields(table: Any) -> list[str]:
     """The columns of ``table`` the history records, in the table's order."""
     fields = _FIELDS.get(table.name)
     if fields is None:
-        fields = _FIELDS[table.name] = [c.name for c in table.columns if c.name not in _SKIP]
+        fields = _FIELDS[table.name] = [str(c.name) for c in table.columns if c.name not in _SKIP]
     return fields
 
 

@@ -26,6 +26,7 @@ from . import bulk
 from .result import Record
 
 CHUNK = 2000
+REFERENCES = {"structure_id", "operateur_id", "departement_id"}
 ADRESSE, ANNEE, LINK = Adresse.__table__, AdresseAnnee.__table__, ConventionStructure.__table__
 
 
@@ -62,6 +63,7 @@ class Applier:
         self.touched: dict[int, set[str]] = {}                      #: structure → sections
         self.tables: set[str] = set()                                #: tables written
         self.history: Optional[HistoryBatch] = None
+        self.attributes: dict[str, dict[str, str]] = {}              #: sheet → field → column
 
     # --- the import: bulk -------------------------------------------------------------------
     def apply(self, records: list[Record]) -> int:
@@ -73,7 +75,7 @@ class Applier:
         if not todo:
             return 0
         self.conn = self.session.connection()
-        self.history = HistoryBatch()
+        self.history = HistoryBatch(self.conn)
         for sheet, recs in todo:
             self._check(sheet, recs)
         if self.stale:
@@ -83,7 +85,7 @@ class Applier:
                 self._adresses(sheet, recs)
             else:
                 self._plain(sheet, recs)
-        self.history.write(self.conn)
+        self.history.write()
         self._notify()
         return sum(len(recs) for _sheet, recs in todo)
 
@@ -125,12 +127,15 @@ class Applier:
 
     def _resolve(self, sheet: Sheet, values: dict[str, Any]) -> dict[str, Any]:
         """Column name → value to store: references turned into ids (as ``_set`` does)."""
+        attrs = self.attributes.get(sheet.name)
+        if attrs is None:
+            attrs = self.attributes[sheet.name] = {
+                c.field: c.attribute for c in sheet.columns if not c.read_only and c.field != "codes_dna"}
         out = {}
         for field, value in values.items():
-            column = sheet.by_field[field]
-            if column.read_only or field == "codes_dna":
-                continue
-            out[column.attribute] = self._reference(column.attribute, value)
+            attr = attrs.get(field)
+            if attr is not None:
+                out[attr] = self._reference(attr, value) if attr in REFERENCES else value
         return out
 
     def _reference(self, attr: str, value: Any) -> Any:

@@ -360,8 +360,8 @@ def test_error_while_writing_the_history_writes_nothing(fresh_app, monkeypatch):
 
     original = HistoryBatch.write
 
-    def broken(self, connection):
-        original(self, connection)
+    def broken(self):
+        original(self)
         raise RuntimeError("disque plein")
 
     monkeypatch.setattr(HistoryBatch, "write", broken)
