@@ -3,11 +3,13 @@
 Set-based, sheet by sheet. First every stored row the import changes is read back, a chunk
 of ids per query (locked ``FOR UPDATE`` on PostgreSQL), and its version compared with the one
 the preview saw: if another user changed a row since, nothing is written and the rows are
-named. Then one UPDATE per set of changed columns (executemany, ``WHERE version =`` the
-version checked, bumping version, updated_at, updated_by), one multi-row INSERT of the new
-rows (ids returned), and at the end the change history of the whole batch in one statement
-(``app.audit.HistoryBatch``): the same rows the ORM hook writes for a form, tagged with the
-batch. These statements bypass the ORM unit of work, so the hook does not write them twice.
+named. Then one UPDATE per set of changed columns (``WHERE version =`` the version checked,
+bumping version, updated_at, updated_by), one multi-row INSERT of the new rows (ids in
+order; see ``imports.bulk``), and at the end the change history of the whole batch in one
+statement (``app.audit.HistoryBatch``): the same rows the ORM hook writes for a form, tagged
+with the batch. These statements bypass the ORM unit of work, so the hook does not write
+them twice; what the other session hooks do (aggregates' rebuild, campaign tasks back
+« en cours ») is done here.
 """
 from __future__ import annotations
 
@@ -59,6 +61,8 @@ class Applier:
     def __init__(self, session: Any, lookups: Lookups):
         self.session, self.lookups = session, lookups
         self.stale: list[str] = []
+        self.named: set[int] = set()                                  #: records in ``stale``
+        self.conn: Any = None
         self.stored: dict[str, dict[int, Any]] = defaultdict(dict)   #: table → id → stored row
         self.touched: dict[int, set[str]] = {}                      #: structure → sections
         self.tables: set[str] = set()                                #: tables written
@@ -99,7 +103,8 @@ class Applier:
             found = self._load(table, [i for i, _v, _r in expected])
             for obj_id, version, rec in expected:
                 row = found.get(obj_id)
-                if (row is None or row["version"] != version) and _describe(rec) not in self.stale:
+                if (row is None or row["version"] != version) and id(rec) not in self.named:
+                    self.named.add(id(rec))
                     self.stale.append(_describe(rec))
 
     def _load(self, table: Any, ids: Iterable[int]) -> dict[int, dict]:
@@ -118,11 +123,15 @@ class Applier:
                 changes.append((rec.ids[0], rec.ids[1], values))
         self._update(table, changes)
         ids = self._insert(table, [values for _rec, values in new])
-        if sheet.name == "Conventions":
+        if sheet.name == "Conventions":  # their structures, in the order of the file
             created = {id(rec): i for i, (rec, _values) in zip(ids, new)}
-            self._convention_links([(created[id(rec)], rec.values["codes_dna"]) if id(rec) in created
-                                    else (rec.ids[0], rec.changed["codes_dna"][1]) for rec in recs
-                                    if "codes_dna" in (rec.values if id(rec) in created else rec.changed)])
+            links = []
+            for rec in recs:
+                if id(rec) in created and "codes_dna" in rec.values:
+                    links.append((created[id(rec)], rec.values["codes_dna"]))
+                elif id(rec) not in created and "codes_dna" in rec.changed:
+                    links.append((rec.ids[0], rec.changed["codes_dna"][1]))
+            self._convention_links(links)
         self._remember(sheet, [(i, rec, values) for i, (rec, values) in zip(ids, new)])
 
     def _resolve(self, sheet: Sheet, values: dict[str, Any]) -> dict[str, Any]:
@@ -150,8 +159,8 @@ class Applier:
     # --- statements -------------------------------------------------------------------------
     def _update(self, table: Any, changes: list[tuple[int, int, dict]],
                 structure_of: Optional[dict[int, Optional[int]]] = None) -> None:
-        """UPDATE the stored rows (id, version checked, values): one executemany per set of
-        columns actually changed; the history of each changed field."""
+        """UPDATE the stored rows (id, version checked, values): one statement per set of
+        columns actually changed (``imports.bulk``); the history of each changed field."""
         groups: dict[tuple, list[tuple]] = defaultdict(list)
         stored = self.stored[table.name]
         for obj_id, version, values in changes:
@@ -159,7 +168,8 @@ class Applier:
             changed = {name: value for name, value in values.items() if old[name] != value}
             if not changed:
                 continue
-            sid = (structure_of or {}).get(obj_id) or _structure(table.name, obj_id, {**old, **changed})
+            sid = (structure_of or {}).get(obj_id) or _structure(
+                table.name, obj_id, changed if "structure_id" in changed else old)
             self.history.updated(table, obj_id, old, changed, sid)
             self._touch(table.name, sid)
             names = tuple(sorted(changed))
