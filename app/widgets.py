@@ -57,8 +57,11 @@ def _choices(field: Any, value: Any) -> list[tuple[str, str, bool]]:
     wanted = None if value is _UNSET else {str(v) for v in (value if isinstance(value, list)
                                                              else [value])}
     options = []
+    members = getattr(getattr(field, "_enum_class", None), "__members__", {})
     for choice in field.iter_choices():
         key, label, selected = str(choice[0]), choice[1], choice[2]
+        if key in members:  # FAB's EnumField shows the raw value; the enum carries the label
+            label = display(members[key])
         if wanted is not None:
             selected = key in wanted
         if key == "__None" and not str(label or "").strip():
@@ -67,9 +70,14 @@ def _choices(field: Any, value: Any) -> list[tuple[str, str, bool]]:
     return options
 
 
-def _select(field: Any, attrs: dict, value: Any) -> Markup:
+def _select(field: Any, attrs: dict, value: Any, limit: int = 0) -> Markup:
     multiple = _is_multiple_select(field)
     options = _choices(field, value)
+    if limit and len(options) > limit:
+        # a long list drawn once elsewhere (a filter's <template>): here only what is chosen,
+        # widgets.js puts the other options back
+        options = [o for o in options if o[2] or o[0] in ("", "__None")]
+        attrs["data-bh-filter-fill"] = True
     if multiple:
         attrs["multiple"] = True
         attrs.setdefault("size", min(max(len(options), 2), 8))
@@ -98,9 +106,10 @@ def _input_type(field: Any) -> str:
     return "text"
 
 
-def control(field: Any, value: Any = _UNSET, **attrs: Any) -> Markup:
+def control(field: Any, value: Any = _UNSET, limit: int = 0, **attrs: Any) -> Markup:
     """The DSFR control of ``field``; ``attrs`` become HTML attributes (``class_``, ``id``,
-    ``name``, ``aria_describedby``...), ``value`` replaces the field's data (filter rows)."""
+    ``name``, ``aria_describedby``...), ``value`` replaces the field's data (filter rows);
+    a select of more than ``limit`` options keeps only the chosen ones (see ``_select``)."""
     kind = field_kind(field)
     attrs = {k.rstrip("_").replace("_", "-") if k not in ("class_",) else "class": v
              for k, v in attrs.items()}
@@ -117,7 +126,7 @@ def control(field: Any, value: Any = _UNSET, **attrs: Any) -> Markup:
         attrs["aria-invalid"] = "true"
     if kind == "select":
         attrs.setdefault("class", "fr-select" + (" fr-select--error" if field.errors else ""))
-        return _select(field, attrs, value)
+        return _select(field, attrs, value, limit)
     current = field._value() if value is _UNSET else ("" if value is None else value)
     if kind == "upload":
         attrs.setdefault("class", "fr-upload")
@@ -172,5 +181,9 @@ def list_title(modelview_name: str) -> str:
 
 
 def init_app(app: Flask) -> None:
+    """The helpers of FAB's generic pages, and the guard of their query strings."""
+    from app import list_args
+
+    list_args.init_app(app)
     app.jinja_env.globals.update(bh_control=control, bh_field_kind=field_kind,
                                  bh_list_title=list_title, bh_display=display)

@@ -202,10 +202,12 @@ def test_delete_through_the_confirmation_form_keeps_csrf_and_scope(fresh_app):
     client = client_for(fresh_app, "calvados")
     client.environ_base.pop("HTTP_X_CSRFTOKEN", None)  # a browser form sends only its fields
     body = client.get("/controleview/list/?psize_ControleView=200").get_data(as_text=True)
-    form = re.search(rf'<form action="/controleview/delete/{mine}" method="post" class="bh-post-form" '
-                     rf'data-bh-confirm="[^"]+">\s*<input type="hidden" name="csrf_token" '
-                     rf'value="([^"]+)">', body)
-    assert form, "no delete form with its CSRF token"
+    form = re.search(r'<form id="bh-rows-ControleView" method="post" action="" class="bh-rows-form" '
+                     r'data-bh-confirm="[^"]+">\s*<input type="hidden" name="csrf_token" '
+                     r'value="([^"]+)">', body)
+    assert form, "no shared delete form with its CSRF token"
+    assert re.search(rf'<button type="submit" form="bh-rows-ControleView" formaction="/controleview/delete/{mine}"',
+                     body), "no delete button posting the shared form to the row's URL"
     assert 'id="bh-confirm" class="fr-modal"' in body
     assert client.post(f"/controleview/delete/{mine}", data={}).status_code in (302, 400)
     assert _db(fresh_app, select(Controle.id).where(Controle.id == mine)) == mine  # no token, no delete

@@ -7,9 +7,13 @@
 
   /* ---- confirmation of delete and action forms (data-bh-confirm) ---- */
   var pending = null;
+  var pendingSubmitter = null;
   var opener = null;
 
-  function confirmationOf(form) {
+  function confirmationOf(form, submitter) {
+    if (submitter && submitter.hasAttribute("data-bh-confirm")) {
+      return submitter.getAttribute("data-bh-confirm");  // a row's delete button names its row
+    }
     var select = form.querySelector("select[name=action]");
     if (select && select.selectedIndex >= 0) {
       return select.options[select.selectedIndex].getAttribute("data-bh-confirm");
@@ -36,7 +40,9 @@
     return true;
   }
 
-  function send(form) {
+  function send(form, submitter) {
+    // form.submit() ignores the button's formaction: the rows' shared form takes it here
+    if (submitter && submitter.hasAttribute("formaction")) form.action = submitter.formAction;
     form.setAttribute("data-bh-confirmed", "");
     form.submit();
   }
@@ -47,18 +53,27 @@
       event.preventDefault();
       return;
     }
-    var text = confirmationOf(form);
+    var submitter = event.submitter || null;
+    var text = confirmationOf(form, submitter);
     if (!text || form.hasAttribute("data-bh-confirmed")) return;
     event.preventDefault();
     var dialog = document.getElementById("bh-confirm");
     if (!dialog || !window.dsfr) {
-      if (window.confirm(text)) send(form);
+      if (window.confirm(text)) send(form, submitter);
       return;
     }
     pending = form;
-    opener = event.submitter || document.activeElement;
+    pendingSubmitter = submitter;
+    opener = submitter || document.activeElement;
     dialog.querySelector("[data-bh-confirm-text]").textContent = text;
     window.dsfr(dialog).modal.disclose();
+  });
+
+  // back to the list from the browser's cache: the next delete asks again
+  window.addEventListener("pageshow", function () {
+    Array.prototype.forEach.call(document.querySelectorAll("form[data-bh-confirmed]"), function (form) {
+      form.removeAttribute("data-bh-confirmed");
+    });
   });
 
   document.addEventListener("click", function (event) {
@@ -67,7 +82,7 @@
     var form = pending;
     pending = null;
     window.dsfr(document.getElementById("bh-confirm")).modal.conceal();
-    send(form);
+    send(form, pendingSubmitter);
   });
 
   document.addEventListener("dsfr.conceal", function (event) {
@@ -100,6 +115,20 @@
       }
       return null;
     }
+
+    // an active filter on a long list came with its chosen option only: the others back
+    function fill(select) {
+      var row = select.closest("[data-bh-filter-row]");
+      var template = valueTemplate(row.querySelector("[data-bh-filter-col]").value);
+      var full = template && template.content.querySelector("select");
+      if (!full) return;
+      var chosen = {};
+      Array.prototype.forEach.call(select.selectedOptions, function (o) { chosen[o.value] = true; });
+      select.innerHTML = full.innerHTML;
+      Array.prototype.forEach.call(select.options, function (o) { o.selected = !!chosen[o.value]; });
+      select.removeAttribute("data-bh-filter-fill");
+    }
+    Array.prototype.forEach.call(list.querySelectorAll("select[data-bh-filter-fill]"), fill);
 
     function rename(row) {
       var column = row.querySelector("[data-bh-filter-col]").value;
