@@ -104,7 +104,7 @@ def _watch(page) -> None:
     uncaught exceptions, HTTP errors. Tests assert ``page.problems == []``."""
     problems: list[str] = []
     page.on("console", lambda m: problems.append(f"console : {m.text}") if m.type == "error" else None)
-    page.on("pageerror", lambda e: problems.append(f"exception : {e}"))
+    page.on("pageerror", lambda e: problems.append(f"exception : {e} @ {page.url} {e.stack}"))
     page.on("response", lambda r: problems.append(f"HTTP {r.status} {r.url}")
             if r.status >= 400 and not r.url.endswith("favicon.ico") else None)
     page.problems = problems

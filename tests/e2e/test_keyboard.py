@@ -27,6 +27,9 @@ def tab_to(page, selector: str, text: str = "", limit: int = 120, key: str = "Ta
         if page.evaluate("([sel, text]) => { const e = document.activeElement;"
                          " return !!e && e.matches(sel) && (e.innerText || e.value || '').includes(text); }",
                          [selector, text]):
+            # let the page draw a frame, as between a person's key presses: the DSFR's menu checks
+            # the focus after each Tab in the next frame, and an Enter in the same frame races it
+            page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
             return
     raise AssertionError(f"{selector} {text!r} n'est pas atteignable au clavier ({limit} × {key})")
 
