@@ -126,9 +126,18 @@ def _fresh_export(url: str, tmp: str, queue) -> None:
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "b" * 40, "INSTANCE_DIR": tmp,
                       "SQLALCHEMY_ENGINE_OPTIONS": {}})
     with app.app_context():
-        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        before = _peak_rss()
         export_workbook(db.session, str(Path(tmp) / "fresh.xlsx"), NATIONAL)
-    queue.put((before, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+    queue.put((before, _peak_rss()))
+
+
+def _peak_rss() -> float:
+    """This process's peak resident memory (MB): VmHWM, as ``ru_maxrss`` would carry the
+    parent's peak over the exec of a spawned child."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def fresh_process_rss(tmp: Path) -> tuple[float, float]:
