@@ -12,7 +12,6 @@ from sqlalchemy import func, select
 
 from models import BudgetAnnee, Controle, Convention, Departement, Structure
 from tests.conftest import client_for
-from tests.e2e.conftest import CHROMIUM, browser, live_server, open_page  # noqa: F401 (fixtures)
 
 ALERT = re.compile(r'<div class="fr-alert fr-alert--(?:warning|info|error)[^"]*">\s*<p>(.*?)</p>', re.S)
 
@@ -157,34 +156,3 @@ def test_delete_from_the_list_needs_the_csrf_token_and_stays_in_scope(fresh_app)
     outside = client.post(f"/controleview/delete/{elsewhere}", data={"csrf_token": token})
     assert outside.status_code == 404
     assert _db(fresh_app, select(Controle.id).where(Controle.id == elsewhere)) == elsewhere
-
-
-@pytest.mark.skipif(CHROMIUM is None, reason="chromium absent : lancez make system-deps")
-def test_in_the_browser_a_row_deletes_after_the_confirmation_and_a_filter_keeps_its_choices(
-        open_page, live_server):  # noqa: F811
-    from playwright.sync_api import expect
-
-    with live_server.app.app_context():
-        from app.extensions import db
-
-        victim = db.session.scalar(
-            select(func.max(Controle.id)).join(Structure).join(Departement)
-            .where(Departement.code == "14", Controle.id != live_server.ids["controle"]))
-        db.session.remove()
-    page = open_page("calvados")
-    page.goto("/controleview/list/?psize_ControleView=200")
-    button = page.locator(f'button[formaction="/controleview/delete/{victim}"]')
-    button.click()
-    dialog = page.locator("#bh-confirm")
-    expect(dialog).to_be_visible()
-    expect(dialog).to_contain_text("Supprimer définitivement cet enregistrement ?")
-    with page.expect_navigation():
-        dialog.locator("[data-bh-confirm-ok]").click()
-    expect(page.locator(".fr-alert--success")).to_have_count(1)
-    assert page.locator(f'button[formaction="/controleview/delete/{victim}"]').count() == 0
-    # an active structure filter offers every structure again once the page has its script
-    page.goto(f"/controleview/list/?_flt_0_structure={live_server.ids['structure']}")
-    select_ = page.locator('select[name="_flt_0_structure"]')
-    assert select_.locator("option").count() > 2
-    assert select_.input_value() == str(live_server.ids["structure"])
-    assert page.problems == [], page.problems
