@@ -25,8 +25,8 @@ def fill_french(po_path: Path) -> None:
     with po_path.open("rb") as handle:
         catalog = read_po(handle, locale="fr")
     for message in catalog:
-        if message.id and not message.string:
-            message.string = message.id
+        if message.id and not any(message.string if isinstance(message.string, tuple) else [message.string]):
+            message.string = message.id  # a plural entry gets its (singular, plural) msgids
         if message.id and message.fuzzy:
             message.flags.discard("fuzzy")
     with po_path.open("wb") as handle:
