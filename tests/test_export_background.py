@@ -32,8 +32,20 @@ def _export_link(client) -> str:
     return re.search(r'href="(/exporter/vue/PlacesAnneeView/[^"]*)"', html).group(1).replace("&amp;", "&")
 
 
+def confirm(client, response):
+    """The confirmation page of a large export: its form, posted with its CSRF token."""
+    assert response.status_code == 200, response.status_code
+    html = response.get_data(as_text=True)
+    form = re.search(r'<form id="bh-export-confirm" method="post" action="([^"]+)"', html)
+    assert form, "no confirmation form"
+    token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+    return client.post(form.group(1).replace("&amp;", "&"), data={"csrf_token": token})
+
+
 def _follow(client, response, timeout: float = 120) -> list[dict]:
-    """The job's JSON status, polled until it is finished; every state seen."""
+    """Confirms the export (the GET only asks), then polls the job's JSON status until it is
+    finished; every state seen."""
+    response = confirm(client, response)
     assert response.status_code == 302, response.status_code
     page = response.headers["Location"]
     job_id = re.search(r"/exporter/suivi/(\d+)/", page).group(1)
@@ -81,7 +93,7 @@ def test_a_reload_follows_the_export_already_running(app, login, small_limit, mo
     client = login("calvados")
     link = _export_link(client)
     monkeypatch.setattr(jobs, "start", lambda app, job_id: None)  # still waiting to start
-    first, second = client.get(link), client.get(link)
+    first, second = confirm(client, client.get(link)), confirm(client, client.get(link))
     assert first.headers["Location"] == second.headers["Location"]
     monkeypatch.undo()
     with app.app_context():
@@ -125,7 +137,7 @@ def test_scope_is_the_one_captured_when_asked(fresh_app, monkeypatch):
         from models import ExportJob
 
         monkeypatch.setattr(jobs, "start", lambda app, job_id: None)  # held until the change
-        response = client.get("/exporter/classeur.xlsx")
+        response = confirm(client, client.get("/exporter/classeur.xlsx"))
         job_id = int(re.search(r"/suivi/(\d+)/", response.headers["Location"]).group(1))
         user = fresh_app.appbuilder.sm.find_user("calvados")
         user.departements = []  # territory withdrawn after the request
@@ -150,7 +162,7 @@ def test_a_failing_export_says_so_in_french_and_leaves_no_file(fresh_app, monkey
     monkeypatch.setattr(workbook, "export_workbook", broken)
     client = client_for(fresh_app, "calvados")
     monkeypatch.setattr(jobs, "start", lambda app, job_id: None)
-    response = client.get("/exporter/classeur.xlsx")
+    response = confirm(client, client.get("/exporter/classeur.xlsx"))
     job_id = int(re.search(r"/suivi/(\d+)/", response.headers["Location"]).group(1))
     with fresh_app.app_context():
         jobs.run(job_id)
@@ -202,6 +214,34 @@ def test_expired_files_are_cleaned_and_silent_jobs_fail(fresh_app):
     assert not path.exists()
     assert client.get(done["download_url"]).status_code == 404
     assert "expiré" in client.get(f"/exporter/suivi/{done['id']}/etat.json").get_json()["message"]
+
+
+def test_a_large_export_starts_only_on_a_confirmed_post(fresh_app):
+    """Opening the link (a GET, maybe from another site) only asks; a POST without the
+    form's CSRF token is refused; nothing is queued until the agent confirms."""
+    from app.extensions import db
+    from exports import jobs
+    from models import ExportJob
+
+    fresh_app.config["BHASILE_EXPORT_SYNC_MAX_ROWS"] = 5
+    client = client_for(fresh_app, "calvados")
+    page = client.get("/exporter/classeur.xlsx")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "Lancer l'export" in html and "lignes" in html
+    forged = fresh_app.test_client()  # same session cookie, no CSRF header: a forged POST
+    forged.set_cookie("session", client.get_cookie("session").value)
+    assert forged.post("/exporter/classeur.xlsx").status_code == 400
+    with fresh_app.app_context():
+        assert db.session.query(ExportJob).count() == 0
+    original = jobs.start
+    jobs.start = lambda app, job_id: None
+    try:
+        response = confirm(client, page)
+    finally:
+        jobs.start = original
+    assert response.status_code == 302 and "/exporter/suivi/" in response.headers["Location"]
+    with fresh_app.app_context():
+        assert db.session.query(ExportJob).count() == 1
 
 
 def test_small_exports_stay_immediate(login):

@@ -70,9 +70,17 @@ def _sync_limit() -> int:
     return int(current_app.config.get("BHASILE_EXPORT_SYNC_MAX_ROWS", 20000))
 
 
-def _background(kind: str, title: str, params: dict, rows_total: int):
-    """Hand the export to a worker thread and show its progress page."""
+def _background(view: BaseView, kind: str, title: str, params: dict, rows_total: int):
+    """Hand the export to a worker thread and show its progress page.
+
+    A GET only asks for confirmation (how many rows, where the file will be): starting a job
+    writes to the database, so it takes a POST with the CSRF token like every other change.
+    """
     from exports import jobs
+
+    if request.method != "POST":
+        return view.render_template("bhasile/exports/confirm.html", file_title=title,
+                                    rows_total=rows_total, action=request.full_path.rstrip("?"))
 
     params = {**params, "scope": jobs.scope_params(current_scope()), "user": g.user.username}
     job = jobs.find_running(g.user.id, kind, params)
@@ -94,7 +102,7 @@ class ExportView(BaseView):
     default_view = "workbook"
     base_permissions = ["can_export"]
 
-    @expose("/classeur.xlsx")
+    @expose("/classeur.xlsx", methods=["GET", "POST"])
     @has_access
     @permission_name("export")
     def workbook(self):
@@ -104,12 +112,12 @@ class ExportView(BaseView):
         name = f"bhasile-classeur-{dt.date.today():%Y-%m-%d}.xlsx"
         total = workbook_rows(db.session, current_scope())
         if total > _sync_limit():
-            return _background("classeur", name, {}, total)
+            return _background(self, "classeur", name, {}, total)
         path = _temp()
         export_workbook(db.session, path, current_scope(), user=g.user.username)
         return _send(path, name)
 
-    @expose("/vue/<view_name>/")
+    @expose("/vue/<view_name>/", methods=["GET", "POST"])
     @has_access
     @permission_name("export")
     def view(self, view_name: str):
@@ -123,7 +131,7 @@ class ExportView(BaseView):
         if len(ids) > _sync_limit():
             params = {"view": view_name, "sheet": sheet.name if sheet else None, "ids": ids,
                       "filters": filters, "sort": list(sort) if isinstance(sort, tuple) else sort}
-            return _background("vue", name, params, len(ids))
+            return _background(self, "vue", name, params, len(ids))
         path = _temp()
         if sheet is not None:
             from exports.workbook import export_view

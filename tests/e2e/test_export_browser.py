@@ -21,7 +21,10 @@ def test_progress_page_ends_with_the_download_link(open_page, small_limit):
 
     page = open_page("calvados")
     page.goto("/exporter/classeur.xlsx")
-    assert "/exporter/suivi/" in page.url
+    serious = axe.blocking(axe.violations(page))
+    assert not serious, axe.report(serious, "la page de confirmation de l'export")
+    page.click("#bh-export-confirm [type=submit]")
+    page.wait_for_url("**/exporter/suivi/**")
     expect(page.locator("#bh-export-download")).to_be_visible(timeout=60000)
     expect(page.locator("#bh-export-status")).to_have_text("Terminé")
     expect(page.locator("#bh-export-live")).to_contain_text("Export terminé")
