@@ -1,6 +1,6 @@
 """Import throughput on the demo park: preview and apply, on SQLite and PostgreSQL.
 
-    python benchmarks/bench_import.py [--scales 1 10] [--backends sqlite postgresql]
+    python benchmarks/bench_import.py [--scales 1 10] [--backends sqlite postgresql] [--preview-only]
 
 For each backend and scale, on a scratch database with the demo park:
 - re-import of the whole national workbook (every sheet), with every row of Places, Budgets
@@ -8,7 +8,8 @@ For each backend and scale, on a scratch database with the demo park:
 - import of Places, Budgets and Activité rows moved 30 years back (inserts: every field of a
   new row goes to the history).
 Preview (dry run) rows/s counts the rows read; apply rows/s counts the rows written, with the
-change history written for every field. The machine's load average is printed: it is shared.
+change history written for every field. The preview's SQL statements are counted (their
+number must not grow with the rows). The machine's load average is printed: it is shared.
 """
 from __future__ import annotations
 
@@ -79,7 +80,7 @@ def history_rows(session) -> int:
     return session.scalar(sa.select(sa.func.count(Changement.id)))
 
 
-def measure(app, backend: str, scale: int) -> None:
+def measure(app, backend: str, scale: int, preview_only: bool = False) -> None:
     from app.extensions import db
     from app.scope import NATIONAL
     from app.sheets import SHEETS
@@ -96,10 +97,23 @@ def measure(app, backend: str, scale: int) -> None:
             before = history_rows(db.session)
             db.session.rollback()
             command = ImportCommand(data, "bench.xlsx", NATIONAL)
+            statements = []
+
+            def count(_conn, _cursor, statement, *_args):
+                statements.append(statement)
+
+            sa.event.listen(db.engine, "before_cursor_execute", count)
             started = time.perf_counter()
             result = command.validate()
             preview_s = time.perf_counter() - started
+            sa.event.remove(db.engine, "before_cursor_execute", count)
             assert not result.problem and not result.errors, (result.problem, result.errors[:5])
+            if preview_only:
+                db.session.rollback()
+                print(f"{backend} ×{scale} {label}: preview {result.rows_read:,} rows in {preview_s:.2f} s "
+                      f"= {result.rows_read / preview_s:,.0f} rows/s, {len(statements)} SQL statements",
+                      flush=True)
+                continue
             started = time.perf_counter()
             command.run(origin="cli")
             apply_s = time.perf_counter() - started
@@ -107,26 +121,27 @@ def measure(app, backend: str, scale: int) -> None:
             history = history_rows(db.session) - before
             db.session.rollback()
             print(f"{backend} ×{scale} {label}: preview {result.rows_read:,} rows in {preview_s:.2f} s "
-                  f"= {result.rows_read / preview_s:,.0f} rows/s; apply {n:,} rows in {apply_s:.2f} s "
+                  f"= {result.rows_read / preview_s:,.0f} rows/s ({len(statements)} SQL statements); "
+                  f"apply {n:,} rows in {apply_s:.2f} s "
                   f"= {n / apply_s:,.0f} rows/s (target ≥ 5,000 on PostgreSQL); "
                   f"{history:,} history rows", flush=True)
         db.session.remove()
         db.engine.dispose()
 
 
-def run_sqlite(scale: int) -> None:
+def run_sqlite(scale: int, preview_only: bool) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        measure(scratch_app(Path(tmp), scale), "SQLite", scale)
+        measure(scratch_app(Path(tmp), scale), "SQLite", scale, preview_only)
 
 
-def run_postgresql(scale: int) -> None:
+def run_postgresql(scale: int, preview_only: bool) -> None:
     name = f"bh_bench_import_{scale}_{os.getpid()}"
     admin = sa.create_engine(f"{PG}/postgres", isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            measure(scratch_app(Path(tmp), scale, f"{PG}/{name}"), "PostgreSQL", scale)
+            measure(scratch_app(Path(tmp), scale, f"{PG}/{name}"), "PostgreSQL", scale, preview_only)
     finally:
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -138,12 +153,13 @@ def main() -> None:
     parser.add_argument("--scales", type=int, nargs="+", default=[1, 10])
     parser.add_argument("--backends", nargs="+", default=["sqlite", "postgresql"],
                         choices=["sqlite", "postgresql"])
+    parser.add_argument("--preview-only", action="store_true", help="measure the preview alone")
     args = parser.parse_args()
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
           f"on {os.cpu_count()} CPUs", flush=True)
     for scale in args.scales:
         for backend in args.backends:
-            (run_sqlite if backend == "sqlite" else run_postgresql)(scale)
+            (run_sqlite if backend == "sqlite" else run_postgresql)(scale, args.preview_only)
 
 
 if __name__ == "__main__":

@@ -45,6 +45,8 @@ class Existing:
             self.rows[match_key(sheet, tuple(row[i] for i in key_pos))] = tuple(row)
         self.n = n
         self.extra = None
+        self.same = {c.field: c.kind.same for c in sheet.columns}
+        self.required = [c for c in sheet.columns if c.required and c.field not in sheet.key]
 
     def get(self, key: tuple) -> Optional[tuple]:
         return self.rows.get(match_key(self.sheet, key))
@@ -130,21 +132,20 @@ class Checker:
                            if v is not None and not rec.sheet.by_field[f].read_only}
         else:
             rec.ids = stored.ids(row)
-            kinds = rec.sheet.by_field
-            rec.changed = {}
+            pos, same, changed = stored.pos, stored.same, {}
             for f, new in rec.values.items():
-                old = stored.value(row, f, self.session)
-                if not kinds[f].kind.same(old, new):
-                    rec.changed[f] = (old, new)
+                at = pos.get(f)
+                old = row[at] if at is not None else stored.value(row, f, self.session)
+                if not same[f](old, new):
+                    changed[f] = (old, new)
+            rec.changed = changed
             rec.status = "updated" if rec.changed else "unchanged"
         if rec.status != "unchanged" and not rec.errors:
             self._validate(rec, row, stored)
 
     def _validate(self, rec: Record, row: Optional[tuple], stored: Existing) -> None:
         sheet = rec.sheet
-        for column in sheet.columns:
-            if not column.required or column.field in sheet.key:
-                continue
+        for column in stored.required:
             if column.field in rec.values and rec.values[column.field] is None:
                 rec.error(column.field, f"{column.label} obligatoire : la cellule ne peut pas être vide")
             elif row is None and column.field not in rec.values:
@@ -155,7 +156,7 @@ class Checker:
             return
         current = None
         if row is not None:
-            current = SimpleNamespace(**{f: stored.value(row, f, self.session) for f in stored.fields})
+            current = SimpleNamespace(**dict(zip(stored.fields, row)))
         for error in domain_rules(sheet.model, dict(rec.values), current):
             field = error.field if error.field in sheet.by_field else None
             rec.error(field, error.message, rec.values.get(field) if field else None)

@@ -14,6 +14,7 @@ from .reader import NO_VALUE, ExcelError, FileProblem, RawSheet, col_index
 _EXCEL_EPOCH = dt.datetime(1899, 12, 30)
 _EXCEL_EPOCH_1904 = dt.datetime(1904, 1, 1)
 _CELL_REF = re.compile(r"([A-Z]+)(\d+)")
+_DIGITS = "0123456789"
 _DATE_FORMAT_IDS = set(range(14, 23)) | set(range(45, 48)) | set(range(27, 37)) | set(range(50, 59))
 
 
@@ -139,89 +140,108 @@ def _is_date_format(code: str) -> bool:
 
 
 class _SheetParser:
-    """Streams one worksheet's XML into ``RawSheet.rows``."""
+    """Streams one worksheet's XML into ``RawSheet.rows``.
+
+    The expat handlers are closures over local state (a million cells is two million calls):
+    no attribute look-ups, the column of a cell reference's letters computed once.
+    """
 
     def __init__(self, reader: XlsxReader, sheet: RawSheet, shared, date_styles, epoch):
         self.reader, self.sheet, self.shared = reader, sheet, shared
         self.date_styles, self.epoch = date_styles, epoch
-        self.row: dict[int, object] = {}
-        self.row_num = 0
-        self.col = 0
-        self.cell = None
-        self.buf: list[str] = []
-        self.collect = False
 
     def run(self, path: str) -> None:
-        self.reader._parse(path, self.start, self.end, self.chars)
+        reader, sheet, shared = self.reader, self.sheet, self.shared
+        date_styles, epoch = self.date_styles, self.epoch
+        rows, merged, n_shared = sheet.rows, sheet.merged, len(shared)
+        columns: dict[str, int] = {}            # letters of a cell reference → column
+        row: dict[int, object] = {}
+        row_num = col = 0
+        kind: Optional[str] = None              # the cell being read (``None``: outside one)
+        style, formula, raw, inline = 0, False, None, None
+        buf: list[str] = []
+        collect = False
 
-    def start(self, tag, attrs):
-        if tag == "c":
-            ref = attrs.get("r")
-            if ref:
-                match = _CELL_REF.match(ref)
-                self.col = col_index(match.group(1)) if match else self.col + 1
-            else:
-                self.col += 1
-            self.cell = [attrs.get("t", "n"), int(attrs.get("s", 0)), False, None, None]
-        elif tag in ("v", "t") and self.cell is not None:
-            self.buf, self.collect = [], True
-        elif tag == "f" and self.cell is not None:
-            self.cell[2] = True
-        elif tag == "row":
-            self.row_num = int(attrs.get("r", self.row_num + 1))
-            self.row, self.col = {}, 0
-        elif tag == "mergeCell":
-            match = re.match(r"([A-Z]+)(\d+):([A-Z]+)(\d+)", attrs.get("ref", ""))
-            if match:
-                c1, r1, c2, r2 = match.groups()
-                self.sheet.merged.append((int(r1), col_index(c1), int(r2), col_index(c2)))
+        def value():
+            if kind == "s":
+                return shared[int(raw)] if raw is not None and raw.isdigit() and int(raw) < n_shared else None
+            if kind == "inlineStr":
+                return inline
+            if kind == "str":
+                return raw if raw is not None else (NO_VALUE if formula else None)
+            if raw is None or raw == "":
+                return NO_VALUE if formula else None
+            if kind == "b":
+                return raw.strip() in ("1", "true")
+            if kind == "e":
+                return ExcelError(raw)
+            try:
+                number = float(raw)
+            except ValueError:
+                return raw
+            if style in date_styles and 0 <= number < 2958466:
+                return epoch + dt.timedelta(days=number)
+            return int(number) if number.is_integer() and abs(number) < 2 ** 53 else number
 
-    def chars(self, text):
-        if self.collect:
-            self.buf.append(text)
+        def start(tag, attrs):
+            nonlocal row, row_num, col, kind, style, formula, raw, inline, buf, collect
+            if tag == "c":
+                ref = attrs.get("r")
+                if ref:
+                    letters = ref.rstrip(_DIGITS)
+                    found = columns.get(letters)
+                    if found is None:
+                        match = _CELL_REF.match(ref)
+                        found = col_index(match.group(1)) if match else col + 1
+                        if match and match.group(1) == letters:
+                            columns[letters] = found
+                    col = found
+                else:
+                    col += 1
+                kind = attrs.get("t", "n")
+                number = attrs.get("s")
+                style = int(number) if number else 0
+                formula, raw, inline = False, None, None
+            elif tag == "v" or tag == "t":
+                if kind is not None:
+                    buf, collect = [], True
+            elif tag == "f":
+                if kind is not None:
+                    formula = True
+            elif tag == "row":
+                row_num = int(attrs.get("r", row_num + 1))
+                row, col = {}, 0
+            elif tag == "mergeCell":
+                match = re.match(r"([A-Z]+)(\d+):([A-Z]+)(\d+)", attrs.get("ref", ""))
+                if match:
+                    c1, r1, c2, r2 = match.groups()
+                    merged.append((int(r1), col_index(c1), int(r2), col_index(c2)))
 
-    def end(self, tag):
-        if tag == "v" and self.cell is not None:
-            self.cell[3], self.collect = "".join(self.buf), False
-        elif tag == "t" and self.cell is not None:
-            self.cell[4] = (self.cell[4] or "") + "".join(self.buf)
-            self.collect = False
-        elif tag == "c" and self.cell is not None:
-            value = self._value(*self.cell)
-            if value is not None:
-                self.row[self.col] = value
-            self.cell = None
-        elif tag == "row":
-            if self.row:
-                self.reader.rows_seen += 1
-                if self.reader.rows_seen > self.reader.max_rows:
-                    raise FileProblem(f"Le fichier dépasse {self.reader.max_rows} lignes : "
-                                      "découpez-le en plusieurs fichiers.")
-                width = max(self.row)
-                values = [None] * width
-                for col, value in self.row.items():
-                    values[col - 1] = value
-                self.sheet.rows.append((self.row_num, values))
+        def chars(text):
+            if collect:
+                buf.append(text)
 
-    def _value(self, kind, style, formula, raw, inline):
-        if kind == "s":
-            return self.shared[int(raw)] if raw is not None and raw.isdigit() and int(raw) < len(self.shared) else None
-        if kind == "inlineStr":
-            return inline
-        if kind == "str":
-            return raw if raw is not None else (NO_VALUE if formula else None)
-        if raw is None or raw == "":
-            return NO_VALUE if formula else None
-        if kind == "str":
-            return raw
-        if kind == "b":
-            return raw.strip() in ("1", "true")
-        if kind == "e":
-            return ExcelError(raw)
-        try:
-            number = float(raw)
-        except ValueError:
-            return raw
-        if style in self.date_styles and 0 <= number < 2958466:
-            return self.epoch + dt.timedelta(days=number)
-        return int(number) if number.is_integer() and abs(number) < 2 ** 53 else number
+        def end(tag):
+            nonlocal kind, raw, inline, collect
+            if kind is None:
+                if tag == "row" and row:
+                    reader.rows_seen += 1
+                    if reader.rows_seen > reader.max_rows:
+                        raise FileProblem(f"Le fichier dépasse {reader.max_rows} lignes : "
+                                          "découpez-le en plusieurs fichiers.")
+                    values = [None] * max(row)
+                    for index, cell in row.items():
+                        values[index - 1] = cell
+                    rows.append((row_num, values))
+            elif tag == "v":
+                raw, collect = "".join(buf), False
+            elif tag == "t":
+                inline = (inline or "") + "".join(buf)
+                collect = False
+            elif tag == "c":
+                cell = value()
+                if cell is not None:
+                    row[col] = cell
+                kind = None
+
+        reader._parse(path, start, end, chars)

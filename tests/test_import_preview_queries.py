@@ -1,0 +1,74 @@
+"""The preview reads the database a fixed number of times, whatever the number of rows: one
+query per sheet for the stored rows, the lookups and the user's territory loaded once."""
+from __future__ import annotations
+
+import io
+from itertools import islice
+
+import pytest
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.scope import NATIONAL
+from app.sheets import BY_NAME, SHEETS
+from imports.cli import user_scope
+from imports.pipeline import ImportCommand
+
+
+def _workbook(limit: int | None) -> bytes:
+    """Every sheet as exported; Places rows with one more place (changed rows are checked)."""
+    from exports.queries import sheet_rows
+    from exports.writer import WorkbookWriter
+
+    out = io.BytesIO()
+    writer = WorkbookWriter(out)
+    for sheet in SHEETS:
+        rows = sheet_rows(db.session, BY_NAME[sheet.name], NATIONAL)
+        if sheet.name == "Places":
+            rows = ([r[0], r[1], (r[2] or 0) + 1, *r[3:]] for r in rows)
+        writer.add_sheet(sheet, islice(rows, limit) if limit else rows)
+    writer.close()
+    db.session.rollback()
+    return out.getvalue()
+
+
+def _statements(data: bytes, scope) -> tuple[int, object]:
+    seen: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args):
+        seen.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        result = ImportCommand(data, "classeur.xlsx", scope).validate()
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", count)
+        db.session.rollback()
+    return len(seen), result
+
+
+@pytest.fixture(scope="module")
+def workbooks(app):
+    with app.app_context():
+        return _workbook(5), _workbook(None)
+
+
+def test_statements_do_not_grow_with_rows(app, workbooks):
+    small, large = workbooks
+    with app.app_context():
+        n_small, small_result = _statements(small, NATIONAL)
+        n_large, large_result = _statements(large, NATIONAL)
+        assert large_result.rows_read > 20 * small_result.rows_read
+        assert not large_result.errors and not small_result.errors
+        assert n_large == n_small <= 20
+
+
+def test_scoped_preview_statements_fixed_and_out_of_scope_refused(app, workbooks):
+    small, large = workbooks
+    with app.app_context():
+        scope, _user = user_scope("calvados")
+        n_small, _small = _statements(small, scope)
+        n_large, result = _statements(large, scope)
+        assert n_large == n_small <= 30
+        refused = {e.sheet for e in result.errors if "hors de votre périmètre" in e.message}
+        assert "Places" in refused, "rows of other départements must be refused"
