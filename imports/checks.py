@@ -140,8 +140,15 @@ class Checker:
                     changed[f] = (old, new)
             rec.changed = changed
             rec.status = "updated" if rec.changed else "unchanged"
-        if rec.status != "unchanged" and not rec.errors:
+        if rec.errors:
+            return
+        if rec.status != "unchanged":
             self._validate(rec, row, stored)
+            return
+        # nothing to write, but a row of another territory is still an error, never skipped
+        message = self._scope_error(rec, row, stored, writing=False)
+        if message:
+            rec.error(rec.sheet.key[0], message, rec.key[0])
 
     def _validate(self, rec: Record, row: Optional[tuple], stored: Existing) -> None:
         sheet = rec.sheet
@@ -161,11 +168,14 @@ class Checker:
             field = error.field if error.field in sheet.by_field else None
             rec.error(field, error.message, rec.values.get(field) if field else None)
 
-    def _scope_error(self, rec: Record, row: Optional[tuple], stored: Existing) -> Optional[str]:
+    def _scope_error(self, rec: Record, row: Optional[tuple], stored: Existing,
+                     writing: bool = True) -> Optional[str]:
+        """Why this row may not be imported by this user (None if it may). ``writing=False``
+        for an unchanged row: only its territory counts, not the right to modify the sheet."""
         scope, sheet = self.scope, rec.sheet
         if scope.national:
             return None
-        if not can_write(scope, sheet.area):
+        if writing and not can_write(scope, sheet.area):
             return f"votre rôle ne permet pas de modifier la feuille {sheet.name}"
         outside = "ligne hors de votre périmètre"
         if sheet.name == "Opérateurs":
@@ -173,6 +183,8 @@ class Checker:
         if sheet.name == "Conventions":
             if row is not None and stored.ids(row)[0] not in self.in_scope["convention"]:
                 return outside
+            if not writing:  # a CPOM seen by the user may cover structures of other territories
+                return None
             return self._codes_outside(rec.values.get("codes_dna") or ())
         code = rec.values.get("code_dna")
         if row is None and sheet.name == "Adresses" and rec.ids:
@@ -186,6 +198,8 @@ class Checker:
         if sheet.name == "Structures":
             if row is not None and stored.ids(row)[0] not in self.in_scope["structure"]:
                 return outside
+            if not writing:  # the structure stays where it is
+                return None
             dep = rec.values.get("departement")
             if dep and self.lookups.departements[dep][0] not in self.departements:
                 return f"le département {dep} est hors de votre périmètre"

@@ -136,6 +136,25 @@ def test_rows_outside_the_users_scope_are_errors(fresh_app, tmp_path):
     assert _count_changes(fresh_app) == before
 
 
+def test_unchanged_rows_of_another_territory_are_errors_too(app, tmp_path):
+    """Copying a Paris row as it stands into a Calvados file writes nothing, but it is still
+    reported: a row outside the user's scope is never silently skipped."""
+    with app.app_context():
+        from sqlalchemy import select
+
+        from app.extensions import db
+        from models import Departement, PlacesAnnee, Structure
+
+        code, annee, places = db.session.execute(
+            select(Structure.code_dna, PlacesAnnee.annee, PlacesAnnee.places_autorisees)
+            .join(PlacesAnnee, PlacesAnnee.structure_id == Structure.id).join(Departement)
+            .where(Departement.code == "75").limit(1)).one()
+    rows = [["Code DNA", "Année", "Places autorisées"], [code, annee, places]]
+    status, report = _run(app, tmp_path, _xlsx(rows), "copie.xlsx", "--user", "calvados")
+    assert status == 1
+    assert [e["message"] for e in report["errors"]] == [f"structure {code} hors de votre périmètre"]
+
+
 def test_unknown_operateur_and_departement(app, tmp_path):
     rows = [["Code DNA", "Nom", "Type", "Opérateur", "Département"],
             ["C1401", "CADA", "CADA", "Association Inexistante", "14"],
