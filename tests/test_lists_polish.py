@@ -134,25 +134,3 @@ def test_a_list_of_100_rows_carries_one_delete_form_and_one_csrf_token(admin):
     assert filtered.count(f'<option value="{sid}">') == 1  # the template's
     assert re.search(rf'<select[^>]*data-bh-filter-fill[^>]*name="_flt_0_structure">'
                      rf'<option selected value="{sid}">', filtered)
-
-
-def test_delete_from_the_list_needs_the_csrf_token_and_stays_in_scope(fresh_app):
-    def controle_in(code: str) -> int:
-        return _db(fresh_app, select(func.max(Controle.id)).join(Structure).join(Departement)
-                   .where(Departement.code == code))
-
-    mine, elsewhere = controle_in("14"), controle_in("75")
-    client = client_for(fresh_app, "calvados")
-    client.environ_base.pop("HTTP_X_CSRFTOKEN", None)  # a browser form sends only its fields
-    body = client.get("/controleview/list/?psize_ControleView=200").get_data(as_text=True)
-    token = re.search(r'<form id="bh-rows-ControleView"[^>]*>\s*<input type="hidden" name="csrf_token" '
-                      r'value="([^"]+)">', body).group(1)
-    assert f'formaction="/controleview/delete/{mine}"' in body
-    assert f'formaction="/controleview/delete/{elsewhere}"' not in body
-    client.post(f"/controleview/delete/{mine}", data={})
-    assert _db(fresh_app, select(Controle.id).where(Controle.id == mine)) == mine  # no token, no delete
-    client.post(f"/controleview/delete/{mine}", data={"csrf_token": token})
-    assert _db(fresh_app, select(Controle.id).where(Controle.id == mine)) is None
-    outside = client.post(f"/controleview/delete/{elsewhere}", data={"csrf_token": token})
-    assert outside.status_code == 404
-    assert _db(fresh_app, select(Controle.id).where(Controle.id == elsewhere)) == elsewhere

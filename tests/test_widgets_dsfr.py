@@ -208,6 +208,7 @@ def test_delete_through_the_confirmation_form_keeps_csrf_and_scope(fresh_app):
     assert form, "no shared delete form with its CSRF token"
     assert re.search(rf'<button type="submit" form="bh-rows-ControleView" formaction="/controleview/delete/{mine}"',
                      body), "no delete button posting the shared form to the row's URL"
+    assert f'formaction="/controleview/delete/{elsewhere}"' not in body
     assert 'id="bh-confirm" class="fr-modal"' in body
     assert client.post(f"/controleview/delete/{mine}", data={}).status_code in (302, 400)
     assert _db(fresh_app, select(Controle.id).where(Controle.id == mine)) == mine  # no token, no delete
