@@ -81,4 +81,9 @@ def enum_label(enum_class: type, value: object) -> object:
         member = enum_class(value)
     except (ValueError, TypeError):
         return value
-    return str(getattr(member, "label", member.value))
+    return member_label(member)
+
+
+def member_label(member: object) -> str:
+    """The French label of an enum member (its ``label``, else its value)."""
+    return str(getattr(member, "label", getattr(member, "value", member)))

@@ -20,7 +20,8 @@ from flask_babel import format_decimal
 from markupsafe import Markup
 from wtforms.widgets import html_params
 
-from app.jinja import fr_date
+from app.jinja import fr_date, fr_number
+from app.labels import member_label
 
 _SELECTS = {"SelectField", "SelectMultipleField", "QuerySelectField", "QuerySelectMultipleField",
             "EnumField", "OptionalEnumField", "RadioField"}
@@ -158,18 +159,14 @@ def display(value: Any, empty: str = "") -> Any:
     if isinstance(value, (list, tuple, set)):
         return ", ".join(str(display(v)) for v in value) or empty
     if isinstance(value, enum.Enum):
-        return str(getattr(value, "label", value.value))
+        return member_label(value)
     if isinstance(value, dt.date):
         return fr_date(value)
     if isinstance(value, Decimal) and value.is_finite():
-        return format_decimal(value, format="#,##0" + _decimals(-value.as_tuple().exponent))
+        return fr_number(value, max(-value.as_tuple().exponent, 0))
     if isinstance(value, float) and math.isfinite(value):
         return format_decimal(value, format="#,##0.######")
     return value
-
-
-def _decimals(digits: int) -> str:
-    return "." + "0" * digits if digits > 0 else ""
 
 
 def list_title(modelview_name: str) -> str:
