@@ -137,6 +137,8 @@ def run(job_id: int) -> None:
     part = final.with_suffix(".part")
     progress = Progress(job_id)
     try:
+        if not scope_unchanged(job):
+            raise PermissionError("le périmètre du demandeur a changé depuis la demande")
         rows = _write(job.kind, params, str(part), progress)
         os.replace(part, final)
     except Exception as exc:  # noqa: BLE001 — any failure is recorded, no partial file stays
@@ -219,4 +221,15 @@ def owned_job(job_id: int, owner_id: int) -> Optional[ExportJob]:
     """The job, only for its owner (anyone else: nothing, hence 404)."""
     job = db.session.get(ExportJob, job_id, populate_existing=True)
     return job if job is not None and job.owner_id == owner_id else None
+
+
+def scope_unchanged(job: ExportJob) -> bool:
+    """Whether the owner's territory is still the one captured with the request: a job
+    neither writes nor hands out rows its owner may no longer see."""
+    from app.scope import scope_of
+    from models import BhasileUser
+
+    owner = db.session.get(BhasileUser, job.owner_id)
+    captured = json.loads(job.params).get("scope")
+    return owner is not None and owner.active and scope_params(scope_of(owner)) == captured
 

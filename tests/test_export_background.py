@@ -127,8 +127,9 @@ def test_full_workbook_in_background_holds_only_the_agents_territory(app, login,
     assert done["rows_done"] == done["rows_total"] == total
 
 
-def test_scope_is_the_one_captured_when_asked(fresh_app, monkeypatch):
-    """The job keeps the territory of the request, whatever happens to the account after."""
+def test_a_territory_withdrawn_after_the_request_stops_the_export(fresh_app, monkeypatch):
+    """The job writes the territory captured with the request, and only while the account
+    still has it: withdrawn in between, the export fails and no file is written."""
     fresh_app.config["BHASILE_EXPORT_SYNC_MAX_ROWS"] = 5
     client = client_for(fresh_app, "calvados")
     with fresh_app.app_context():
@@ -144,9 +145,23 @@ def test_scope_is_the_one_captured_when_asked(fresh_app, monkeypatch):
         db.session.commit()
         jobs.run(job_id)
         job = db.session.get(ExportJob, job_id)
-        assert job.status == "termine"
-        structures = _rows(Path(job.file_path).read_bytes(), "Structures")
-    assert structures and {r[5] for r in structures} == {"14"}
+        assert job.status == "echec" and job.file_path is None and "périmètre" in job.error
+    assert not list((Path(fresh_app.config["INSTANCE_DIR"]) / "exports").glob(f"{job_id}-*"))
+
+
+def test_a_finished_file_is_no_longer_handed_out_once_the_territory_changes(fresh_app):
+    fresh_app.config["BHASILE_EXPORT_SYNC_MAX_ROWS"] = 5
+    client = client_for(fresh_app, "calvados")
+    done = _follow(client, client.get("/exporter/classeur.xlsx"))[-1]
+    assert done["status"] == "termine"
+    assert client.get(done["download_url"]).status_code == 200
+    with fresh_app.app_context():
+        from app.extensions import db
+
+        user = fresh_app.appbuilder.sm.find_user("calvados")
+        user.departements = []
+        db.session.commit()
+    assert client.get(done["download_url"]).status_code == 404
 
 
 def test_a_failing_export_says_so_in_french_and_leaves_no_file(fresh_app, monkeypatch):

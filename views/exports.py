@@ -179,8 +179,11 @@ class ExportJobView(BaseView):
     def job_file(self, job_id: int):
         from models.export import DONE
 
+        from exports.jobs import scope_unchanged
+
         job = _owned(job_id)
-        if job.status != DONE or not job.file_path or not os.path.exists(job.file_path):
+        if job.status != DONE or not job.file_path or not os.path.exists(job.file_path) \
+                or not scope_unchanged(job):
             abort(404)
         return send_file(job.file_path, mimetype=XLSX, as_attachment=True, download_name=job.title)
 
