@@ -22,7 +22,17 @@ WRITE_AREAS: dict[Role, set[str]] = {
     Role.REGIONAL: ALL_AREAS - {"reference", "historique"},
     Role.DEPARTEMENTAL: ALL_AREAS - {"reference", "historique"},
     Role.LECTEUR: set(),
-    Role.OPERATEUR: {"places", "budget", "activite", "document", "contact", "transmission"},
+    Role.OPERATEUR: {"places", "budget", "activite", "adresse", "document", "contact",
+                     "transmission"},
+}
+#: The area of each table: the right a write needs (``may_write``).
+MODEL_AREAS: dict[str, str] = {
+    "structure": "structure", "operateur": "operateur", "places_annee": "places",
+    "budget_annee": "budget", "activite_mensuelle": "activite", "adresse": "adresse",
+    "adresse_annee": "adresse", "contact": "contact", "controle": "qualite",
+    "evaluation": "qualite", "eig": "qualite", "convention": "convention",
+    "convention_structure": "convention", "document": "document", "campagne": "campagne",
+    "tache": "campagne", "tache_commentaire": "transmission",
 }
 #: Areas a role may not even read.
 HIDDEN_AREAS: dict[Role, set[str]] = {
@@ -36,6 +46,13 @@ SELF_SERVICE = {("UserDBModelView", "can_userinfo"), ("UserDBModelView", "resetm
                 ("UserDBModelView", "userinfoedit"), ("ResetMyPasswordView", "can_this_form_get"),
                 ("ResetMyPasswordView", "can_this_form_post"), ("UserInfoEditView", "can_this_form_get"),
                 ("UserInfoEditView", "can_this_form_post")}
+
+
+def may_write(scope, area: str) -> bool:
+    """May this scope's roles change records of this area?"""
+    if Role.ADMIN.value in scope.roles:
+        return True
+    return any(area in WRITE_AREAS.get(role, ()) for role in Role if role.value in scope.roles)
 
 
 def _area_of(view) -> str | None:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from flask import g, has_request_context
-from sqlalchemy import false, or_, select, true
+from sqlalchemy import exists, false, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from models import (ActiviteMensuelle, Adresse, AdresseAnnee, BudgetAnnee, Changement, Contact,
@@ -63,9 +63,10 @@ def scope_of(user: Any) -> Scope:
 
 
 def current_scope() -> Scope:
-    """The scope of the request's user (national outside any request: CLI and jobs)."""
+    """The scope of the request's user; nothing outside a request: the CLI and the jobs pass
+    ``NATIONAL`` (or a user's scope) explicitly instead of getting it silently."""
     if not has_request_context():
-        return NATIONAL
+        return NOWHERE
     return scope_of(getattr(g, "user", None))
 
 
@@ -125,9 +126,45 @@ def condition_for(model: type, scope: Scope) -> ColumnElement[bool]:
         return Changement.structure_id.in_(structure_ids(scope))
     if model in (Departement, Region):
         return _territory_condition(model, scope)
-    if getattr(model, "__tablename__", None) in ("campagne", "tache", "tache_commentaire"):
+    if getattr(model, "__tablename__", None) in _CAMPAGNE_TABLES:
         return _campagne_condition(model, scope)
-    raise LookupError(f"No scope rule for {model.__name__}")
+    return false()  # a model without a territory rule is invisible outside the national scope
+
+
+_CAMPAGNE_TABLES = ("campagne", "tache", "tache_commentaire")
+_RULED = {Structure, *_BY_STRUCTURE, AdresseAnnee, Operateur, Convention, Document, Changement,
+          Departement, Region}
+
+
+def has_rule(model: type) -> bool:
+    """Does ``model`` declare a path to the territory (else only national users reach it)?"""
+    return model in _RULED or getattr(model, "__tablename__", None) in _CAMPAGNE_TABLES
+
+
+def writable_condition(model: type, scope: Scope) -> ColumnElement[bool]:
+    """SQL condition on the rows of ``model`` the scope may change: those it reads, except a
+    campaign, which only a user whose territory holds all its départements may change (a
+    département agent reads a national campaign, but does not close it)."""
+    if scope.national or getattr(model, "__tablename__", None) != "campagne":
+        return condition_for(model, scope)
+    from models.campagne import campagne_departement
+
+    if scope.is_operateur:
+        return false()
+    deps = select(Departement.id).where(_territory_condition(Departement, scope))
+    foreign = select(campagne_departement.c.campagne_id).where(
+        campagne_departement.c.departement_id.not_in(deps))
+    return (condition_for(model, scope)) & model.id.not_in(foreign)
+
+
+def choosable_condition(model: type, scope: Scope) -> ColumnElement[bool]:
+    """SQL condition on the rows of ``model`` a user may link a record to (drop-downs and the
+    write gate): those of the territory, and for an agent the opérateurs not yet running any
+    structure (a new association taking over a structure)."""
+    if scope.national or model is not Operateur or scope.is_operateur:
+        return condition_for(model, scope)
+    unused = ~exists().where(Structure.operateur_id == Operateur.id)
+    return or_(condition_for(Operateur, scope), unused)
 
 
 def _territory_condition(model: type, scope: Scope) -> ColumnElement[bool]:

@@ -17,7 +17,7 @@ with app.app_context():
     from models.enums import CategorieDocument
     ids = db.session.scalars(select(Structure.id)).all()
     for label in ("no documents", "5 documents per structure"):
-        t = time.perf_counter(); items = missing_documents(db.session, None, 2026); el = time.perf_counter() - t
+        t = time.perf_counter(); items = missing_documents(db.session, ids, 2026); el = time.perf_counter() - t
         print(f"missing_documents, national, {len(ids)} structures, {label}: {len(items)} missing in {el*1000:.0f} ms")
         if label == "no documents":
             rng = random.Random(1)
