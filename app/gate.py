@@ -38,7 +38,8 @@ from app.extensions import db
 from app.locking import parse_version, stale_message
 from app.roles import MODEL_AREAS, may_write
 from app.rules import RuleError, validate
-from app.scope import Scope, choosable_condition, condition_for, writable_condition
+from app.scope import (Scope, choosable_condition, condition_for, deletable_condition,
+                       writable_condition)
 from models import AdresseAnnee, Document, Structure
 
 #: The version check is done by the path itself (a batch with its own signature).
@@ -163,7 +164,7 @@ class Gate:
         for i in todo:
             known[i] = False
         condition = {"read": condition_for, "write": writable_condition,
-                     "choose": choosable_condition}[kind](model, self.scope)
+                     "delete": deletable_condition, "choose": choosable_condition}[kind](model, self.scope)
         for start in range(0, len(numeric), _CHUNK):
             chunk = numeric[start:start + _CHUNK]
             for found in self.session.scalars(select(model.id).where(model.id.in_(chunk), condition)):
@@ -191,8 +192,14 @@ class Gate:
 
         ``related`` names further records the write links (a convention's structures);
         ``rules=False`` when the path runs ``app.rules`` itself on other values; ``area`` names
-        the right an action needs when it is not the table's (a campaign's review).
+        the right an action needs when it is not the table's (a campaign's review). Nothing is
+        flushed meanwhile: a record a form or an API call changed in memory is checked, never
+        written by the check's own queries.
         """
+        with self.session.no_autoflush:
+            return self._check(model, stored, values, version, related, rules, area)
+
+    def _check(self, model, stored, values, version, related, rules, area) -> list[RuleError]:
         values = dict(values or {})
         table = model.__tablename__
         area = area or MODEL_AREAS.get(table)
@@ -208,8 +215,18 @@ class Gate:
             current = stored if not isinstance(stored, Mapping) else SimpleNamespace(**stored)
             errors += validate(model, values, current)
         if stored is not None and version is not UNCHECKED and hasattr(model, "version"):
-            errors += self._version(stored, version)
+            errors += self._version(model, stored, version)
         return errors
+
+    def check_delete(self, model: type, stored: Any, area: Optional[str] = None) -> list[RuleError]:
+        """Every reason to refuse deleting ``stored``: the role's area (403), the row inside the
+        territory the role may delete in (404)."""
+        area = area or MODEL_AREAS.get(model.__tablename__)
+        if self.scope.read_only or area is None or not may_write(self.scope, area):
+            return [Denial(None, _("Votre rôle ne permet pas de supprimer ces données."), 403)]
+        if not self.inside(model, _get(stored, "id"), "delete"):
+            return [Denial(None, _("Enregistrement introuvable ou hors de votre périmètre."), 404)]
+        return []
 
     def require(self, model: type, stored: Any = None, values: Optional[Mapping[str, Any]] = None,
                 version: Any = UNCHECKED, related: Optional[Mapping[type, Iterable[Any]]] = None,
@@ -267,17 +284,16 @@ class Gate:
                               "modifier."), 403)
                 for attr, (key, _new) in changed.items() if attr in state]
 
-    def _version(self, stored: Any, version: Any) -> list[RuleError]:
+    def _version(self, model: type, stored: Any, version: Any) -> list[RuleError]:
         loaded = version if isinstance(version, int) and not isinstance(version, bool) \
             else parse_version(version)
         if loaded is None:
             return [Denial(None, _("Version de la fiche absente ou illisible : rechargez la page "
                                    "avant d'enregistrer (rien n'a été écrit)."), 428)]
         if int(loaded) != int(_get(stored, "version")):
-            message = stale_message(stored, loaded) if hasattr(stored, "__table__") else _(
-                "Enregistrement refusé : cette ligne a été modifiée par quelqu'un d'autre depuis "
-                "son chargement. Rien n'a été écrasé ; rechargez la page.")
-            return [Denial(None, message, 409)]
+            if isinstance(stored, Mapping):
+                stored = SimpleNamespace(**stored)
+            return [Denial(None, stale_message(stored, loaded, model), 409)]
         return []
 
 

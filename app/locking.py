@@ -42,12 +42,13 @@ def parse_version(value: Any) -> Optional[int]:
     return int(text) if text.isdigit() else None
 
 
-def changes_since(item: Any, loaded_version: int) -> list[Change]:
-    """Field changes made to ``item`` after ``loaded_version`` (newest saves first)."""
+def changes_since(item: Any, loaded_version: int, model: Optional[type] = None) -> list[Change]:
+    """Field changes made to ``item`` (a record of ``model``, by default its class) after
+    ``loaded_version`` (newest saves first)."""
     missed = int(item.version) - int(loaded_version)
     if missed <= 0:
         return []
-    table = type(item).__tablename__
+    table = (model or type(item)).__tablename__
     times = db.session.scalars(
         select(Changement.at).where(Changement.entity == table, Changement.entity_id == item.id,
                                     Changement.action == "update")
@@ -61,9 +62,9 @@ def changes_since(item: Any, loaded_version: int) -> list[Change]:
     return [Change(r.at, r.username, r.field, r.old_value, r.new_value) for r in rows if r.field]
 
 
-def stale_message(item: Any, loaded_version: int) -> str:
+def stale_message(item: Any, loaded_version: int, model: Optional[type] = None) -> str:
     """The French refusal shown when a save is based on an outdated version."""
-    changes = changes_since(item, loaded_version)
+    changes = changes_since(item, loaded_version, model)
     detail = " ; ".join(c.describe() for c in changes) or _("détail indisponible")
     return _("Enregistrement refusé : cette fiche a été modifiée par quelqu'un d'autre pendant "
              "votre saisie (%(detail)s). Rien n'a été écrasé ; rechargez la page pour repartir "

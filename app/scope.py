@@ -157,6 +157,17 @@ def writable_condition(model: type, scope: Scope) -> ColumnElement[bool]:
     return (condition_for(model, scope)) & model.id.not_in(foreign)
 
 
+def deletable_condition(model: type, scope: Scope) -> ColumnElement[bool]:
+    """SQL condition on the rows of ``model`` the scope may delete: those it may change, except
+    a convention, deleted only by a territory holding every structure it covers (a CPOM
+    spanning régions is not one agent's to delete)."""
+    if scope.national or model is not Convention:
+        return writable_condition(model, scope)
+    foreign = select(ConventionStructure.convention_id).where(
+        ConventionStructure.structure_id.not_in(structure_ids(scope)))
+    return condition_for(Convention, scope) & Convention.id.not_in(foreign)
+
+
 def choosable_condition(model: type, scope: Scope) -> ColumnElement[bool]:
     """SQL condition on the rows of ``model`` a user may link a record to (drop-downs and the
     write gate): those of the territory, and for an agent the opérateurs not yet running any

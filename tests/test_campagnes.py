@@ -88,7 +88,7 @@ def upload_modified_workbook(client, campagne_id: int, code: str, value: int) ->
     book = openpyxl.load_workbook(io.BytesIO(response.data))
     ws = book["Places"]
     header = [c.value for c in ws[1]]
-    col = header.index("Places autorisées") + 1
+    col = header.index("PMR") + 1
     for row in ws.iter_rows(min_row=2):
         if row[0].value == code and row[1].value == 2025:
             ws.cell(row=row[0].row, column=col, value=value)
@@ -124,11 +124,11 @@ def test_campaign_end_to_end(fresh_app):
     assert f"/placesanneeview/edit/{ids['places']}" in task_page and "Transmettre cette structure" in task_page
 
     # one structure by the Places form → en cours
-    _page, saved = submit(operateur, f"/placesanneeview/edit/{ids['places']}", {"places_autorisees": "77"})
+    _page, saved = submit(operateur, f"/placesanneeview/edit/{ids['places']}", {"pmr": "3"})
     assert saved.status_code == 200
     assert status_of(fresh_app, t_form)[0] == "en_cours"
     # the other by re-uploading the pre-filled workbook → en cours
-    applied = upload_modified_workbook(operateur, campagne, ids["file"], 66)
+    applied = upload_modified_workbook(operateur, campagne, ids["file"], 1)
     assert "Classeur appliqué" in applied
     assert status_of(fresh_app, t_file)[0] == "en_cours"
     assert counts(agent, campagne)["en_cours"] == 2
@@ -143,13 +143,13 @@ def test_campaign_end_to_end(fresh_app):
     refused = post(agent, f"{page}section", page, section="places", decision="a_corriger", commentaire="")
     assert "commentaire est obligatoire" in refused.get_data(as_text=True)
     post(agent, f"{page}section", page, section="places", decision="a_corriger",
-         commentaire="Places 2025 : 77 ne correspond pas à l'arrêté.")
+         commentaire="PMR 2025 : 3 ne correspond pas à l'arrêté.")
     assert status_of(fresh_app, t_form) == ("a_corriger", "a_corriger", "a_verifier")
     assert counts(agent, campagne)["a_corriger"] == 1
     assert "ne correspond pas" in operateur.get(page).get_data(as_text=True)
 
     # the opérateur corrects and transmits again; the agent's comment stays
-    submit(operateur, f"/placesanneeview/edit/{ids['places']}", {"places_autorisees": "70"})
+    submit(operateur, f"/placesanneeview/edit/{ids['places']}", {"pmr": "2"})
     assert status_of(fresh_app, t_form)[0] == "a_corriger"
     post(operateur, f"/campagnes/saisie/tache/{t_form}/transmettre", "/campagnes/saisie/")
     assert status_of(fresh_app, t_form) == ("transmis", "a_verifier", "a_verifier")
@@ -169,7 +169,7 @@ def test_campaign_end_to_end(fresh_app):
     assert 'data-section="places-valide">2<' in html
 
     # a later edit by the opérateur reopens the task and its section only
-    submit(operateur, f"/placesanneeview/edit/{ids['places']}", {"places_autorisees": "71"})
+    submit(operateur, f"/placesanneeview/edit/{ids['places']}", {"pmr": "1"})
     assert status_of(fresh_app, t_form) == ("en_cours", "a_verifier", "valide")
 
 

@@ -33,7 +33,7 @@ def test_agent_cannot_move_a_structure_to_another_departement(fresh_app):
     submit(client, f"/structureview/edit/{s.id}", {"departement": str(paris), "code_postal": "75001"})
     api = client.put(f"/api/v1/structure/{s.id}", json={"departement": paris, "code_postal": "75001",
                                                         "version": s.version})
-    assert api.status_code == 400 and "périmètre" in api.get_json()["message"]
+    assert api.status_code == 422 and "sortirait de votre périmètre" in api.get_json()["message"]["departement"][0]
     assert _get(fresh_app, select(Structure.departement_id).where(Structure.id == s.id)) == s.departement_id
 
 
@@ -42,7 +42,7 @@ def test_agent_cannot_attach_a_year_of_places_to_a_structure_elsewhere(fresh_app
     client = client_for(fresh_app, "calvados")
     answer = client.post("/api/v1/places/", json={"structure": elsewhere.id, "annee": 2031,
                                                   "places_autorisees": 10})
-    assert answer.status_code == 400
+    assert answer.status_code == 422 and "périmètre" in str(answer.get_json()["message"])
     page = client.get(f"/placesanneeview/add?_flt_0_structure={elsewhere.id}")
     assert elsewhere.code_dna not in page.get_data(as_text=True)
     assert _get(fresh_app, select(PlacesAnnee.id).where(PlacesAnnee.annee == 2031)) is None

@@ -13,19 +13,18 @@ from flask_appbuilder.security.decorators import has_access
 from flask_appbuilder.exceptions import DatabaseException
 from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError
-from sqlalchemy import exists, or_, select
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import BadRequest
 from wtforms import HiddenField
 
 from app.extensions import db
 from app.labels import enum_label
-from app.locking import is_stale, stale_message
-from app.scope import NOWHERE, condition_for, current_scope, structure_condition
-from models import Departement, Operateur, Structure
+from app.gate import UNCHECKED, Gate, status_of
+from app.scope import choosable_condition, condition_for, current_scope
 
-from .writes import (VERSION_FIELD, api_state_errors, checked_form, enum_fields, grouped,
-                     is_versioned, loaded_version, object_errors)
+from .writes import (VERSION_FIELD, checked_form, enum_fields, grouped, is_versioned,
+                     loaded_version, record_values, stored_view)
 
 
 class ScopeFilter(BaseFilter):
@@ -41,93 +40,22 @@ class ScopeFilter(BaseFilter):
 SCOPE_FILTERS = [["id", ScopeFilter, None]]
 
 
-def departement_choices_filter():
-    """Drop-down of départements: only those of the user's territory."""
-    return [["id", _DepartementScopeFilter, None]]
+class ChoiceFilter(BaseFilter):
+    """FAB filter of a form's drop-down: the records a user may link to (``app.scope``)."""
 
-
-class _DepartementScopeFilter(BaseFilter):
-    name = "departement scope"
-    arg_name = "depscope"
-
-    def apply(self, query, value):
-        scope = current_scope()
-        if scope.national:
-            return query
-        conds = []
-        if scope.departement_ids:
-            conds.append(Departement.id.in_(sorted(scope.departement_ids)))
-        if scope.region_ids:
-            conds.append(Departement.region_id.in_(sorted(scope.region_ids)))
-        if not conds:
-            return query.filter(Departement.id.is_(None))
-        return query.filter(or_(*conds))
-
-
-def in_scope(item: Any) -> bool:
-    """Would this record (as the form or API left it) sit inside the user's territory?"""
-    with db.session.no_autoflush:  # the record being checked must not be written meanwhile
-        return _in_scope(item)
-
-
-def _in_scope(item: Any) -> bool:
-    scope = current_scope()
-    if scope.national:
-        return True
-    if isinstance(item, Structure):
-        if scope.is_operateur:
-            return False  # an opérateur never creates nor moves a structure
-        dep = item.departement  # the form sets the relation; the foreign key follows at flush
-        if dep is None and item.departement_id:
-            dep = db.session.get(Departement, item.departement_id)
-        return dep is not None and (dep.id in scope.departement_ids or dep.region_id in scope.region_ids)
-    structure_id = getattr(item, "structure_id", None)
-    if getattr(item, "structure", None) is not None:
-        structure_id = item.structure.id
-    if structure_id is None and getattr(item, "adresse", None) is not None:
-        structure_id = item.adresse.structure_id
-    if structure_id is not None:
-        found = db.session.scalar(
-            select(Structure.id).where(Structure.id == structure_id, structure_condition(scope)))
-        return found is not None
-    if isinstance(item, Operateur):
-        return item.id is not None and db.session.scalar(
-            select(Operateur.id).where(Operateur.id == item.id, condition_for(Operateur, scope))
-        ) is not None
-    return False
-
-
-class OperateurChoiceFilter(BaseFilter):
-    """Opérateurs a user may pick in a form: those of their territory, or not yet in use."""
-
-    name = _l("Opérateurs du périmètre")
-    arg_name = "opscope"
+    name = _l("Choix du périmètre")
+    arg_name = "choice"
 
     def apply(self, query, value: Any):
-        scope = current_scope()
-        unused = ~exists().where(Structure.operateur_id == Operateur.id)
-        return query.filter(or_(condition_for(Operateur, scope), unused))
-
-
-def _has_scope_rule(model: type) -> bool:
-    try:
-        condition_for(model, NOWHERE)
-    except LookupError:
-        return False
-    return True
+        return query.filter(choosable_condition(self.model, current_scope()))
 
 
 def scoped_rel_fields(datamodel: SQLAInterface, columns, existing: Optional[dict]) -> dict:
-    """Drop-down filters for every relation of ``columns``: only records of the territory."""
+    """Drop-down filters for every relation of ``columns``: only what the write gate accepts."""
     fields = dict(existing or {})
     for col in columns or []:
-        if col in fields or not datamodel.is_relation(col):
-            continue
-        related = datamodel.get_related_model(col)
-        if related is Operateur:
-            fields[col] = [["id", OperateurChoiceFilter, None]]
-        elif _has_scope_rule(related):
-            fields[col] = [["id", ScopeFilter, None]]
+        if col not in fields and datamodel.is_relation(col):
+            fields[col] = [["id", ChoiceFilter, None]]
     return fields
 
 
@@ -192,21 +120,11 @@ class ScopedModelView(ModelView):
             item = self.datamodel.get(pk, self._base_filters)
             form[VERSION_FIELD].data = item.version if item is not None else None
 
-    def _refuse(self) -> None:
-        db.session.rollback()  # nothing the form set may reach the database
-        raise ValueError(_l("Cet enregistrement sortirait de votre périmètre."))
-
-    def pre_add(self, item):
-        if not in_scope(item):
-            self._refuse()
-
-    def pre_update(self, item):
-        if not in_scope(item):
-            self._refuse()
-
     def pre_delete(self, item):
-        if not in_scope(item):
-            abort(404)
+        errors = Gate(current_scope()).check_delete(type(item), item)
+        if errors:
+            db.session.rollback()
+            abort(status_of(errors) if status_of(errors) != 422 else 404)
 
 
 class ScopedModelApi(ModelRestApi):
@@ -228,35 +146,55 @@ class ScopedModelApi(ModelRestApi):
             self.datamodel, self.edit_columns, self.edit_query_rel_fields)
         super().__init__(*args, **kwargs)
 
-    def pre_add(self, item):
-        if not in_scope(item):
-            raise BadRequest(str(_l("Cet enregistrement sortirait de votre périmètre.")))
-
-    def pre_update(self, item):
-        if not in_scope(item):
-            raise BadRequest(str(_l("Cet enregistrement sortirait de votre périmètre.")))
-
-    def _checked_write(self, item, status: int):
-        """Rules, field rights and scope, then the write; every refusal rolls back."""
-        forbidden = api_state_errors(item)
-        if forbidden:
-            db.session.rollback()
-            return self.response(403, message=grouped(forbidden))
-        errors = object_errors(item)
+    def pre_delete(self, item):
+        errors = Gate(current_scope()).check_delete(type(item), item)
         if errors:
             db.session.rollback()
-            return self.response_422(message=grouped(errors))
+            raise BadRequest(errors[0].message)
+
+    def _refused(self, errors: list, stored: Any = None) -> Any:
+        """The gate's refusal: one message for the whole record (a stale version carries the
+        current one), else ``{field: [messages]}``; rolled back, nothing written."""
+        db.session.rollback()  # nothing the call set may reach the database
+        status = status_of(errors)
+        if status == 404:
+            return self.response_404()
+        if len(errors) == 1 and errors[0].field is None:
+            extra = {"version": stored.version} if status == 409 and stored is not None else {}
+            return self.response(status, message=errors[0].message, **extra)
+        return self.response(status, message=grouped(errors))
+
+    def _body(self) -> Optional[dict]:
+        body = request.get_json(silent=True) if request.is_json else None
+        return body if isinstance(body, dict) else None
+
+    def _bad_body(self):
+        return self.response_400(message=str(_l(
+            "Le corps de la requête doit être un objet JSON (Content-Type: application/json).")))
+
+    def _save(self, item: Any, status: int):
+        """The hooks, then the write; a database refusal rolls back with a French message."""
         try:
             (self.pre_add if status == 201 else self.pre_update)(item)
-        except BadRequest:
+        except BadRequest as exc:
             db.session.rollback()
-            raise
+            return self.response_400(message=str(exc.description))
         try:
             (self.datamodel.add if status == 201 else self.datamodel.edit)(item)
         except (DatabaseException, SQLAlchemyError) as exc:
             db.session.rollback()
-            return self.response_422(message=str(_l("Enregistrement impossible : %(e)s",
-                                                e=str(getattr(exc, "__cause__", exc))[:300])))
+            cause = getattr(exc, "__cause__", None) or exc
+            if isinstance(cause, StaleDataError):
+                return self.response(409, message=str(_l(
+                    "Enregistrement refusé : cette fiche a été modifiée par quelqu'un d'autre "
+                    "pendant votre enregistrement. Rien n'a été écrasé ; relisez-la et recommencez.")))
+            if isinstance(cause, IntegrityError):
+                return self.response(409, message=str(_l(
+                    "Enregistrement refusé : il contredit un enregistrement existant (clé déjà "
+                    "utilisée ou ligne liée disparue). Rien n'a été écrit.")))
+            return self.response(503, message=str(_l(
+                "Enregistrement impossible pour le moment (base de données indisponible). Rien "
+                "n'a été écrit ; réessayez.")))
         (self.post_add if status == 201 else self.post_update)(item)
         body = {"result": self.edit_model_schema.dump(item, many=False),
                 "id": self.datamodel.get_pk_value(item)}
@@ -265,36 +203,42 @@ class ScopedModelApi(ModelRestApi):
         return self.response(status, **body)
 
     def post_headless(self):
-        if not request.is_json:
-            return self.response_400(message=str(_l("La requête doit être en JSON.")))
+        payload = self._body()
+        if payload is None:
+            return self._bad_body()
         try:
-            item = self.add_model_schema.load(dict(request.json or {}))
+            item = self.add_model_schema.load(payload)
         except ValidationError as err:
+            db.session.rollback()
             return self.response_422(message=err.messages)
-        return self._checked_write(item, 201)
+        errors = Gate(current_scope()).check(type(item), None, record_values(item))
+        if errors:
+            return self._refused(errors)
+        return self._save(item, 201)
 
     def put_headless(self, pk):
         item = self.datamodel.get(pk, self._base_filters)
         if not item:
             return self.response_404()
-        if not request.is_json:
-            return self.response_400(message=str(_l("La requête doit être en JSON.")))
-        payload = dict(request.json or {})
-        loaded = loaded_version(payload, request.headers.get("If-Match"))
-        if is_versioned(type(item)):
-            if loaded is None:
-                return self.response(428, message=str(_l(
-                    "Indiquez la version modifiée (champ « version » ou en-tête If-Match).")))
-            if is_stale(item, loaded):
-                return self.response(409, message=stale_message(item, loaded),
-                                     version=item.version)
+        payload = self._body()
+        if payload is None:
+            return self._bad_body()
+        version = loaded_version(payload, request.headers.get("If-Match"))
+        before = record_values(item)
         try:
-            data = self._merge_update_item(item, payload)
-            item = self.edit_model_schema.load(data, instance=item)
+            item = self.edit_model_schema.load(self._merge_update_item(item, payload), instance=item)
         except ValidationError as err:
             db.session.rollback()
             return self.response_422(message=err.messages)
-        return self._checked_write(item, 200)
+        after = record_values(item)
+        changed = {k: v for k, v in after.items() if k not in before or before[k] is not v
+                   and before[k] != v}
+        model, stored = type(item), stored_view(before)
+        errors = Gate(current_scope()).check(
+            model, stored, changed, version if is_versioned(model) else UNCHECKED)
+        if errors:
+            return self._refused(errors, stored)
+        return self._save(item, 200)
 
 
 def interface(model: type) -> SQLAInterface:

@@ -1,12 +1,11 @@
 """Conventions, CPOMs and arrêtés: statut workflow, structures covered, montant, expiry."""
 from __future__ import annotations
 
-from flask import abort, current_app
+from flask import current_app
 from flask_appbuilder.fields import QuerySelectMultipleField
 from flask_appbuilder.fieldwidgets import Select2ManyWidget
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
-from sqlalchemy import select
 
 from app.extensions import db
 from app.indicators import period
@@ -15,7 +14,7 @@ from app.labels import LABELS
 from app.scope import current_scope, structure_condition
 from models import Convention, ConventionStructure, Structure
 
-from .base import ScopedModelApi, ScopedModelView, in_scope, interface
+from .base import ScopedModelApi, ScopedModelView, interface
 
 FIELDS = ["reference", "type", "operateur", "statut", "date_debut", "date_fin", "montant", "notes"]
 COVERED = "structures_couvertes"
@@ -23,19 +22,6 @@ COVERED = "structures_couvertes"
 
 def _structures_in_scope():
     return db.session.query(Structure).filter(structure_condition(current_scope())).order_by(Structure.code_dna)
-
-
-def covers_only_scope(item: Convention) -> bool:
-    """Does every structure the convention covers sit in the user's territory?"""
-    scope = current_scope()
-    if scope.national:
-        return True
-    ids = {link.structure_id for link in item.structures}
-    if not ids:
-        return False
-    inside = set(db.session.scalars(select(Structure.id).where(Structure.id.in_(ids),
-                                                               structure_condition(scope))))
-    return inside == ids
 
 
 def echeance(fin) -> Markup:
@@ -95,23 +81,19 @@ class ConventionView(ScopedModelView):
         kwargs.setdefault("has_documents", "DocumentView.owner" in current_app.view_functions)
         return super().render_template(template, **kwargs)
 
+    def gate_related(self, form) -> dict:
+        """The structures a new convention covers: each must be the agent's (write gate)."""
+        if COVERED not in form:
+            return {}
+        chosen = [s.id for s in form[COVERED].data or []]
+        if not chosen and not current_scope().national:
+            form[COVERED].errors = [*form[COVERED].errors,
+                                    _l("Choisissez au moins une structure de votre périmètre.")]
+        return {Structure: chosen}
+
     def pre_add(self, item):
-        chosen = list(getattr(item, COVERED, None) or [])
-        if not current_scope().national and not chosen:
-            db.session.rollback()
-            raise ValueError(_l("Choisissez au moins une structure de votre périmètre."))
-        for structure in chosen:
-            link = ConventionStructure(structure=structure)
-            if not in_scope(link):
-                self._refuse()
-            item.structures.append(link)
-
-    def pre_update(self, item):
-        """A convention the agent sees (one of its structures is theirs) is theirs to edit."""
-
-    def pre_delete(self, item):
-        if not covers_only_scope(item):
-            abort(404)
+        for structure in list(getattr(item, COVERED, None) or []):
+            item.structures.append(ConventionStructure(structure=structure))
 
 
 class ConventionApi(ScopedModelApi):

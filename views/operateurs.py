@@ -68,10 +68,6 @@ class OperateurView(ScopedModelView):
                                     has_documents="DocumentView.owner" in current_app.view_functions,
                                     appbuilder=self.appbuilder, **operateur_context(item))
 
-    def pre_add(self, item):
-        if current_scope().read_only or current_scope().is_operateur:
-            raise ValueError(_l("Action non autorisée."))
-
 
 class OperateurApi(ScopedModelApi):
     """REST API of the opérateurs."""
@@ -83,9 +79,6 @@ class OperateurApi(ScopedModelApi):
     show_columns = ["id", *FIELDS, "version"]
     add_columns = edit_columns = FIELDS
     search_columns = ["nom", "siret"]
-
-    def pre_add(self, item):
-        pass
 
 
 MENU_ORDER = 20

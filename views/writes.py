@@ -1,29 +1,28 @@
-"""The checks every form and API write goes through: version, field rights, domain rules.
+"""Forms and the REST API in front of the write gate (``app.gate``).
 
-One sequence for both paths: (1) refuse a save based on an outdated version (optimistic
-locking), (2) refuse fields the user's role may not change, (3) run ``app.rules`` and
-collect every error on its field. Scope is checked by the views' ``pre_add``/``pre_update``.
+A form or an API call turns what it received into the gate's terms — the stored record, the
+values written, the version the user loaded — and shows the gate's refusals: on their field
+for a form, as ``{field: [messages]}`` with the first refusal's status for the API. No rule
+lives here.
 """
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 from typing import Optional as Maybe
 
 from flask import flash
 from flask_appbuilder.fields import EnumField
-from flask_babel import gettext as _
 from sqlalchemy import inspect
 from wtforms.validators import Optional
 
-from app.locking import is_stale, parse_version, stale_message
-from app.rules import RuleError, transition_error, validate, values_of
+from app.gate import STATE_FIELDS, UNCHECKED, Gate  # noqa: F401  (STATE_FIELDS: see grid)
+from app.rules import RuleError
 from app.scope import current_scope
 from models.base import Versioned
 
 #: Hidden form field carrying the version the user loaded.
 VERSION_FIELD = "version_chargee"
-#: Fields holding the State's decisions: an opérateur never changes them.
-STATE_FIELDS = {"budget_annee": {"dotation_accordee", "reprise_etat"}}
 _NOT_DATA = {VERSION_FIELD, "csrf_token"}
 
 
@@ -31,33 +30,19 @@ def is_versioned(model: type) -> bool:
     return issubclass(model, Versioned)
 
 
-def _same(a: Any, b: Any) -> bool:
-    if a in (None, "") and b in (None, ""):
-        return True
-    return getattr(a, "value", a) == getattr(b, "value", b)
+def form_errors(model: type, form: Any, current: Any, related: Maybe[dict] = None) -> list[RuleError]:
+    """Every reason the gate gives to refuse this form (creation when ``current`` is None)."""
+    values = {k: v for k, v in form.data.items() if k not in _NOT_DATA}
+    version = UNCHECKED
+    if current is not None and is_versioned(model):
+        version = form[VERSION_FIELD].data if VERSION_FIELD in form else None
+    return Gate(current_scope()).check(model, current, values, version, related=related)
 
 
 def state_field_errors(model: type, values: dict, current: Any) -> list[RuleError]:
-    """Errors for the State's fields an opérateur tried to set or change."""
-    if not current_scope().is_operateur:
-        return []
-    errors = []
-    for name in STATE_FIELDS.get(model.__tablename__, set()) & set(values):
-        before = getattr(current, name, None) if current is not None else None
-        if not _same(values[name], before):
-            errors.append(RuleError(name, _("Champ réservé aux services de l'État : un opérateur "
-                                            "ne peut pas le modifier.")))
-    return errors
-
-
-def form_errors(model: type, form: Any, current: Any) -> list[RuleError]:
-    """Every reason to refuse this form: stale version, State fields, domain rules."""
-    if current is not None and VERSION_FIELD in form and is_versioned(model):
-        loaded = parse_version(form[VERSION_FIELD].data)
-        if is_stale(current, loaded):
-            return [RuleError(None, stale_message(current, loaded))]
-    values = {k: v for k, v in form.data.items() if k not in _NOT_DATA}
-    return state_field_errors(model, values, current) + validate(model, values, current)
+    """The gate's refusals of the State's fields alone (the grid, until it asks the gate)."""
+    gate = Gate(current_scope())
+    return gate._fields(model.__tablename__, gate._changed(model, current, values))
 
 
 def attach(form: Any, errors: list[RuleError]) -> None:
@@ -70,7 +55,7 @@ def attach(form: Any, errors: list[RuleError]) -> None:
 
 
 def checked_form(form_cls: type, view: Any, creating: bool) -> type:
-    """A subclass of a FAB form class whose ``validate`` also runs ``form_errors``."""
+    """A subclass of a FAB form class whose ``validate`` also asks the write gate."""
 
     class CheckedForm(form_cls):
         def validate(self, extra_validators=None) -> bool:
@@ -78,43 +63,34 @@ def checked_form(form_cls: type, view: Any, creating: bool) -> type:
             current = None
             if not creating and getattr(self, "_id", None) is not None:
                 current = view.datamodel.get(self._id, view._base_filters)
-            errors = form_errors(view.datamodel.obj, self, current)
+            related = view.gate_related(self) if hasattr(view, "gate_related") else None
+            errors = form_errors(view.datamodel.obj, self, current, related)
             attach(self, errors)
-            return valid and not errors
+            return valid and not errors and not any(f.errors for f in self)
 
     CheckedForm.__name__ = form_cls.__name__
     return CheckedForm
 
 
-def object_errors(item: Any) -> list[RuleError]:
-    """Domain-rule errors of a record as a write left it (API path)."""
-    model = type(item)
-    errors = validate(model, values_of(item))
-    if model.__tablename__ == "convention":
-        hist = inspect(item).attrs.statut.history
-        if hist.deleted and hist.added:
-            message = transition_error(hist.deleted[0], hist.added[0])
-            if message:
-                errors.append(RuleError("statut", message))
-    return errors
-
-
-def api_state_errors(item: Any) -> list[RuleError]:
-    """State fields an opérateur's API call set or changed (read from the write's history)."""
-    if not current_scope().is_operateur:
-        return []
+def record_values(item: Any) -> dict[str, Any]:
+    """A record's column values, its many-to-one relations given by id (what a write may
+    change), as the object holds them now — relations set but not yet flushed included."""
     state = inspect(item)
-    errors = []
-    for name in sorted(STATE_FIELDS.get(type(item).__tablename__, set())):
-        hist = state.attrs[name].history
-        if state.persistent:
-            changed = bool(hist.added) and not _same(hist.added[0], (hist.deleted or [None])[0])
-        else:
-            changed = getattr(item, name) is not None
-        if changed:
-            errors.append(RuleError(name, _("Champ réservé aux services de l'État : un opérateur "
-                                            "ne peut pas le modifier.")))
-    return errors
+    mapper = state.mapper
+    values = {attr.key: getattr(item, attr.key) for attr in mapper.column_attrs}
+    for rel in mapper.relationships:
+        if rel.uselist or len(rel.local_columns) != 1 or rel.key not in state.dict:
+            continue
+        fk = mapper.get_property_by_column(next(iter(rel.local_columns))).key
+        related = state.dict[rel.key]
+        values[fk] = getattr(related, "id", None) if related is not None else None
+        values[rel.key] = related  # the rules read a relation's record (an address's département)
+    return values
+
+
+def stored_view(values: dict[str, Any]) -> SimpleNamespace:
+    """The record as it was before an API call changed it (for the gate and the rules)."""
+    return SimpleNamespace(**values)
 
 
 def grouped(errors: list[RuleError]) -> dict[str, list[str]]:
@@ -125,9 +101,10 @@ def grouped(errors: list[RuleError]) -> dict[str, list[str]]:
     return out
 
 
-def loaded_version(payload: dict, if_match: Maybe[str]) -> Maybe[int]:
+def loaded_version(payload: dict, if_match: Maybe[str]) -> Any:
     """The version an API client says it edits: ``version`` in the body or ``If-Match``."""
-    return parse_version(payload.pop("version", None)) or parse_version(if_match)
+    body = payload.pop("version", None)
+    return body if body is not None else if_match
 
 
 class OptionalEnumField(EnumField):
