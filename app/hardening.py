@@ -56,7 +56,8 @@ def content_security_policy() -> str:
 
 def security_headers(response: Response) -> Response:
     headers = response.headers
-    headers["Content-Security-Policy"] = content_security_policy()
+    # A response with its own policy keeps it: a document download is sandboxed, stricter still.
+    headers.setdefault("Content-Security-Policy", content_security_policy())
     headers["X-Frame-Options"] = "DENY"
     headers["X-Content-Type-Options"] = "nosniff"
     headers["Referrer-Policy"] = "same-origin"

@@ -95,6 +95,23 @@ def test_each_accepted_type_goes_in_and_comes_back_unchanged(docs_app, name, bui
     assert download.headers["X-Content-Type-Options"] == "nosniff"
 
 
+def test_a_download_keeps_its_sandbox_policy_under_the_global_one(docs_app):
+    """The page policy lets same-origin scripts run; a stored file opened in the browser must
+    not: the download's own ``sandbox`` policy is the one sent, with nosniff and attachment."""
+    sid = structure_id(docs_app, in_calvados=True)
+    client = client_for(docs_app, "calvados")
+    page = b"<html><script>alert(document.cookie)</script></html>"
+    assert upload(client, sid, files.csv() + page, "piege.csv").status_code == 302
+    doc = documents(docs_app, structure_id=sid, nom_original="piege.csv")[-1]
+    download = client.get(f"/documents/{doc.id}/download")
+    assert download.status_code == 200
+    policy = download.headers.getlist("Content-Security-Policy")
+    assert policy == ["default-src 'none'; sandbox"], policy
+    assert download.headers["X-Content-Type-Options"] == "nosniff"
+    assert download.headers["Content-Disposition"].startswith("attachment;")
+    assert "nonce-" in client.get(f"/documents/structure/{sid}/").headers["Content-Security-Policy"]
+
+
 @pytest.mark.parametrize("platform", ["windows", "linux"])
 def test_a_renamed_executable_is_refused(docs_app, platform):
     sid = structure_id(docs_app, in_calvados=True)
