@@ -1,4 +1,6 @@
-"""REST API input guard: a reference to another record must name an existing one.
+"""Guards on input that Flask-AppBuilder parses itself, so that a bad value gets a French 4xx.
+
+REST API references: a reference to another record must name an existing one.
 
 marshmallow-sqlalchemy's ``Related`` field (used by FAB's REST API for relations such as
 ``departement`` or ``operateur``) builds a *new* related object when the one named does not
@@ -6,6 +8,9 @@ exist, and crashes (500) when the dictionary sent has unknown keys. Through the 
 let a caller create départements or opérateurs on the side, or trigger server errors. Here a
 reference either resolves to an existing row or is refused with a French validation message
 (FAB answers 422).
+
+Also checked here before FAB sees it: the Rison ``q`` argument of the API (readable, no NUL
+character, paging within bounds).
 """
 from __future__ import annotations
 
@@ -48,15 +53,41 @@ def _reject_impossible_ids(endpoint: str | None, values: dict | None) -> None:
             abort(404)
 
 
+def _rison_problem(value: Any, key: Any = None) -> str | None:
+    """What is wrong in a parsed Rison value, in French (None when nothing is)."""
+    if isinstance(value, str) and "\x00" in value:
+        # PostgreSQL refuses a NUL character in a text parameter: FAB answered 500 "Fatal error"
+        return _("Paramètre « q » invalide : caractère nul interdit.")
+    if key in ("page", "page_size"):
+        lowest = 0 if key == "page" else 1
+        if isinstance(value, bool) or not isinstance(value, int) or not lowest <= value <= _ID_LIMIT:
+            # a negative page gave a negative OFFSET, refused by PostgreSQL (500)
+            return _("Paramètre « q » invalide : %(k)s doit être un entier de %(a)d à %(b)d.",
+                     k=key, a=lowest, b=_ID_LIMIT)
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return None
+    for inner_key, inner in items:
+        problem = _rison_problem(inner_key) or _rison_problem(inner, inner_key)
+        if problem:
+            return problem
+    return None
+
+
 def _check_rison_query():
-    """FAB's API reads its ``q`` argument as Rison; some malformed values crashed the parser."""
+    """FAB's API reads its ``q`` argument as Rison; some malformed values crashed the parser,
+    others the query built from them."""
     if not request.path.startswith("/api/") or "q" not in request.args:
         return None
     try:
-        prison.loads(request.args["q"])
+        parsed = prison.loads(request.args["q"])
     except Exception:  # any parser failure is the caller's input
         return jsonify(message=_("Paramètre « q » illisible : format Rison attendu.")), 400
-    return None
+    problem = _rison_problem(parsed)
+    return (jsonify(message=problem), 400) if problem else None
 
 
 def init_app(app: Flask) -> None:

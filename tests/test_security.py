@@ -233,3 +233,25 @@ def test_jwt_api_calls_need_no_csrf_but_cookies_with_a_bearer_header_do(fresh_ap
                            json={"nom": "Renommée par script", "version": version})
     assert response.status_code == 200, response.get_data(as_text=True)
     assert _name_of(fresh_app, pk) == "Renommée par script"
+
+
+@pytest.mark.parametrize("query, words", [
+    ("(filters:!((col:nom,opr:ct,value:'a\x00b')))", "caractère nul"),
+    ("(order_column:'n\x00m',order_direction:asc)", "caractère nul"),
+    ("(page:-1,page_size:10)", "page doit être un entier"),
+    ("(page:0,page_size:-5)", "page_size doit être un entier"),
+    ("(page:-1,page_size:-5)", "page"),
+    ("(page:99999999999999999999,page_size:10)", "page doit être un entier"),
+    ("(page:1.5)", "page doit être un entier"),
+], ids=["nul-filter", "nul-order", "page", "page-size", "both", "huge", "float"])
+def test_a_bad_api_query_is_a_french_400(login, query, words):
+    """Found on PostgreSQL: a NUL character or a negative page in ``q`` answered 500 "Fatal
+    error" (PostgreSQL refuses NUL in text and a negative OFFSET); SQLite let them through."""
+    client = login("calvados")
+    for path in ("/api/v1/structure/", "/api/v1/operateur/"):
+        response = client.get(path, query_string={"q": query})
+        assert response.status_code == 400, (path, response.get_data(as_text=True))
+        message = response.get_json()["message"]
+        assert message.startswith("Paramètre « q » invalide") and words in message, message
+    ok = client.get("/api/v1/structure/", query_string={"q": "(page:0,page_size:5)"})
+    assert ok.status_code == 200 and len(ok.get_json()["result"]) == 5
