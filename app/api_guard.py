@@ -9,19 +9,21 @@ let a caller create départements or opérateurs on the side, or trigger server 
 reference either resolves to an existing row or is refused with a French validation message
 (FAB answers 422).
 
-Also checked here before FAB sees it: the Rison ``q`` argument of the API (readable, no NUL
-character, paging within bounds).
+Also checked here before FAB sees them: the Rison ``q`` argument of the API (readable, no NUL
+character, paging within bounds) and the name and records of a list or show action.
 """
 from __future__ import annotations
 
 from typing import Any
 
 import prison
-from flask import Flask, abort, jsonify, request
+from flask import Flask, abort, current_app, g, jsonify, request
 from flask_babel import gettext as _
+from flask_login import current_user
 from marshmallow import ValidationError
 from marshmallow_sqlalchemy.fields import Related
 from sqlalchemy.exc import NoResultFound, SQLAlchemyError
+from werkzeug.exceptions import BadRequest, HTTPException, NotFound
 
 
 def _existing_only(self: Related, value: Any, *args: Any, **kwargs: Any) -> Any:
@@ -90,9 +92,43 @@ def _check_rison_query():
     return (jsonify(message=problem), 400) if problem else None
 
 
+def _refusal(error: type[HTTPException], message: str) -> HTTPException:
+    exc = error()
+    exc.bhasile_message = message  # shown by app/errors.py
+    return exc
+
+
+def _check_action():
+    """FAB's list actions (``action_post``) and record actions (``action/<name>/<pk>``) look the
+    action up by name and the records by key without checking either: an unknown name crashed
+    (500, even signed out), an unknown record reached the action as ``None``."""
+    endpoint = request.endpoint or ""
+    if not endpoint.endswith((".action_post", ".action")):
+        return
+    view = getattr(current_app.view_functions.get(endpoint), "__self__", None)
+    actions = getattr(view, "actions", None)
+    if actions is None:
+        return
+    if endpoint.endswith(".action_post"):
+        name, keys, error = request.form.get("action"), request.form.getlist("rowid"), BadRequest
+    else:
+        name, keys, error = request.view_args.get("name"), [request.view_args.get("pk")], NotFound
+    if name not in actions:
+        raise _refusal(error, _("Action inconnue : rien n'a été modifié."))
+    g.setdefault("user", current_user)  # FAB's own hook, which sets it, runs after this one
+    if not view.appbuilder.sm.has_access(view.get_action_permission_name(name),
+                                         view.class_permission_name):
+        return  # FAB refuses it with its own message
+    for key in keys:
+        if not (str(key).isdigit() and int(key) <= _ID_LIMIT and view.datamodel.get(int(key))):
+            raise _refusal(NotFound, _("Un des enregistrements choisis n'existe pas : rien n'a "
+                                       "été modifié."))
+
+
 def init_app(app: Flask) -> None:
     """Install the guards (the field patch once per process)."""
     app.url_value_preprocessor(_reject_impossible_ids)
     app.before_request(_check_rison_query)
+    app.before_request(_check_action)
     if getattr(Related._deserialize, "__name__", "") != "_existing_only":
         Related._deserialize = _existing_only

@@ -6,7 +6,7 @@ import re
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import Auth, make_app
+from tests.conftest import Auth, client_for, make_app
 from tests import dbutil
 
 CSRF_REFUSED = "jeton de sécurité"
@@ -233,6 +233,36 @@ def test_jwt_api_calls_need_no_csrf_but_cookies_with_a_bearer_header_do(fresh_ap
                            json={"nom": "Renommée par script", "version": version})
     assert response.status_code == 200, response.get_data(as_text=True)
     assert _name_of(fresh_app, pk) == "Renommée par script"
+
+
+@pytest.mark.parametrize("username", [None, "lecteur", "admin"])
+def test_an_unknown_list_action_is_a_french_400_not_a_crash(app, username):
+    """Found on the demo park: POST /<view>/action_post with a made-up action answered 500,
+    even signed out (FAB looked the action up before checking anything)."""
+    client = client_for(app, username)
+    token = client.environ_base.get("HTTP_X_CSRFTOKEN") or Auth(client).csrf()
+    for path in ("/structureview/action_post", "/roles/action_post", "/users/action_post"):
+        response = client.post(path, data={"action": "inconnue", "rowid": ["1"], "csrf_token": token})
+        assert response.status_code == 400, (path, response.status_code)
+        assert "Action inconnue" in response.get_data(as_text=True)
+    response = client.post("/structureview/action/inconnue/1", data={"csrf_token": token})
+    assert response.status_code == 404 and "Action inconnue" in response.get_data(as_text=True)
+
+
+def test_a_known_action_on_a_missing_record_is_a_404(fresh_app):
+    client = client_for(fresh_app, "admin")
+    token = client.environ_base["HTTP_X_CSRFTOKEN"]
+    for rowid in ("987654", "abc", "99999999999999999999"):
+        response = client.post("/roles/action_post", data={"action": "copyrole", "rowid": [rowid],
+                                                           "csrf_token": token})
+        assert response.status_code == 404, rowid
+        assert "enregistrements choisis n&#39;existe pas" in response.get_data(as_text=True)
+    with fresh_app.app_context():
+        from app.extensions import db
+        from flask_appbuilder.security.sqla.models import Role
+
+        assert not db.session.scalars(select(Role).where(Role.name.like("%copy%"))).all()
+        db.session.remove()
 
 
 @pytest.mark.parametrize("query, words", [
