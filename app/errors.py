@@ -1,20 +1,26 @@
 """Error pages in French: a title, a sentence, a reference; never a stack trace nor SQL.
 
 Pages under ``/api/`` (and JSON requests) get ``{"message": ...}`` instead of HTML.
+When the database does not answer, the page is the plain one (the layout's menu needs the
+database) and the request is answered as signed out (loading the user needs it too): 503.
 """
 from __future__ import annotations
 
 import logging
 
-from flask import Flask, current_app, g, jsonify, render_template, request
+from flask import Flask, current_app, g, jsonify, make_response, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 log = logging.getLogger(__name__)
 
-_HANDLED = (400, 401, 403, 404, 405, 413, 429, 500)
+_HANDLED = (400, 401, 403, 404, 405, 413, 429, 503, 500)
+#: SQLSTATE classes of a server that cannot serve now: connection exception, insufficient
+#: resources (disk full, too many connections), operator intervention (shutdown, cancel).
+_UNAVAILABLE_SQLSTATE = ("08", "53", "57")
 
 
 def _texts(code: int) -> tuple[str, str]:
@@ -31,6 +37,9 @@ def _texts(code: int) -> tuple[str, str]:
         413: (_("Fichier trop volumineux"),
               _("Le fichier envoyé dépasse la taille maximale autorisée (%(n)d Mo).", n=limit)),
         429: (_("Trop de tentatives"), _("Trop de demandes : patientez avant de réessayer.")),
+        503: (_("Service momentanément indisponible"),
+              _("La base de données ne répond pas. Réessayez dans quelques minutes ; si le "
+                "problème persiste, contactez l'assistance en indiquant la référence ci-dessous.")),
         500: (_("Erreur interne"),
               _("Une erreur inattendue est survenue ; elle a été enregistrée. Réessayez plus "
                 "tard ou contactez l'assistance en indiquant la référence ci-dessous.")),
@@ -41,13 +50,16 @@ def _wants_json() -> bool:
     return request.path.startswith("/api/") or (request.is_json and request.method != "GET")
 
 
-def render_error(code: int, detail: str | None = None):
-    """The response for an HTTP error ``code`` (HTML page or JSON message)."""
+def render_error(code: int, detail: str | None = None, plain: bool = False):
+    """The response for an HTTP error ``code`` (HTML page or JSON message); ``plain`` skips the
+    layout (menus, user) for a page that must not touch the database."""
     title, message = _texts(code)
     rid = g.get("request_id")
     if _wants_json():
         return jsonify(message=detail or message, request_id=rid), code
     context = dict(title=title, message=message, detail=detail, request_id=rid)
+    if plain:
+        return render_template("bhasile/security/plain.html", **context), code
     if "user" not in g:  # the error came before FAB's own request hook (CSRF, login guard)
         from flask_login import current_user
 
@@ -55,9 +67,49 @@ def render_error(code: int, detail: str | None = None):
     try:
         return render_template("bhasile/security/message.html",
                                appbuilder=current_app.appbuilder, **context), code
-    except Exception:  # the page itself failed (database down…): plain page, still French
+    except Exception as exc:  # the page itself failed (database down…): plain page, still French
         log.exception("error page fell back to the plain template")
+        if database_unavailable(exc):
+            _as_signed_out()
         return render_template("bhasile/security/plain.html", **context), code
+
+
+def database_unavailable(exc: BaseException | None) -> bool:
+    """Does ``exc`` say the database cannot serve now (down, unreachable, overloaded), as
+    opposed to a fault of the query (SQLite reports both as OperationalError)?"""
+    if isinstance(exc, PoolTimeout):
+        return True  # every pooled connection busy
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated or (isinstance(exc, OperationalError) and exc.statement is None):
+        return True  # lost during the query, or failed while connecting (no statement sent)
+    return str(getattr(exc.orig, "sqlstate", None) or "")[:2] in _UNAVAILABLE_SQLSTATE
+
+
+def _as_signed_out() -> None:
+    """Answer this request as signed out: Flask-Login then never loads the user again (from the
+    database) for the headers, the logs or the page."""
+    g._login_user = current_app.login_manager.anonymous_user()
+    g.user = g._login_user
+
+
+def _unavailable(exc: Exception):
+    """The database is down: a French 503 (plain page or JSON), never Werkzeug's page."""
+    if not database_unavailable(exc):
+        raise exc  # a fault of the query: the 500 below
+    from app.extensions import db
+
+    log.error("database unavailable on %s %s: %s", request.method, request.path,
+              type(getattr(exc, "orig", None) or exc).__name__)
+    _as_signed_out()
+    try:
+        db.session.rollback()
+    except Exception:  # the connection is gone already: nothing to undo
+        pass
+    response = make_response(render_error(503, plain=True))
+    response.headers["Retry-After"] = "30"
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def _http_error(exc: HTTPException):
@@ -75,6 +127,8 @@ def _http_error(exc: HTTPException):
 
 def _unexpected(exc: InternalServerError):
     original = getattr(exc, "original_exception", None)
+    if database_unavailable(original):  # raised where no handler runs (after a response)
+        return _unavailable(original)
     log.error("unhandled exception on %s %s", request.method, request.path,
               exc_info=(type(original), original, original.__traceback__) if original else None)
     return render_error(500)
@@ -97,6 +151,8 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(CSRFError, _http_error)
     app.register_error_handler(DataError, _out_of_range)
     app.register_error_handler(OverflowError, _out_of_range)
+    app.register_error_handler(DBAPIError, _unavailable)  # DataError: _out_of_range above
+    app.register_error_handler(PoolTimeout, _unavailable)
     # Unhandled exceptions reach this handler as InternalServerError (outside TESTING, where
     # Flask lets them propagate to the test).
     app.register_error_handler(InternalServerError, _unexpected)

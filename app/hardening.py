@@ -65,8 +65,9 @@ def security_headers(response: Response) -> Response:
     headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
     if current_app.config.get("BHASILE_PRODUCTION"):
         headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
-    if (current_user and current_user.is_authenticated and "Cache-Control" not in headers
-            and response.mimetype in ("text/html", "application/json")):
+    # the user last: a static file (CSS of the "database down" page) must not need the database
+    if (response.mimetype in ("text/html", "application/json") and "Cache-Control" not in headers
+            and current_user and current_user.is_authenticated):
         headers["Cache-Control"] = "no-store"
     return response
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify
+from flask import Flask, current_app, g, jsonify
 from sqlalchemy import text
 
 from app.extensions import db
@@ -13,6 +13,9 @@ log = logging.getLogger(__name__)
 
 def healthz():
     """200 when the database answers, 503 otherwise (never a stack trace)."""
+    # Answered as signed out even with a session cookie: loading the user needs the database,
+    # and the response headers would do it after this function (500 while the base was down).
+    g._login_user = current_app.login_manager.anonymous_user()
     try:
         with db.engine.connect() as conn:
             conn.execute(text("SELECT 1"))

@@ -1,5 +1,6 @@
 """Crash safety: a server process killed (SIGKILL) in the middle of a long write transaction
-leaves the database exactly as it was before (SQLite and PostgreSQL).
+leaves the database exactly as it was before (SQLite and PostgreSQL); a database that stops
+answering or a full disk give a French answer (503, 507), never a crash page.
 
 A child process runs the real write path; a SQLAlchemy hook pauses it after a few hundred
 statements already sent to the database inside the open transaction, and the test kills it
@@ -20,6 +21,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests import dbutil
+from tests.conftest import client_for, make_app
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = [ROOT / "tests" / "samples", ROOT.parent / "shared" / "samples"]
@@ -134,3 +136,44 @@ def test_killed_import_apply_leaves_database_unchanged(template_db, tmp_path):
     # the bulk apply sends few statements (one per sheet and set of columns): pause at the third
     kill_mid_transaction(tmp_path, url, "import", 3, str(sample))
     assert fingerprint(url) == before
+
+
+def _database_goes_away(application) -> None:
+    """Point the running app at a PostgreSQL port where nothing listens (refused at once)."""
+    engines = application.extensions["sqlalchemy"]._app_engines[application]
+    engines[None] = sa.create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")
+
+
+@pytest.fixture()
+def app_then_database_down(template_db, tmp_path):
+    application = make_app(dbutil.clone(template_db[0], template_db[1]), tmp_path)
+    signed_in = client_for(application, "calvados")
+    _database_goes_away(application)
+    return application, signed_in
+
+
+def test_pages_answer_a_french_503_while_the_database_is_down(app_then_database_down):
+    """Found with gunicorn: every page answered Werkzeug's English "Internal Server Error" while
+    PostgreSQL was down (the French error page itself needed the database)."""
+    application, signed_in = app_then_database_down
+    for client in (application.test_client(), signed_in):
+        for path in ("/", "/login/", "/structureview/list/", "/accessibilite"):
+            response = client.get(path)  # TESTING: an unhandled exception would raise here
+            page = response.get_data(as_text=True)
+            assert response.status_code == 503, (path, page[:300])
+            assert "Service momentanément indisponible" in page and '<html lang="fr">' in page
+            assert response.headers["X-Request-ID"] in page and response.headers["Retry-After"]
+            for leak in ("Internal Server Error", "Traceback", "psycopg", "127.0.0.1"):
+                assert leak not in page, (path, leak)
+        api = client.get("/api/v1/structure/")
+        assert api.status_code == 503 and "ne répond pas" in api.get_json()["message"]
+        assert client.get("/static/vendor/dsfr/dsfr.min.css").status_code == 200  # page styled
+
+
+def test_healthz_with_a_session_cookie_is_503_while_the_database_is_down(app_then_database_down):
+    """Found with gunicorn: /healthz called with a session cookie answered 500 (loading the
+    signed-in user for the response headers needed the database)."""
+    _application, signed_in = app_then_database_down
+    response = signed_in.get("/healthz")
+    assert response.status_code == 503
+    assert response.get_json() == {"status": "error", "database": "injoignable"}
