@@ -6,6 +6,7 @@ database) and the request is answered as signed out (loading the user needs it t
 """
 from __future__ import annotations
 
+import errno
 import logging
 
 from flask import Flask, current_app, g, jsonify, make_response, render_template, request
@@ -17,7 +18,8 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 log = logging.getLogger(__name__)
 
-_HANDLED = (400, 401, 403, 404, 405, 413, 429, 503, 500)
+_HANDLED = (400, 401, 403, 404, 405, 413, 429, 503, 500)  # 507: _no_space below
+_NO_SPACE = {errno.ENOSPC, errno.EDQUOT}
 #: SQLSTATE classes of a server that cannot serve now: connection exception, insufficient
 #: resources (disk full, too many connections), operator intervention (shutdown, cancel).
 _UNAVAILABLE_SQLSTATE = ("08", "53", "57")
@@ -40,6 +42,9 @@ def _texts(code: int) -> tuple[str, str]:
         503: (_("Service momentanément indisponible"),
               _("La base de données ne répond pas. Réessayez dans quelques minutes ; si le "
                 "problème persiste, contactez l'assistance en indiquant la référence ci-dessous.")),
+        507: (_("Espace de stockage insuffisant"),
+              _("Le serveur n'a plus assez d'espace disque : rien n'a été enregistré. Réessayez "
+                "plus tard ou contactez l'assistance en indiquant la référence ci-dessous.")),
         500: (_("Erreur interne"),
               _("Une erreur inattendue est survenue ; elle a été enregistrée. Réessayez plus "
                 "tard ou contactez l'assistance en indiquant la référence ci-dessous.")),
@@ -125,10 +130,23 @@ def _http_error(exc: HTTPException):
     return render_error(code, detail)
 
 
+def _no_space(exc: OSError):
+    """A full disk (upload, import, export): a French 507 and the transaction rolled back."""
+    if exc.errno not in _NO_SPACE:
+        raise exc
+    from app.extensions import db
+
+    log.error("no space left on device on %s %s", request.method, request.path)
+    db.session.rollback()
+    return render_error(507)
+
+
 def _unexpected(exc: InternalServerError):
     original = getattr(exc, "original_exception", None)
     if database_unavailable(original):  # raised where no handler runs (after a response)
         return _unavailable(original)
+    if isinstance(original, OSError) and original.errno in _NO_SPACE:
+        return _no_space(original)
     log.error("unhandled exception on %s %s", request.method, request.path,
               exc_info=(type(original), original, original.__traceback__) if original else None)
     return render_error(500)
@@ -153,6 +171,7 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(OverflowError, _out_of_range)
     app.register_error_handler(DBAPIError, _unavailable)  # DataError: _out_of_range above
     app.register_error_handler(PoolTimeout, _unavailable)
+    app.register_error_handler(OSError, _no_space)  # other OSErrors: re-raised, so 500
     # Unhandled exceptions reach this handler as InternalServerError (outside TESTING, where
     # Flask lets them propagate to the test).
     app.register_error_handler(InternalServerError, _unexpected)

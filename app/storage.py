@@ -8,9 +8,12 @@ files with the ``document`` table.
 """
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import re
 import secrets
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -24,6 +27,8 @@ from app.cli import bhasile
 
 #: Stored names are 32 hexadecimal characters: nothing a user typed ever reaches a path.
 KEY_RE = re.compile(r"^[0-9a-f]{32}$")
+#: Disk space a file must leave free (the database, logs and temporary files need some).
+HEADROOM = 16 * 1024 * 1024
 
 
 class StorageError(RuntimeError):
@@ -38,6 +43,29 @@ def _checked(key: str) -> str:
     if not KEY_RE.match(key or ""):
         raise StorageError(f"Nom de fichier stocké invalide : {key!r}.")
     return key
+
+
+def check_room(directory: str | Path, size: int) -> None:
+    """Raise ``OSError(ENOSPC)`` when the disk of ``directory`` cannot take ``size`` more bytes
+    and keep ``HEADROOM`` free: a full disk refuses a file before any byte of it is written."""
+    if shutil.disk_usage(directory).free < size + HEADROOM:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(directory))
+
+
+def write_atomic(target: Path, data: bytes) -> None:
+    """Write ``data`` to ``target`` through a temporary file of the same directory renamed once
+    complete: a crash or a full disk leaves neither a partial file nor the temporary one."""
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 class Storage(Protocol):
@@ -65,13 +93,8 @@ class LocalStorage:
         target = self.path(key)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            # Write then rename: a crash never leaves a half-written file under a real name.
-            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, target)
+            check_room(target.parent, len(data))
+            write_atomic(target, data)
         except OSError as exc:
             raise StorageError(f"Le fichier n'a pas pu être enregistré ({exc.strerror}).") from exc
         return key
@@ -168,7 +191,8 @@ def get_storage() -> Storage:
     """The storage of the running app (one per app, built on first use)."""
     storage = current_app.extensions.get("bhasile_storage")
     if storage is None:
-        storage = S3Storage.from_env() if os.environ.get("BHASILE_S3_BUCKET") else LocalStorage(documents_dir())
+        bucket = os.environ.get("BHASILE_S3_BUCKET")
+        storage = S3Storage.from_env() if bucket else LocalStorage(documents_dir())
         current_app.extensions["bhasile_storage"] = storage
     return storage
 

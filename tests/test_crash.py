@@ -9,8 +9,11 @@ exists, and a long bulk edit through the ORM session and its audit hook.
 """
 from __future__ import annotations
 
+import errno
 import hashlib
+import io
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -177,3 +180,42 @@ def test_healthz_with_a_session_cookie_is_503_while_the_database_is_down(app_the
     response = signed_in.get("/healthz")
     assert response.status_code == 503
     assert response.get_json() == {"status": "error", "database": "injoignable"}
+
+
+def _no_space(*_args, **_kwargs):
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+@pytest.mark.parametrize("when", ["disk-already-full", "disk-fills-while-writing"])
+def test_an_import_upload_on_a_full_disk_is_a_french_507_and_writes_nothing(fresh_app, monkeypatch,
+                                                                              when):
+    """Found with gunicorn: an import uploaded while the disk was full answered 500 (OSError
+    ENOSPC while the file was kept for the preview)."""
+    import app.storage
+    import imports.batches
+    from app.extensions import db
+    from models.imports import ImportBatch
+    from tests.conftest import SAMPLES, Auth
+
+    client = client_for(fresh_app, "normandie")
+    token = Auth(client).csrf("/imports/")
+    with fresh_app.app_context():
+        kept = imports.batches.storage_dir()
+        batches = db.session.query(ImportBatch).count()
+    files_before = sorted(kept.iterdir())
+    if when == "disk-already-full":
+        full = shutil.disk_usage(kept)._replace(free=app.storage.HEADROOM)
+        monkeypatch.setattr(app.storage.shutil, "disk_usage", lambda _path: full)
+    else:
+        monkeypatch.setattr(imports.batches.Path, "write_bytes", _no_space)
+    workbook = (SAMPLES / "classeur-exemple.xlsx").read_bytes()
+    response = client.post("/imports/envoyer", content_type="multipart/form-data", data={
+        "csrf_token": token, "fichier": (io.BytesIO(workbook), "classeur-exemple.xlsx")})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 507, page[:500]
+    assert "Espace de stockage insuffisant" in page and "rien n&#39;a été enregistré" in page
+    assert "Traceback" not in page and "Errno" not in page
+    assert sorted(kept.iterdir()) == files_before
+    with fresh_app.app_context():
+        assert db.session.query(ImportBatch).count() == batches
+        db.session.remove()

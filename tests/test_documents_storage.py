@@ -85,6 +85,28 @@ def test_a_failed_insert_leaves_no_file_behind(fresh_app):
         assert list(storage.keys()) == []
 
 
+@pytest.mark.parametrize("when", ["disk-already-full", "disk-fills-while-writing"])
+def test_a_full_disk_leaves_neither_a_partial_nor_a_temporary_file(fresh_app, monkeypatch, when):
+    import errno
+
+    import app.storage
+
+    def no_space(*_args):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    with fresh_app.app_context():
+        storage = app.storage.get_storage()
+        if when == "disk-already-full":
+            monkeypatch.setattr(app.storage.shutil, "disk_usage", lambda _path: type(
+                "Usage", (), {"free": app.storage.HEADROOM})())
+        else:  # the bytes are written, the disk fills before they reach it
+            monkeypatch.setattr(app.storage.os, "fsync", no_space)
+        with pytest.raises(app.storage.StorageError):
+            storage.save(files.pdf() * 100)
+        monkeypatch.undo()
+        assert [p for p in storage.root.rglob("*") if p.is_file()] == []
+
+
 def test_delete_removes_the_row_and_the_file(fresh_app):
     with fresh_app.app_context():
         from app.documents import delete_document, save_document

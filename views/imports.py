@@ -17,6 +17,7 @@ from wtforms.validators import ValidationError
 
 from app.extensions import db
 from app.scope import current_scope
+from app.storage import check_room
 from models.imports import ImportBatch
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -80,7 +81,7 @@ class ImportView(BaseView):
     @has_access
     @permission_name("add")
     def upload(self):
-        from imports.batches import create_batch
+        from imports.batches import create_batch, storage_dir
 
         if not _csrf_ok():
             return redirect(url_for(".index"))
@@ -92,7 +93,9 @@ class ImportView(BaseView):
         if year and not (year.isdigit() and 1900 <= int(year) <= 2100):
             flash(_("Année invalide : %(y)s.", y=year), "danger")
             return redirect(url_for(".index"))
-        batch, _result = create_batch(upload.read(), upload.filename, current_scope(), g.user,
+        data = upload.read()
+        check_room(storage_dir(), len(data))  # full disk: a French 507 before a byte is written
+        batch, _result = create_batch(data, upload.filename, current_scope(), g.user,
                                       int(year) if year else None)
         return redirect(url_for(".show", batch_id=batch.id))
 
