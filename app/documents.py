@@ -1,8 +1,9 @@
 """Documents: what a file is (by its content), its safe name, its storage with history, and the
 checklist of the documents each structure owes per year.
 
-Office files are only inspected as zip or OLE2 containers, never opened by an office library,
-rendered or executed: the server stores bytes and serves them back as attachments.
+Office files are only inspected as zip or OLE2 containers (their list of parts, and the sheet
+list of an .xls), never opened by an office library, rendered or executed: the server stores
+bytes and serves them back as attachments. A document carrying macros is refused.
 """
 from __future__ import annotations
 
@@ -11,12 +12,14 @@ import io
 import logging
 import os
 import re
+import struct
 import unicodedata
 import zipfile
 from dataclasses import dataclass
 from typing import Iterable, Optional
 from urllib.parse import quote
 
+import olefile
 from flask import current_app, has_app_context
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -62,6 +65,13 @@ _OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _OPENDOCUMENT = {"application/vnd.oasis.opendocument.spreadsheet": "ODS",
                  "application/vnd.oasis.opendocument.text": "ODT"}
 _OOXML = {b"spreadsheetml.sheet.main+xml": "XLSX", b"wordprocessingml.document.main+xml": "DOCX"}
+#: Folders of a zip document that hold macros: Excel 4.0 macro sheets (OOXML), Basic and
+#: scripts (OpenDocument); VBA of an OOXML document is its ``vbaProject.bin`` part.
+_ZIP_MACRO_FOLDERS = ("xl/macrosheets/", "basic/", "scripts/")
+#: OLE2 storages and streams of a VBA project (Excel, Word, PowerPoint 97-2003).
+_OLE2_MACROS = {"_vba_project_cur", "_vba_project", "vba", "macros"}
+_BIFF_EOF, _BIFF_FILEPASS, _BIFF_BOUNDSHEET = 0x000A, 0x002F, 0x0085
+_BIFF_MACRO_SHEETS = {0x01, 0x06}  # BoundSheet dt: Excel 4.0 macro sheet, VBA module
 
 
 def _refused(reason: str) -> DocumentError:
@@ -69,12 +79,17 @@ def _refused(reason: str) -> DocumentError:
                            "CSV, PNG, JPEG (reconnus à leur contenu, pas à leur extension).", reason=reason))
 
 
+def _macros() -> DocumentError:
+    return _refused(_("les fichiers Office contenant des macros ne sont pas acceptés."))
+
+
 def _zip_kind(data: bytes) -> FileKind:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             names = {info.filename: info for info in archive.infolist()}
-            if any(n.lower().endswith("vbaproject.bin") for n in names):
-                raise _refused(_("les fichiers Office contenant des macros ne sont pas acceptés."))
+            if any(n.lower().endswith("vbaproject.bin") or n.lower().startswith(_ZIP_MACRO_FOLDERS)
+                   for n in names):
+                raise _macros()
             info = names.get("mimetype")
             if info is not None and info.file_size <= 200:
                 kind = _OPENDOCUMENT.get(archive.read(info).decode("ascii", "replace").strip())
@@ -91,6 +106,40 @@ def _zip_kind(data: bytes) -> FileKind:
     except (zipfile.BadZipFile, RuntimeError, NotImplementedError, OSError, ValueError, EOFError):
         raise _refused(_("archive illisible ou chiffrée.")) from None
     raise _refused(_("archive ou document non reconnu."))
+
+
+def _biff_globals(stream: bytes) -> tuple[bool, bool]:
+    """(macro sheet, encrypted) from the records of a workbook stream that come before its
+    first EOF record: the sheet list (BoundSheet: byte 5 is the sheet type) and FilePass."""
+    pos = 0
+    while pos + 4 <= len(stream):
+        kind, size = struct.unpack_from("<HH", stream, pos)
+        if kind in (_BIFF_EOF, _BIFF_FILEPASS):
+            return False, kind == _BIFF_FILEPASS
+        if kind == _BIFF_BOUNDSHEET and size >= 6 and stream[pos + 9] in _BIFF_MACRO_SHEETS:
+            return True, False
+        pos += 4 + size
+    return False, False
+
+
+def _ole2_kind(data: bytes) -> FileKind:
+    """A 97-2003 (OLE2) file: only an Excel workbook without macros is accepted."""
+    try:
+        with olefile.OleFileIO(io.BytesIO(data)) as ole:
+            paths = ole.listdir(streams=True, storages=True)
+            book = next((name for name in ("Workbook", "Book") if ole.exists(name)), None)
+            macro_sheet, encrypted = _biff_globals(ole.openstream(book).read()) if book else (False, False)
+    except Exception:  # a crafted directory raises more than olefile's own OSError
+        raise _refused(_("document Office 97-2003 illisible.")) from None
+    if macro_sheet or any(part.lower() in _OLE2_MACROS for path in paths for part in path):
+        raise _macros()
+    if any(path[0] in ("WordDocument", "PowerPoint Document") for path in paths):
+        raise _refused(_("les documents Word ou PowerPoint 97-2003 ne sont pas acceptés."))
+    if book is None:
+        raise _refused(_("document Office 97-2003 autre qu'un classeur Excel."))
+    if encrypted:
+        raise _refused(_("classeur protégé par un mot de passe."))
+    return KINDS["XLS"]
 
 
 def _text_kind(data: bytes) -> Optional[FileKind]:
@@ -127,9 +176,7 @@ def detect_type(data: bytes) -> FileKind:
     if data.startswith(b"PK\x03\x04"):
         return _zip_kind(data)
     if data.startswith(_OLE2):
-        if "WordDocument".encode("utf-16-le") in data or "PowerPoint".encode("utf-16-le") in data:
-            raise _refused(_("les documents Word ou PowerPoint 97-2003 ne sont pas acceptés."))
-        return KINDS["XLS"]
+        return _ole2_kind(data)
     kind = _text_kind(data)
     if kind is None:
         raise _refused(_("type de fichier non reconnu."))

@@ -123,6 +123,21 @@ def test_a_renamed_executable_is_refused(docs_app, platform):
     assert stored_files(docs_app) == before
 
 
+@pytest.mark.parametrize("name, build", [
+    ("macros.xls", lambda: files.xls(vba=True)), ("macros.doc", files.doc_with_macros),
+    ("macros.ods", lambda: files.opendocument_with("spreadsheet", "Basic")),
+    ("macros.odt", lambda: files.opendocument_with("text", "Scripts")),
+], ids=["xls-vba", "doc-vba", "ods-basic", "odt-scripts"])
+def test_a_document_with_macros_is_refused_and_nothing_is_stored(docs_app, name, build):
+    sid = structure_id(docs_app, in_calvados=True)
+    before = stored_files(docs_app)
+    response = upload(client_for(docs_app, "calvados"), sid, build(), name)
+    assert response.status_code == 400
+    assert "contenant des macros ne sont pas acceptés" in response.get_data(as_text=True)
+    assert not documents(docs_app, nom_original=name)
+    assert stored_files(docs_app) == before
+
+
 def test_an_oversize_file_is_refused_with_a_french_message(docs_app):
     sid = structure_id(docs_app, in_calvados=True)
     client = client_for(docs_app, "calvados")
