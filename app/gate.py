@@ -68,6 +68,18 @@ ANCHORS: dict[type, tuple[str, ...]] = {
 }
 
 
+def may_change(scope: Scope, area: Optional[str]) -> bool:
+    """May this scope's role write records of ``area`` at all (the gate's first rule; pages use
+    it to show what is editable)?"""
+    return not scope.read_only and area is not None and may_write(scope, area)
+
+
+def reserved_fields(scope: Scope, model: type) -> frozenset[str]:
+    """The attributes of ``model`` this scope never sets nor changes: the State's decisions,
+    for an opérateur (pages use it to lock those cells)."""
+    return STATE_FIELDS.get(model.__tablename__, frozenset()) if scope.is_operateur else frozenset()
+
+
 @dataclass(frozen=True)
 class Denial(RuleError):
     """One reason the gate refuses a write: a ``RuleError`` with its HTTP status."""
@@ -201,16 +213,14 @@ class Gate:
 
     def _check(self, model, stored, values, version, related, rules, area) -> list[RuleError]:
         values = dict(values or {})
-        table = model.__tablename__
-        area = area or MODEL_AREAS.get(table)
-        if self.scope.read_only or area is None or not may_write(self.scope, area):
+        if not may_change(self.scope, area or MODEL_AREAS.get(model.__tablename__)):
             return [Denial(None, _("Votre rôle ne permet pas de modifier ces données."), 403)]
         stored_id = _get(stored, "id")
         if stored is not None and stored_id is not None and not self.inside(model, stored_id, "write"):
             return [Denial(None, _("Enregistrement introuvable ou hors de votre périmètre."), 404)]
         changed = self._changed(model, stored, values)
         errors = self._territory(model, stored, changed, related or {})
-        errors += self._fields(table, changed)
+        errors += self._fields(model, changed)
         if rules:
             current = stored if not isinstance(stored, Mapping) else SimpleNamespace(**stored)
             errors += validate(model, values, current)
@@ -221,8 +231,7 @@ class Gate:
     def check_delete(self, model: type, stored: Any, area: Optional[str] = None) -> list[RuleError]:
         """Every reason to refuse deleting ``stored``: the role's area (403), the row inside the
         territory the role may delete in (404)."""
-        area = area or MODEL_AREAS.get(model.__tablename__)
-        if self.scope.read_only or area is None or not may_write(self.scope, area):
+        if not may_change(self.scope, area or MODEL_AREAS.get(model.__tablename__)):
             return [Denial(None, _("Votre rôle ne permet pas de supprimer ces données."), 403)]
         if not self.inside(model, _get(stored, "id"), "delete"):
             return [Denial(None, _("Enregistrement introuvable ou hors de votre périmètre."), 404)]
@@ -276,10 +285,8 @@ class Gate:
                 errors.append(Denial(None, _outside(target)))
         return errors
 
-    def _fields(self, table: str, changed: dict) -> list[RuleError]:
-        if not self.scope.is_operateur:
-            return []
-        state = STATE_FIELDS.get(table, frozenset())
+    def _fields(self, model: type, changed: dict) -> list[RuleError]:
+        state = reserved_fields(self.scope, model)
         return [Denial(key, _("Champ réservé aux services de l'État : un opérateur ne peut pas le "
                               "modifier."), 403)
                 for attr, (key, _new) in changed.items() if attr in state]

@@ -322,6 +322,8 @@ def validate(model: Any, values: dict, current: Any = None) -> list[RuleError]:
     v = _merged(values, current, fields)
     if "departement" in v and v["departement"] is None and "departement_id" not in values:
         v["departement"] = getattr(current, "departement", None) if current is not None else None
+    if "departement_id" in values and "departement" not in values:
+        v["departement"] = values["departement_id"]  # the new département, not the stored one
     errors = _periods(table, v) + _non_negative(table, v)
     if table in _RULES:
         errors += _RULES[table][1](v)

@@ -114,7 +114,8 @@ def test_structures_save_reads_references_and_keeps_formulas_as_text(fresh_app):
     outside = client.post("/grille/structures/enregistrer", json={"period": {}, "rows": [
         {"k": row["_k"], "v": again["_v"], "values": {"departement": "75"}}]})
     assert outside.status_code == 422
-    assert any("hors de votre périmètre" in e["message"] for e in outside.get_json()["errors"])
+    assert any(e["field"] == "departement" and "de votre périmètre" in e["message"]
+               for e in outside.get_json()["errors"])
     export = client.get("/grille/structures/export")
     sheet = openpyxl.load_workbook(io.BytesIO(export.data)).worksheets[0]
     header = [c.value for c in sheet[1]]

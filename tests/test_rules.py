@@ -61,6 +61,19 @@ def test_partial_update_is_checked_against_the_stored_record():
     assert fields(validate(Structure, {"code_finess": None}, current)) == ["code_finess"]
 
 
+def test_a_move_by_departement_id_is_checked_against_the_new_departement():
+    from sqlalchemy import select
+
+    from app.extensions import db
+    from models import Departement
+
+    manche = db.session.scalar(select(Departement.id).where(Departement.code == "50"))
+    current = SimpleNamespace(type=TypeStructure.HUDA, code_finess=None, code_postal="14000",
+                              departement=SimpleNamespace(code="14"), departement_id=1)
+    assert validate(Structure, {"departement_id": manche, "code_postal": "50100"}, current) == []
+    assert fields(validate(Structure, {"departement_id": manche}, current)) == ["code_postal"]
+
+
 def test_places_are_positive_and_specific_places_within_authorised_ones():
     errors = validate("places_annee", {"places_autorisees": 50, "pmr": 60, "lgbt": 3,
                                        "fvv_teh": 51, "places_a_creer": -1})

@@ -20,15 +20,15 @@ from flask_wtf.csrf import generate_csrf
 from sqlalchemy import select
 
 from app.extensions import db
+from app.gate import may_change, reserved_fields
 from app.scope import current_scope
-from imports.checks import can_write
+from models import Adresse
 from models.grid import GridPreference
 
 from .grid_data import export_grid, grid_page, parse_period
 from .grid_save import BatchSave, GridRefused
 from .grid_specs import SPECS, GridSpec
 from .grid_undo import last_save, undo
-from .writes import STATE_FIELDS
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -42,15 +42,17 @@ def hidden_columns(user_id: int, slug: str) -> list[str]:
 
 def column_config(spec: GridSpec, scope) -> list[dict]:
     """What the grid's JavaScript needs per column (from ``Column.grid``) and whether the user
-    may edit it (write right on the area, not a key, not a State field for an opérateur)."""
-    writable = not scope.read_only and can_write(scope, spec.sheet.area)
-    state = STATE_FIELDS.get(spec.sheet.model.__tablename__, set()) if scope.is_operateur else set()
+    may edit it: the write gate's answers (the role's right on the area, the fields reserved
+    to the State for an opérateur), and the sheet's (not a key, not read-only)."""
+    writable = may_change(scope, spec.sheet.area)
+    reserved = {"row": reserved_fields(scope, spec.sheet.model), "parent": reserved_fields(scope, Adresse)}
     out = []
     for column in spec.grid_columns():
         info = column.grid()
         info["choices"] = info["choices"] or None
         info["editable"] = (writable and not column.read_only and column.field not in spec.keys
-                            and column.field not in state and column.expr is not None)
+                            and column.attribute not in reserved[column.target]
+                            and column.expr is not None)
         info["key"] = column.field in ("code_dna", "id") and column.field in spec.keys
         info["companion"] = bool(column.source) or column.field == "structure_nom"
         out.append(info)
@@ -72,7 +74,7 @@ class GridView(BaseView):
         return {"slug": spec.slug, "title": spec.title, "periodKind": spec.period_kind,
                 "period": period.as_dict(), "columns": column_config(spec, scope),
                 "hidden": hidden_columns(g.user.id, spec.slug), "csrf": generate_csrf(),
-                "canWrite": not scope.read_only and can_write(scope, spec.sheet.area),
+                "canWrite": may_change(scope, spec.sheet.area),
                 "urls": {"data": f"{base}/donnees", "save": f"{base}/enregistrer",
                          "undo": f"{base}/annuler", "columns": f"{base}/colonnes",
                          "export": f"{base}/export"}}
@@ -101,8 +103,9 @@ class GridView(BaseView):
     @has_access
     @permission_name("grid_data")
     def save(self):
-        payload = request.get_json(silent=True) or {}
-        period = parse_period(self.spec, payload.get("period") or {})
+        payload = request.get_json(silent=True)
+        period = payload.get("period") if isinstance(payload, dict) else None
+        period = parse_period(self.spec, period if isinstance(period, dict) else {})
         try:
             return jsonify(BatchSave(self.spec, current_scope(), period, g.user).run(payload))
         except GridRefused as refused:
@@ -113,13 +116,13 @@ class GridView(BaseView):
     @permission_name("grid_data")
     def undo(self):
         scope = current_scope()
-        if scope.read_only or not can_write(scope, self.spec.sheet.area):
+        if not may_change(scope, self.spec.sheet.area):
             return jsonify(ok=False, message=_("Votre rôle ne permet pas de modifier cette grille.")), 403
         entry = last_save(g.user, self.slug)
         if entry is None:
             return jsonify(ok=False, message=_("Aucun enregistrement de cette grille à annuler.")), 404
         try:
-            return jsonify(undo(entry))
+            return jsonify(undo(entry, scope))
         except GridRefused as refused:
             return jsonify(refused.body), refused.status
 

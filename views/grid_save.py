@@ -1,13 +1,17 @@
-"""A grid save: every changed cell read by the sheet's kinds, checked by the import's rules,
-written all together or not at all, as one entry of the change history ("grid save N").
+"""A grid save: every changed cell read by the sheet's kinds, asked of the write gate, written
+all together or not at all, as one entry of the change history ("grid save N").
 
-Order of the checks: the sheet's write right (403), the rows' scope (404), the versions the
-rows were loaded at (409: someone else changed them), then every cell (422: parse errors,
-read-only and State fields, domain rules, each on its cell with a French message).
+The grid checks what belongs to a sheet — a key or read-only column, a cell its kind cannot
+read, a required cell left empty — and asks the gate (``app.gate``, one per save) the rest, for
+each row: the role's right (403), the row inside the territory (404, nothing else said about
+it), no moving out and no relation outside, the State's fields for an opérateur, the domain
+rules (422, each on its cell), the versions the row and its address were loaded at (428 when
+missing or unreadable, 409 when someone else changed them since).
 """
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -17,21 +21,20 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from app.audit import audit_context
 from app.extensions import db
-from app.rules import validate as domain_rules
+from app.gate import UNCHECKED, Gate, may_change
 from app.scope import Scope
 from app.sheets import Lookups
 from app.sheets.kinds import CellError
 from imports.apply import Applier
-from imports.checks import can_write
 from models import Adresse
 from models.grid import GridSave
 
 from .grid_specs import GridSpec, Period
 from .grid_targets import Target, load_targets, new_record
 from .grid_undo import encode
-from .writes import state_field_errors
 
 MAX_ROWS = 5000
+_VERSION = (409, 428)
 
 
 class GridRefused(Exception):
@@ -44,34 +47,72 @@ class GridRefused(Exception):
 
 @dataclass
 class Plan:
-    """What a save will write: typed values per row and target, and every cell error."""
+    """What a save will write: typed values per row and target, every cell error, and the rows
+    not found or loaded at another version."""
 
     changes: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     errors: list[dict] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    conflicts: list[dict] = field(default_factory=list)
 
     def error(self, target: Target, name: Optional[str], message: str) -> None:
         self.errors.append({"k": target.key, "row": target.label, "field": name, "message": message})
+
+    def conflict(self, target: Target, status: int, message: str) -> None:
+        self.conflicts.append({"k": target.key, "row": target.label, "status": status,
+                               "message": message})
 
 
 def _rows(payload: Any) -> list[dict]:
     rows = payload.get("rows") if isinstance(payload, dict) else None
     if not isinstance(rows, list) or not all(isinstance(r, dict) and isinstance(r.get("k"), str)
-                                             and isinstance(r.get("values"), dict) for r in rows):
+                                             and isinstance(r.get("values"), dict) for r in rows) \
+            or len({r["k"] for r in rows}) != len(rows):
         raise GridRefused(400, _("Requête d'enregistrement illisible : rechargez la page."))
     if len(rows) > MAX_ROWS:
         raise GridRefused(400, _("Trop de lignes en un seul enregistrement (%(n)s au plus).", n=MAX_ROWS))
     return rows
 
 
-def _conflicts(rows: list[dict], targets: dict[str, Target]) -> list[dict]:
-    out = []
-    for row in rows:
-        target = targets[row["k"]]
-        now = target.row.version if target.row is not None else None
-        parent_now = target.parent.version if target.parent is not None else None
-        if row.get("v") != now or ("pv" in row and target.parent is not None and row["pv"] != parent_now):
-            out.append({"k": target.key, "row": target.label})
-    return out
+def _gate(scope: Scope, targets: dict[str, Target]) -> Gate:
+    """The save's gate, told at once about every row it will be asked about."""
+    gate = Gate(scope, db.session)
+    anchors: dict[type, set[int]] = defaultdict(set)
+    records: dict[type, set[int]] = defaultdict(set)
+    for target in targets.values():
+        model, ident = target.anchor()
+        anchors[model].add(ident)
+        for record in (target.row, target.parent):
+            if record is not None:
+                records[type(record)].add(record.id)
+    for model, ids in anchors.items():
+        gate.preload(model, ids, "write")
+        gate.preload(model, ids, "choose")  # a record created for a row is tied to its anchor
+    for model, ids in records.items():
+        gate.preload(model, ids, "write")
+    return gate
+
+
+def _refuse(plan: Plan) -> None:
+    """Raise the refusal of a plan: rows not found, then versions, then cell errors."""
+    if plan.missing:
+        raise GridRefused(404, _("Lignes introuvables ou hors de votre périmètre : rien n'a été "
+                                 "enregistré."), rows=sorted(set(plan.missing)))
+    if plan.conflicts:
+        rows = ", ".join(dict.fromkeys(c["row"] for c in plan.conflicts))
+        errors = [{"k": c["k"], "row": c["row"], "field": None, "message": c["message"]}
+                  for c in plan.conflicts]
+        conflicts = [{"k": c["k"], "row": c["row"]} for c in plan.conflicts]
+        if any(c["status"] == 409 for c in plan.conflicts):
+            raise GridRefused(409, _("Ces lignes ont été modifiées par quelqu'un d'autre depuis leur "
+                                     "chargement : %(rows)s. Rien n'a été enregistré ; rechargez la "
+                                     "grille.", rows=rows), conflicts=conflicts, errors=errors)
+        raise GridRefused(428, _("Version de chargement absente ou illisible pour : %(rows)s. Rien "
+                                 "n'a été enregistré ; rechargez la grille.", rows=rows),
+                          conflicts=conflicts, errors=errors)
+    if plan.errors:
+        raise GridRefused(422, _("%(n)s erreur(s) : rien n'a été enregistré.", n=len(plan.errors)),
+                          errors=plan.errors)
 
 
 class BatchSave:
@@ -81,6 +122,7 @@ class BatchSave:
         self.spec, self.scope, self.period, self.user = spec, scope, period, user
         self.sheet = spec.sheet
         self.lookups: Optional[Lookups] = Lookups(db.session) if spec.slug == "structures" else None
+        self.applier = Applier(db.session, self.lookups)
         self.names: dict[str, dict[int, str]] = {}
         if self.lookups is not None:
             self.names = {"operateur_id": {i: n for i, n in self.lookups.operateurs.values()},
@@ -88,26 +130,17 @@ class BatchSave:
 
     def run(self, payload: Any) -> dict:
         """Check and write the rows of ``payload``; raises ``GridRefused`` with nothing written."""
-        if self.scope.read_only or not can_write(self.scope, self.sheet.area):
+        if not may_change(self.scope, self.sheet.area):
             raise GridRefused(403, _("Votre rôle ne permet pas de modifier la grille %(t)s.", t=self.spec.title))
         rows = _rows(payload)
-        targets = load_targets(self.spec, self.scope, self.period, [r["k"] for r in rows])
-        missing = [r["k"] for r in rows if r["k"] not in targets]
-        if missing:
-            raise GridRefused(404, _("Lignes introuvables ou hors de votre périmètre : rien n'a été "
-                                     "enregistré."), rows=missing)
-        conflicts = _conflicts(rows, targets)
-        if conflicts:
-            raise GridRefused(409, _("Ces lignes ont été modifiées par quelqu'un d'autre depuis leur "
-                                     "chargement : %(rows)s. Rien n'a été enregistré ; rechargez la "
-                                     "grille.", rows=", ".join(c["row"] for c in conflicts)),
-                              conflicts=conflicts)
-        plan = Plan()
-        for row in rows:
-            self._plan_row(plan, targets[row["k"]], row["values"])
-        if plan.errors:
-            raise GridRefused(422, _("%(n)s erreur(s) : rien n'a été enregistré.", n=len(plan.errors)),
-                              errors=plan.errors)
+        targets = load_targets(self.spec, self.period, [r["k"] for r in rows])
+        gate = _gate(self.scope, targets)
+        plan = Plan(missing=[r["k"] for r in rows if r["k"] not in targets
+                             or not gate.inside(*targets[r["k"]].anchor(), "write")])
+        if not plan.missing:
+            for row in rows:
+                self._plan_row(plan, gate, targets[row["k"]], row)
+        _refuse(plan)
         if not plan.changes:
             return {"ok": True, "save_id": None, "message": _("Aucune modification à enregistrer.")}
         return self._write(plan, targets)
@@ -121,8 +154,10 @@ class BatchSave:
         names = self.names.get(column.attribute)
         return names.get(value) if names is not None and value is not None else value
 
-    def _plan_row(self, plan: Plan, target: Target, values: dict) -> None:
-        by_target: dict[str, dict[str, Any]] = {}
+    def _cells(self, plan: Plan, target: Target, values: dict) -> dict[str, dict[str, Any]]:
+        """The typed values of the cells a row changes, by target; the sheet's own errors
+        (key or read-only column, unreadable cell, required cell left empty) into ``plan``."""
+        by_target: dict[str, dict[str, Any]] = {"parent": {}, "row": {}}
         for name, raw in values.items():
             column = self.sheet.by_field.get(name)
             if column is None or name in self.spec.keys or column.read_only:
@@ -137,23 +172,43 @@ class BatchSave:
                 plan.error(target, name, _("%(c)s obligatoire : la cellule ne peut pas être vide.", c=column.label))
                 continue
             if not column.kind.same(self._current(target, column), value):
-                by_target.setdefault(column.target, {})[name] = value
-        for where, changed in by_target.items():
-            self._rules(plan, target, where, changed)
-        if by_target:
-            plan.changes[target.key] = by_target
+                by_target[column.target][name] = value
+        return by_target
 
-    def _rules(self, plan: Plan, target: Target, where: str, changed: dict) -> None:
+    def _plan_row(self, plan: Plan, gate: Gate, target: Target, row: dict) -> None:
+        by_target = self._cells(plan, target, row["values"])
+        if target.parent is not None:
+            self._ask(plan, gate, target, "parent", by_target["parent"], row.get("pv"))
+        if target.row is not None:
+            self._ask(plan, gate, target, "row", by_target["row"], row.get("v"))
+        elif row.get("v") is not None:
+            plan.conflict(target, 409, _("Cette ligne a été supprimée depuis son chargement."))
+        elif by_target["row"]:
+            self._ask(plan, gate, target, "row", by_target["row"], UNCHECKED)
+        changes = {where: changed for where, changed in by_target.items() if changed}
+        if changes:
+            plan.changes[target.key] = changes
+
+    def _ask(self, plan: Plan, gate: Gate, target: Target, where: str, changed: dict,
+             version: Any) -> None:
+        """Ask the gate about one record of a row (its address or its own record, created when
+        it has none yet) and put each refusal on its cell, its row, or the missing rows."""
         model = Adresse if where == "parent" else self.sheet.model
-        current = target.obj(where)
-        for error in state_field_errors(model, changed, current) + domain_rules(model, changed, current):
-            plan.error(target, error.field if error.field in changed or error.field in self.sheet.by_field
-                       else None, error.message)
-        dep = changed.get("departement")
-        if dep and not self.scope.national:
-            dep_id, region_id = self.lookups.departements[dep]
-            if dep_id not in self.scope.departement_ids and region_id not in self.scope.region_ids:
-                plan.error(target, "departement", _("Le département %(d)s est hors de votre périmètre.", d=dep))
+        stored = target.obj(where)
+        columns = {name: self.sheet.by_field[name] for name in changed}
+        values = {c.attribute: self.applier._reference(c.attribute, changed[name])
+                  for name, c in columns.items()}
+        if stored is None:
+            values = {**target.creation(), **values}
+        fields = {c.attribute: c.field for c in self.sheet.columns if c.target == where}
+        for denial in gate.check(model, stored, values, version):
+            status = getattr(denial, "status", 422)
+            if status == 404:
+                plan.missing.append(target.key)
+            elif status in _VERSION:
+                plan.conflict(target, status, denial.message)
+            else:
+                plan.error(target, fields.get(denial.field), denial.message)
 
     # --- write -------------------------------------------------------------------------
     def _write(self, plan: Plan, targets: dict[str, Target]) -> dict:
@@ -162,12 +217,11 @@ class BatchSave:
                          sheet=self.spec.slug, rows=len(plan.changes), cells=cells)
         db.session.add(entry)
         db.session.flush()
-        applier = Applier(db.session, self.lookups)
         undo: list[tuple[Any, dict]] = []
         try:
             with audit_context("grid", batch_id=entry.id, username=entry.username, user_id=entry.user_id):
                 for key, by_target in plan.changes.items():
-                    undo.extend(self._apply(applier, targets[key], by_target))
+                    undo.extend(self._apply(targets[key], by_target))
                 db.session.flush()
             entry.before = json.dumps([{**meta, "id": obj.id, "version": obj.version} for obj, meta in undo])
             # read before the commit expires them (no reload of every record afterwards)
@@ -184,7 +238,7 @@ class BatchSave:
                 "message": _("grid save %(n)s : %(r)s ligne(s), %(c)s cellule(s) enregistrée(s).",
                              n=save_id, r=rows, c=cells)}
 
-    def _apply(self, applier: Applier, target: Target, by_target: dict) -> list[tuple[Any, dict]]:
+    def _apply(self, target: Target, by_target: dict) -> list[tuple[Any, dict]]:
         out = []
         for where in ("parent", "row"):
             changed = by_target.get(where)
@@ -197,7 +251,7 @@ class BatchSave:
             before = {} if created else {self.sheet.by_field[n].attribute:
                                          encode(getattr(obj, self.sheet.by_field[n].attribute)) for n in changed}
             for name, value in changed.items():
-                applier._set(obj, self.sheet, name, value)  # same reference resolution as the import
+                self.applier._set(obj, self.sheet, name, value)  # same reference resolution as the import
             out.append((obj, {"table": type(obj).__tablename__, "created": created,
                               "values": before}))
         return out

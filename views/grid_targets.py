@@ -1,7 +1,8 @@
-"""The records behind the rows a grid save sends back, found again inside the user's scope.
+"""The records behind the rows a grid save sends back, found again by their keys.
 
 A grid row is named by its key (``row_key`` of ``views.grid_data``): the structure, the address,
-or the structure and month. A key outside the scope is simply not found.
+or the structure and month. Whether the user may write a row is the write gate's answer
+(``app.gate``, asked by ``views.grid_save`` for each ``Target``), not this module's.
 """
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ from typing import Any, Optional
 from sqlalchemy import select
 
 from app.extensions import db
-from app.scope import Scope, structure_condition
 from models import ActiviteMensuelle, Adresse, AdresseAnnee, Structure
 
 from .grid_specs import GridSpec, Period
@@ -33,6 +33,20 @@ class Target:
     def obj(self, target: str) -> Any:
         return self.parent if target == "parent" else self.row
 
+    def anchor(self) -> tuple[type, int]:
+        """The record that places this row in the territory: the address, else the structure."""
+        if self.parent is not None:
+            return Adresse, self.parent.id
+        return Structure, self.structure_id
+
+    def creation(self) -> dict[str, Any]:
+        """The values that tie the record a save creates for this row to its place and period."""
+        if self.parent is not None:
+            return {"adresse_id": self.parent.id, "annee": self.year}
+        if self.month is not None:
+            return {"structure_id": self.structure_id, "mois": self.month}
+        return {"structure_id": self.structure_id, "annee": self.year}
+
 
 def _ids(keys: list[str]) -> list[int]:
     return sorted({int(k.split("|")[0]) for k in keys if k.split("|")[0].isdigit()})
@@ -46,19 +60,19 @@ def _month(text: str) -> Optional[dt.date]:
         return None
 
 
-def load_targets(spec: GridSpec, scope: Scope, period: Period, keys: list[str]) -> dict[str, Target]:
-    """The targets of ``keys`` that exist inside ``scope`` (missing keys are left out)."""
+def load_targets(spec: GridSpec, period: Period, keys: list[str]) -> dict[str, Target]:
+    """The targets of ``keys`` that exist (unknown keys are left out), wherever they are: the
+    gate then says which ones the user may write."""
     ids = _ids(keys)
     if not ids:
         return {}
     if spec.slug == "structures":
-        objs = db.session.scalars(select(Structure).where(Structure.id.in_(ids),
-                                                          structure_condition(scope)))
+        objs = db.session.scalars(select(Structure).where(Structure.id.in_(ids)))
         return {str(o.id): Target(str(o.id), o.code_dna, o.id, row=o) for o in objs}
     if spec.slug == "adresses":
-        return _adresses(scope, period, ids)
+        return _adresses(period, ids)
     codes = dict(db.session.execute(select(Structure.id, Structure.code_dna).where(
-        Structure.id.in_(ids), structure_condition(scope))).all())
+        Structure.id.in_(ids))).all())
     model = spec.sheet.model
     if spec.slug == "activite":
         return _months(keys, codes)
@@ -83,10 +97,9 @@ def _months(keys: list[str], codes: dict[int, str]) -> dict[str, Target]:
             for key, (sid, m) in wanted.items()}
 
 
-def _adresses(scope: Scope, period: Period, ids: list[int]) -> dict[str, Target]:
+def _adresses(period: Period, ids: list[int]) -> dict[str, Target]:
     parents = db.session.execute(select(Adresse, Structure.code_dna).join(
-        Structure, Adresse.structure_id == Structure.id).where(
-        Adresse.id.in_(ids), structure_condition(scope))).all()
+        Structure, Adresse.structure_id == Structure.id).where(Adresse.id.in_(ids))).all()
     years = {r.adresse_id: r for r in db.session.scalars(select(AdresseAnnee).where(
         AdresseAnnee.adresse_id.in_(ids), AdresseAnnee.annee == period.year))}
     return {str(p.id): Target(str(p.id), f"{code} — adresse {p.id} ({period.year})", p.structure_id,
@@ -96,12 +109,9 @@ def _adresses(scope: Scope, period: Period, ids: list[int]) -> dict[str, Target]
 
 def new_record(spec: GridSpec, target: Target) -> Any:
     """The record a save creates for a row of the period that had none yet."""
-    model = spec.sheet.model
-    if model is AdresseAnnee:
-        record = AdresseAnnee(adresse=target.parent, annee=target.year)
-    elif model is ActiviteMensuelle:
-        record = ActiviteMensuelle(structure_id=target.structure_id, mois=target.month)
-    else:
-        record = model(structure_id=target.structure_id, annee=target.year)
+    values = target.creation()
+    if target.parent is not None:  # by the relation: the history reads the address's structure
+        values = {"adresse": target.parent, "annee": target.year}
+    record = spec.sheet.model(**values)
     db.session.add(record)
     return record
