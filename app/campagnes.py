@@ -11,11 +11,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Iterable, Optional
 
-from flask import has_request_context
 from flask_babel import gettext as _
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
+from app.gate import Gate, WriteRefused
+from app.rules import RuleError
 from app.scope import Scope, condition_for, current_scope
 from app.sheets import BY_NAME
 from models import Departement, Structure
@@ -37,6 +38,9 @@ TABLE_SECTIONS = {"structure": "identification", "contact": "identification",
 TRANSMITTABLE = {StatutTache.NON_COMMENCE, StatutTache.EN_COURS, StatutTache.A_CORRIGER}
 #: Statuses in which an agent reviews the sections.
 REVIEWABLE = {StatutTache.TRANSMIS, StatutTache.A_CORRIGER, StatutTache.VALIDE}
+#: The right each task action needs (``app.roles``): an opérateur hands its structure over, an
+#: agent reviews it.
+TRANSMISSION, REVIEW = "transmission", "campagne"
 #: Not transmitted yet: who the reminders are for.
 PENDING = (StatutTache.NON_COMMENCE, StatutTache.EN_COURS, StatutTache.A_CORRIGER)
 
@@ -58,7 +62,7 @@ def parse_years(text: str) -> list[int]:
             continue
         bounds = [b.strip() for b in part.split("-")]
         if not all(b.isdigit() and len(b) == 4 for b in bounds) or len(bounds) > 2:
-            raise CampagneError([_("Année invalide : %(v)s (attendu : 2023 ou 2020-2024).", v=part)])
+            raise CampagneError([_("Année invalide : %(v)s (attendu : 2023 ou 2020-2024).", v=part[:20])])
         low, high = int(bounds[0]), int(bounds[-1])
         if not (2000 <= low <= high <= 2100):
             raise CampagneError([_("Années hors limites : %(v)s.", v=part)])
@@ -66,15 +70,15 @@ def parse_years(text: str) -> list[int]:
     return sorted(years)
 
 
-def _open_errors(nom: str, deps: list, wanted: int, years: list[int], sheets: list[str],
+def _open_errors(nom: str, wanted: int, unknown: bool, years: list[int], sheets: list[str],
                  echeance: Optional[dt.date]) -> list[str]:
     errors = []
     if not nom.strip():
         errors.append(_("Donnez un nom à la campagne."))
     if not wanted:
         errors.append(_("Choisissez au moins une région ou un département."))
-    elif len(deps) != wanted:
-        errors.append(_("Un des territoires choisis est hors de votre périmètre."))
+    elif unknown:
+        errors.append(_("Un des territoires choisis est inconnu."))
     if not years:
         errors.append(_("Indiquez au moins une année."))
     elif len(years) > MAX_YEARS:
@@ -90,14 +94,21 @@ def _open_errors(nom: str, deps: list, wanted: int, years: list[int], sheets: li
 def open_campagne(session: Session, scope: Scope, nom: str, departement_ids: Iterable[int],
                   years: list[int], sheets: list[str], echeance: Optional[dt.date],
                   username: Optional[str]) -> Campagne:
-    """Open a campaign on départements of ``scope``: one task per structure there."""
+    """Open a campaign on départements of ``scope``: one task per structure there.
+
+    The gate refuses a role that may not open campaigns (``WriteRefused``) and any
+    département outside the territory; every other mistake is a ``CampagneError``.
+    """
     wanted = sorted(set(departement_ids))
-    deps = list(session.scalars(select(Departement).where(
-        Departement.id.in_(wanted), condition_for(Departement, scope))))
-    errors = _open_errors(nom, deps, len(wanted), years, sheets, echeance)
+    refused = Gate(scope, session).check(Campagne, None, related={Departement: wanted}, rules=False)
+    if refused and refused[0].status == 403:
+        raise WriteRefused(refused)
+    deps = list(session.scalars(select(Departement).where(Departement.id.in_(wanted))))
+    unknown = not refused and len(deps) != len(wanted)  # refused: the gate said why already
+    errors = [e.message for e in refused]
+    errors += _open_errors(nom, len(wanted), unknown, years, sheets, echeance)
     structures = list(session.scalars(select(Structure.id).where(
-        Structure.departement_id.in_([d.id for d in deps]), condition_for(Structure, scope)))) \
-        if deps else []
+        Structure.departement_id.in_([d.id for d in deps])))) if deps else []
     if not errors and not structures:
         errors.append(_("Aucune structure dans ce territoire : rien à collecter."))
     if errors:
@@ -111,8 +122,18 @@ def open_campagne(session: Session, scope: Scope, nom: str, departement_ids: Ite
     return campagne
 
 
-def close_campagne(session: Session, campagne: Campagne) -> None:
+def close_refusals(session: Session, scope: Scope, campagne: Campagne) -> list[RuleError]:
+    """Why ``scope`` may not close ``campagne`` (empty: it may): the gate lets only a user whose
+    territory holds all its départements change a campaign."""
+    return Gate(scope, session).check(Campagne, campagne, {"statut": StatutCampagne.CLOTUREE},
+                                      rules=False)
+
+
+def close_campagne(session: Session, scope: Scope, campagne: Campagne) -> None:
     """Close a campaign: its tasks keep their status, opérateurs may no longer transmit."""
+    refused = close_refusals(session, scope, campagne)
+    if refused:
+        raise WriteRefused(refused)
     if campagne.statut is StatutCampagne.CLOTUREE:
         raise CampagneError([_("Cette campagne est déjà clôturée.")])
     campagne.statut = StatutCampagne.CLOTUREE
@@ -126,8 +147,25 @@ def _comment(tache: Tache, auteur: str, action: str, texte: str, username: Optio
                                                texte=(texte or "").strip()[:5000], username=username))
 
 
-def transmit(session: Session, tache: Tache, username: Optional[str], message: str = "") -> None:
+def task_refusals(session: Session, scope: Scope, tache: Tache, area: str,
+                  values: Optional[dict] = None) -> list[RuleError]:
+    """Why ``scope`` may not act on ``tache`` — change it and comment on it — with the right
+    ``area`` (``TRANSMISSION``: the opérateur's hand-over; ``REVIEW``: an agent's verdict)."""
+    gate = Gate(scope, session)
+    return gate.check(Tache, tache, values, rules=False, area=area) or gate.check(
+        TacheCommentaire, None, {"tache_id": tache.id}, rules=False, area=area)
+
+
+def _require_task(session: Session, scope: Scope, tache: Tache, area: str, values: dict) -> None:
+    refused = task_refusals(session, scope, tache, area, values)
+    if refused:
+        raise WriteRefused(refused)
+
+
+def transmit(session: Session, scope: Scope, tache: Tache, username: Optional[str],
+             message: str = "") -> None:
     """The opérateur hands the structure's data to the agents."""
+    _require_task(session, scope, tache, TRANSMISSION, {"statut": StatutTache.TRANSMIS})
     if tache.campagne.statut is not StatutCampagne.OUVERTE:
         raise CampagneError([_("La campagne est clôturée : plus de transmission possible.")])
     if tache.statut not in TRANSMITTABLE:
@@ -142,12 +180,13 @@ def transmit(session: Session, tache: Tache, username: Optional[str], message: s
     session.commit()
 
 
-def review(session: Session, tache: Tache, section: str, verdict: str, comment: str,
+def review(session: Session, scope: Scope, tache: Tache, section: str, verdict: str, comment: str,
            username: Optional[str]) -> None:
     """An agent's verdict on one section: "valide", or "a_corriger" with a comment."""
+    _require_task(session, scope, tache, REVIEW, {section: verdict} if section in SECTIONS else {})
     errors = []
     if section not in SECTIONS:
-        errors.append(_("Section inconnue : %(s)s.", s=section))
+        errors.append(_("Section inconnue : %(s)s.", s=section[:30]))
     if verdict not in (StatutSection.VALIDE.value, StatutSection.A_CORRIGER.value):
         errors.append(_("Décision inconnue."))
     if verdict == StatutSection.A_CORRIGER.value and not (comment or "").strip():
@@ -211,14 +250,16 @@ def _touched(session: Session) -> dict[int, set[str]]:
 
 
 def _before_flush(session: Session, _context, _instances) -> None:
-    if has_request_context() and current_scope().is_operateur:
-        reopen_tasks(session, _touched(session))
+    scope = current_scope()  # nobody outside a request: the CLI and the jobs write as the State
+    if scope.is_operateur:
+        reopen_tasks(session, _touched(session), scope)
 
 
-def reopen_tasks(session: Session, touched: dict[int, set[str]]) -> None:
+def reopen_tasks(session: Session, touched: dict[int, set[str]], scope: Optional[Scope] = None) -> None:
     """An opérateur's edits (structure → sections touched) put its open tasks back « en cours »
-    and a validated section back « à vérifier » (bulk writes, which no flush sees, call it)."""
-    if not touched or not has_request_context() or not current_scope().is_operateur:
+    and a validated section back « à vérifier » (bulk writes, which no flush sees, call it).
+    ``scope`` is the writer's, by default the request's user (nobody outside a request)."""
+    if not touched or not (scope or current_scope()).is_operateur:
         return
     with session.no_autoflush:
         tasks = session.scalars(select(Tache).join(Campagne).where(

@@ -26,9 +26,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.audit import current_actor
-from app.scope import current_scope, structure_condition
+from app.gate import Gate, WriteRefused
+from app.rules import RuleError
+from app.scope import Scope, current_scope, structure_condition
 from app.storage import Storage
-from models import Changement, Convention, ConventionStructure, Document, Structure
+from models import Changement, Convention, ConventionStructure, Document, Operateur, Structure
 from models.enums import CategorieDocument, StatutConvention, TypeConvention
 
 log = logging.getLogger(__name__)
@@ -239,12 +241,37 @@ def record(session: Session, doc: Document, action: str) -> None:
         structure_id=doc.structure_id))
 
 
-def save_document(session: Session, storage: Storage, doc: Document, data: bytes) -> Document:
-    """Store the file, then the row and its history in one transaction.
+#: A document's owner and the right adding or removing one needs: a convention's or an
+#: opérateur's documents belong to that convention or opérateur (an opérateur files documents
+#: on its own structures only).
+OWNER_RIGHTS: dict[str, tuple[type, str]] = {"structure_id": (Structure, "document"),
+                                              "convention_id": (Convention, "convention"),
+                                              "operateur_id": (Operateur, "operateur")}
+
+
+def write_refusals(gate: Gate, doc: Document, stored: bool = False) -> list[RuleError]:
+    """Why ``gate``'s user may not add ``doc`` (``stored``: remove it); empty when they may.
+    Adding a document changes its owner: an owner outside the territory is not found (404)."""
+    attr = next((a for a in OWNER_RIGHTS if getattr(doc, a) is not None), "structure_id")
+    owner, area = OWNER_RIGHTS[attr]
+    if stored:
+        return gate.check(Document, doc, area=area, rules=False)
+    values = {a: getattr(doc, a) for a in (*OWNER_RIGHTS, "parent_id", "periode_debut", "periode_fin")}
+    return gate.check(owner, {"id": getattr(doc, attr)}, area=area, rules=False) or gate.check(
+        Document, None, values, area=area)
+
+
+def save_document(session: Session, storage: Storage, doc: Document, data: bytes,
+                  scope: Scope) -> Document:
+    """Store the file, then the row and its history in one transaction, once the gate let
+    ``scope`` add it (else ``WriteRefused``, nothing stored).
 
     A failed commit removes the file again: the table never points to a missing file, and the
     storage keeps no file of a document that does not exist.
     """
+    refused = write_refusals(Gate(scope, session), doc)
+    if refused:
+        raise WriteRefused(refused)
     doc.stockage = storage.save(data)
     try:
         session.add(doc)
@@ -258,8 +285,12 @@ def save_document(session: Session, storage: Storage, doc: Document, data: bytes
     return doc
 
 
-def delete_document(session: Session, storage: Storage, doc: Document) -> None:
-    """Remove the row (with its history line), then the file."""
+def delete_document(session: Session, storage: Storage, doc: Document, scope: Scope) -> None:
+    """Remove the row (with its history line), then the file, once the gate let ``scope``
+    remove it (else ``WriteRefused``)."""
+    refused = write_refusals(Gate(scope, session), doc, stored=True)
+    if refused:
+        raise WriteRefused(refused)
     if doc.avenants:
         raise DocumentError(_("Ce document a des avenants : supprimez-les d'abord."))
     key = doc.stockage

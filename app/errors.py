@@ -117,6 +117,13 @@ def _unavailable(exc: Exception):
     return response
 
 
+def refused_page(refusal):
+    """The page of a write the gate refused (``app.gate.WriteRefused``): 404 says nothing of
+    the record, 403 and the others give the gate's French reasons."""
+    code = refusal.status if refusal.status in (403, 404) else 400
+    return render_error(code, " ".join(e.message for e in refusal.errors))
+
+
 def _http_error(exc: HTTPException):
     code = exc.code if exc.code in _HANDLED else 400
     detail = None

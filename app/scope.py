@@ -70,6 +70,14 @@ def current_scope() -> Scope:
     return scope_of(getattr(g, "user", None))
 
 
+def find_inside(session: Any, model: type, ident: Any, scope: Scope) -> Any:
+    """The record ``ident`` of ``model`` if ``scope`` reads it, else ``None`` — an id that is
+    no id (text, out of range) included: the caller answers 404 and says nothing of the row."""
+    if not isinstance(ident, int) or isinstance(ident, bool) or not 0 < ident < 2 ** 63:
+        return None
+    return session.scalar(select(model).where(model.id == ident, condition_for(model, scope)))
+
+
 def structure_condition(scope: Scope) -> ColumnElement[bool]:
     """SQL condition on ``Structure`` for the structures inside the scope."""
     if scope.national:

@@ -12,6 +12,7 @@ with app.app_context():
     from sqlalchemy import select
     from app.extensions import db
     from app.documents import missing_documents, detect_type, save_document
+    from app.scope import NATIONAL
     from app.storage import get_storage, new_key
     from models import Document, Structure
     from models.enums import CategorieDocument
@@ -40,5 +41,5 @@ with app.app_context():
     t = time.perf_counter()
     for _ in range(5):
         save_document(db.session, storage, Document(structure_id=sid, categorie=CategorieDocument.AUTRE, nom_original="p.pdf",
-                      taille=len(pdf), mime_type="application/pdf"), pdf)
+                      taille=len(pdf), mime_type="application/pdf"), pdf, NATIONAL)
     print(f"save_document 20 MB (fsync + row + history): {(time.perf_counter()-t)/5*1000:.0f} ms each")

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from app.scope import NATIONAL
 from tests.conftest import run_cli
 from tests import test_documents_samples as files
 
@@ -43,7 +44,7 @@ def test_check_files_reports_orphans_and_missing_files(fresh_app):
 
         storage = get_storage()
         structure = _first(Structure)
-        kept = save_document(db.session, storage, _document(structure_id=structure.id), files.pdf())
+        kept = save_document(db.session, storage, _document(structure_id=structure.id), files.pdf(), NATIONAL)
         orphan = storage.save(b"fichier sans document")
         lost = _document(structure_id=structure.id, nom_original="perdu.pdf", stockage=new_key())
         db.session.add(lost)
@@ -81,7 +82,7 @@ def test_a_failed_insert_leaves_no_file_behind(fresh_app):
         storage = get_storage()
         both_owners = _document(structure_id=_first(Structure).id, operateur_id=_first(Operateur).id)
         with pytest.raises(IntegrityError):
-            save_document(db.session, storage, both_owners, files.pdf())
+            save_document(db.session, storage, both_owners, files.pdf(), NATIONAL)
         assert list(storage.keys()) == []
 
 
@@ -115,10 +116,11 @@ def test_delete_removes_the_row_and_the_file(fresh_app):
         from models import Document, Structure
 
         storage = get_storage()
-        doc = save_document(db.session, storage, _document(structure_id=_first(Structure).id), files.pdf())
+        doc = save_document(db.session, storage, _document(structure_id=_first(Structure).id), files.pdf(),
+                            NATIONAL)
         key, doc_id = doc.stockage, doc.id
         assert storage.exists(key)
-        delete_document(db.session, storage, doc)
+        delete_document(db.session, storage, doc, NATIONAL)
         assert db.session.get(Document, doc_id) is None and not storage.exists(key)
 
 

@@ -11,38 +11,35 @@ from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access, permission_name
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf.csrf import generate_csrf, validate_csrf
-from sqlalchemy import case, func, select
+from flask_wtf.csrf import generate_csrf
+from sqlalchemy import case, exists, func, select
 from werkzeug.routing import BuildError
-from wtforms.validators import ValidationError
 
-from app.campagnes import (CAMPAIGN_SHEETS, DEFAULT_SHEETS, CampagneError, close_campagne,
-                           open_campagne, parse_years, review)
+from app.campagnes import (CAMPAIGN_SHEETS, DEFAULT_SHEETS, REVIEW, TRANSMISSION, CampagneError,
+                           close_campagne, close_refusals, open_campagne, parse_years, review,
+                           task_refusals)
 from app.campagnes_suivi import dashboard, export_dashboard, points_a_verifier
+from app.errors import refused_page
 from app.extensions import db
-from app.scope import condition_for, current_scope
+from app.gate import WriteRefused
+from app.scope import choosable_condition, condition_for, current_scope, find_inside
 from models import BudgetAnnee, Departement, PlacesAnnee, Region
 from models.campagne import SECTION_LABELS, SECTIONS, Campagne, StatutSection, StatutTache, Tache
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-def csrf_ok() -> bool:
-    """The form's CSRF token is valid (else a French message and ``False``)."""
-    try:
-        validate_csrf(request.form.get("csrf_token"))
-    except ValidationError:
-        flash(_("Le formulaire a expiré : rechargez la page puis recommencez."), "danger")
-        return False
-    return True
+# Every POST here carries the form's CSRF token: ``app.hardening.csrf_check`` refuses the
+# others (400, French page) before any of these views runs.
 
 
 def scoped(model: type, pk: int):
     """A campaign row of the user's territory, else 404."""
-    item = db.session.scalar(select(model).where(model.id == pk, condition_for(model, current_scope())))
-    if item is None:
-        abort(404)
-    return item
+    return find_inside(db.session, model, pk, current_scope()) or abort(404)
+
+
+def _ids(values: list[str]) -> tuple[set[int], bool]:
+    """The ids a form's list holds, and whether one of its values is no id at all."""
+    good = [v for v in values if v.isascii() and v.isdigit() and len(v) <= 9]
+    return {int(v) for v in good}, len(good) != len(values)
 
 
 def link(endpoint: str, **kwargs) -> Optional[str]:
@@ -110,21 +107,24 @@ class CampagneView(BaseView):
     @permission_name("add")
     def ouvrir(self):
         scope = current_scope()
-        if scope.is_operateur:
-            abort(404)
         form = request.form
-        if request.method == "POST" and csrf_ok():
+        if request.method == "POST":
             try:
                 campagne = self._open(form)
+            except WriteRefused as exc:
+                return refused_page(exc)
             except CampagneError as exc:
                 for message in exc.messages:
                     flash(message, "danger")
             else:
                 flash(_("Campagne ouverte : %(n)s structures à collecter.", n=len(campagne.taches)), "success")
                 return redirect(url_for(".tableau", pk=campagne.id))
-        deps = db.session.scalars(select(Departement).where(condition_for(Departement, scope))
+        deps = db.session.scalars(select(Departement).where(choosable_condition(Departement, scope))
                                   .order_by(Departement.code)).all()
-        regions = db.session.scalars(select(Region).where(condition_for(Region, scope))
+        # a région is offered when all its départements are the user's: a campaign on it
+        # covers them all
+        foreign = exists().where(Departement.region_id == Region.id, ~condition_for(Departement, scope))
+        regions = db.session.scalars(select(Region).where(condition_for(Region, scope), ~foreign)
                                      .order_by(Region.code)).all()
         year = dt.date.today().year
         return self.render_template(
@@ -133,34 +133,40 @@ class CampagneView(BaseView):
             default_years=f"{year - 5}-{year - 1}", csrf=generate_csrf(), title=_("Ouvrir une campagne"))
 
     def _open(self, form) -> Campagne:
-        scope = current_scope()
+        """Open the campaign the form describes: a région stands for all its départements, and
+        the gate (``open_campagne``) refuses any of them outside the territory."""
         echeance = None
         if form.get("echeance"):
             try:
                 echeance = dt.date.fromisoformat(form["echeance"])
             except ValueError:
-                raise CampagneError([_("Échéance invalide : %(v)s.", v=form["echeance"])])
-        ids = {int(v) for v in form.getlist("departement") if v.isdigit()}
-        region_ids = [int(v) for v in form.getlist("region") if v.isdigit()]
+                raise CampagneError([_("Échéance invalide : %(v)s.", v=form["echeance"][:20])])
+        ids, garbage = _ids(form.getlist("departement"))
+        region_ids, bad_region = _ids(form.getlist("region"))
         if region_ids:
-            allowed = select(Region.id).where(Region.id.in_(region_ids), condition_for(Region, scope))
-            ids |= set(db.session.scalars(select(Departement.id).where(
-                Departement.region_id.in_(allowed), condition_for(Departement, scope))))
-            if len(set(db.session.scalars(allowed))) != len(set(region_ids)):
-                ids.add(-1)  # reported as "hors de votre périmètre"
-        return open_campagne(db.session, scope, form.get("nom", ""), ids, parse_years(form.get("annees", "")),
-                             form.getlist("feuille"), echeance, g.user.username)
+            found = db.session.execute(select(Departement.region_id, Departement.id).where(
+                Departement.region_id.in_(region_ids))).all()
+            ids |= {dep for _region, dep in found}
+            bad_region = bad_region or {region for region, _dep in found} != region_ids
+        if garbage or bad_region:
+            ids.add(-1)  # an unknown territory: refused with the others
+        return open_campagne(db.session, current_scope(), form.get("nom", ""), ids,
+                             parse_years(form.get("annees", "")), form.getlist("feuille"), echeance,
+                             g.user.username)
 
     @expose("/<int:pk>/")
     @has_access
     @permission_name("show")
     def tableau(self, pk: int):
         campagne = scoped(Campagne, pk)
-        board = dashboard(db.session, campagne, current_scope())
+        scope = current_scope()
+        board = dashboard(db.session, campagne, scope)
+        can_close = self.appbuilder.sm.has_access("can_edit", "CampagneView") and not close_refusals(
+            db.session, scope, campagne)
         return self.render_template("bhasile/campagnes/tableau.html", campagne=campagne, board=board,
                                     statuses=list(StatutTache), section_statuses=list(StatutSection),
                                     sections=SECTIONS, section_labels=SECTION_LABELS, csrf=generate_csrf(),
-                                    today=dt.date.today(), title=campagne.nom)
+                                    can_close=can_close, today=dt.date.today(), title=campagne.nom)
 
     @expose("/<int:pk>/export.xlsx")
     @has_access
@@ -178,14 +184,14 @@ class CampagneView(BaseView):
     @permission_name("edit")
     def cloturer(self, pk: int):
         campagne = scoped(Campagne, pk)
-        if current_scope().is_operateur:
-            abort(404)
-        if csrf_ok():
-            try:
-                close_campagne(db.session, campagne)
-                flash(_("Campagne clôturée."), "success")
-            except CampagneError as exc:
-                flash(str(exc), "danger")
+        try:
+            close_campagne(db.session, current_scope(), campagne)
+        except WriteRefused as exc:
+            return refused_page(exc)
+        except CampagneError as exc:
+            flash(str(exc), "danger")
+        else:
+            flash(_("Campagne clôturée."), "success")
         return redirect(url_for(".tableau", pk=pk))
 
     @expose("/tache/<int:pk>/")
@@ -193,12 +199,14 @@ class CampagneView(BaseView):
     @permission_name("show")
     def tache(self, pk: int):
         tache = scoped(Tache, pk)
-        sm = self.appbuilder.sm
+        sm, scope = self.appbuilder.sm, current_scope()
         return self.render_template(
             "bhasile/campagnes/tache.html", tache=tache, sections=SECTIONS, section_labels=SECTION_LABELS,
             links=section_links(tache), points=points_a_verifier(db.session, tache),
-            can_review=sm.has_access("can_valider", "CampagneView") and not current_scope().is_operateur,
-            can_transmit=sm.has_access("can_transmettre", "TransmissionView"),
+            can_review=sm.has_access("can_valider", "CampagneView")
+            and not task_refusals(db.session, scope, tache, REVIEW),
+            can_transmit=sm.has_access("can_transmettre", "TransmissionView")
+            and not task_refusals(db.session, scope, tache, TRANSMISSION),
             csrf=generate_csrf(), title=str(tache.structure.code_dna))
 
     @expose("/tache/<int:pk>/section", methods=["POST"])
@@ -206,20 +214,19 @@ class CampagneView(BaseView):
     @permission_name("valider")
     def section(self, pk: int):
         tache = scoped(Tache, pk)
-        if current_scope().is_operateur:
-            abort(404)
-        if csrf_ok():
-            form = request.form
-            try:
-                review(db.session, tache, form.get("section", ""), form.get("decision", ""),
-                       form.get("commentaire", ""), g.user.username)
-            except CampagneError as exc:
-                db.session.rollback()
-                for message in exc.messages:
-                    flash(message, "danger")
-            else:
-                flash(_("Section « %(s)s » : %(d)s.", s=SECTION_LABELS[form["section"]],
-                        d=StatutSection(form["decision"]).label), "success")
+        form = request.form
+        try:
+            review(db.session, current_scope(), tache, form.get("section", ""), form.get("decision", ""),
+                   form.get("commentaire", ""), g.user.username)
+        except WriteRefused as exc:
+            return refused_page(exc)
+        except CampagneError as exc:
+            db.session.rollback()
+            for message in exc.messages:
+                flash(message, "danger")
+        else:
+            flash(_("Section « %(s)s » : %(d)s.", s=SECTION_LABELS[form["section"]],
+                    d=StatutSection(form["decision"]).label), "success")
         return redirect(url_for(".tache", pk=pk))
 
 

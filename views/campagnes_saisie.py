@@ -14,13 +14,15 @@ from sqlalchemy import select
 
 from app.campagnes import CampagneError, transmit
 from app.campagnes_suivi import export_prefilled, rows
+from app.errors import refused_page
 from app.extensions import db
+from app.gate import WriteRefused
 from app.scope import condition_for, current_scope
 from app.sheets import BY_NAME
 from models.campagne import Campagne, StatutCampagne, Tache
 from models.imports import ImportBatch
 
-from .campagnes import XLSX, csrf_ok, scoped
+from .campagnes import XLSX, scoped
 from .writes import STATE_FIELDS
 
 
@@ -78,15 +80,16 @@ class TransmissionView(BaseView):
     @permission_name("transmettre")
     def transmettre(self, pk: int):
         tache = scoped(Tache, pk)
-        if csrf_ok():
-            try:
-                transmit(db.session, tache, g.user.username, request.form.get("message", ""))
-            except CampagneError as exc:
-                db.session.rollback()
-                flash(str(exc), "danger")
-            else:
-                flash(_("Structure %(c)s transmise aux services de l'État.", c=tache.structure.code_dna),
-                      "success")
+        try:
+            transmit(db.session, current_scope(), tache, g.user.username, request.form.get("message", ""))
+        except WriteRefused as exc:
+            return refused_page(exc)
+        except CampagneError as exc:
+            db.session.rollback()
+            flash(str(exc), "danger")
+        else:
+            flash(_("Structure %(c)s transmise aux services de l'État.", c=tache.structure.code_dna),
+                  "success")
         if request.form.get("retour") == "tache":
             return redirect(url_for("CampagneView.tache", pk=pk))
         return redirect(url_for(".index"))
@@ -109,8 +112,6 @@ class TransmissionView(BaseView):
         from imports.batches import create_batch
 
         campagne = _open_campagne(pk)
-        if not csrf_ok():
-            return redirect(url_for(".index"))
         upload = request.files.get("fichier")
         if upload is None or not upload.filename:
             flash(_("Choisissez le classeur à envoyer."), "warning")
@@ -141,8 +142,6 @@ class TransmissionView(BaseView):
         campagne = _open_campagne(pk)
         batch = _own_batch(batch_id)
         back = url_for(".apercu", pk=campagne.id, batch_id=batch_id)
-        if not csrf_ok():
-            return redirect(back)
         refused = state_field_changes(load_summary(batch))
         if batch.status != "preview" or refused:
             flash(_("Cet envoi ne peut pas être appliqué."), "danger")

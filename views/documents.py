@@ -1,9 +1,9 @@
 """Documents contractuels et financiers: upload, list, download, delete, checklist.
 
 A document belongs to a structure, a convention (CPOM included) or an opérateur. Reading
-follows the territory rule (out of scope = 404, downloads included); writing needs the
-"document" write permission and an owner the user may change (an opérateur only writes on
-its own structures). Every upload, download and delete lands in the change history.
+follows the territory rule (out of scope = 404, downloads included); every upload and delete
+asks the write gate (``app.documents.write_refusals``: an opérateur only writes on its own
+structures). Every upload, download and delete lands in the change history.
 """
 from __future__ import annotations
 
@@ -28,9 +28,11 @@ from wtforms.validators import NumberRange, Optional, ValidationError
 
 from app.documents import (DocumentError, content_disposition, delete_document, detect_type,
                            evaluate, max_bytes, period_label, record, safe_name, save_document,
-                           too_big_message)
+                           too_big_message, write_refusals)
+from app.errors import refused_page
 from app.extensions import db
-from app.scope import condition_for, current_scope
+from app.gate import Gate, WriteRefused
+from app.scope import condition_for, current_scope, find_inside
 from app.storage import StorageError, get_storage
 from models import Convention, Document, Operateur, Structure
 from models.enums import CategorieDocument
@@ -85,18 +87,18 @@ class UploadForm(FlaskForm):
 
 
 class DeleteForm(FlaskForm):
-    """The one-button form that deletes a document (CSRF-protected)."""
-
-
-def can_write(kind: str) -> bool:
-    """May the current user add or remove documents of this kind of owner (in their scope)?"""
-    scope = current_scope()
-    return not scope.read_only and (not scope.is_operateur or kind == "structure")
+    """The one-button form that deletes a document: it carries the CSRF token, which
+    ``app.hardening.csrf_check`` verifies on every POST."""
 
 
 def _in_scope(model: type, ident: int) -> Any:
-    return db.session.scalar(select(model).where(model.id == ident,
-                                                 condition_for(model, current_scope()))) or abort(404)
+    """The record of the user's territory, else 404."""
+    return find_inside(db.session, model, ident, current_scope()) or abort(404)
+
+
+def _new(kind: str, owner: Any) -> Document:
+    """A document to add to ``owner`` (not in the session): what the gate is asked about."""
+    return Document(**{f"{kind}_id": owner.id})
 
 
 def _upload_limit(endpoint: str | None, values: dict | None) -> None:
@@ -147,8 +149,9 @@ class DocumentView(BaseView):
         blueprint.register_error_handler(RequestEntityTooLarge, _too_large)
         return blueprint
 
-    def _may(self, permission: str, kind: str) -> bool:
-        return can_write(kind) and self.appbuilder.sm.has_access(permission, self.class_permission_name)
+    def _may(self, permission: str, kind: str, owner: Any) -> bool:
+        return self.appbuilder.sm.has_access(permission, self.class_permission_name) and not \
+            write_refusals(Gate(current_scope()), _new(kind, owner))
 
     @expose("/list/")
     @has_access
@@ -197,7 +200,7 @@ class DocumentView(BaseView):
     def _render_owner(self, kind: str, owner: Any, form: UploadForm | None = None, status: int = 200):
         docs = db.session.scalars(select(Document).where(getattr(Document, f"{kind}_id") == owner.id)
                                   .order_by(Document.uploaded_at, Document.id)).all()
-        may_add = self._may("can_add", kind)
+        may_add = self._may("can_add", kind, owner)
         if form is None and may_add:
             form = UploadForm.for_owner(docs)
         year = request.args.get("annee", type=int)
@@ -213,7 +216,7 @@ class DocumentView(BaseView):
         return self.render_template(
             "bhasile/documents/owner.html", kind=kind, owner=owner, roots=roots, form=form,
             owner_label=owner_label, owner_url=owner_url, may_add=may_add,
-            may_delete=self._may("can_delete", kind), delete_form=DeleteForm(), items=items,
+            may_delete=self._may("can_delete", kind, owner), delete_form=DeleteForm(), items=items,
             found=found, year=year, years=range(this_year + 1, this_year - 6, -1),
             period_label=period_label, max_mb=max_bytes() / (1024 * 1024)), status
 
@@ -222,16 +225,22 @@ class DocumentView(BaseView):
     def upload(self, kind: str, owner_id: int):
         owner = _in_scope(OWNERS.get(kind) or abort(404), owner_id)
         back = url_for(".owner", kind=kind, owner_id=owner_id)
-        if not can_write(kind):
-            flash(_("Vous ne pouvez pas déposer de document ici."), "danger")
-            return redirect(back)
+        scope = current_scope()
+        refused = write_refusals(Gate(scope), _new(kind, owner))  # before reading the file
+        if refused:
+            return refused_page(WriteRefused(refused))
         docs = db.session.scalars(select(Document).where(getattr(Document, f"{kind}_id") == owner.id)).all()
         form = UploadForm.for_owner(docs)
         if not form.validate_on_submit():
             return self._render_owner(kind, owner, form, 400)
         try:
             doc, data = self._document(kind, owner, form)
-            save_document(db.session, get_storage(), doc, data)
+            save_document(db.session, get_storage(), doc, data, scope)
+        except WriteRefused as exc:
+            if exc.status in (403, 404):
+                return refused_page(exc)
+            form.fichier.errors = [e.message for e in exc.errors]
+            return self._render_owner(kind, owner, form, 400)
         except DocumentError as exc:
             form.fichier.errors = [str(exc)]
             return self._render_owner(kind, owner, form, 400)
@@ -281,15 +290,11 @@ class DocumentView(BaseView):
         doc = _in_scope(Document, doc_id)
         kind, owner_id = owner_kind(doc)
         back = url_for(".owner", kind=kind, owner_id=owner_id)
-        if not can_write(kind):
-            flash(_("Vous ne pouvez pas supprimer ce document."), "danger")
-            return redirect(back)
-        if not DeleteForm().validate_on_submit():
-            flash(CSRF_EXPIRED, "danger")
-            return redirect(back)
         name = doc.nom_original
         try:
-            delete_document(db.session, get_storage(), doc)
+            delete_document(db.session, get_storage(), doc, current_scope())
+        except WriteRefused as exc:
+            return refused_page(exc)
         except DocumentError as exc:
             flash(str(exc), "danger")
             return redirect(back)
