@@ -16,7 +16,7 @@ _SCOPE_FIELDS = ["regions", "departements", "operateur"]
 
 
 class BhasileUserDBModelView(UserDBModelView):
-    """The user admin screen, where admins also set a user's territory."""
+    """The user admin screen, where admins also set a user's territory; « Mon compte » for all."""
 
     list_columns = ["first_name", "last_name", "username", "email", "active", "roles",
                     "regions", "departements", "operateur"]
@@ -24,6 +24,9 @@ class BhasileUserDBModelView(UserDBModelView):
     edit_columns = ["first_name", "last_name", "username", "active", "email", "roles",
                     "groups"] + _SCOPE_FIELDS
     show_fieldsets = UserDBModelView.show_fieldsets + [
+        (_l("Périmètre"), {"fields": _SCOPE_FIELDS, "expanded": True})
+    ]
+    user_show_fieldsets = UserDBModelView.user_show_fieldsets + [
         (_l("Périmètre"), {"fields": _SCOPE_FIELDS, "expanded": True})
     ]
     label_columns = {**UserDBModelView.label_columns, "regions": _l("Régions"),

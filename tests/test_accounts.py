@@ -84,3 +84,36 @@ def test_short_password_is_refused(app):
     result = app.test_cli_runner().invoke(
         args=["bhasile", "create-user", "y", "--role", "Lecteur", "--password-stdin"], input="court\n")
     assert result.exit_code != 0 and "12 caractères" in result.output
+
+
+def _user_id(application, login: str) -> int:
+    with application.app_context():
+        return application.appbuilder.sm.find_user(username=login).id
+
+
+# -- « Mon compte »: every role reads its own account, and only it ---------------------------
+
+@pytest.mark.parametrize("login", ["operateur", "lecteur", "calvados", "normandie", "centrale",
+                                   "admin"])
+def test_every_role_reads_its_own_account(app, login):
+    """Finding: /users/userinfo/ answered 403 to every non-administrator."""
+    client = client_for(app, login)
+    response = client.get("/users/userinfo/")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert f"<dd>{login}</dd>" in page and f"{login}@bhasile.invalid" in page
+    others = {"operateur", "lecteur", "calvados", "normandie", "centrale", "admin"} - {login}
+    assert not [o for o in others if f"{o}@bhasile.invalid" in page or f"<dd>{o}</dd>" in page]
+    assert "Périmètre" in page and "Changer mon mot de passe" in page
+
+
+@pytest.mark.parametrize("login", ["operateur", "lecteur"])
+def test_non_admin_reaches_no_other_account(app, login):
+    client = client_for(app, login)
+    other = _user_id(app, "admin")
+    for url in ("/users/list/", f"/users/show/{other}", f"/users/edit/{other}",
+                f"/resetpassword/form?pk={other}"):
+        assert client.get(url).status_code in (302, 403), url
+    token = Auth(client).csrf("/users/userinfo/")
+    response = client.post(f"/users/action/resetmypassword/{other}", data={"csrf_token": token})
+    assert response.status_code == 302 and response.headers["Location"].endswith("/resetmypassword/form")
