@@ -1,4 +1,5 @@
-"""Login throttling, temporary lockout and the password policy of database accounts.
+"""Login throttling and temporary lockout of database accounts (the password policy is in
+``app/passwords.py``).
 
 Failed logins are counted in the ``login_throttle`` table (one row per account and one per
 client address), so every gunicorn worker applies the same counters. After
@@ -13,7 +14,6 @@ import logging
 from typing import Optional
 
 from flask import Flask, current_app, flash, g, redirect, request
-from flask_appbuilder.exceptions import PasswordComplexityValidationError
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import delete, select, update
@@ -21,25 +21,15 @@ from werkzeug.exceptions import TooManyRequests
 from werkzeug.wrappers import Response
 
 from app.extensions import db
+from app.passwords import password_policy
 from models.base import utcnow
 from models.security import LoginThrottle
 
 log = logging.getLogger(__name__)
 
-MIN_PASSWORD_LENGTH = 12
 _FORM_LOGIN, _API_LOGIN = "AuthDBView.login", "SecurityApi.login"  # FAB's JWT login (JSON)
 _LOGIN_ENDPOINTS = {_FORM_LOGIN, _API_LOGIN}
 _TABLE = LoginThrottle.__table__
-
-
-def password_policy(password: Optional[str]) -> None:
-    """FAB's password validator for database accounts: at least 12 characters."""
-    if not password or len(password) < MIN_PASSWORD_LENGTH:
-        raise PasswordComplexityValidationError(
-            _("Le mot de passe doit comporter au moins %(n)d caractères.", n=MIN_PASSWORD_LENGTH))
-    if len(set(password)) < 4:
-        raise PasswordComplexityValidationError(
-            _("Le mot de passe est trop répétitif : mélangez davantage de caractères."))
 
 
 def _username() -> str:
@@ -155,6 +145,6 @@ def init_app(app: Flask) -> None:
                 "BHASILE_LOGIN_LOCKOUT_MINUTES": 15}
     for key, value in defaults.items():
         app.config.setdefault(key, int(os.environ.get(key, value)))
-    app.config.setdefault("FAB_PASSWORD_COMPLEXITY_VALIDATOR", password_policy)
+    app.config.setdefault("FAB_PASSWORD_COMPLEXITY_VALIDATOR", password_policy)  # FAB's own forms
     app.before_request(before_login)
     app.after_request(after_login)

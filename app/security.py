@@ -1,18 +1,55 @@
-"""Security manager: FAB's, with BHasile users (scope) and logins written to the history."""
+"""Security manager: FAB's, with BHasile users (scope), one password policy
+(``app/passwords.py``) and logins written to the history."""
 from __future__ import annotations
 
 import logging
 
-from flask import g, has_request_context
+from flask import abort, flash, g, has_request_context
+from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget
+from flask_appbuilder.forms import DynamicForm
 from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_appbuilder.security.sqla.models import assoc_permissionview_role
-from flask_appbuilder.security.views import UserDBModelView
+from flask_appbuilder.security.views import ResetMyPasswordView, ResetPasswordView, UserDBModelView
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
+from wtforms import PasswordField
+from wtforms.validators import DataRequired, EqualTo
 
+from app.passwords import PasswordPolicy, account_of_request, login_in_form, login_of_pk, own_login
 from models import BhasileUser
 
 _SCOPE_FIELDS = ["regions", "departements", "operateur"]
+
+
+def _password_field(login_of) -> PasswordField:
+    """« Mot de passe », under the policy for the account ``login_of(form)``."""
+    return PasswordField(
+        _l("Mot de passe"), validators=[DataRequired(), PasswordPolicy(login_of)],
+        description=_l("Au moins 12 caractères, sans l'identifiant du compte ni mot de passe "
+                       "courant : une phrase de plusieurs mots est idéale."),
+        widget=BS3PasswordFieldWidget())
+
+
+def _confirmation_field() -> PasswordField:
+    return PasswordField(
+        _l("Confirmation du mot de passe"), widget=BS3PasswordFieldWidget(),
+        validators=[DataRequired(), EqualTo("password", message=_l(
+            "Les deux mots de passe ne sont pas identiques."))])
+
+
+class OwnPasswordForm(DynamicForm):
+    """The signed-in user's new password."""
+
+    password = _password_field(own_login)
+    conf_password = _confirmation_field()
+
+
+class AccountPasswordForm(DynamicForm):
+    """The new password of the account ``?pk=``, set by an administrator."""
+
+    password = _password_field(login_of_pk)
+    conf_password = _confirmation_field()
 
 
 class BhasileUserDBModelView(UserDBModelView):
@@ -21,6 +58,8 @@ class BhasileUserDBModelView(UserDBModelView):
     list_columns = ["first_name", "last_name", "username", "email", "active", "roles",
                     "regions", "departements", "operateur"]
     add_columns = UserDBModelView.add_columns + _SCOPE_FIELDS
+    add_form_extra_fields = {"password": _password_field(login_in_form),
+                             "conf_password": _confirmation_field()}
     edit_columns = ["first_name", "last_name", "username", "active", "email", "roles",
                     "groups"] + _SCOPE_FIELDS
     show_fieldsets = UserDBModelView.show_fieldsets + [
@@ -39,9 +78,41 @@ class BhasileUserDBModelView(UserDBModelView):
     }
 
 
+class BhasileResetMyPasswordView(ResetMyPasswordView):
+    """« Changer mon mot de passe », under the policy."""
+
+    class_permission_name = "ResetMyPasswordView"  # the permission every role holds
+    form = OwnPasswordForm
+    form_title = _l("Changer mon mot de passe")
+
+    def form_post(self, form: DynamicForm) -> None:
+        sm = self.appbuilder.sm
+        user = sm.get_user_by_id(g.user.id)
+        sm.reset_password(user.id, form.password.data)
+        flash(_("Mot de passe modifié."), "success")
+
+
+class BhasileResetPasswordView(ResetPasswordView):
+    """An administrator sets someone's password (``?pk=``), under the policy."""
+
+    class_permission_name = "ResetPasswordView"
+    form = AccountPasswordForm
+    form_title = _l("Nouveau mot de passe du compte")
+
+    def form_post(self, form: DynamicForm) -> None:
+        sm = self.appbuilder.sm
+        user = account_of_request()
+        if user is None:
+            abort(404)
+        sm.reset_password(user.id, form.password.data)
+        flash(_("Mot de passe modifié."), "success")
+
+
 class BhasileSecurityManager(SecurityManager):
     user_model = BhasileUser
     userdbmodelview = BhasileUserDBModelView
+    resetmypasswordview = BhasileResetMyPasswordView
+    resetpasswordview = BhasileResetPasswordView
 
     def exist_permission_on_roles(self, view_name: str, permission_name: str, role_ids) -> bool:
         """FAB asks once per menu entry and link; answer from the roles' permissions, loaded

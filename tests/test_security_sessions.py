@@ -136,7 +136,7 @@ def test_password_policy_twelve_characters(fresh_app):
 def test_password_policy_unit(app):
     from flask_appbuilder.exceptions import PasswordComplexityValidationError
 
-    from app.login_guard import password_policy
+    from app.passwords import password_policy
 
     with app.test_request_context():
         for bad in ("", "onze-caract", "aaaaaaaaaaaaaaaa"):
