@@ -79,7 +79,7 @@ def csrf_check() -> None:
     """CSRF on every mutation: forms, AJAX (X-CSRFToken header) and the cookie-authenticated
     REST API. A call authenticated by its own ``Authorization: Bearer`` token (JWT), whose
     session cookie (if any) signs nobody in, has no credential a third-party site could ride
-    on: exempt."""
+    on: exempt, as is the API token login (``BHASILE_CSRF_EXEMPT_ENDPOINTS``)."""
     if request.method not in _MUTATIONS or not current_app.config.get("WTF_CSRF_ENABLED", True):
         return
     if request.headers.get("Authorization", "").startswith("Bearer ") and not _cookie_signed_in():
@@ -130,7 +130,10 @@ def _settings(app: Flask) -> None:
     app.config.setdefault("BHASILE_SESSION_IDLE_MINUTES", float(env("BHASILE_SESSION_IDLE_MINUTES", 30)))
     app.config.setdefault("BHASILE_SESSION_MAX_HOURS", float(env("BHASILE_SESSION_MAX_HOURS", 12)))
     app.config.setdefault("PERMANENT_SESSION_LIFETIME", int(app.config["BHASILE_SESSION_MAX_HOURS"] * 3600))
-    app.config.setdefault("BHASILE_CSRF_EXEMPT_ENDPOINTS", set())
+    # The API token endpoints: a script's JSON body (login) or its refresh token in the
+    # Authorization header (refresh), no cookie to ride on, and the token goes only to the
+    # caller (a cross-site form cannot send JSON); logins are rate-limited by app/login_guard.py.
+    app.config.setdefault("BHASILE_CSRF_EXEMPT_ENDPOINTS", {"SecurityApi.login", "SecurityApi.refresh"})
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False  # csrf_check decides, API included
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # the token lives as long as the session
 

@@ -136,6 +136,12 @@ class BhasileSecurityManager(SecurityManager):
             .where(link.c.role_id.in_(list(role_ids)))).all()
         return {(view, perm) for view, perm in rows}
 
+    def auth_user_db(self, username, password):
+        """FAB's password check, telling the login guard that an attempt was made."""
+        user = super().auth_user_db(username, password)
+        g.bh_login_attempt = (username if isinstance(username, str) else "", user is not None)
+        return user
+
     def on_user_login(self, user) -> None:
         self._record_login(user, "login")
 
