@@ -95,9 +95,18 @@ def _resolve_scope(regions, departements, operateur):
 def create_or_update_user(login: str, role: Role, password: str, regions=(), departements=(),
                           operateur: str | None = None, first_name: str | None = None,
                           last_name: str | None = None, email: str | None = None):
-    """Create (or reset) a database account with its role and scope."""
+    """Create (or reset) a database account with its role and scope (the password follows
+    the policy of every other path, ``app/passwords.py``; a new one ends the account's
+    sessions and API tokens)."""
+    from flask_appbuilder.exceptions import PasswordComplexityValidationError
     from werkzeug.security import generate_password_hash
 
+    from .passwords import password_policy
+
+    try:
+        password_policy(password, login)
+    except PasswordComplexityValidationError as exc:
+        raise click.BadParameter(str(exc), param_hint="--password-stdin") from None
     sm = current_app.appbuilder.sm
     role_obj = sm.find_role(role.value)
     if role_obj is None:
@@ -141,8 +150,6 @@ def create_user_command(login, role_name, regions, departements, operateur, emai
     role = next(r for r in Role if r.value.lower() == role_name.lower())
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
-        if len(password) < 12:
-            raise click.BadParameter("le mot de passe doit faire au moins 12 caractères")
     else:
         password = secrets.token_urlsafe(12)
     create_or_update_user(login, role, password, regions, departements, operateur, email=email)

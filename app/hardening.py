@@ -1,7 +1,8 @@
 """Web hardening: security headers and CSP nonces, CSRF on every mutation, session lifetime.
 
 ``init_app`` is called by ``create_app`` before Flask-AppBuilder starts; it also wires the
-login guard (``app/login_guard.py``), ProConnect (``app/oidc.py``), the French error pages
+login guard (``app/login_guard.py``), the server-side sessions (``app/sessions.py``),
+ProConnect (``app/oidc.py``), the French error pages
 (``app/errors.py``), the JSON logs (``app/logging_setup.py``) and ``/healthz``.
 """
 from __future__ import annotations
@@ -12,7 +13,7 @@ import time
 from typing import Optional
 from urllib.parse import urlsplit
 
-from flask import Flask, current_app, flash, g, jsonify, redirect, request, session, url_for
+from flask import Flask, current_app, flash, g, jsonify, redirect, request, session
 from flask_babel import gettext as _
 from flask_login import current_user, logout_user, user_logged_in
 from flask_wtf.csrf import CSRFProtect
@@ -81,7 +82,7 @@ def csrf_check() -> None:
     """CSRF on every mutation: forms, AJAX (X-CSRFToken header) and the cookie-authenticated
     REST API. A call authenticated by its own ``Authorization: Bearer`` token (JWT), whose
     session cookie (if any) signs nobody in, has no credential a third-party site could ride
-    on: exempt."""
+    on: exempt, as is the API token login (``BHASILE_CSRF_EXEMPT_ENDPOINTS``)."""
     if request.method not in _MUTATIONS or not current_app.config.get("WTF_CSRF_ENABLED", True):
         return
     if request.headers.get("Authorization", "").startswith("Bearer ") and not _cookie_signed_in():
@@ -100,25 +101,32 @@ def _expired(now: float) -> bool:
 
 
 def session_lifetime() -> Optional[Response]:
-    """Idle timeout and absolute lifetime of a signed-in session (both signed in the cookie)."""
+    """Idle timeout and absolute lifetime of a signed-in session (both signed in the cookie);
+    a cookie whose session the server ended (sign-out, new password) signs nobody in."""
     endpoint = request.endpoint or ""
-    if endpoint.endswith("static") or endpoint == "healthz" or not current_user.is_authenticated:
-        return None
-    if not _cookie_signed_in():
-        return None  # a JWT call: no session to time out (the token has its own expiry)
+    if endpoint.endswith("static") or endpoint == "healthz" or not _cookie_signed_in():
+        return None  # no session cookie (a JWT call has its own expiry)
+    if not current_user.is_authenticated:
+        return _signed_out(_("Votre session a pris fin (déconnexion, mot de passe changé ou "
+                             "compte désactivé) : reconnectez-vous."))
     now = time.time()
     if not _expired(now):
         session.setdefault("_bh_started", now)
         session["_bh_seen"] = now
         return None
+    return _signed_out(_("Votre session a expiré : reconnectez-vous."))
+
+
+def _signed_out(message: str) -> Response:
+    from . import sessions
+
+    sessions.end()
     logout_user()
     session.clear()
-    message = _("Votre session a expiré : reconnectez-vous.")
     if request.path.startswith("/api/") or request.is_json:
         return jsonify(message=message), 401
     flash(message, "warning")
-    return redirect(url_for("AuthDBView.login") if "AuthDBView.login" in current_app.view_functions
-                    else "/login/")
+    return redirect(current_app.appbuilder.get_url_for_login)
 
 
 def _on_login(sender, user, **extra) -> None:
@@ -132,14 +140,17 @@ def _settings(app: Flask) -> None:
     app.config.setdefault("BHASILE_SESSION_IDLE_MINUTES", float(env("BHASILE_SESSION_IDLE_MINUTES", 30)))
     app.config.setdefault("BHASILE_SESSION_MAX_HOURS", float(env("BHASILE_SESSION_MAX_HOURS", 12)))
     app.config.setdefault("PERMANENT_SESSION_LIFETIME", int(app.config["BHASILE_SESSION_MAX_HOURS"] * 3600))
-    app.config.setdefault("BHASILE_CSRF_EXEMPT_ENDPOINTS", set())
+    # The API token endpoints: a script's JSON body (login) or its refresh token in the
+    # Authorization header (refresh), no cookie to ride on, and the token goes only to the
+    # caller (a cross-site form cannot send JSON); logins are rate-limited by app/login_guard.py.
+    app.config.setdefault("BHASILE_CSRF_EXEMPT_ENDPOINTS", {"SecurityApi.login", "SecurityApi.refresh"})
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False  # csrf_check decides, API included
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # the token lives as long as the session
 
 
 def init_app(app: Flask) -> None:
     """Install every hardening measure on ``app`` (before AppBuilder is initialised)."""
-    from . import api_guard, errors, health, logging_setup, login_guard, oidc, perm_cache
+    from . import api_guard, errors, health, logging_setup, login_guard, oidc, perm_cache, sessions
 
     _settings(app)
     if os.environ.get("BHASILE_PROXY_FIX"):  # behind a reverse proxy: trust one X-Forwarded-*
@@ -155,6 +166,7 @@ def init_app(app: Flask) -> None:
     app.after_request(security_headers)
     app.jinja_env.globals["csp_nonce"] = csp_nonce  # a global: FAB macros import no context
     user_logged_in.connect(_on_login, app)
+    sessions.init_app(app)
     errors.init_app(app)
     health.init_app(app)
     api_guard.init_app(app)

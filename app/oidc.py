@@ -17,11 +17,12 @@ from typing import Any, Optional
 from flask import Flask, flash, g, redirect, session, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.const import AUTH_OAUTH
-from flask_appbuilder.security.views import AuthOAuthView
+from flask_appbuilder.security.views import AuthOAuthView, UserOAuthModelView
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
-from app.security import BhasileSecurityManager
+from app.security import BhasileSecurityManager, BhasileUserDBModelView
+from app.sessions import SignOutMixin
 
 log = logging.getLogger(__name__)
 
@@ -90,8 +91,9 @@ def _french_flashes() -> None:
     session["_flashes"] = [(cat, french.get(str(msg), msg)) for cat, msg in flashes]
 
 
-class ProConnectAuthView(AuthOAuthView):
-    """FAB's OAuth login, plus the "ask your administrator" page for agents without account."""
+class ProConnectAuthView(SignOutMixin, AuthOAuthView):
+    """FAB's OAuth login, plus the "ask your administrator" page for agents without account;
+    sign out by POST."""
 
     @expose("/oauth-authorized/<provider>")
     def oauth_authorized(self, provider: str):
@@ -116,10 +118,23 @@ class AccessRequestView(BaseView):
         return self.render_template("bhasile/security/access_request.html", email=email)
 
 
+class ProConnectUserModelView(UserOAuthModelView):
+    """The user admin screen without passwords: the territory fields as with passwords."""
+
+    list_columns = BhasileUserDBModelView.list_columns
+    add_columns = [c for c in BhasileUserDBModelView.add_columns if "password" not in c]
+    edit_columns = BhasileUserDBModelView.edit_columns
+    show_fieldsets = BhasileUserDBModelView.show_fieldsets
+    user_show_fieldsets = BhasileUserDBModelView.user_show_fieldsets
+    label_columns = BhasileUserDBModelView.label_columns
+    description_columns = BhasileUserDBModelView.description_columns
+
+
 class ProConnectSecurityManager(BhasileSecurityManager):
     """BHasile's security manager when ProConnect is configured."""
 
     authoauthview = ProConnectAuthView
+    useroauthmodelview = ProConnectUserModelView
 
     def register_views(self) -> None:
         super().register_views()

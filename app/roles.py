@@ -41,9 +41,11 @@ HIDDEN_AREAS: dict[Role, set[str]] = {
     Role.LECTEUR: {"historique", "import"},
     Role.OPERATEUR: {"historique"},
 }
-#: Security views every signed-in user needs (own profile, own password).
-SELF_SERVICE = {("UserDBModelView", "can_userinfo"), ("UserDBModelView", "resetmypassword"),
-                ("UserDBModelView", "userinfoedit"), ("ResetMyPasswordView", "can_this_form_get"),
+#: Security views every signed-in user needs (own profile, own password). ``USER_VIEW`` stands
+#: for the user screen's permission name (BhasileUserDBModelView, or its ProConnect twin).
+USER_VIEW = "<user view>"
+SELF_SERVICE = {(USER_VIEW, "can_userinfo"), (USER_VIEW, "resetmypassword"),
+                (USER_VIEW, "userinfoedit"), ("ResetMyPasswordView", "can_this_form_get"),
                 ("ResetMyPasswordView", "can_this_form_post"), ("UserInfoEditView", "can_this_form_get"),
                 ("UserInfoEditView", "can_this_form_post")}
 
@@ -53,6 +55,12 @@ def may_write(scope, area: str) -> bool:
     if Role.ADMIN.value in scope.roles:
         return True
     return any(area in WRITE_AREAS.get(role, ()) for role in Role if role.value in scope.roles)
+
+
+def self_service(appbuilder: AppBuilder) -> set[tuple[str, str]]:
+    """SELF_SERVICE with the name this app's user screen has."""
+    user_view = appbuilder.sm.user_view.class_permission_name
+    return {(user_view if view == USER_VIEW else view, perm) for view, perm in SELF_SERVICE}
 
 
 def _area_of(view) -> str | None:
@@ -67,7 +75,8 @@ def sync_roles(appbuilder: AppBuilder) -> None:
     for role in Role:
         sm.find_role(role.value) or sm.add_role(role.value)
     appbuilder.add_permissions(update_perms=True)
-    grants: dict[Role, set[tuple[str, str]]] = {role: set(SELF_SERVICE) for role in Role if role != Role.ADMIN}
+    grants: dict[Role, set[tuple[str, str]]] = {role: self_service(appbuilder) for role in Role
+                                                 if role != Role.ADMIN}
     menu_areas: dict[str, str] = {}
     for view in appbuilder.baseviews:
         area = _area_of(view)

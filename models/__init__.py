@@ -11,7 +11,7 @@ from .historique import Changement
 from .imports import ImportBatch
 from .operateur import Operateur
 from .qualite import Controle, Eig, Evaluation
-from .security import LoginThrottle
+from .security import LoginThrottle, UserSession
 from .structure import Adresse, AdresseAnnee, Contact, Structure
 from .territoire import Departement, Region
 from .user import BhasileUser
@@ -22,4 +22,5 @@ __all__ = [
     "Contact", "Controle", "Convention", "ConventionStructure", "Departement", "Document", "Eig",
     "Campagne", "Tache", "TacheCommentaire",
     "Evaluation", "ExportJob", "GridPreference", "GridSave", "ImportBatch", "LoginThrottle", "Operateur", "PlacesAnnee", "Region", "Structure",
+    "UserSession",
 ]

@@ -5,7 +5,7 @@ import datetime as dt
 from typing import Optional
 
 from flask_appbuilder import Model
-from sqlalchemy import DateTime, Integer, String
+from sqlalchemy import DateTime, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 
@@ -23,3 +23,17 @@ class LoginThrottle(Model):
     failures: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     first_failure_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
     locked_until: Mapped[Optional[dt.datetime]] = mapped_column(DateTime, nullable=True)
+
+
+class UserSession(Model):
+    """A signed-in browser session, known to the server so that it can end for good.
+
+    The session cookie carries ``id``; signing out deletes the row, so a copy of the old
+    cookie no longer signs anyone in. Rows older than the longest session are purged.
+    """
+
+    __tablename__ = "user_session"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("ab_user.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, index=True)

@@ -125,8 +125,13 @@ def test_signed_in_page_has_header_navigation_and_user(login):
     assert page.one(id=parc["attrs"]["aria-controls"])["attrs"]["class"] == "fr-collapse fr-menu"
     tools = " ".join(text(a) for a in page.find("a") if "fr-header__tools-links" in a["inside"])
     assert "Calvados" in tools or "calvados" in tools.lower()
-    assert page.one("a", href="/logout/") and "Se déconnecter" in tools
     assert "Se connecter" not in tools
+    # « Se déconnecter » is a POST with the CSRF token, not a link a third party could load
+    assert not page.find("a", href="/logout/")
+    form = page.one("form", action="/logout/")
+    assert form["attrs"]["method"] == "post" and "fr-header__tools-links" in form["inside"]
+    assert text(form) == "Se déconnecter"
+    assert [i for i in page.find("input", name="csrf_token") if "form" in i["inside"]]
 
 
 def test_anonymous_header_offers_to_sign_in(app):

@@ -130,3 +130,40 @@ def test_settings_come_from_the_environment():
     assert remote["server_metadata_url"] == "https://idp.example/api/v2/.well-known/openid-configuration"
     assert remote["client_kwargs"]["scope"] == "openid email"
     assert settings["AUTH_USER_REGISTRATION"] is False
+
+
+def test_proconnect_agent_signs_out_by_post_and_the_old_cookie_is_dead(oidc_app, provider):
+    from tests.conftest import Auth
+
+    client = oidc_app.test_client()
+    _sign_in(client, provider, "agent-calvados-2", {"email": "calvados@bhasile.invalid"})
+    assert client.get("/structureview/list/").status_code == 200
+    kept = client.get_cookie("session").value
+    assert client.get("/logout/").status_code == 200  # a GET only asks
+    assert client.get("/structureview/list/").status_code == 200
+    page = client.post("/logout/", data={"csrf_token": Auth(client).csrf("/logout/")},
+                       follow_redirects=True).get_data(as_text=True)
+    assert "Vous êtes déconnecté de BHasile" in page and "btn-signin-proconnect" in page
+    thief = oidc_app.test_client()
+    thief.set_cookie("session", kept)
+    assert thief.get("/structureview/list/").status_code != 200
+
+
+def test_with_proconnect_accounts_keep_their_territory_and_their_own_page(oidc_app, provider):
+    from tests.conftest import run_cli
+
+    assert run_cli(oidc_app, "bhasile", "init").exit_code == 0  # what `make serve` runs
+    admin = oidc_app.test_client()
+    _sign_in(admin, provider, "agent-admin", {"email": "admin@bhasile.invalid"})
+    form = admin.get("/users/add").get_data(as_text=True)
+    assert "Départements" in form and "Opérateur" in form and 'name="password"' not in form
+    agent = oidc_app.test_client()
+    _sign_in(agent, provider, "agent-operateur", {"email": "operateur@bhasile.invalid"})
+    mine = agent.get("/users/userinfo/")
+    assert mine.status_code == 200 and "operateur@bhasile.invalid" in mine.get_data(as_text=True)
+
+
+def test_with_proconnect_the_api_refuses_password_logins_in_french(oidc_app):
+    response = oidc_app.test_client().post("/api/v1/security/login", json={
+        "username": "calvados", "password": dbutil.PASSWORD, "provider": "db"})
+    assert response.status_code == 400 and "ProConnect" in response.get_json()["message"]

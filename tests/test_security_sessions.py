@@ -136,7 +136,7 @@ def test_password_policy_twelve_characters(fresh_app):
 def test_password_policy_unit(app):
     from flask_appbuilder.exceptions import PasswordComplexityValidationError
 
-    from app.login_guard import password_policy
+    from app.passwords import password_policy
 
     with app.test_request_context():
         for bad in ("", "onze-caract", "aaaaaaaaaaaaaaaa"):
@@ -156,3 +156,97 @@ def test_api_login_shares_the_account_lockout(guarded_app):
     assert response.status_code == 429
     assert "verrouillé" in response.get_json()["message"]
     assert LOCKED in _try(client, "operateur", dbutil.PASSWORD).get_data(as_text=True)
+
+
+def test_signed_in_user_posting_another_login_leaves_its_lockout_untouched(guarded_app):
+    """Finding: any signed-in user reset another account's lockout by posting its login."""
+    victim = guarded_app.test_client()
+    for _ in range(4):
+        _try(victim, "calvados", "mauvais-mot-de-passe")
+    attacker = guarded_app.test_client()
+    _try(attacker, "lecteur", dbutil.PASSWORD)
+    assert _logged_in(attacker)
+    token = Auth(attacker).csrf("/resetmypassword/form")  # /login/ itself sends them home
+
+    def post_as_signed_in(password: str) -> None:
+        attacker.post("/login/", data={"username": "calvados", "password": password,
+                                       "csrf_token": token})
+
+    for password in ("mauvais-mot-de-passe", dbutil.PASSWORD, ""):
+        post_as_signed_in(password)
+    assert _throttle(guarded_app, "user:calvados") == (4, False)
+    _try(victim, "calvados", "mauvais-mot-de-passe")  # the fifth real failure locks
+    failures, locked = _throttle(guarded_app, "user:calvados")
+    assert (failures, locked) == (5, True)
+    post_as_signed_in(dbutil.PASSWORD)
+    assert _throttle(guarded_app, "user:calvados") == (5, True)
+    assert LOCKED in _try(guarded_app.test_client(), "calvados", dbutil.PASSWORD).get_data(as_text=True)
+
+
+def test_only_the_accounts_own_success_resets_its_failures_and_email_counts_as_login(guarded_app):
+    client = guarded_app.test_client()
+    for login in ("normandie", "normandie@bhasile.invalid", "NORMANDIE"):
+        _try(client, login, "mauvais-mot-de-passe")
+    assert _throttle(guarded_app, "user:normandie") == (3, False)  # one account, one counter
+    _try(guarded_app.test_client(), "lecteur", dbutil.PASSWORD)  # someone else's success
+    assert _throttle(guarded_app, "user:normandie") == (3, False)
+    _try(client, "normandie@bhasile.invalid", dbutil.PASSWORD)
+    assert _logged_in(client)
+    assert _throttle(guarded_app, "user:normandie") is None
+
+
+def _throttle(application, key: str):
+    with application.app_context():
+        from app.extensions import db
+        from models import LoginThrottle
+        from models.base import utcnow
+
+        row = db.session.query(LoginThrottle).filter_by(key=key).one_or_none()
+        result = None if row is None else (
+            row.failures, row.locked_until is not None and row.locked_until > utcnow())
+        db.session.remove()
+    return result
+
+
+# -- API tokens: a script signs in without CSRF token, and stays throttled -------------------
+
+def _api_login(client, username: str, password: str = dbutil.PASSWORD, refresh: bool = False):
+    return client.post("/api/v1/security/login", json={
+        "username": username, "password": password, "provider": "db", "refresh": refresh})
+
+
+def test_script_gets_an_api_token_without_csrf_token(app):
+    """Finding: a script could not get a token, the login demanded a CSRF token."""
+    script = app.test_client()  # no cookie, no page read before
+    response = _api_login(script, "calvados")
+    assert response.status_code == 200, response.get_data(as_text=True)
+    bearer = {"Authorization": f"Bearer {response.get_json()['access_token']}"}
+    assert script.get("/api/v1/structure/?q=(page_size:1)", headers=bearer).status_code == 200
+    assert not script.get_cookie("session") or "_user_id" not in str(script.get_cookie("session"))
+
+
+@pytest.mark.parametrize("body, message", [
+    ("pas du JSON", "Corps JSON attendu"),
+    ({"username": "calvados"}, "Indiquez « username » et « password »"),
+    ({"username": "calvados", "password": "x", "provider": "ldap"}, "« provider » doit valoir « db »"),
+    ({"username": "calvados", "password": "x", "provider": "db", "refresh": "oui"}, "« refresh »"),
+])
+def test_malformed_api_login_is_told_in_french(app, body, message):
+    kwargs = {"json": body} if isinstance(body, dict) else {"data": body}
+    response = app.test_client().post("/api/v1/security/login", **kwargs)
+    assert response.status_code == 400 and message in response.get_json()["message"]
+
+
+def test_api_login_without_csrf_shares_the_account_lockout(guarded_app):
+    script = guarded_app.test_client()
+    for _ in range(5):
+        assert _api_login(script, "operateur", "mauvais-mot-de-passe").status_code == 401
+    response = _api_login(script, "operateur")
+    assert response.status_code == 429 and "verrouillé" in response.get_json()["message"]
+
+
+def test_cookie_authenticated_writes_still_need_the_csrf_token(login):
+    client = login("calvados")
+    client.environ_base.pop("HTTP_X_CSRFTOKEN", None)
+    response = client.post("/api/v1/structure/", json={"code_dna": "Z9999", "type": "HUDA"})
+    assert response.status_code == 400 and "jeton de sécurité" in response.get_json()["message"]
