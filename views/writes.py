@@ -16,7 +16,7 @@ from flask_appbuilder.fields import EnumField
 from sqlalchemy import inspect
 from wtforms.validators import Optional
 
-from app.gate import STATE_FIELDS, UNCHECKED, Gate  # noqa: F401  (STATE_FIELDS: see grid)
+from app.gate import STATE_FIELDS, UNCHECKED, Gate  # noqa: F401  (STATE_FIELDS: campaign upload, until it asks the gate)
 from app.rules import RuleError
 from app.scope import current_scope
 from models.base import Versioned
@@ -37,12 +37,6 @@ def form_errors(model: type, form: Any, current: Any, related: Maybe[dict] = Non
     if current is not None and is_versioned(model):
         version = form[VERSION_FIELD].data if VERSION_FIELD in form else None
     return Gate(current_scope()).check(model, current, values, version, related=related)
-
-
-def state_field_errors(model: type, values: dict, current: Any) -> list[RuleError]:
-    """The gate's refusals of the State's fields alone (the grid, until it asks the gate)."""
-    gate = Gate(current_scope())
-    return gate._fields(model.__tablename__, gate._changed(model, current, values))
 
 
 def attach(form: Any, errors: list[RuleError]) -> None:
