@@ -172,7 +172,8 @@ class Gate:
         if todo and self.scope.national:
             known.update(dict.fromkeys(todo, True))
             return known
-        numeric = [i for i in todo if isinstance(i, int) and not isinstance(i, bool)]
+        # an id no INTEGER column can hold names no record (and would overflow the driver)
+        numeric = [i for i in todo if isinstance(i, int) and not isinstance(i, bool) and 0 < i < 2**31]
         for i in todo:
             known[i] = False
         condition = {"read": condition_for, "write": writable_condition,

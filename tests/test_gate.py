@@ -123,3 +123,11 @@ def test_the_rules_come_last_with_every_error(ctx):
     errors = gate.check(Structure, mine, {"code_postal": "75001", "code_finess": "12"}, mine.version - 1)
     assert {e.field for e in errors} >= {"code_postal", "code_finess"}
     assert errors[-1].status == 409
+
+
+def test_ids_that_name_no_record_are_outside_not_a_crash(ctx):
+    gate = Gate(_scope(ctx, "calvados"), ctx)
+    mine = _structure(ctx, "14")
+    for ident in (2**63, -1, 0, "abc", True):
+        errors = gate.check(Structure, mine, {"operateur": ident}, mine.version)
+        assert errors and errors[0].status == 422, ident
