@@ -90,6 +90,8 @@ def measure(app, backend: str, scale: int, preview_only: bool = False) -> None:
                  ("Places+Budgets+Activité, inserts", ["Places", "Budgets", "Activité"], _moved))
     app.config["BHASILE_IMPORT_MAX_ROWS"] = 10_000_000  # ×10: beyond the default caps
     app.config["BHASILE_IMPORT_MAX_UNZIPPED_MB"] = 10_000
+    app.config["BHASILE_IMPORT_MAX_CELLS"] = 100_000_000
+    app.config["BHASILE_IMPORT_MAX_TEXT_MB"] = 10_000
     with app.app_context():
         for label, names, change in scenarios:
             data = workbook(db.session, names, change)

@@ -45,10 +45,10 @@ def _count_changes(app) -> int:
     (b"", "vide.xlsx", "vide"),
     (b"\x89PNG\r\n\x1a\n" + b"\x00" * 100, "image.xlsx", "endommagé"),
     (b"%PDF-1.4 bonjour", "rapport.pdf", "ni un classeur"),
-    (CFB, "ancien.xls", "enregistrez le fichier au format .xlsx"),
+    (CFB, "ancien.xls", "endommagé"),
     (CFB + "EncryptedPackage".encode("utf-16-le"), "protege.xlsx", "mot de passe"),
     ("Code DNA;Mois\r\nC1401;01/2024\r\n".encode("utf-16"), "activite.csv", "Encodage"),
-], ids=["vide", "pas-un-classeur", "pdf", "xls", "mot-de-passe", "encodage"])
+], ids=["vide", "pas-un-classeur", "pdf", "xls-endommage", "mot-de-passe", "encodage"])
 def test_unusable_file_exit_2_with_french_message(app, tmp_path, data, name, words):
     code, report = _run(app, tmp_path, data, name)
     assert code == 2
