@@ -9,10 +9,12 @@ the text of the whole file).
 The same pass notes what calamine reads as an empty cell although the file says more: a formula
 without a cached value (``NO_VALUE``) and an Excel error (``ExcelError``), per sheet and position.
 
-- ``.xlsx``/``.xlsm``: each sheet is inflated chunk by chunk. Sheets written the usual way
-  (every ``<c>`` led by an ``r="A1"``-style reference within Z99999, no formula, no error) are
-  certified by one regular expression; any other sheet (prefixed tags, cells without
-  references, wide or long sheets, formulas) is walked tag by tag the way calamine places cells.
+- ``.xlsx``/``.xlsm``: each sheet is inflated chunk by chunk, in a worker thread, while calamine
+  reads the sheets before it (both release the GIL most of the time); a sheet is only handed to
+  calamine once measured. Sheets written the usual way (every ``<c>`` led by an ``r="A1"``-style
+  reference within Z99999, no formula, no error) are certified by one regular expression; any
+  other sheet (prefixed tags, cells without references, wide or long sheets, formulas) is walked
+  tag by tag the way calamine places cells.
 - ``.ods``: ``content.xml`` is walked with expat the way calamine expands repeated rows and
   columns.
 - ``.xls`` (BIFF8 in a compound file) and ``.xlsb``: their cell records are walked.
@@ -23,10 +25,13 @@ string into each cell); whatever may still be over is counted while the rows are
 """
 from __future__ import annotations
 
+import io
 import posixpath
 import re
 import struct
+import threading
 import zipfile
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Optional
 from xml.parsers import expat
@@ -89,13 +94,33 @@ class Limits:
 
 @dataclass
 class Prepared:
-    """A workbook measured and ready for calamine."""
+    """A workbook measured (or being measured) and ready for calamine."""
 
     data: bytes                                        #: what calamine reads
     marks: dict[str, dict[tuple[int, int], object]] = field(default_factory=dict)
     merged: dict[str, list[tuple[int, int, int, int]]] = field(default_factory=dict)
     date1904: bool = False
     count_text: bool = True      #: the text read must still be counted against ``text_mb``
+    known: Optional[set] = None  #: the sheets measured (``None``: all, before calamine opens)
+    pending: dict[str, Future] = field(default_factory=dict)
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def sheet(self, name: str) -> None:
+        """Waits until sheet ``name`` is measured; raises ``Refused`` past a limit."""
+        if self.known is not None and name not in self.known:
+            raise damaged()      # a sheet calamine finds but the workbook's parts do not name
+        future = self.pending.pop(name, None)
+        if future is not None:
+            marks, long = future.result()
+            if marks:
+                self.marks[name] = marks
+            self.count_text = self.count_text or long
+
+    def close(self) -> None:
+        """Stops the measures still under way (the file was refused, or it is read)."""
+        self.stop.set()
+        for future in self.pending.values():
+            future.cancel()
 
 
 def damaged(kind: str = ".xlsx") -> Refused:
@@ -204,60 +229,64 @@ class _SheetWalk:
         return Refused(f"Feuille « {self.name} » : {what} illisible ({raw[:20].decode('latin-1')!r}) : "
                        "enregistrez le fichier de nouveau depuis Excel ou LibreOffice.")
 
-    def _occupied(self, row: int, col: int) -> None:
-        if row > self.last_row:
-            self.last_row = row
-        if col > self.last_col:
-            self.last_col = col
-        self.limits.check_grid(self.name, self.last_row, self.last_col)
-
     def feed(self, markup: bytes) -> None:
         from .reader import NO_VALUE, ExcelError
 
+        row, col, cell = self.row, self.col, self.cell
+        last_row, last_col, marks = self.last_row, self.last_col, self.marks
+        attr_r, attr_t, ref_match = _ATTR_R.search, _ATTR_T.search, _REF.fullmatch
         for close, name, attrs, text in _TOKEN.findall(markup):
             empty = attrs.endswith(b"/")
-            if name == b"row":
+            if name == b"c":
                 if not close:
-                    found = _ATTR_R.search(attrs)
+                    found = attr_r(attrs)
+                    if found:
+                        raw = found.group(1) or found.group(2) or b""
+                        ref = ref_match(raw)
+                        if ref is None:
+                            raise self._illegible("référence de cellule", raw)
+                        row, col = int(ref.group(2)) - 1, _col_number(ref.group(1)) - 1
+                        if row < 0 or row >= _MAX_XML_ROWS or col >= _MAX_XML_COLUMNS:
+                            raise self._illegible("référence de cellule", raw)
+                    if empty:
+                        cell = None
+                    else:
+                        kind = attr_t(attrs)
+                        cell = [row, col, (kind.group(1) or kind.group(2)) if kind else b"n", False, None]
+                    col += 1
+                elif cell is not None:
+                    r, c, kind, formula, value = cell
+                    cell = None
+                    if formula and value is None:
+                        marks[(r, c)] = NO_VALUE
+                    elif kind == b"e" and value:
+                        marks[(r, c)] = ExcelError(value.decode("utf-8", "replace"))
+            elif name == b"row":
+                if not close:
+                    found = attr_r(attrs)
                     if found:
                         raw = (found.group(1) or found.group(2) or b"").strip()
                         if not raw.isdigit() or not 0 < int(raw) <= _MAX_XML_ROWS:
                             raise self._illegible("numéro de ligne", raw)
-                        self.row = int(raw) - 1
+                        row = int(raw) - 1
                 if close or empty:
-                    self.row += 1
-                    self.col = 0
-            elif name == b"c":
-                if not close:
-                    found = _ATTR_R.search(attrs)
-                    if found:
-                        raw = found.group(1) or found.group(2) or b""
-                        ref = _REF.fullmatch(raw)
-                        if ref is None:
-                            raise self._illegible("référence de cellule", raw)
-                        self.row = int(ref.group(2)) - 1
-                        self.col = _col_number(ref.group(1)) - 1
-                        if self.row < 0 or self.row >= _MAX_XML_ROWS or self.col >= _MAX_XML_COLUMNS:
-                            raise self._illegible("référence de cellule", raw)
-                    kind = _ATTR_T.search(attrs)
-                    kind = (kind.group(1) or kind.group(2)) if kind else b"n"
-                    self.cell = None if empty else [self.row, self.col, kind, False, None]
-                    self.col += 1
-                elif self.cell is not None:
-                    row, col, kind, formula, value = self.cell
-                    self.cell = None
-                    if formula and value is None:
-                        self.marks[(row, col)] = NO_VALUE
-                    elif kind == b"e" and value:
-                        self.marks[(row, col)] = ExcelError(value.decode("utf-8", "replace"))
-            elif self.cell is not None and not close:
-                cell = self.cell
+                    row += 1
+                    col = 0
+            elif cell is not None and not close:
                 if name == b"f":
                     cell[3] = True
-                    self._occupied(cell[0], cell[1])
                 elif name == b"is" or (not empty and text.strip()):
                     cell[4] = text.strip() or b" "
-                    self._occupied(cell[0], cell[1])
+                else:
+                    continue
+                if cell[0] > last_row:
+                    last_row = cell[0]
+                if cell[1] > last_col:
+                    last_col = cell[1]
+        self.row, self.col, self.cell = row, col, cell
+        self.last_row, self.last_col = last_row, last_col
+        if last_row >= 0:
+            self.limits.check_grid(self.name, last_row, last_col)
 
 
 def _workbook_sheets(archive: zipfile.ZipFile) -> tuple[dict[str, str], bool]:
@@ -286,51 +315,70 @@ def _workbook_sheets(archive: zipfile.ZipFile) -> tuple[dict[str, str], bool]:
 
 
 def _unescape(text: str) -> str:
-    from xml.sax.saxutils import unescape
+    import html
 
-    return unescape(text, {"&quot;": '"', "&apos;": "'"})
+    return html.unescape(text)
 
 
 def prepare_xlsx(data: bytes, archive: zipfile.ZipFile, limits: Limits) -> Prepared:
+    """Shared strings measured now (calamine reads them when it opens the workbook); each sheet
+    measured in a worker thread, in workbook order, while calamine reads the ones before it
+    (calamine and inflating release the GIL): ``Prepared.sheet(name)`` waits for one."""
     sheets, date1904 = _workbook_sheets(archive)
-    fast = _fast_cell(limits.cells)
-    prepared = Prepared(data, date1904=date1904)
-    sheet_bytes, shared_longest, slow, long_runs = 0, 0, [], False
+    prepared = Prepared(data, date1904=date1904, count_text=False, known=set(sheets.values()))
+    infos = {info.filename: info for info in archive.infolist()}
+    sheet_bytes = sum(infos[path].file_size for path in sheets if path in infos)
+    shared_longest = 0
     try:
-        for info in archive.infolist():
-            if info.filename in sheets:
-                text = _Text(limits)
-                certified = True
-                with archive.open(info) as src:
-                    for markup in _chunks(src, text):
-                        if certified and (fast.search(markup) or _PREFIXED.search(markup)):
-                            certified = False
-                sheet_bytes += info.file_size
-                long_runs = long_runs or text.long
-                if not certified:
-                    slow.append(info.filename)
-            elif info.filename.endswith("sharedStrings.xml"):
+        for info in infos.values():
+            if info.filename.endswith("sharedStrings.xml"):
                 with archive.open(info) as src:
                     for markup in _chunks(src, _Text(limits)):
                         shared_longest = max(shared_longest, max(map(len, markup.split(b"<"))))
-        for path in slow:
-            name = sheets[path]
-            walk = _SheetWalk(name, limits)
-            with archive.open(path) as src:
-                for markup in _chunks(src, _Text(limits)):
-                    walk.feed(markup)
-            if walk.marks:
-                prepared.marks[name] = walk.marks
+        # calamine copies a shared string into every cell that points at it: the text it builds
+        # is at most the sheets' own bytes plus each cell's (≥ 15 bytes) longest shared string,
+        # or when that bound is over the limit, counted exactly
+        budget = limits.text_mb * 1_000_000
+        if sheet_bytes + (sheet_bytes // 15) * shared_longest > budget:
+            _count_shared(archive, sheets, limits, budget - sheet_bytes)
     except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, zlib_error()):
         raise damaged() from None
-    # calamine copies a shared string into every cell that points at it: the text it builds is
-    # at most the sheets' own bytes plus each cell's (≥ 15 bytes) longest shared string, or
-    # when that bound is over the limit, counted exactly
-    budget = limits.text_mb * 1_000_000
-    if sheet_bytes + (sheet_bytes // 15) * shared_longest > budget:
-        _count_shared(archive, sheets, limits, budget - sheet_bytes)
-    prepared.count_text = long_runs or shared_longest > limits.string
+    prepared.count_text = shared_longest > limits.string
+    worker = ThreadPoolExecutor(1, thread_name_prefix="bhasile-prescan")
+    for path, name in sheets.items():
+        if path in infos:
+            prepared.pending[name] = worker.submit(_measure_sheet, data, path, name, limits,
+                                                   prepared.stop)
+    worker.shutdown(wait=False)
     return prepared
+
+
+def _measure_sheet(data: bytes, path: str, name: str, limits: Limits,
+                   stop: threading.Event) -> tuple[dict, bool]:
+    """(formula and error cells, whether a cell may be over the text limit) of one sheet,
+    certified by one regular expression or else walked tag by tag."""
+    fast = _fast_cell(limits.cells)
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        text = _Text(limits)
+        certified = True
+        with archive.open(path) as src:
+            for markup in _chunks(src, text):
+                if stop.is_set():
+                    return {}, False
+                if certified and (fast.search(markup) or _PREFIXED.search(markup)):
+                    certified = False
+        if certified:
+            return {}, text.long
+        walk = _SheetWalk(name, limits)
+        with archive.open(path) as src:
+            for markup in _chunks(src, _Text(limits)):
+                if stop.is_set():
+                    return {}, False
+                walk.feed(markup)
+        return walk.marks, text.long
+    except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, zlib_error()):
+        raise damaged() from None
 
 
 _SHARED_CELL = re.compile(

@@ -151,6 +151,13 @@ def _calamine_failed(exc: BaseException, kind: str) -> FileProblem:
 
 def _workbook(prepared: Prepared, limits: Limits, kind: str) -> list[RawSheet]:
     """The sheets of a measured workbook, read by calamine one at a time."""
+    try:
+        return _sheets(prepared, limits, kind)
+    finally:
+        prepared.close()
+
+
+def _sheets(prepared: Prepared, limits: Limits, kind: str) -> list[RawSheet]:
     import python_calamine
 
     try:
@@ -158,7 +165,6 @@ def _workbook(prepared: Prepared, limits: Limits, kind: str) -> list[RawSheet]:
         listed = book.sheets_metadata
     except BaseException as exc:
         raise _calamine_failed(exc, kind) from None
-    prepared.data = b""
     counter = _Counter(limits, prepared.count_text)
     out = []
     for meta in listed:
@@ -166,6 +172,8 @@ def _workbook(prepared: Prepared, limits: Limits, kind: str) -> list[RawSheet]:
             continue
         raw = RawSheet(meta.name, hidden=meta.visible != python_calamine.SheetVisibleEnum.Visible,
                        date1904=prepared.date1904)
+        prepared.sheet(meta.name)          # measured before calamine builds it
+        counter.count_text = prepared.count_text
         try:
             sheet = book.get_sheet_by_name(meta.name)
             start, end, merged = sheet.start, sheet.end, sheet.merged_cell_ranges
