@@ -649,6 +649,50 @@ def _cfb_stream(data: bytes, wanted: tuple[str, ...]) -> bytes:
     return blob[:stream_size]
 
 
+def _sst_lengths(segments: list[bytes]) -> list[int]:
+    """The length of each string of an SST record and its CONTINUE records (character data may
+    go on in the next record, which then starts with its own flags byte)."""
+    lengths: list[int] = []
+    k, o = 0, 8                                   # after cstTotal and cstUnique
+    try:
+        count = struct.unpack_from("<I", segments[0], 4)[0]
+        for _ in range(count):
+            if o >= len(segments[k]):
+                k, o = k + 1, 0
+                if k >= len(segments):
+                    break
+            seg = segments[k]
+            cch, flags = struct.unpack_from("<HB", seg, o)
+            o += 3
+            runs = struct.unpack_from("<H", seg, o)[0] if flags & 0x8 else 0
+            o += 2 if flags & 0x8 else 0
+            ext = struct.unpack_from("<I", seg, o)[0] if flags & 0x4 else 0
+            o += 4 if flags & 0x4 else 0
+            left, wide = cch, flags & 0x1
+            while left:
+                take = min(left, (len(segments[k]) - o) // (2 if wide else 1))
+                o += take * (2 if wide else 1)
+                left -= take
+                if left:
+                    k += 1
+                    if k >= len(segments):
+                        raise IndexError
+                    wide, o = segments[k][0] & 0x1, 1
+            skip = 4 * runs + ext
+            while skip:
+                take = min(skip, len(segments[k]) - o)
+                o += take
+                skip -= take
+                if skip:
+                    k, o = k + 1, 0
+                    if k >= len(segments):
+                        raise IndexError
+            lengths.append(cch)
+    except (struct.error, IndexError):
+        raise damaged(".xls") from None
+    return lengths
+
+
 def prepare_xls(data: bytes, limits: Limits) -> Prepared:
     from .reader import ExcelError
 
@@ -659,9 +703,23 @@ def prepare_xls(data: bytes, limits: Limits) -> Prepared:
     sheet: Optional[str] = None
     last_row = last_col = -1
     marks: dict = {}
+    shared: list[int] = []
+    text, budget = 0, limits.text_mb * 1_000_000
     while pos + 4 <= n:
         rtype, size = struct.unpack_from("<HH", stream, pos)
         body = pos + 4
+        if rtype == 0x00FC:                       # SST (+ CONTINUE): shared strings' lengths
+            segments, q = [stream[body: body + size]], body + size
+            while q + 4 <= n and struct.unpack_from("<H", stream, q)[0] == 0x003C:
+                more = struct.unpack_from("<H", stream, q + 2)[0]
+                segments.append(stream[q + 4: q + 4 + more])
+                q += 4 + more
+            shared = _sst_lengths(segments)
+        elif rtype == 0x00FD and size >= 10 and sheet is not None:   # LABELSST: calamine copies
+            isst = struct.unpack_from("<I", stream, body + 6)[0]     # the string into the cell
+            text += shared[isst] if isst < len(shared) else 0
+            if text > budget:
+                raise limits.too_much_text()
         if rtype == 0x0809:                       # BOF
             kind = struct.unpack_from("<H", stream, body + 2)[0] if size >= 4 else 0
             if kind == 0x0010:
@@ -748,6 +806,16 @@ def prepare_xlsb(data: bytes, archive: zipfile.ZipFile, limits: Limits) -> Prepa
             path = target.group(1).decode("utf-8", "replace")
             targets[rid.group(1).decode()] = path.lstrip("/") if path.startswith("/") \
                 else posixpath.normpath("xl/" + path)
+    shared: list[int] = []
+    if "xl/sharedStrings.bin" in archive.namelist():
+        try:
+            strings = archive.read("xl/sharedStrings.bin")
+        except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, zlib_error()):
+            raise damaged(".xlsb") from None
+        shared = [struct.unpack_from("<I", body, 1)[0] for rtype, body in _records(strings, limits)
+                  if rtype == 0x13 and len(body) >= 5]          # BrtSSTItem: flags, cch
+        del strings
+    text, budget = 0, limits.text_mb * 1_000_000
     sheets = {}
     for rtype, body in _records(book, limits):
         if rtype == 0x0099 and len(body) >= 4:            # BrtWbProp
@@ -777,6 +845,11 @@ def prepare_xlsb(data: bytes, archive: zipfile.ZipFile, limits: Limits) -> Prepa
                 limits.check_grid(name, last_row, last_col)
                 if rtype in (0x03, 0x0B) and len(body) >= 9:
                     marks[(row, col)] = ExcelError(_XLS_ERRORS.get(body[8], "#ERREUR"))
+                elif rtype == 0x07 and len(body) >= 12:        # BrtCellIsst: a shared string
+                    isst = struct.unpack_from("<I", body, 8)[0]
+                    text += shared[isst] if isst < len(shared) else 0
+                    if text > budget:
+                        raise limits.too_much_text()
         if marks:
             prepared.marks[name] = marks
     return prepared

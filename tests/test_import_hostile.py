@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -217,3 +218,35 @@ def test_hostile_files_through_the_web_upload_never_answer_500(fresh_app, hostil
             assert words in page.get_data(as_text=True).replace("&#39;", "'").replace("&#x27;", "'"), name
         annotated = agent.get(response.headers["Location"].rstrip("/") + "/annote")
         assert annotated.status_code in (200, 302), name
+
+
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice (make system-deps) absent")
+def test_hostile_xls_files_are_refused_in_bounded_memory(fresh_app, tmp_path):
+    """Excel 97 has its own ways: a cell at IV65536 (16.7 million cells of grid) and one
+    30,000-character shared string in 20,000 cells, both saved as .xls by LibreOffice."""
+    import openpyxl
+
+    far = openpyxl.Workbook()
+    far.active.title = "Places"
+    far.active.append(["Code DNA", "Année", "Places autorisées"])
+    far.active["IV65536"] = 1
+    far.save(tmp_path / "xls-loin.xlsx")
+    shared = openpyxl.Workbook()
+    shared.active.title = "Places"
+    shared.active.append(["Code DNA", "Année", "Places autorisées"])
+    text = "x" * 30_000
+    for _ in range(20_000):
+        shared.active.append([text])
+    shared.save(tmp_path / "xls-texte-partage.xlsx")
+    done = subprocess.run(
+        ["soffice", f"-env:UserInstallation=file://{tmp_path / 'profile'}", "--headless", "--convert-to",
+         "xls", "--outdir", str(tmp_path), str(tmp_path / "xls-loin.xlsx"),
+         str(tmp_path / "xls-texte-partage.xlsx")], capture_output=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    for name, words in (("xls-loin.xls", "s'étend sur"), ("xls-texte-partage.xls", "millions de caractères")):
+        path = tmp_path / name
+        assert path.stat().st_size < 1_000_000
+        report = _child(path)
+        assert report["peak_mb"] < PEAK_MB and words in (report["problem"] or ""), report
+        result = run_cli(fresh_app, "bhasile", "import", str(path), "--json")
+        assert result.exit_code == 2 and words in json.loads(result.output)["problem"]
