@@ -471,8 +471,11 @@ class _OdsWalk:
             self.repeat = max(0, min(repeat, _MAX_XML_ROWS - self.row))
             self.col = self.pending = self.row_text = 0
         elif tag in ("table:table-cell", "table:covered-table-cell"):
+            # calamine keeps a cell's formula beside its value, repeated like it
+            text = len(attrs.get("table:formula", "")) + len(attrs.get("office:string-value", ""))
+            self._check_string(text)
             self.cell = {"repeat": self._int(attrs.get("table:number-columns-repeated", "1")),
-                         "attrs": attrs, "text": 0, "content": False, "chars": []}
+                         "attrs": attrs, "text": text, "content": False, "chars": []}
         elif tag == "office:annotation":
             self.note = 1
         elif self.cell is not None:
