@@ -104,6 +104,9 @@ def load_settings(overrides: dict | None = None) -> dict:
         "MAX_CONTENT_LENGTH": int(os.environ.get("BHASILE_MAX_UPLOAD_MB", "20")) * 1024 * 1024,
         "BHASILE_IMPORT_MAX_ROWS": int(os.environ.get("BHASILE_IMPORT_MAX_ROWS", "200000")),
         "BHASILE_IMPORT_MAX_UNZIPPED_MB": int(os.environ.get("BHASILE_IMPORT_MAX_UNZIPPED_MB", "200")),
+        # a sheet's grid (A1 to its last cell) and the text of a whole file, checked before reading
+        "BHASILE_IMPORT_MAX_CELLS": int(os.environ.get("BHASILE_IMPORT_MAX_CELLS", "5000000")),
+        "BHASILE_IMPORT_MAX_TEXT_MB": int(os.environ.get("BHASILE_IMPORT_MAX_TEXT_MB", "64")),
         "BHASILE_EXPORT_MAX_ROWS": int(os.environ.get("BHASILE_EXPORT_MAX_ROWS", "0")),  # 0 = no cap
         # Larger exports are written in the background (exports/jobs.py), kept this long
         "BHASILE_EXPORT_SYNC_MAX_ROWS": int(os.environ.get("BHASILE_EXPORT_SYNC_MAX_ROWS", "20000")),

@@ -166,7 +166,8 @@ def _write(kind: str, params: dict, target: str, progress: Progress) -> int:
     sort = tuple(params["sort"]) if isinstance(params.get("sort"), list) else params.get("sort")
     if params.get("sheet"):
         return export_view(db.session, target, BY_NAME[params["sheet"]], scope, params["ids"], user,
-                           params.get("filters"), sort, progress=progress)
+                           params.get("filters"), sort, progress=progress,
+                           view_columns=params.get("columns", ()))
     view = next(v for v in current_app.appbuilder.baseviews
                 if v.__class__.__name__ == params["view"])
     return export_list(db.session, target, view, params["ids"], user, params.get("filters"), sort,

@@ -41,11 +41,15 @@ def export_workbook(session: Any, target: Union[str, IO[bytes]], scope: Scope,
 
 def export_view(session: Any, target: Union[str, IO[bytes]], sheet: Sheet, scope: Scope,
                 ids: list[int], user: Optional[str], filters: Any, sort: Any,
-                progress: Progress = None) -> int:
-    """Write one sheet holding exactly ``ids`` (the rows of a list view), in that order."""
+                progress: Progress = None, view_columns: Sequence[str] = ()) -> int:
+    """Write one sheet holding exactly ``ids`` (the rows of a list view), in that order, with
+    the columns of the list (``view_columns``) that the sheet lacks after its own."""
+    from .list_columns import list_columns, with_list_columns
+
+    extra = list_columns(sheet, view_columns)
     writer = WorkbookWriter(target)
     rows = sheet_rows(session, sheet, scope, ids=ids, on_batch=_batches(sheet, progress))
-    count = writer.add_sheet(sheet, rows)
-    writer.add_meta(user, filters, sort)
+    count = writer.add_sheet(sheet, with_list_columns(session, sheet, rows, extra), extra)
+    writer.add_meta(user, filters, sort, extra)
     writer.close()
     return count

@@ -16,6 +16,8 @@ from app.sheets import SCHEMA_VERSION, Sheet
 from app.sheets.kinds import Choice, Code
 
 META_SHEET = "_bhasile"
+#: the ``_bhasile`` key naming the list columns written after the sheet's (never imported)
+LIST_COLUMNS_KEY = "list_columns"
 
 
 class WorkbookWriter:
@@ -55,15 +57,22 @@ class WorkbookWriter:
             out.append((c, method, fmt, render))
         return out
 
-    def add_sheet(self, sheet: Sheet, rows: Iterable[Sequence]) -> int:
-        """Write one canonical sheet; ``rows`` give the values in column order."""
+    def add_sheet(self, sheet: Sheet, rows: Iterable[Sequence], extra: Sequence = ()) -> int:
+        """Write one canonical sheet; ``rows`` give the values in column order, then those of
+        ``extra`` (``exports.list_columns.ListColumn``: a list's columns the sheet lacks)."""
         ws = self.book.add_worksheet(sheet.name)
         for c, column in enumerate(sheet.columns):
             ws.set_column(c, c, max(column.kind.width, len(column.label) + 2),
                           self.fmt("@") if isinstance(column.kind, Code) else None)
             ws.write_string(0, c, column.label, self.header)
+        width = len(sheet.columns)
+        for c, column in enumerate(extra, width):
+            ws.set_column(c, c, max(column.width, len(column.label) + 2))
+            ws.write_string(0, c, column.label, self.header)
         ws.freeze_panes(1, 0)
         writers = self.writers(ws, sheet)
+        if extra:
+            writers += [(c, ws.write, None, None) for c in range(width, width + len(extra))]
         # Values written as they come (most columns) are kept apart from rendered ones
         # (enumerations, booleans, decimals): the inner loop does no per-cell type test.
         plain = [(c, method, fmt) for c, method, fmt, render in writers if render is None]
@@ -78,15 +87,20 @@ class WorkbookWriter:
                 value = row[c]
                 if value is not None and (value := render(value)) is not None:
                     method(r, c, value, fmt)
-        ws.autofilter(0, 0, max(r, 1), len(sheet.columns) - 1)
+        ws.autofilter(0, 0, max(r, 1), width + len(extra) - 1)
         return r
 
-    def add_meta(self, user: Optional[str], filters: Any = None, sort: Any = None) -> None:
+    def add_meta(self, user: Optional[str], filters: Any = None, sort: Any = None,
+                 extra: Sequence = ()) -> None:
+        from .list_columns import labels
+
         ws = self.book.add_worksheet(META_SHEET)
         items = [("schema_version", SCHEMA_VERSION),
                  ("export_date", dt.datetime.now().strftime("%d/%m/%Y %H:%M")),
                  ("user", user or "ligne de commande"), ("filters", str(filters or "")),
                  ("sort", str(sort or ""))]
+        if extra:
+            items.append((LIST_COLUMNS_KEY, labels(extra)))
         for r, (key, value) in enumerate(items):
             ws.write_string(r, 0, key)
             ws.write_string(r, 1, value)

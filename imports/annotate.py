@@ -1,57 +1,142 @@
-"""The annotated file: the agent's own workbook with every error cell in red, the message as a
-cell comment, and an ``Erreurs`` sheet listing them all."""
+"""The annotated file: the agent's workbook written back as .xlsx, whatever it came as (.xlsx,
+.xls, .ods, .csv), with every error cell in red, the message as a cell comment, and an
+``Erreurs`` sheet listing them all.
+
+The cells are the ones the import itself read (``imports.reader``, one parser for the preview,
+the apply and this file), so the red cell is the cell the preview spoke of. Values, merged cells
+and hidden sheets are kept; the original styling is not.
+"""
 from __future__ import annotations
 
+import datetime as dt
 import io
-from typing import Iterable
+import re
+from typing import Iterable, Optional
 
-import openpyxl
-from openpyxl.comments import Comment
-from openpyxl.styles import Font, PatternFill
+import xlsxwriter
 
-from .reader import NO_VALUE, ExcelError, read_file
+from .reader import NO_VALUE, ExcelError, Limits, RawSheet, read_file
 from .result import CellIssue
 
-RED = PatternFill("solid", start_color="FFC7CE", end_color="FFC7CE")
+RED = "#FFC7CE"
+_BAD_NAME = re.compile(r"[\[\]:*?/\\]")
 
 
-def _workbook(data: bytes, filename: str):
-    if data[:4] == b"PK\x03\x04" and not filename.lower().endswith(".ods"):
-        return openpyxl.load_workbook(io.BytesIO(data))
-    book = openpyxl.Workbook()
-    book.remove(book.active)
-    for sheet in read_file(data, filename, 10 ** 7, 10 ** 4):
-        ws = book.create_sheet(sheet.name[:31])
-        for number, values in sheet.rows:
-            for col, value in enumerate(values, 1):
-                if value is not None and value is not NO_VALUE:
-                    ws.cell(number, col, str(value) if isinstance(value, ExcelError) else value)
-    return book
+def _sheet_names(raws: list[RawSheet]) -> dict[str, str]:
+    """Each sheet's name in the written file: Excel's 31 characters, unique, never « Erreurs »."""
+    taken, out = {"erreurs"}, {}
+    for raw in raws:
+        base = _BAD_NAME.sub("_", raw.name).strip("'")[:31] or "Feuille"
+        name, n = base, 1
+        while name.lower() in taken:
+            n += 1
+            name = f"{base[:27]} ({n})"
+        taken.add(name.lower())
+        out[raw.name] = name
+    return out
+
+
+def _limits() -> tuple[int, int, Optional[Limits]]:
+    try:
+        from flask import current_app
+
+        config = current_app.config
+        return (config["BHASILE_IMPORT_MAX_ROWS"], config["BHASILE_IMPORT_MAX_UNZIPPED_MB"],
+                Limits(cells=config.get("BHASILE_IMPORT_MAX_CELLS", Limits.cells),
+                       text_mb=config.get("BHASILE_IMPORT_MAX_TEXT_MB", Limits.text_mb)))
+    except (RuntimeError, KeyError):
+        return 10 ** 7, 10 ** 4, None
 
 
 def annotate(data: bytes, filename: str, errors: Iterable[CellIssue]) -> bytes:
-    """The file back as .xlsx with its errors marked (the data itself untouched)."""
-    book = _workbook(data, filename)
+    """The file back as .xlsx with its errors marked (the values themselves untouched)."""
+    max_rows, max_mb, limits = _limits()
+    raws = [raw for raw in read_file(data, filename, max_rows, max_mb, limits)
+            if raw.name != "Erreurs"]
     errors = list(errors)
-    for error in errors:
-        if error.source_sheet not in book.sheetnames:
-            continue
-        cell = book[error.source_sheet].cell(error.row, error.col or 1)
-        cell.fill = RED
-        text = f"{cell.comment.text}\n{error.message}" if cell.comment else error.message
-        cell.comment = Comment(text, "BHasile", width=300, height=80)
-    if "Erreurs" in book.sheetnames:
-        del book["Erreurs"]
-    ws = book.create_sheet("Erreurs", 0)
-    ws.append(["Feuille du fichier", "Feuille BHasile", "Ligne", "Colonne", "Valeur", "Erreur"])
-    for cell in ws[1]:
-        cell.font = Font(bold=True)
+    names = _sheet_names(raws)
+    at: dict[tuple[str, int, int], list[str]] = {}
     for e in errors:
-        value = e.value if isinstance(e.value, (int, float, str)) or e.value is None else str(e.value)
-        ws.append([e.source_sheet, e.sheet, e.row, e.column, value, e.message])
-    for letter, width in zip("ABCDEF", (20, 14, 8, 24, 20, 70)):
-        ws.column_dimensions[letter].width = width
-    ws.freeze_panes = "A2"
+        at.setdefault((e.source_sheet, e.row, (e.col or 1) - 1), []).append(e.message)
+
     out = io.BytesIO()
-    book.save(out)
+    book = xlsxwriter.Workbook(out, {"in_memory": True, "constant_memory": True,
+                                     "strings_to_numbers": False, "strings_to_formulas": False,
+                                     "strings_to_urls": False})
+    bold = book.add_format({"bold": True})
+    red = book.add_format({"bg_color": RED})
+    date = book.add_format({"num_format": "dd/mm/yyyy"})
+    red_date = book.add_format({"num_format": "dd/mm/yyyy", "bg_color": RED})
+    _errors_sheet(book, bold, errors, names)
+    for raw in raws:
+        ws = book.add_worksheet(names[raw.name])
+        if raw.hidden:
+            ws.hide()
+        marks: dict[int, dict[int, list[str]]] = {}
+        for (sheet, r, c), messages in at.items():
+            if sheet == raw.name:
+                marks.setdefault(r, {})[c] = messages
+        rows = {number: values for number, values in raw.rows}
+        for number in sorted(set(rows) | set(marks)):
+            values = rows.get(number, ())
+            flagged = marks.get(number, {})
+            for col in sorted(set(range(len(values))) | set(flagged)) if flagged else range(len(values)):
+                value = values[col] if col < len(values) else None
+                if col in flagged:
+                    _write(ws, number - 1, col, value, red, red_date)
+                    ws.write_comment(number - 1, col, "\n".join(flagged[col]),
+                                     {"author": "BHasile", "x_scale": 2, "y_scale": 1.5})
+                elif value is not None:
+                    _write(ws, number - 1, col, value, None, date)
+        for r1, c1, r2, c2 in raw.merged:
+            if (r1, c1) != (r2, c2):
+                first = rows.get(r1, ())
+                value = first[c1 - 1] if c1 - 1 < len(first) else None
+                _merge(ws, r1 - 1, c1 - 1, r2 - 1, c2 - 1, value)
+    book.close()
     return out.getvalue()
+
+
+def _errors_sheet(book, bold, errors: list[CellIssue], names: dict[str, str]) -> None:
+    ws = book.add_worksheet("Erreurs")
+    headers = ["Feuille du fichier", "Feuille BHasile", "Ligne", "Colonne", "Valeur", "Erreur"]
+    ws.write_row(0, 0, headers, bold)
+    for width, col in zip((20, 14, 8, 24, 20, 70), range(6)):
+        ws.set_column(col, col, width)
+    ws.freeze_panes(1, 0)
+    for n, e in enumerate(errors, 1):
+        ws.write_string(n, 0, names.get(e.source_sheet, e.source_sheet))
+        ws.write_string(n, 1, e.sheet)
+        ws.write_number(n, 2, e.row)
+        ws.write_string(n, 3, e.column or "")
+        _write(ws, n, 4, e.value, None, None)
+        ws.write_string(n, 5, e.message)
+
+
+def _write(ws, row: int, col: int, value, fmt, date_fmt) -> None:
+    if value is None or value is NO_VALUE:
+        if fmt is not None:
+            ws.write_blank(row, col, None, fmt)
+    elif isinstance(value, bool):
+        ws.write_boolean(row, col, value, fmt)
+    elif isinstance(value, (int, float)):
+        if value != value or value in (float("inf"), float("-inf")):
+            ws.write_string(row, col, str(value), fmt)
+        else:
+            ws.write_number(row, col, value, fmt)
+    elif isinstance(value, (dt.datetime, dt.date)) and 1900 <= value.year <= 9999:
+        ws.write_datetime(row, col, value, date_fmt)
+    elif isinstance(value, ExcelError):
+        ws.write_string(row, col, value.code, fmt)
+    else:
+        ws.write_string(row, col, str(value)[:32_767], fmt)
+
+
+def _merge(ws, r1: int, c1: int, r2: int, c2: int, value) -> None:
+    try:
+        if value is None or value is NO_VALUE:
+            ws.merge_range(r1, c1, r2, c2, "")
+        else:
+            ws.merge_range(r1, c1, r2, c2, value if isinstance(value, (int, float, str)) else str(value))
+    except Exception:   # overlapping or out-of-order ranges: the values are already there
+        pass

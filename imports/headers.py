@@ -79,10 +79,11 @@ def _groups(raw: RawSheet, pos: int) -> dict[int, str]:
     return groups
 
 
-def _candidates(row: list, groups: dict[int, str]) -> list[tuple[int, str, list[tuple[str, Optional[int]]]]]:
+def _candidates(row: list, groups: dict[int, str],
+                ignore: frozenset = frozenset()) -> list[tuple[int, str, list[tuple[str, Optional[int]]]]]:
     out = []
     for i, value in enumerate(row):
-        if not isinstance(value, str) or not value.strip():
+        if not isinstance(value, str) or not value.strip() or value.strip() in ignore:
             continue
         keys = []
         if i in groups:
@@ -114,12 +115,13 @@ def _score(sheet: Sheet, cands) -> tuple[int, int]:
     return (matched, own) if has_key and matched >= 3 else (0, 0)
 
 
-def detect(raw: RawSheet) -> Optional[SheetPlan]:
-    """The reading plan of a sheet, or ``None`` when it holds no canonical sheet."""
+def detect(raw: RawSheet, ignore: frozenset = frozenset()) -> Optional[SheetPlan]:
+    """The reading plan of a sheet, or ``None`` when it holds no canonical sheet; headers in
+    ``ignore`` (a list's computed columns an export wrote) are passed over without a word."""
     named = sheet_by_name(raw.name)
     choices = [named] if named else SHEETS
     for pos in range(min(HEADER_SCAN, len(raw.rows))):
-        cands = _candidates(raw.rows[pos][1], _groups(raw, pos))
+        cands = _candidates(raw.rows[pos][1], _groups(raw, pos), frozenset(ignore))
         scored = [(s, _score(s, cands)) for s in choices]
         best = max(scored, key=lambda item: item[1])
         if best[1][0]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import json
+import re
 from contextlib import contextmanager
 from typing import Any, Optional
 
@@ -20,11 +21,11 @@ from app.audit import audit_context
 from app.extensions import db
 from app.scope import NATIONAL, Scope
 from app.sheets import SCHEMA_VERSION, Lookups, Sheet
-from app.sheets.kinds import CellError
+from app.sheets.kinds import CellError, Date, Month
 from app.sheets.normalize import norm
 
 from .headers import Mapping, SheetPlan, detect
-from .reader import NO_VALUE, ExcelError, FileProblem, RawSheet, read_file
+from .reader import NO_VALUE, ExcelError, FileProblem, Limits, RawSheet, read_file
 from .apply import Applier, StaleRows
 from .result import ImportResult, Record, json_value
 from .checks import Checker
@@ -33,6 +34,10 @@ _ERR = object()
 #: cell value types whose equal values are interchangeable (``1 == True == 1.0`` are not)
 _CACHED = frozenset({str, int, dt.datetime, dt.date})
 _CACHE_SIZE = 5000
+#: days from 1899-12-30 (the 1900 date system) to 1904-01-01
+_DAYS_1904 = 1462
+#: a key cell reading « Total », « TOTAL 2024 », « Sous-total Calvados »: a total row
+_TOTAL_KEY = re.compile(r"(?:sous[\s-]*)?totale?s?\b", re.IGNORECASE)
 
 
 class ImportCommand:
@@ -47,6 +52,7 @@ class ImportCommand:
         self.checker: Optional[Checker] = None
         #: list of mappings → (it, ``_fill``'s specs holding each column's cleaned values)
         self.cleaned: dict[int, tuple[list, list[tuple]]] = {}
+        self.date1904 = False          #: the sheet being read counts its dates from 1904
 
     # --- preview ---------------------------------------------------------------------------
     def validate(self) -> ImportResult:
@@ -107,15 +113,20 @@ class ImportCommand:
         if self.scope.read_only:
             raise FileProblem("Votre rôle ne permet pas d'importer des données.")
         return read_file(self.data, self.filename, config["BHASILE_IMPORT_MAX_ROWS"],
-                         config["BHASILE_IMPORT_MAX_UNZIPPED_MB"])
+                         config["BHASILE_IMPORT_MAX_UNZIPPED_MB"],
+                         Limits(cells=config.get("BHASILE_IMPORT_MAX_CELLS", Limits.cells),
+                                text_mb=config.get("BHASILE_IMPORT_MAX_TEXT_MB", Limits.text_mb)))
 
     def _plans(self, raws: list[RawSheet]) -> list[SheetPlan]:
         plans = []
+        ignore: set[str] = set()
         for raw in raws:
             if raw.name.startswith("_"):
-                self._metadata(raw)
+                ignore |= self._metadata(raw)
+        for raw in raws:
+            if raw.name.startswith("_"):
                 continue
-            plan = detect(raw)
+            plan = detect(raw, ignore)
             if plan is None:
                 if raw.rows and raw.name not in ("Instructions", "Erreurs"):
                     self.result.warnings.append(
@@ -130,13 +141,17 @@ class ImportCommand:
                               "20 premières lignes.")
         return plans
 
-    def _metadata(self, raw: RawSheet) -> None:
+    def _metadata(self, raw: RawSheet) -> set[str]:
+        """Warns of another schema version; returns the headers of the list columns an export
+        wrote after the sheet's own (computed, never imported)."""
         meta = {str(r[0]): r[1] for _n, r in raw.rows if len(r) > 1}
         version = meta.get("schema_version") or meta.get("Version du schéma")
         if version is not None and str(version) != SCHEMA_VERSION:
             self.result.warnings.append(
                 f"Ce fichier a été exporté avec la version {version} du classeur "
                 f"(version actuelle : {SCHEMA_VERSION}) : vérifiez les colonnes.")
+        listed = meta.get("list_columns")
+        return {part.strip() for part in listed.split("|")} if isinstance(listed, str) else set()
 
     def _prescan(self, plans: list[SheetPlan]) -> None:
         """Opérateurs and structures the file creates, so other rows may refer to them."""
@@ -169,6 +184,7 @@ class ImportCommand:
             if m.sheet is not primary:
                 others.setdefault((m.sheet.name, m.year), []).append(m)
         self._check_years(plan, others)
+        self.date1904 = plan.raw.date1904
         records: list[Record] = []
         for number, cells in plan.raw.rows[plan.header_pos + 1:]:
             self.result.rows_read += 1
@@ -237,7 +253,7 @@ class ImportCommand:
         found = self.cleaned.get(id(maps))
         if found is None:   # ``maps`` kept with its specs: its id stays its own
             found = self.cleaned[id(maps)] = (maps, [
-                (m.index, m.column.field, m.column.kind.clean,
+                (m.index, m.column.field, _clean(m.column.kind, self.date1904),
                  m.column.read_only and m.column.field not in sheet.key, [{}]) for m in maps])
         return found[1]
 
@@ -246,17 +262,20 @@ class ImportCommand:
         if sheet.year_field and sheet.year_field not in rec.cols and self.year:
             rec.values[sheet.year_field] = self.year
         errored = {e.column for e in rec.errors}
-        if sheet.name == "Adresses" and rec.values.get("id") is None and "id" in rec.cols:
+        if sheet.name == "Adresses" and rec.values.get("id") is None and "id" in rec.cols \
+                and not (rec.values.get("code_dna") is None and _is_total(cells)):
             rec.key = ("nouvelle", rec.row)
             return True
         missing = [f for f in sheet.key if rec.values.get(f) is None
                    and sheet.by_field[f].label not in errored]
-        if missing and sheet.key[0] in missing and _is_total(cells):
+        if (missing and sheet.key[0] in missing and _is_total(cells)) or _total_key(rec, cells):
             self.result.counts[sheet.name]["skipped"] += 1
+            self.result.warnings.append(f"Feuille « {plan.raw.name} », ligne {rec.row} : ligne de "
+                                        "total ignorée.")
             return False
         for f in missing:
             if f not in rec.cols and f == sheet.year_field:
-                rec.error(None, "colonne Année absente : ajoutez-la ou indiquez l'année de l'import")
+                rec.error(f, "colonne Année absente : ajoutez-la ou indiquez l'année de l'import")
             else:
                 rec.error(f, f"{sheet.by_field[f].label} manquant(e)")
         rec.key = tuple(rec.values.get(f) for f in sheet.key)
@@ -309,6 +328,33 @@ def _gc_paused():
 
 def _is_total(cells: list) -> bool:
     return any(isinstance(v, str) and "total" in v.lower() for v in cells)
+
+
+def _total_key(rec: Record, cells: list) -> bool:
+    """A row whose key cell says « Total » (or « Sous-total ... »): codes never read so, and an
+    opérateur's name is its key, so only code-keyed sheets are concerned."""
+    field = rec.sheet.key[0]
+    if rec.sheet.name == "Opérateurs" or field not in rec.cols:
+        return False
+    index = rec.cols[field]
+    raw = cells[index] if index < len(cells) else None
+    return isinstance(raw, str) and bool(_TOTAL_KEY.match(raw.strip()))
+
+
+def _clean(kind, date1904: bool):
+    """``kind.clean``; for a date or month column of a workbook counting from 1904, a date typed
+    as a plain number is that many days after 1 January 1904 (calamine already converts the
+    cells formatted as dates)."""
+    clean = kind.clean
+    if not date1904 or not isinstance(kind, (Date, Month)):
+        return clean
+
+    def clean_1904(raw, ctx=None):
+        if raw.__class__ in (int, float):
+            raw = raw + _DAYS_1904
+        return clean(raw, ctx)
+
+    return clean_1904
 
 
 def _year_issue(plan: SheetPlan, m: Mapping, row: int):

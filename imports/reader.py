@@ -1,10 +1,12 @@
 """Read a spreadsheet file into plain rows of cell values, safely.
 
-One pass over the file whatever its size: ``.xlsx``/``.xlsm`` are read straight from their XML
-with expat (macros never run; a formula gives its cached value, or ``NO_VALUE`` when the file
-holds none), ``.csv`` in UTF-8 or Windows-1252 with ``;`` or ``,``. Every unusable file raises
-``FileProblem`` with one French sentence, before anything is parsed when possible (zip bombs,
-encrypted or legacy workbooks).
+Every workbook — ``.xlsx``, ``.xlsm``, ``.xlsb``, ``.xls``, ``.ods`` — is read by python-calamine
+(macros never run; a formula gives its cached value), after ``imports.prescan`` has measured it:
+a file past a limit (grid cells, columns, one cell's text, all the text) is refused before
+calamine builds anything, and what calamine reads as empty although the file says more (a
+formula without a cached value, an Excel error) is put back as ``NO_VALUE`` / ``ExcelError``.
+``.csv`` is read in UTF-8 or Windows-1252 with ``;`` or ``,``. Every unusable file raises
+``FileProblem`` with one French sentence.
 """
 from __future__ import annotations
 
@@ -12,12 +14,20 @@ import csv
 import io
 import posixpath
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Optional
 
-from .ods import read_ods
+from .prescan import Limits, Prepared, Refused, damaged
 
 MAX_ENTRIES = 2000
+_CFB = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _ENCRYPTED = "EncryptedPackage".encode("utf-16-le")
+_PASSWORD = ("Le classeur est protégé par un mot de passe : enregistrez-le sans mot de passe puis "
+             "importez-le de nouveau.")
+_SAFE_INT = float(2 ** 53)
+
+__all__ = ["ExcelError", "FileProblem", "Limits", "NO_VALUE", "RawSheet", "col_index", "col_letters",
+           "read_file"]
 
 
 class FileProblem(Exception):
@@ -46,12 +56,18 @@ class ExcelError:
 
 @dataclass
 class RawSheet:
-    """A sheet as read: rows of values keyed by their spreadsheet row number."""
+    """A sheet as read: rows of values keyed by their spreadsheet row number.
+
+    ``rows`` holds only the rows with a value; a row's list starts at column A, ``None`` for an
+    empty cell. ``date1904``: the workbook counts its dates from 1904 (a date typed as a plain
+    number means that many days after 1 January 1904).
+    """
 
     name: str
     rows: list[tuple[int, list]] = field(default_factory=list)
     merged: list[tuple[int, int, int, int]] = field(default_factory=list)  # r1, c1, r2, c2
     hidden: bool = False
+    date1904: bool = False
 
 
 def col_index(letters: str) -> int:
@@ -69,37 +85,46 @@ def col_letters(index: int) -> str:
     return out
 
 
-def read_file(data: bytes, filename: str, max_rows: int, max_unzipped_mb: int) -> list[RawSheet]:
+def read_file(data: bytes, filename: str, max_rows: int, max_unzipped_mb: int,
+              limits: Optional[Limits] = None) -> list[RawSheet]:
     """Every sheet of the file; raises ``FileProblem`` when the file cannot be used."""
+    limits = replace(limits or Limits(), rows=max_rows, unzipped_mb=max_unzipped_mb)
+    try:
+        return _read(data, filename, limits)
+    except Refused as exc:
+        raise FileProblem(str(exc)) from None
+
+
+def _read(data: bytes, filename: str, limits: Limits) -> list[RawSheet]:
+    from .prescan import prepare_ods, prepare_xls, prepare_xlsb, prepare_xlsx
+
     if not data:
         raise FileProblem("Le fichier est vide.")
-    if data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
-        if _ENCRYPTED in data:
-            raise FileProblem("Le classeur est protégé par un mot de passe : enregistrez-le sans "
-                              "mot de passe puis importez-le de nouveau.")
-        raise FileProblem("Ancien format Excel (.xls) : enregistrez le fichier au format .xlsx "
-                          "puis importez-le de nouveau.")
     lower = filename.lower()
-    if data[:4] == b"PK\x03\x04" or lower.endswith((".xlsx", ".xlsm", ".ods")):
-        archive = _open_zip(data, max_unzipped_mb)
+    if data[:8] == _CFB:
+        if _ENCRYPTED in data:
+            raise FileProblem(_PASSWORD)
+        return _workbook(prepare_xls(data, limits), limits, ".xls")
+    if data[:4] == b"PK\x03\x04" or lower.endswith((".xlsx", ".xlsm", ".xlsb", ".ods")):
+        archive = _open_zip(data, limits.unzipped_mb)
         names = set(archive.namelist())
         if "xl/workbook.xml" in names:
-            from .xlsx import XlsxReader
-
-            return XlsxReader(archive, max_rows).sheets()
+            return _workbook(prepare_xlsx(data, archive, limits), limits, ".xlsx")
+        if "xl/workbook.bin" in names:
+            return _workbook(prepare_xlsb(data, archive, limits), limits, ".xlsb")
         if "content.xml" in names:
-            return read_ods(archive, max_rows, FileProblem, NO_VALUE)
-        raise FileProblem("Ce fichier n'est pas un classeur Excel (.xlsx) ni OpenDocument (.ods).")
-    if lower.endswith(".xls"):
+            return _workbook(prepare_ods(data, archive, limits), limits, ".ods")
+        raise FileProblem("Ce fichier n'est pas un classeur Excel (.xlsx, .xls) ni OpenDocument (.ods).")
+    if lower.endswith((".xls", ".xlsb")):
         raise FileProblem("Ce fichier n'est pas un classeur lisible : enregistrez-le au format .xlsx.")
-    return [_read_csv(data, filename, max_rows)]
+    return [_read_csv(data, filename, limits.rows)]
 
 
 def _open_zip(data: bytes, max_unzipped_mb: int) -> zipfile.ZipFile:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         infos = archive.infolist()
-    except (zipfile.BadZipFile, OSError, EOFError):
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError):
         raise FileProblem("Le fichier est endommagé ou incomplet (archive illisible) : "
                           "enregistrez-le de nouveau au format .xlsx.") from None
     if len(infos) > MAX_ENTRIES:
@@ -109,9 +134,132 @@ def _open_zip(data: bytes, max_unzipped_mb: int) -> zipfile.ZipFile:
         raise FileProblem(f"Le classeur décompressé dépasserait {max_unzipped_mb} Mo : "
                           "fichier refusé (découpez-le en plusieurs fichiers).")
     if any(i.flag_bits & 0x1 for i in infos):
-        raise FileProblem("Le classeur est protégé par un mot de passe : enregistrez-le sans "
-                          "mot de passe puis importez-le de nouveau.")
+        raise FileProblem(_PASSWORD)
     return archive
+
+
+def _calamine_failed(exc: BaseException, kind: str) -> FileProblem:
+    """calamine's own errors, and its panics (pyo3's ``PanicException`` is a ``BaseException``)."""
+    import python_calamine
+
+    if isinstance(exc, (KeyboardInterrupt, SystemExit, GeneratorExit, MemoryError)):
+        raise exc
+    if isinstance(exc, python_calamine.PasswordError):
+        return FileProblem(_PASSWORD)
+    return FileProblem(str(damaged(kind)))
+
+
+def _workbook(prepared: Prepared, limits: Limits, kind: str) -> list[RawSheet]:
+    """The sheets of a measured workbook, read by calamine one at a time."""
+    try:
+        return _sheets(prepared, limits, kind)
+    finally:
+        prepared.close()
+
+
+def _sheets(prepared: Prepared, limits: Limits, kind: str) -> list[RawSheet]:
+    import python_calamine
+
+    try:
+        book = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(prepared.data))
+        listed = book.sheets_metadata
+    except BaseException as exc:
+        raise _calamine_failed(exc, kind) from None
+    counter = _Counter(limits, prepared.count_text)
+    out = []
+    for meta in listed:
+        if meta.typ != python_calamine.SheetTypeEnum.WorkSheet:
+            continue
+        raw = RawSheet(meta.name, hidden=meta.visible != python_calamine.SheetVisibleEnum.Visible,
+                       date1904=prepared.date1904)
+        prepared.sheet(meta.name)          # measured before calamine builds it
+        counter.count_text = prepared.count_text
+        try:
+            sheet = book.get_sheet_by_name(meta.name)
+            start, end, merged = sheet.start, sheet.end, sheet.merged_cell_ranges
+            if start is not None and end is not None:
+                limits.check_grid(meta.name, end[0], end[1])
+                _rows(raw, sheet, start, counter)
+        except (FileProblem, Refused):
+            raise
+        except BaseException as exc:
+            raise _calamine_failed(exc, kind) from None
+        del sheet
+        marks = prepared.marks.get(meta.name)
+        if marks:
+            _mark(raw, marks, counter)
+        raw.merged = prepared.merged.get(meta.name) or [
+            (r1 + 1, c1 + 1, r2 + 1, c2 + 1) for (r1, c1), (r2, c2) in merged or ()]
+        out.append(raw)
+    book.close()
+    return out
+
+
+class _Counter:
+    """Rows and text read so far against the file's limits."""
+
+    def __init__(self, limits: Limits, count_text: bool):
+        self.limits, self.count_text = limits, count_text
+        self.rows = 0
+        self.text = 0
+
+    def too_many_rows(self) -> FileProblem:
+        return FileProblem(f"Le fichier dépasse {self.limits.rows} lignes : découpez-le en "
+                           "plusieurs fichiers.")
+
+    def text_of(self, values: list) -> None:
+        limits = self.limits
+        for v in values:
+            if v.__class__ is str:
+                if len(v) > limits.string:
+                    raise FileProblem(str(limits.string_too_long()))
+                self.text += len(v)
+        if self.text > limits.text_mb * 1_000_000:
+            raise FileProblem(str(limits.too_much_text()))
+
+
+def _rows(raw: RawSheet, sheet, start: tuple[int, int], counter: _Counter) -> None:
+    """calamine's rows, lazily, as spreadsheet row numbers and values from column A (``None``
+    for empty, whole numbers as ``int``); only the rows with a value are kept."""
+    first_row, first_col = start
+    rows = sheet.iter_rows()
+    for _ in range(first_row):          # calamine gives the rows above its range as empty lists
+        next(rows, None)
+    pad = [None] * first_col
+    float_, str_, safe = float, str, _SAFE_INT
+    append = raw.rows.append
+    count_text, max_rows = counter.count_text, counter.limits.rows
+    seen = counter.rows
+    for number, cells in enumerate(rows, first_row + 1):
+        if cells.count("") == len(cells):
+            continue
+        seen += 1
+        if seen > max_rows:
+            raise counter.too_many_rows()
+        values = [(None if v == "" else v) if v.__class__ is str_ else
+                  (int(v) if v.__class__ is float_ and v.is_integer() and -safe < v < safe else v)
+                  for v in cells]
+        if count_text:
+            counter.text_of(values)
+        append((number, pad + values if first_col else values))
+    counter.rows = seen
+
+
+def _mark(raw: RawSheet, marks: dict, counter: _Counter) -> None:
+    """Formula cells without a value and error cells, which calamine reads as empty."""
+    by_number = {number: values for number, values in raw.rows}
+    for (row, col), value in marks.items():
+        values = by_number.get(row + 1)
+        if values is None:
+            counter.rows += 1
+            if counter.rows > counter.limits.rows:
+                raise counter.too_many_rows()
+            values = by_number[row + 1] = []
+        if len(values) <= col:
+            values.extend([None] * (col + 1 - len(values)))
+        if values[col] is None:
+            values[col] = value
+    raw.rows = sorted(by_number.items())
 
 
 def _read_csv(data: bytes, filename: str, max_rows: int) -> RawSheet:
@@ -129,13 +277,23 @@ def _read_csv(data: bytes, filename: str, max_rows: int) -> RawSheet:
     first = text.split("\n", 1)[0]
     delimiter = max((";", ",", "\t"), key=first.count)
     if not first.count(delimiter):
-        raise FileProblem("Ce fichier n'est ni un classeur (.xlsx, .ods) ni un fichier CSV "
+        raise FileProblem("Ce fichier n'est ni un classeur (.xlsx, .xls, .ods) ni un fichier CSV "
                           "séparé par « ; » ou « , ».")
     sheet = RawSheet(posixpath.splitext(posixpath.basename(filename))[0] or "CSV")
-    for number, row in enumerate(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), 1):
-        if number > max_rows + 1:
-            raise FileProblem(f"Le fichier dépasse {max_rows} lignes : découpez-le en plusieurs fichiers.")
-        values = [v if v.strip() else None for v in row]
-        if any(v is not None for v in values):
-            sheet.rows.append((number, values))
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        for number, row in enumerate(reader, 1):
+            if number > max_rows + 1:
+                raise FileProblem(f"Le fichier dépasse {max_rows} lignes : découpez-le en plusieurs "
+                                  "fichiers.")
+            if len(row) > Limits.columns:
+                raise FileProblem(f"La ligne {number} du fichier a plus de {Limits.columns} colonnes : "
+                                  "vérifiez le séparateur.")
+            values = [v if v.strip() else None for v in row]
+            if any(v is not None for v in values):
+                sheet.rows.append((number, values))
+    except csv.Error:
+        raise FileProblem(f"Le fichier CSV est illisible vers la ligne {reader.line_num} (une cellule "
+                          f"de plus de {csv.field_size_limit():,} caractères, ou des guillemets non "
+                          "refermés) : vérifiez-le dans un tableur.".replace(",", "\u202f")) from None
     return sheet

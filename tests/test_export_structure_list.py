@@ -30,3 +30,39 @@ def test_exporter_button_keeps_the_list_filters_and_sort(app, login):
         expected = db.session.scalars(select(Structure.code_dna).where(
             Structure.type == TypeStructure.CPH).order_by(Structure.code_dna.desc())).all()
     assert codes == expected
+
+
+def test_the_export_holds_the_columns_the_list_shows_and_imports_back_untouched(app, login, tmp_path):
+    """Bâti, communes and the places of the latest year are on the list: they are in its export
+    too (after the Structures columns), and importing the file back changes and warns nothing."""
+    import json
+
+    from tests.conftest import run_cli
+
+    client = login("calvados")
+    page = client.get("/structureview/list/?sort=places_latest&dir=desc").get_data(as_text=True)
+    link = re.search(r'href="(/exporter/vue/StructureView/[^"]*)"', page)
+    response = client.get(link.group(1).replace("&amp;", "&"))
+    assert response.status_code == 200
+    book = load_workbook(io.BytesIO(response.data))
+    sheet = book["Structures"]
+    headers = [c.value for c in sheet[1]]
+    assert headers[-3:] == ["Bâti", "Communes", "Places autorisées (dernière année)"]
+    rows = [dict(zip(headers, [c.value for c in row])) for row in sheet.iter_rows(min_row=2)]
+    with app.app_context():
+        from app.scope import NATIONAL
+        from views import structure_list as sl
+
+        args = sl.ListArgs(sort="places_latest", desc=True, psize=10**6)
+        with app.test_request_context():
+            _count, listed = sl.fetch(args, NATIONAL)
+        shown = {r.structure.code_dna: r for r in listed}
+    assert rows and all(r["Places autorisées (dernière année)"] == shown[r["Code DNA"]].places_latest
+                        for r in rows)
+    assert all((r["Communes"] or "") == ", ".join(shown[r["Code DNA"]].communes) for r in rows)
+    path = tmp_path / "liste.xlsx"
+    path.write_bytes(response.data)
+    result = run_cli(app, "bhasile", "import", str(path), "--dry-run", "--json")
+    report = json.loads(result.output)
+    assert result.exit_code == 0, report
+    assert report["changes"] == [] and report["errors"] == [] and report["warnings"] == []

@@ -45,10 +45,10 @@ def _count_changes(app) -> int:
     (b"", "vide.xlsx", "vide"),
     (b"\x89PNG\r\n\x1a\n" + b"\x00" * 100, "image.xlsx", "endommagé"),
     (b"%PDF-1.4 bonjour", "rapport.pdf", "ni un classeur"),
-    (CFB, "ancien.xls", "enregistrez le fichier au format .xlsx"),
+    (CFB, "ancien.xls", "endommagé"),
     (CFB + "EncryptedPackage".encode("utf-16-le"), "protege.xlsx", "mot de passe"),
     ("Code DNA;Mois\r\nC1401;01/2024\r\n".encode("utf-16"), "activite.csv", "Encodage"),
-], ids=["vide", "pas-un-classeur", "pdf", "xls", "mot-de-passe", "encodage"])
+], ids=["vide", "pas-un-classeur", "pdf", "xls-endommage", "mot-de-passe", "encodage"])
 def test_unusable_file_exit_2_with_french_message(app, tmp_path, data, name, words):
     code, report = _run(app, tmp_path, data, name)
     assert code == 2
@@ -188,3 +188,29 @@ def test_wide_column_without_year_is_refused_unless_year_given(app, tmp_path):
     budget = [c for c in report["changes"] if c["sheet"] == "Budgets"]
     assert code == 0 and budget[0]["key"] == [code_dna, 2023]
     assert budget[0]["fields"]["Dotation accordée"][1] == 1000.5
+
+
+@pytest.mark.parametrize("label", ["TOTAL", "Total Calvados", "Sous-total 14"])
+def test_total_rows_are_skipped_with_a_note(app, tmp_path, label):
+    """A total row, whether its key cell is empty or says « Total », is skipped and named in a
+    warning; it is never a new structure with errors."""
+    rows = [["Code DNA", "Notes", "Places autorisées 2024"],
+            ["C1401", None, 55],
+            [label, None, 55],
+            [None, "Total général", 55]]
+    code, report = _run(app, tmp_path, _xlsx(rows, "Suivi"), "totaux.xlsx", "--dry-run")
+    assert report["errors"] == [] and code == 0
+    assert report["sheets"]["Structures"]["skipped"] == 2
+    assert [w for w in report["warnings"] if "total" in w] == [
+        "Feuille « Suivi », ligne 3 : ligne de total ignorée.",
+        "Feuille « Suivi », ligne 4 : ligne de total ignorée."]
+
+
+def test_every_error_of_a_row_names_its_column(app, tmp_path):
+    rows = [["Code DNA", "Année", "Places autorisées", "PMR", "Places à créer"],
+            ["C1401", "deux mille", "beaucoup", "-3", "=1/0"]]
+    data = _xlsx(rows)
+    code, report = _run(app, tmp_path, data, "erreurs.xlsx")
+    assert code == 1
+    assert {e["column"] for e in report["errors"]} >= {"Année", "Places autorisées", "PMR"}
+    assert all(e["column"] for e in report["errors"])

@@ -227,3 +227,106 @@ def test_random_cell_edits_are_exactly_the_changes(app, refs, name):
 
 def _norm(key: tuple) -> tuple:
     return tuple(k.date() if isinstance(k, dt.datetime) else k for k in key)
+
+
+# --- the reader alone: whatever a spreadsheet program writes, read back as written ----------
+
+PLAIN_TEXT = st.text(st.characters(codec="utf-8", categories=("L", "N", "P", "Zs", "S")),
+                     min_size=1, max_size=30).filter(str.strip)
+CELLS = st.one_of(
+    st.none(), PLAIN_TEXT, st.sampled_from(["=1/0", "'0123", "  espace ", "Oui", "1 234,50 €"]),
+    st.integers(-2 ** 53 + 1, 2 ** 53 - 1), st.booleans(),
+    st.floats(-1e12, 1e12, allow_nan=False).map(lambda x: float(f"{x:.12g}")),
+    # calamine reads a date cell below 1 as a time of day: 1 January 1904 (0 in a 1904
+    # workbook) comes back as 00:00, a limit of python-calamine left as it is
+    st.dates(dt.date(1904, 1, 2), dt.date(2200, 12, 31)))
+GRIDS = st.lists(st.lists(CELLS, min_size=1, max_size=6), min_size=1, max_size=8)
+READER = settings(SETTINGS, max_examples=60)   # no database: more examples for the same time
+
+
+def _grid_workbook(grid: list[list], date1904: bool = False) -> bytes:
+    import xlsxwriter
+
+    out = io.BytesIO()
+    book = xlsxwriter.Workbook(out, {"in_memory": True, "date_1904": date1904,
+                                     "strings_to_numbers": False, "strings_to_formulas": False,
+                                     "strings_to_urls": False})
+    date = book.add_format({"num_format": "dd/mm/yyyy"})
+    ws = book.add_worksheet("Grille")
+    for r, row in enumerate(grid):
+        for c, value in enumerate(row):
+            if isinstance(value, bool):
+                ws.write_boolean(r, c, value)
+            elif isinstance(value, (int, float)):
+                ws.write_number(r, c, value)
+            elif isinstance(value, dt.date):
+                ws.write_datetime(r, c, value, date)
+            elif value is not None:
+                ws.write_string(r, c, value)
+    book.close()
+    return out.getvalue()
+
+
+def _expected(grid: list[list]) -> list[tuple[int, list]]:
+    rows = []
+    for r, row in enumerate(grid, 1):
+        values = [int(v) if isinstance(v, float) and v.is_integer() else v for v in row]
+        if any(v is not None for v in values):
+            rows.append((r, values))
+    return rows
+
+
+def _read(data: bytes) -> list[tuple[int, list]]:
+    from imports.reader import read_file
+
+    (sheet,) = read_file(data, "grille.xlsx", 1000, 10)
+    return [(n, _trim(values)) for n, values in sheet.rows]
+
+
+def _trim(values: list) -> list:
+    values = list(values)
+    while values and values[-1] is None:
+        values.pop()
+    return values
+
+
+def _with_prefix(data: bytes) -> bytes:
+    """The same workbook with every SpreadsheetML tag under ``x:`` (read by the tag walk)."""
+    import re
+    import zipfile
+
+    tag = re.compile(rb"<(/?)(?![\w.-]+:)([A-Za-z][\w.-]*)")
+    main = b'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            part = src.read(info)
+            if info.filename.startswith("xl/") and main in part:
+                part = tag.sub(rb"<\1x:\2", part.replace(main, main.replace(b"xmlns=", b"xmlns:x=")))
+            dst.writestr(info, part)
+    return out.getvalue()
+
+
+@READER
+@given(grid=GRIDS, date1904=st.booleans())
+def test_reader_gives_back_the_cells_written(grid, date1904):
+    data = _grid_workbook(grid, date1904)
+    expected = [(n, _trim(v)) for n, v in _expected(grid)]
+    assert _read(data) == expected
+    assert _read(_with_prefix(data)) == expected      # the tag walk places cells the same way
+
+
+@READER
+@given(grid=GRIDS, marked=st.lists(st.tuples(st.integers(1, 8), st.integers(1, 6)), max_size=4))
+def test_annotated_file_reads_back_like_the_original(grid, marked):
+    """One parser: the annotated file holds the cells the import read, plus the Erreurs sheet."""
+    from imports.annotate import annotate
+    from imports.reader import read_file
+    from imports.result import CellIssue
+
+    data = _grid_workbook(grid)
+    errors = [CellIssue("Places", r, "PMR", None, f"erreur {r}:{c}", "Grille", c) for r, c in marked]
+    sheets = read_file(annotate(data, "grille.xlsx", errors), "annote.xlsx", 1000, 10)
+    assert [s.name for s in sheets] == ["Erreurs", "Grille"]
+    assert [(n, _trim(v)) for n, v in sheets[1].rows] == [(n, _trim(v)) for n, v in _expected(grid)]
+    assert len(sheets[0].rows) == 1 + len(errors)

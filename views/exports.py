@@ -130,13 +130,15 @@ class ExportView(BaseView):
         name = f"{getattr(target, 'list_title', '') or view_name}-{dt.date.today():%Y-%m-%d}.xlsx"
         if len(ids) > _sync_limit():
             params = {"view": view_name, "sheet": sheet.name if sheet else None, "ids": ids,
-                      "filters": filters, "sort": list(sort) if isinstance(sort, tuple) else sort}
+                      "filters": filters, "sort": list(sort) if isinstance(sort, tuple) else sort,
+                      "columns": list(target.list_columns)}
             return _background(self, "vue", name, params, len(ids))
         path = _temp()
         if sheet is not None:
             from exports.workbook import export_view
 
-            export_view(db.session, path, sheet, current_scope(), ids, g.user.username, filters, sort)
+            export_view(db.session, path, sheet, current_scope(), ids, g.user.username, filters, sort,
+                        view_columns=target.list_columns)
         else:
             from exports.generic import export_list
 
