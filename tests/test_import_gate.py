@@ -14,6 +14,8 @@ import sqlalchemy as sa
 from sqlalchemy import select
 
 from tests.conftest import Auth, client_for, run_cli
+from tests.test_campagnes import csrf
+from tests.test_campagnes_scope import region_campaign  # noqa: F401  (fixture)
 
 DOMAIN_TABLES = ("operateur", "structure", "places_annee", "budget_annee", "activite_mensuelle",
                  "adresse", "adresse_annee", "convention", "convention_structure", "changement")
@@ -279,6 +281,28 @@ def test_cli_operateur_fills_what_it_may(fresh_app, tmp_path, park):
         row = db.session.scalar(select(BudgetAnnee).join(Structure).where(
             Structure.code_dna == own["code"], BudgetAnnee.annee == own["budget"]))
         assert float(row.dotation_demandee) == 123456 and row.commentaire == "demande revue"
+
+
+def test_campaign_upload_refuses_the_states_fields_and_applies_nothing(fresh_app, region_campaign):  # noqa: F811
+    """The campaign upload goes through the same gate as any import: the preview lists the
+    refusal, and a forced apply writes nothing."""
+    c = region_campaign
+    client = client_for(fresh_app, "operateur")
+    book = openpyxl.load_workbook(io.BytesIO(client.get(f"/campagnes/saisie/{c['id']}/classeur.xlsx").data))
+    for sheet, label in (("Budgets", "Dotation accordée"), ("Places", "Places autorisées")):
+        ws = book[sheet]
+        ws.cell(row=2, column=[cell.value for cell in ws[1]].index(label) + 1, value=7654321)
+    out = io.BytesIO()
+    book.save(out)
+    before = snapshot(fresh_app)
+    sent = client.post(f"/campagnes/saisie/{c['id']}/envoyer", data={
+        "csrf_token": csrf(client, "/campagnes/saisie/"), "fichier": (io.BytesIO(out.getvalue()), "f.xlsx")})
+    page = client.get(sent.headers["Location"]).get_data(as_text=True)
+    assert page.count("réservé aux services de l") == 2 and "Appliquer le classeur" not in page
+    forced = client.post(sent.headers["Location"] + "appliquer",
+                         data={"csrf_token": csrf(client, "/campagnes/saisie/")}, follow_redirects=True)
+    assert forced.status_code == 200 and "ne peut pas être appliqué" in forced.get_data(as_text=True)
+    assert_same(fresh_app, before)
 
 
 # --- relations and moves ------------------------------------------------------------------------
