@@ -26,9 +26,10 @@ Whether a row is inside is always asked of ``app.scope`` (``condition_for`` and
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import Any, Iterable, Mapping, Optional
+from typing import Any, Optional
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -169,7 +170,9 @@ class Gate:
     def _member(self, kind: str, model: type, ids: Iterable[Any]) -> dict[Any, bool]:
         known = self._inside.setdefault((kind, model), {})
         todo = sorted({i for i in ids if i is not None and i not in known}, key=str)
-        if todo and self.scope.national:
+        if not todo:   # all known: no condition to build (a batch asks once per row)
+            return known
+        if self.scope.national:
             known.update(dict.fromkeys(todo, True))
             return known
         # an id no INTEGER column can hold names no record (and would overflow the driver)
@@ -178,6 +181,12 @@ class Gate:
             known[i] = False
         condition = {"read": condition_for, "write": writable_condition,
                      "delete": deletable_condition, "choose": choosable_condition}[kind](model, self.scope)
+        if len(numeric) > _CHUNK:   # a big batch: the territory's ids in one query, not one per chunk
+            wanted = set(numeric)
+            for found in self.session.scalars(select(model.id).where(condition)):
+                if found in wanted:
+                    known[found] = True
+            return known
         for start in range(0, len(numeric), _CHUNK):
             chunk = numeric[start:start + _CHUNK]
             for found in self.session.scalars(select(model.id).where(model.id.in_(chunk), condition)):
@@ -189,13 +198,17 @@ class Gate:
         or choose — may be picked as a relation)?"""
         if ident is None:
             return False
-        if ident in self.new_ids.get(model, ()):
+        if self.scope.national or ident in self.new_ids.get(model, ()):
             return True
+        known = self._inside.get((kind, model))
+        if known is not None and ident in known:
+            return known[ident]
         return self._member(kind, model, [ident]).get(ident, False)
 
     def preload(self, model: type, ids: Iterable[Any], kind: str = "read") -> None:
         """Ask once for many ids (an import's rows) instead of once per row."""
-        self._member(kind, model, ids)
+        if not self.scope.national:   # the nation holds every row: nothing to ask
+            self._member(kind, model, ids)
 
     # --- the check --------------------------------------------------------------------------
     def check(self, model: type, stored: Any = None, values: Optional[Mapping[str, Any]] = None,
@@ -216,9 +229,9 @@ class Gate:
         values = dict(values or {})
         if not may_change(self.scope, area or MODEL_AREAS.get(model.__tablename__)):
             return [Denial(None, _("Votre rôle ne permet pas de modifier ces données."), 403)]
-        stored_id = _get(stored, "id")
-        if stored is not None and stored_id is not None and not self.inside(model, stored_id, "write"):
-            return [Denial(None, _("Enregistrement introuvable ou hors de votre périmètre."), 404)]
+        hidden = self.hidden(model, stored)
+        if hidden:
+            return hidden
         changed = self._changed(model, stored, values)
         errors = self._territory(model, stored, changed, related or {})
         errors += self._fields(model, changed)
@@ -245,6 +258,14 @@ class Gate:
         errors = self.check(model, stored, values, version, related, rules, area)
         if errors:
             raise WriteRefused(errors)
+
+    def hidden(self, model: type, stored: Any) -> list[RuleError]:
+        """Step 2 alone: the stored row is outside the territory (404, nothing else said of
+        it). A batch asks it of the rows it leaves unchanged: they are refused too."""
+        stored_id = _get(stored, "id")
+        if stored is not None and stored_id is not None and not self.inside(model, stored_id, "write"):
+            return [Denial(None, _("Enregistrement introuvable ou hors de votre périmètre."), 404)]
+        return []
 
     def _changed(self, model: type, stored: Any, values: dict) -> dict[str, tuple[str, Any]]:
         """Attribute → (the key the caller used, new value) for the fields this write changes;

@@ -16,6 +16,7 @@ from flask import current_app
 
 from app.extensions import db
 from app.scope import Scope
+from app.storage import write_atomic
 from models.base import utcnow
 from models.imports import ImportBatch
 
@@ -41,7 +42,7 @@ def create_batch(data: bytes, filename: str, scope: Scope, user: Any = None,
     """Store the file, preview it and record the batch (nothing of the domain is written)."""
     safe = Path(filename).name[:200] or "fichier"
     stored = storage_dir() / f"{uuid.uuid4().hex}-{safe}"
-    stored.write_bytes(data)
+    write_atomic(stored, data)  # a full disk leaves no partial original behind
     result = ImportCommand(data, safe, scope, year).validate()
     db.session.rollback()
     batch = ImportBatch(filename=safe, stored_path=str(stored), year=year, origin=origin,

@@ -1,27 +1,21 @@
-"""Compare the rows read from a file with the database: status, changed fields, rules, scope."""
+"""Compare the rows read from a file with the database (status, changed fields), then ask the
+write gate (``app.gate``) about every row: territory, relations, the State's fields; then the
+domain rules on the row's values."""
 from __future__ import annotations
 
+from collections import defaultdict
 from types import SimpleNamespace
 from typing import Any, Optional
 
-from sqlalchemy import select
-
+from app.gate import UNCHECKED, Gate
+from app.rules import RuleError
 from app.rules import validate as domain_rules
-from app.roles import WRITE_AREAS
-from app.scope import Scope, condition_for
+from app.scope import Scope
 from app.sheets import BY_NAME, Lookups, Sheet
 from app.sheets.normalize import norm
-from models import Convention, Departement, Operateur, Structure
-from models.enums import Role
 
 from .result import ImportResult, Record
-
-
-def can_write(scope: Scope, area: str) -> bool:
-    """May this scope's roles change records of this area?"""
-    if Role.ADMIN.value in scope.roles:
-        return True
-    return any(area in WRITE_AREAS.get(role, ()) for role in Role if role.value in scope.roles)
+from .writes import NEW_IDS, REFERENCES, Translator, Write, stored_ids
 
 
 def match_key(sheet: Sheet, key: tuple) -> tuple:
@@ -74,20 +68,16 @@ class Existing:
 
 
 class Checker:
-    """Everything a preview checks once the rows are read."""
+    """Everything a preview checks once the rows are read: one write gate for the whole file,
+    asked once per model for the ids of all its rows (the number of SQL statements does not
+    grow with the rows)."""
 
     def __init__(self, session: Any, scope: Scope, lookups: Lookups):
         self.session, self.scope, self.lookups = session, scope, lookups
         self.existing: dict[str, Existing] = {}
-        self.in_scope: dict[str, set] = {}
-        if not scope.national:
-            for name, model in (("structure", Structure), ("operateur", Operateur),
-                                ("convention", Convention)):
-                self.in_scope[name] = set(session.scalars(
-                    select(model.id).where(condition_for(model, scope))))
-            self.departements = set(session.scalars(select(Departement.id).where(
-                Departement.id.in_(sorted(scope.departement_ids))
-                | Departement.region_id.in_(sorted(scope.region_ids)))))
+        self.gate = Gate(scope, session, new_ids={m: set(ids) for m, ids in NEW_IDS.items()})
+        self.translator = Translator(lookups)
+        self._denials: dict[type, RuleError] = {}
 
     def stored(self, sheet: Sheet) -> Existing:
         if sheet.name not in self.existing:
@@ -96,6 +86,7 @@ class Checker:
 
     def compare(self, records: list[Record], result: ImportResult) -> None:
         seen: dict[tuple, int] = {}
+        rows: list[tuple[Record, Optional[tuple], list[Write]]] = []
         for rec in records:
             sheet = rec.sheet
             ident = (sheet.name, match_key(sheet, rec.key))
@@ -103,17 +94,22 @@ class Checker:
                 rec.error(sheet.key[0], f"clé en double dans le fichier : déjà ligne {seen[ident]}",
                           rec.key[0])
             seen.setdefault(ident, rec.row)
-            self._status(rec)
-            if rec.status == "skip":
-                continue
+            row = self._status(rec)
+            if rec.status != "skip":
+                rows.append((rec, row, self._writes(rec, row)))
+        self._preload(rows)
+        for rec, row, writes in rows:
+            if not rec.errors:
+                self._check(rec, row, writes)
             if rec.errors:
                 rec.status = "errors"
                 result.errors.extend(rec.errors)
-            result.counts[sheet.name][rec.status] += 1
+            result.counts[rec.sheet.name][rec.status] += 1
             if rec.status != "unchanged":
                 result.records.append(rec)
 
-    def _status(self, rec: Record) -> None:
+    def _status(self, rec: Record) -> Optional[tuple]:
+        """New, updated, unchanged or skip, with the changed fields; the stored row."""
         stored = self.stored(rec.sheet)
         row = stored.get(rec.key) if not rec.errors or rec.key else None
         if row is None and rec.sheet.name == "Adresses" and rec.key[0] not in (None, "nouvelle"):
@@ -126,96 +122,110 @@ class Checker:
         if row is None:
             if rec.derived and all(v is None for f, v in rec.values.items() if f not in rec.sheet.key):
                 rec.status = "skip"
-                return
+                return None
             rec.status = "new"
             rec.changed = {f: (None, v) for f, v in rec.values.items()
                            if v is not None and not rec.sheet.by_field[f].read_only}
-        else:
-            rec.ids = stored.ids(row)
-            pos, same, changed = stored.pos, stored.same, {}
-            for f, new in rec.values.items():
-                at = pos.get(f)
-                old = row[at] if at is not None else stored.value(row, f, self.session)
-                if not same[f](old, new):
-                    changed[f] = (old, new)
-            rec.changed = changed
-            rec.status = "updated" if rec.changed else "unchanged"
-        if rec.errors:
-            return
-        if rec.status != "unchanged":
-            self._validate(rec, row, stored)
-            return
-        # nothing to write, but a row of another territory is still an error, never skipped
-        message = self._scope_error(rec, row, stored, writing=False)
-        if message:
-            rec.error(rec.sheet.key[0], message, rec.key[0])
+            return None
+        rec.ids = stored.ids(row)
+        pos, same, changed = stored.pos, stored.same, {}
+        for f, new in rec.values.items():
+            at = pos.get(f)
+            old = row[at] if at is not None else stored.value(row, f, self.session)
+            if not same[f](old, new):
+                changed[f] = (old, new)
+        rec.changed = changed
+        rec.status = "updated" if rec.changed else "unchanged"
+        return row
 
-    def _validate(self, rec: Record, row: Optional[tuple], stored: Existing) -> None:
+    def _writes(self, rec: Record, row: Optional[tuple]) -> list[Write]:
+        if rec.errors or rec.status == "unchanged":
+            return []
+        if row is None and rec.ids is not None and rec.sheet.name == "Adresses":
+            stored = self.stored(rec.sheet)   # a new year of a stored address
+            return self.translator.writes(rec, stored.any_with("id", rec.key[0]),
+                                          lambda r, f: stored.value(r, f, self.session))
+        return self.translator.writes(rec)
+
+    def _preload(self, rows: list[tuple[Record, Optional[tuple], list[Write]]]) -> None:
+        """Ask the gate once per model for every id the rows refer to."""
+        ids: dict[tuple[str, type], set] = defaultdict(set)
+        for rec, _row, writes in rows:
+            if rec.errors:
+                continue
+            for model, ident in stored_ids(rec):
+                ids[("write", model)].add(ident)
+            for write in writes:
+                for attr, value in write.values.items():
+                    if attr in REFERENCES and value is not None:
+                        ids[("choose", REFERENCES[attr])].add(value)
+                for model, related in write.related.items():
+                    ids[("choose", model)].update(related)
+        for (kind, model), found in ids.items():
+            self.gate.preload(model, found, kind)
+
+    # --- the gate, then the rules -----------------------------------------------------------
+    def _check(self, rec: Record, row: Optional[tuple], writes: list[Write]) -> None:
+        if rec.status == "unchanged":
+            # nothing to write, but a row of another territory is still an error, never skipped
+            for model, ident in stored_ids(rec):
+                if not self.gate.inside(model, ident, "write"):
+                    return self._refuse(rec, self._hidden(model, ident))
+            return None
+        denials: list[tuple[Write, RuleError]] = []
+        for write in writes:
+            found = self.gate.check(write.model, write.stored, write.values, UNCHECKED,
+                                    write.related, rules=False)
+            if found and found[0].field is None and getattr(found[0], "status", 422) in (403, 404):
+                return self._refuse(rec, found[0])   # the role, or a row outside: nothing else said
+            denials += [(write, d) for d in found]
+        self._required(rec, row)
+        for write, denial in denials:
+            self._denied(rec, write, denial)
+        current = None
+        if row is not None:
+            current = SimpleNamespace(**dict(zip(self.stored(rec.sheet).fields, row)))
+        for error in domain_rules(rec.sheet.model, dict(rec.values), current):
+            field = error.field if error.field in rec.sheet.by_field else None
+            rec.error(field, error.message, rec.values.get(field) if field else None)
+        return None
+
+    def _hidden(self, model: type, ident: int) -> RuleError:
+        """The gate's refusal of a stored row outside the territory: it says nothing of the
+        row, so one per model serves every row (a national file read by an agent)."""
+        found = self._denials.get(model)
+        if found is None:
+            found = self._denials[model] = self.gate.hidden(model, {"id": ident})[0]
+        return found
+
+    def _refuse(self, rec: Record, denial: RuleError) -> None:
+        """The whole row refused: only what the file holds is shown, never the stored row."""
+        rec.changed, rec.ids = {}, None
+        rec.error(rec.sheet.key[0], denial.message, rec.key[0])
+
+    def _denied(self, rec: Record, write: Write, denial: RuleError) -> None:
         sheet = rec.sheet
-        for column in stored.required:
+        field = self.translator.field_of(sheet, denial.field)
+        if denial.field is None and write.related and "codes_dna" in sheet.by_field:
+            outside = [code for code, ident in zip(*self._moved_codes(rec))
+                       if not self.gate.inside(next(iter(write.related)), ident, "choose")]
+            codes = ", ".join(outside)
+            rec.error("codes_dna", f"{denial.message.rstrip('.')} : {codes}.", codes)
+            return
+        field = field or sheet.key[0]
+        rec.error(field, denial.message, rec.values.get(field))
+
+    def _moved_codes(self, rec: Record) -> tuple[list[str], list]:
+        old, new = rec.changed["codes_dna"]
+        codes = sorted(set(old or ()) ^ set(new or ()))
+        return codes, self.translator.structures(codes)
+
+    def _required(self, rec: Record, row: Optional[tuple]) -> None:
+        for column in self.stored(rec.sheet).required:
             if column.field in rec.values and rec.values[column.field] is None:
                 rec.error(column.field, f"{column.label} obligatoire : la cellule ne peut pas être vide")
             elif row is None and column.field not in rec.values:
                 rec.error(None, f"{column.label} obligatoire pour créer la ligne")
-        message = self._scope_error(rec, row, stored)
-        if message:
-            rec.error(sheet.key[0], message, rec.key[0])
-            return
-        current = None
-        if row is not None:
-            current = SimpleNamespace(**dict(zip(stored.fields, row)))
-        for error in domain_rules(sheet.model, dict(rec.values), current):
-            field = error.field if error.field in sheet.by_field else None
-            rec.error(field, error.message, rec.values.get(field) if field else None)
-
-    def _scope_error(self, rec: Record, row: Optional[tuple], stored: Existing,
-                     writing: bool = True) -> Optional[str]:
-        """Why this row may not be imported by this user (None if it may). ``writing=False``
-        for an unchanged row: only its territory counts, not the right to modify the sheet."""
-        scope, sheet = self.scope, rec.sheet
-        if scope.national:
-            return None
-        if writing and not can_write(scope, sheet.area):
-            return f"votre rôle ne permet pas de modifier la feuille {sheet.name}"
-        outside = "ligne hors de votre périmètre"
-        if sheet.name == "Opérateurs":
-            return outside if row is not None and stored.ids(row)[0] not in self.in_scope["operateur"] else None
-        if sheet.name == "Conventions":
-            if row is not None and stored.ids(row)[0] not in self.in_scope["convention"]:
-                return outside
-            if not writing:  # a CPOM seen by the user may cover structures of other territories
-                return None
-            return self._codes_outside(rec.values.get("codes_dna") or ())
-        code = rec.values.get("code_dna")
-        if row is None and sheet.name == "Adresses" and rec.ids:
-            row = stored.any_with("id", rec.key[0])  # the address, known under another year
-        if row is not None:
-            stored_code = stored.value(row, "code_dna", self.session)
-            outside = self._codes_outside((stored_code,)) if stored_code != code else None
-            if outside:
-                return outside
-            code = code or stored_code
-        if sheet.name == "Structures":
-            if row is not None and stored.ids(row)[0] not in self.in_scope["structure"]:
-                return outside
-            if not writing:  # the structure stays where it is
-                return None
-            dep = rec.values.get("departement")
-            if dep and self.lookups.departements[dep][0] not in self.departements:
-                return f"le département {dep} est hors de votre périmètre"
-            return None
-        return self._codes_outside((code,) if code else ())
-
-    def _codes_outside(self, codes) -> Optional[str]:
-        for code in codes:
-            found = self.lookups.structures.get(code)
-            if found is None:
-                if code in self.lookups.new_structures:
-                    continue
-                return f"structure inconnue : {code}"
-            if found[0] not in self.in_scope["structure"]:
-                return f"structure {code} hors de votre périmètre"
-        return None
 
 
-__all__ = ["BY_NAME", "Checker", "Existing", "can_write", "match_key"]
+__all__ = ["BY_NAME", "Checker", "Existing", "match_key"]

@@ -81,8 +81,9 @@ def post(client, path: str, page: str, **data):
     return client.post(path, data={"csrf_token": csrf(client, page), **data}, follow_redirects=True)
 
 
-def upload_modified_workbook(client, campagne_id: int, code: str, value: int) -> str:
-    """Download the pre-filled workbook, change one cell with openpyxl, upload and apply it."""
+def upload_modified_workbook(client, campagne_id: int, code: str) -> str:
+    """Download the pre-filled workbook, change one cell an opérateur fills (the PMR places:
+    the places autorisées are the State's) with openpyxl, upload and apply it."""
     response = client.get(f"/campagnes/saisie/{campagne_id}/classeur.xlsx")
     assert response.status_code == 200
     book = openpyxl.load_workbook(io.BytesIO(response.data))
@@ -91,7 +92,7 @@ def upload_modified_workbook(client, campagne_id: int, code: str, value: int) ->
     col = header.index("PMR") + 1
     for row in ws.iter_rows(min_row=2):
         if row[0].value == code and row[1].value == 2025:
-            ws.cell(row=row[0].row, column=col, value=value)
+            ws.cell(row=row[0].row, column=col, value=0 if ws.cell(row=row[0].row, column=col).value else 1)
     out = io.BytesIO()
     book.save(out)
     token = csrf(client, "/campagnes/saisie/")
@@ -128,7 +129,7 @@ def test_campaign_end_to_end(fresh_app):
     assert saved.status_code == 200
     assert status_of(fresh_app, t_form)[0] == "en_cours"
     # the other by re-uploading the pre-filled workbook → en cours
-    applied = upload_modified_workbook(operateur, campagne, ids["file"], 1)
+    applied = upload_modified_workbook(operateur, campagne, ids["file"])
     assert "Classeur appliqué" in applied
     assert status_of(fresh_app, t_file)[0] == "en_cours"
     assert counts(agent, campagne)["en_cours"] == 2

@@ -108,7 +108,7 @@ def test_upload_cannot_touch_another_operateur_nor_state_fields(fresh_app, regio
         ws.cell(row=2, column=col, value=1234567)
 
     page = _send(client, c["id"], change_dotation)
-    assert "est réservé aux services de l" in page and "Appliquer le classeur" not in page
+    assert "réservé aux services de l" in page and "Appliquer le classeur" not in page
 
 
 def test_batches_of_others_are_not_found(fresh_app, region_campaign):

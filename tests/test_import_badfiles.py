@@ -152,7 +152,8 @@ def test_unchanged_rows_of_another_territory_are_errors_too(app, tmp_path):
     rows = [["Code DNA", "Année", "Places autorisées"], [code, annee, places]]
     status, report = _run(app, tmp_path, _xlsx(rows), "copie.xlsx", "--user", "calvados")
     assert status == 1
-    assert [e["message"] for e in report["errors"]] == [f"structure {code} hors de votre périmètre"]
+    assert [(e["value"], e["message"]) for e in report["errors"]] == [
+        (code, "Enregistrement introuvable ou hors de votre périmètre.")]
 
 
 def test_unknown_operateur_and_departement(app, tmp_path):

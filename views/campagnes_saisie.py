@@ -18,27 +18,10 @@ from app.errors import refused_page
 from app.extensions import db
 from app.gate import WriteRefused
 from app.scope import condition_for, current_scope
-from app.sheets import BY_NAME
 from models.campagne import Campagne, StatutCampagne, Tache
 from models.imports import ImportBatch
 
 from .campagnes import XLSX, scoped
-from .writes import STATE_FIELDS
-
-
-def state_field_changes(summary: dict) -> list[str]:
-    """The State's fields an opérateur's file would change (refused: the file is not applied)."""
-    if not current_scope().is_operateur:
-        return []
-    labels = {}
-    for sheet in BY_NAME.values():
-        for name in STATE_FIELDS.get(sheet.model.__tablename__, ()):
-            if name in sheet.by_field:
-                labels[(sheet.name, sheet.by_field[name].label)] = name
-    return [_("%(s)s, %(k)s : « %(f)s » est réservé aux services de l'État.", s=change["sheet"],
-              k=" / ".join(str(k) for k in change["key"]), f=label)
-            for change in summary.get("changes", []) for label in change.get("fields", {})
-            if (change["sheet"], label) in labels]
 
 
 def _own_batch(batch_id: int) -> ImportBatch:
@@ -130,20 +113,19 @@ class TransmissionView(BaseView):
         summary = load_summary(batch)
         return self.render_template(
             "bhasile/campagnes/apercu.html", campagne=campagne, batch=batch, summary=summary,
-            refused=state_field_changes(summary), csrf=generate_csrf(), title=_("Aperçu de l'envoi"))
+            csrf=generate_csrf(), title=_("Aperçu de l'envoi"))
 
     @expose("/<int:pk>/import/<int:batch_id>/appliquer", methods=["POST"])
     @has_access
     @permission_name("upload")
     def appliquer(self, pk: int, batch_id: int):
         from imports.apply import StaleRows
-        from imports.batches import apply_batch, load_summary
+        from imports.batches import apply_batch
 
         campagne = _open_campagne(pk)
         batch = _own_batch(batch_id)
         back = url_for(".apercu", pk=campagne.id, batch_id=batch_id)
-        refused = state_field_changes(load_summary(batch))
-        if batch.status != "preview" or refused:
+        if batch.status != "preview":  # refused at the preview: the gate's errors are listed
             flash(_("Cet envoi ne peut pas être appliqué."), "danger")
             return redirect(back)
         try:

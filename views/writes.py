@@ -16,7 +16,7 @@ from flask_appbuilder.fields import EnumField
 from sqlalchemy import inspect
 from wtforms.validators import Optional
 
-from app.gate import STATE_FIELDS, UNCHECKED, Gate  # noqa: F401  (STATE_FIELDS: campaign upload, until it asks the gate)
+from app.gate import UNCHECKED, Gate
 from app.rules import RuleError
 from app.scope import current_scope
 from models.base import Versioned
