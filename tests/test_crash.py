@@ -186,6 +186,13 @@ def _no_space(*_args, **_kwargs):
     raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
 
+class _FullFile(io.FileIO):
+    """A file on a disk that fills up: every write fails with ENOSPC."""
+
+    def write(self, _data):
+        _no_space()
+
+
 @pytest.mark.parametrize("when", ["disk-already-full", "disk-fills-while-writing"])
 def test_an_import_upload_on_a_full_disk_is_a_french_507_and_writes_nothing(fresh_app, monkeypatch,
                                                                               when):
@@ -206,8 +213,8 @@ def test_an_import_upload_on_a_full_disk_is_a_french_507_and_writes_nothing(fres
     if when == "disk-already-full":
         full = shutil.disk_usage(kept)._replace(free=app.storage.HEADROOM)
         monkeypatch.setattr(app.storage.shutil, "disk_usage", lambda _path: full)
-    else:
-        monkeypatch.setattr(imports.batches.Path, "write_bytes", _no_space)
+    else:  # the disk fills while the original is written: neither it nor its temporary file stays
+        monkeypatch.setattr(app.storage.os, "fdopen", lambda fd, *_a, **_k: _FullFile(fd, "wb"))
     workbook = (SAMPLES / "classeur-exemple.xlsx").read_bytes()
     response = client.post("/imports/envoyer", content_type="multipart/form-data", data={
         "csrf_token": token, "fichier": (io.BytesIO(workbook), "classeur-exemple.xlsx")})

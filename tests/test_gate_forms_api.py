@@ -185,3 +185,11 @@ def test_agent_may_not_delete_a_cpom_covering_another_territory(fresh_app):
     assert client.get(f"/conventionview/show/{cid}").status_code == 200
     assert client.delete(f"/api/v1/convention/{cid}").status_code in (400, 404)
     assert _one(fresh_app, select(Convention.id).where(Convention.id == cid)) is not None
+
+
+def test_api_a_value_the_database_cannot_hold_is_a_422_not_a_503(fresh_app):
+    """Found by the API fuzzer on PostgreSQL: a 201-character opérateur name answered 503."""
+    client = client_for(fresh_app, "calvados")
+    answer = client.post("/api/v1/operateur/", json={"nom": "x" * 5000})
+    assert answer.status_code in (400, 422), answer.get_data(as_text=True)[:300]
+    assert _one(fresh_app, select(Operateur.id).where(Operateur.nom == "x" * 5000)) is None

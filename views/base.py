@@ -18,6 +18,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import BadRequest
 from wtforms import HiddenField
 
+from app.errors import database_unavailable
 from app.extensions import db
 from app.labels import enum_label
 from app.gate import UNCHECKED, Gate, status_of
@@ -192,9 +193,13 @@ class ScopedModelApi(ModelRestApi):
                 return self.response(409, message=str(_l(
                     "Enregistrement refusé : il contredit un enregistrement existant (clé déjà "
                     "utilisée ou ligne liée disparue). Rien n'a été écrit.")))
-            return self.response(503, message=str(_l(
-                "Enregistrement impossible pour le moment (base de données indisponible). Rien "
-                "n'a été écrit ; réessayez.")))
+            if database_unavailable(cause):
+                return self.response(503, message=str(_l(
+                    "Enregistrement impossible pour le moment (base de données indisponible). Rien "
+                    "n'a été écrit ; réessayez.")))
+            return self.response_422(message=str(_l(
+                "Enregistrement refusé : une valeur ne convient pas à la base (texte trop long, "
+                "nombre hors limites…). Rien n'a été écrit.")))
         (self.post_add if status == 201 else self.post_update)(item)
         body = {"result": self.edit_model_schema.dump(item, many=False),
                 "id": self.datamodel.get_pk_value(item)}

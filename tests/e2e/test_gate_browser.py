@@ -26,10 +26,10 @@ def test_two_agents_on_one_fiche_the_second_save_is_refused_and_says_why(open_pa
     normandie.goto(f"/structureview/edit/{sid}")
     normandie.fill('input[name="nom"]', "Nom choisi par la région")
     with normandie.expect_navigation():
-        normandie.locator("form [type=submit]").first.click()
+        normandie.locator("main form [type=submit]").first.click()
     calvados.fill('input[name="nom"]', "Nom de l'ancienne saisie")
     with calvados.expect_navigation():
-        calvados.locator("form [type=submit]").first.click()
+        calvados.locator("main form [type=submit]").first.click()
     alert = calvados.locator(".fr-alert--error, .fr-alert--danger, [role=alert]").first
     expect(alert).to_contain_text("modifiée par quelqu'un d'autre")
     expect(alert).to_contain_text("Nom choisi par la région")
@@ -49,7 +49,7 @@ def test_an_operateur_typing_the_granted_dotation_is_refused_on_the_field(open_p
     page.goto(f"/budgetanneeview/edit/{bid}")
     page.fill('input[name="dotation_accordee"]', "1")
     with page.expect_navigation():
-        page.locator("form [type=submit]").first.click()
+        page.locator("main form [type=submit]").first.click()
     expect(page.locator("#dotation_accordee-desc-error, .fr-error-text").first).to_contain_text(
         "réservé aux services de l'État")
     assert _value(live_server, select(BudgetAnnee.dotation_accordee).where(BudgetAnnee.id == bid)) == before
