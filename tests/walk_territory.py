@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, false, select
 
 from models import (Adresse, AdresseAnnee, BhasileUser, Convention, ConventionStructure,
                     Departement, Document, ExportJob, ImportBatch, Operateur, Region, Structure)
@@ -44,34 +44,41 @@ class Territory:
 
 
 def territory(session, username: str) -> Territory:
+    """The territory of an account, from its role, régions, départements or opérateur."""
     user = session.scalar(select(BhasileUser).where(BhasileUser.username == username))
     roles = {r.name for r in user.roles}
-    is_operateur = Role.OPERATEUR.value in roles
     deps = {d.id for d in user.departements} | set(session.scalars(
         select(Departement.id).where(Departement.region_id.in_([r.id for r in user.regions]))))
     national = bool(roles & NATIONAL_ROLES) or (
         roles == {Role.LECTEUR.value} and not (deps or user.operateur_id))
-    everything = select(Structure.id)
-    if national:
-        structures = set(session.scalars(everything))
-    elif is_operateur:
-        structures = set(session.scalars(everything.where(Structure.operateur_id == user.operateur_id)))
-    else:
-        structures = set(session.scalars(everything.where(Structure.departement_id.in_(deps))))
-    t = Territory(username, user.id, national, is_operateur, {"structure": structures})
+    t = Territory(username, user.id, national, Role.OPERATEUR.value in roles)
+    structures = select(Structure.id)
+    if t.is_operateur:
+        structures = structures.where(Structure.operateur_id == user.operateur_id)
+    elif not national:
+        structures = structures.where(Structure.departement_id.in_(deps))
+    t.ids["structure"] = set(session.scalars(structures))
+    _linked(session, t, user.operateur_id, deps)
+    t.existing = {name: _ids(session, Structure.metadata.tables[name], None, True) for name in t.ids}
+    t.codes, t.out_code = _codes(session, t, user.operateur_id)
+    return t
+
+
+def _linked(session, t: Territory, operateur_id: int | None, deps: set[int]) -> None:
+    """In-scope ids of every table hanging from the structures, and of the owned records."""
+    structures, national = t.ids["structure"], t.national
     for table in Structure.metadata.sorted_tables:
         if "structure_id" in table.c and "id" in table.c:
             t.ids[table.name] = _ids(session, table, table.c.structure_id.in_(structures), national)
     t.ids["adresse_annee"] = _ids(session, AdresseAnnee.__table__,
                                   AdresseAnnee.adresse_id.in_(t.ids["adresse"]), national)
-    ops = {user.operateur_id} if is_operateur else set(session.scalars(
+    ops = {operateur_id} if t.is_operateur else set(session.scalars(
         select(Structure.operateur_id).where(Structure.id.in_(structures))))
     t.ids["operateur"] = _ids(session, Operateur.__table__, Operateur.id.in_(ops), national)
-    covered = select(ConventionStructure.convention_id).where(
-        ConventionStructure.structure_id.in_(structures))
-    conv = Convention.id.in_(covered) | (Convention.operateur_id == user.operateur_id if is_operateur
-                                         else False)
-    t.ids["convention"] = _ids(session, Convention.__table__, conv, national)
+    covered = Convention.id.in_(select(ConventionStructure.convention_id).where(
+        ConventionStructure.structure_id.in_(structures)))
+    own = Convention.operateur_id == operateur_id if t.is_operateur else false()
+    t.ids["convention"] = _ids(session, Convention.__table__, covered | own, national)
     t.ids["document"] = _ids(session, Document.__table__, Document.structure_id.in_(structures)
                              | Document.convention_id.in_(t.ids["convention"])
                              | Document.operateur_id.in_(t.ids["operateur"]), national)
@@ -79,14 +86,11 @@ def territory(session, username: str) -> Territory:
     on_deps = Campagne.id.in_(select(campagne_departement.c.campagne_id).where(
         campagne_departement.c.departement_id.in_(deps)))
     t.ids["campagne"] = _ids(session, Campagne.__table__,
-                             with_task if is_operateur else with_task | on_deps, national)
+                             with_task if t.is_operateur else with_task | on_deps, national)
     t.ids["tache_commentaire"] = _ids(session, TacheCommentaire.__table__,
                                       TacheCommentaire.tache_id.in_(t.ids["tache"]), national)
-    t.ids["import_batch"] = _ids(session, ImportBatch.__table__, ImportBatch.user_id == user.id, False)
-    t.ids["export_job"] = _ids(session, ExportJob.__table__, ExportJob.owner_id == user.id, False)
-    t.existing = {name: _ids(session, Structure.metadata.tables[name], None, True) for name in t.ids}
-    t.codes, t.out_code = _codes(session, t, is_operateur, user.operateur_id)
-    return t
+    t.ids["import_batch"] = _ids(session, ImportBatch.__table__, ImportBatch.user_id == t.user_id, False)
+    t.ids["export_job"] = _ids(session, ExportJob.__table__, ExportJob.owner_id == t.user_id, False)
 
 
 def _ids(session, table: Table, condition, national: bool) -> set[int]:
@@ -94,7 +98,7 @@ def _ids(session, table: Table, condition, national: bool) -> set[int]:
     return set(session.scalars(query if national else query.where(condition)))
 
 
-def _codes(session, t: Territory, is_operateur: bool, operateur_id) -> tuple[list[str], str | None]:
+def _codes(session, t: Territory, operateur_id: int | None) -> tuple[list[str], str | None]:
     """Dashboard codes inside the territory, and one naming nothing inside at any level."""
     rows = session.execute(select(Departement.code, Region.code, Structure.id, Structure.operateur_id)
                            .join(Departement, Departement.id == Structure.departement_id)
@@ -102,7 +106,8 @@ def _codes(session, t: Territory, is_operateur: bool, operateur_id) -> tuple[lis
     dep_in = {r[0] for r in rows if r[2] in t.ids["structure"]}
     reg_in = {r[1] for r in rows if r[2] in t.ids["structure"]}
     ops_in = {str(o) for o in t.ids["operateur"]}
-    codes = ["FR", min(reg_in), min(dep_in), str(operateur_id if is_operateur else min(t.ids["operateur"]))]
+    operateur = operateur_id if t.is_operateur else min(t.ids["operateur"])
+    codes = ["FR", min(reg_in), min(dep_in), str(operateur)]
     candidates = sorted({r[0] for r in rows} | {r[1] for r in rows})
     out = next((c for c in candidates if c not in dep_in | reg_in
                 and not (c.isdigit() and str(int(c)) in ops_in)), None)
