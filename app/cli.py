@@ -4,6 +4,7 @@ from __future__ import annotations
 import secrets
 import sys
 import time
+from typing import Callable
 
 import click
 from flask import Flask, current_app
@@ -161,19 +162,28 @@ def create_user_command(login, role_name, regions, departements, operateur, emai
 @bhasile.command("demo-users")
 def demo_users_command() -> None:
     """Crée (ou réinitialise) un compte de démonstration par rôle et affiche les identifiants."""
+    click.echo("Comptes de démonstration (mots de passe régénérés à chaque lancement) :")
+    for login, password, label, operateur in create_demo_users(lambda: secrets.token_urlsafe(9)):
+        click.echo(f"  {login:<10} {password:<14} {label}"
+                   + (f" — {operateur}" if operateur else ""))
+
+
+def create_demo_users(password: Callable[[], str]) -> list[tuple[str, str, str, str | None]]:
+    """One account per role of ``DEMO_USERS`` (the opérateur account on the opérateur with the
+    most structures); returns (login, password, label, opérateur) for each account made."""
     biggest = db.session.execute(
         select(Operateur.nom).join(Structure).group_by(Operateur.id, Operateur.nom)
         .order_by(func.count(Structure.id).desc(), Operateur.nom).limit(1)).scalar()
-    click.echo("Comptes de démonstration (mots de passe régénérés à chaque lancement) :")
+    made = []
     for login, (role, scope, label) in DEMO_USERS.items():
-        password = secrets.token_urlsafe(9)
         operateur = biggest if "operateur" in scope else None
         if role is Role.OPERATEUR and operateur is None:
             continue
-        create_or_update_user(login, role, password, scope.get("regions", ()),
+        secret = password()
+        create_or_update_user(login, role, secret, scope.get("regions", ()),
                               scope.get("departements", ()), operateur)
-        click.echo(f"  {login:<10} {password:<14} {label}"
-                   + (f" — {operateur}" if operateur else ""))
+        made.append((login, secret, label, operateur))
+    return made
 
 
 #: Modules that add their own ``flask bhasile`` commands to the group above.

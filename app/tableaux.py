@@ -67,6 +67,8 @@ class Territoire:
 def resolve(niveau: str, code: Optional[str], scope: Scope) -> Territoire:
     """The territory of a dashboard URL; 404 when unknown or outside the scope."""
     if niveau == "national":
+        if code != NATIONAL_CODE:
+            abort(404)  # one national page, not one per code typed in the address
         return Territoire("national", NATIONAL_CODE, _("France entière"), scope, covered=scope.national)
     if niveau == "region":
         region = db.session.scalar(select(Region).where(Region.code == code)) or abort(404)

@@ -36,18 +36,10 @@ def template_db(tmp_path_factory):
     result = run_cli(app, "bhasile", "demo")
     assert result.exit_code == 0, result.output
     with app.app_context():
-        from app.cli import DEMO_USERS, create_or_update_user
+        from app.cli import create_demo_users
         from app.extensions import db
-        from sqlalchemy import func, select
-        from models import Operateur, Structure
 
-        biggest = db.session.execute(
-            select(Operateur.nom).join(Structure).group_by(Operateur.id, Operateur.nom)
-            .order_by(func.count(Structure.id).desc(), Operateur.nom).limit(1)).scalar()
-        for login, (role, scope, _label) in DEMO_USERS.items():
-            create_or_update_user(login, role, dbutil.PASSWORD, scope.get("regions", ()),
-                                  scope.get("departements", ()),
-                                  biggest if "operateur" in scope else None)
+        create_demo_users(lambda: dbutil.PASSWORD)
         db.session.remove()
         db.engine.dispose()
     yield url, tmp

@@ -69,6 +69,7 @@ def test_a_departement_agent_national_page_shows_only_their_departement(park):
     assert _kpi(page, "Structures") == _fr(_count(park, Departement.code == "14"))
     assert client.get("/tableaux/departement/75/").status_code == 404
     assert client.get("/tableaux/region/11/").status_code == 404
+    assert client.get("/tableaux/national/75/").status_code == 404  # one national page: FR
     assert client.get("/tableaux/departement/14/").status_code == 200
     workbook = client.get("/tableaux/national/FR/xlsx/regions")
     sheet = openpyxl.load_workbook(io.BytesIO(workbook.data)).active

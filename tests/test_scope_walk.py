@@ -1,93 +1,42 @@
-"""An agent of the Calvados walks every page, API and file of the app and never sees another
-département's structure (a code DNA of elsewhere is the marker)."""
+"""Each role walks every page, API list, export, chart, map and drop-down of the app — every
+GET address of the registry, then the links of what it reached — and never reads a stored
+value of a record outside its territory; an id or a territory code outside it answers 404.
+
+Roles: a départemental agent (Calvados), a regional agent (Normandie), an opérateur, a reader
+with a territory (Bretagne) and the national reader. The national administration has left
+campaigns, documents, an import and an export around, inside and outside those territories.
+"""
 from __future__ import annotations
 
 import io
-import zipfile
 
 import pytest
 from sqlalchemy import select
 
-from app.scope import Scope, condition_for
-from models import Departement
-from models.enums import Role
-from tests.conftest import client_for
-from tests.views_util import leaked, out_of_scope_codes
+from tests import dbutil
+from tests.conftest import Auth, client_for, make_app
+from tests.test_documents_samples import pdf
+from tests.walk_territory import markers, territory
+from tests.walk_text import Markers, answer_text
+from tests.walk_urls import SKIP, registry_visits, walk
 
-SKIP_ENDPOINTS = {"static", "appbuilder.static", "AuthDBView.logout", "LocaleView.index",
-                  "UtilView.back"}
-
-
-def _calvados_scope(app) -> Scope:
-    with app.app_context():
-        from app.extensions import db
-
-        dep = db.session.scalar(select(Departement.id).where(Departement.code == "14"))
-    return Scope(departement_ids=frozenset({dep}), roles=frozenset({Role.DEPARTEMENTAL.value}))
-
-
-def _outside_id(app, view, scope: Scope) -> str:
-    """An id of the view's model outside the scope (or an id that does not exist)."""
-    model = getattr(getattr(view, "datamodel", None), "obj", None)
-    if model is None:
-        return "999999"
-    with app.app_context():
-        from app.extensions import db
-
-        try:
-            found = db.session.scalar(select(model.id).where(~condition_for(model, scope)).limit(1))
-        except LookupError:
-            found = None
-    return str(found or 999999)
-
-
-def _urls(app, scope: Scope) -> list[str]:
-    views = {v.endpoint: v for v in app.appbuilder.baseviews}
-    urls = []
-    for rule in app.url_map.iter_rules():
-        if ("GET" not in rule.methods or rule.endpoint in SKIP_ENDPOINTS
-                or rule.endpoint.endswith(".action")):  # FAB's actions need a real action name
-            continue
-        view = views.get(rule.endpoint.split(".")[0])
-        args = {name: _outside_id(app, view, scope) for name in rule.arguments}
-        try:
-            with app.test_request_context():
-                from flask import url_for
-
-                urls.append(url_for(rule.endpoint, **args))
-        except Exception:  # a converter refusing a number (e.g. a file name): try a word
-            with app.test_request_context():
-                from flask import url_for
-
-                urls.append(url_for(rule.endpoint, **{k: "structure" for k in args}))
-    if "ExportView.view" in app.view_functions:  # every list's "Exporter" file
-        with app.test_request_context():
-            from flask import url_for
-
-            urls += [url_for("ExportView.view", view_name=v.__class__.__name__)
-                     for v in app.appbuilder.baseviews if hasattr(v, "datamodel")]
-    return sorted(set(urls))
-
-
-def _text(response) -> str:
-    data = response.get_data()
-    if data[:2] == b"PK":  # xlsx, zip: read every member
-        try:
-            with zipfile.ZipFile(io.BytesIO(data)) as archive:
-                return " ".join(archive.read(n).decode("utf-8", "replace") for n in archive.namelist())
-        except zipfile.BadZipFile:
-            pass
-    return data.decode("utf-8", "replace")
+ROLES = ["calvados", "normandie", "operateur", "lecteur_bretagne", "lecteur"]
 
 
 @pytest.fixture(scope="module")
-def walk(template_db):
-    from tests import dbutil
-    from tests.conftest import make_app
-
+def walk_app(template_db):
     url, tmp = template_db
-    application = make_app(dbutil.clone(url, tmp, "walk"), tmp)
-    yield application, out_of_scope_codes(dbutil.new_url(tmp, "walk"))
+    # a territory's exports are written and read; the nation's stop at the confirmation page
+    application = make_app(dbutil.clone(url, tmp, "walk"), tmp, BHASILE_EXPORT_SYNC_MAX_ROWS=3000)
+    with application.app_context():
+        from app.cli import create_or_update_user
+        from app.extensions import db
+        from models.enums import Role
+
+        create_or_update_user("lecteur_bretagne", Role.LECTEUR, dbutil.PASSWORD, regions=["53"])
+        db.session.commit()
+    _leave_records_around(application)
+    yield application
     with application.app_context():
         from app.extensions import db
 
@@ -95,32 +44,136 @@ def walk(template_db):
         db.engine.dispose()
 
 
-def test_no_page_api_or_file_shows_a_structure_of_another_departement(walk):
-    app, forbidden = walk
-    client = client_for(app, "calvados")
-    urls = _urls(app, _calvados_scope(app))
-    assert any(u.startswith("/api/v1/structure") for u in urls)
-    leaks, errors = {}, []
-    for url in urls:
-        try:
-            response = client.get(url)
-        except Exception as exc:  # noqa: BLE001 - reported below with the URL
-            errors.append(f"{url}: {exc!r}"[:200])
-            continue
-        if response.status_code >= 500:
-            errors.append(url)
-        found = leaked(_text(response), forbidden)
-        if found:
-            leaks[url] = sorted(found)[:5]
-    assert not leaks, f"records of other départements shown: {leaks}"
-    assert not errors, f"server errors: {errors}"
+def _db():
+    from app.extensions import db
+
+    return db.session
 
 
-def test_the_walk_does_see_calvados_records(walk):
-    """The marker works: the same pages do show the agent's own structures."""
-    app, forbidden = walk
-    client = client_for(app, "calvados")
-    body = client.get("/structureview/list/").get_data(as_text=True)
-    assert "14 - Calvados" in body and not leaked(body, forbidden)
-    api = client.get("/api/v1/structure/").get_json()
-    assert api["count"] > 0 and all(r["departement"]["code"] == "14" for r in api["result"])
+def _leave_records_around(app) -> None:
+    """What the national administration did: a campaign outside every walker's territory and one
+    across theirs, documents on structures inside and outside, an import and an export."""
+    with app.app_context():
+        from models import BhasileUser, Departement, ExportJob, ImportBatch, Structure
+
+        op = _db().scalar(select(BhasileUser.operateur_id).where(BhasileUser.username == "operateur"))
+        rows = _db().execute(select(Structure.id, Structure.operateur_id, Departement.id,
+                                    Departement.code, Departement.region_id).join(Departement)
+                             .order_by(Departement.code, Structure.id)).all()
+        regions = {r[3]: r[4] for r in rows}
+        walked = {"14", "35"} | {r[3] for r in rows if r[1] == op} | {
+            code for code, region in regions.items() if region in {regions["14"], regions["35"]}}
+        elsewhere = next(r for r in rows if r[3] not in walked)
+        own = next(r for r in rows if r[1] == op)
+        shared = sorted({r[2] for r in rows if r[3] in ("14", "35")} | {own[2]})
+        centrale_id = _db().scalar(select(BhasileUser.id).where(BhasileUser.username == "centrale"))
+        _db().add(ExportJob(owner_id=centrale_id, kind="vue", title="Export national du jour",
+                            params="{}", status="termine"))
+        _db().add(ImportBatch(user_id=centrale_id, username="centrale", filename="import-national.xlsx",
+                              status="refused", counts="{}"))
+        _db().commit()
+        calvados = next(r for r in rows if r[3] == "14")
+    centrale = client_for(app, "centrale")
+    _open_campaign(centrale, "Collecte hors des périmètres", [elsewhere[2]])
+    _open_campaign(centrale, "Collecte partagée", shared)
+    for sid, name in ((calvados[0], "piece-calvados.pdf"), (own[0], "piece-operateur.pdf"),
+                      (elsewhere[0], "piece-ailleurs.pdf")):
+        page = f"/documents/structure/{sid}/"
+        response = centrale.post(page + "upload", content_type="multipart/form-data", data={
+            "csrf_token": Auth(centrale).csrf(page), "categorie": "BUDGET_PREVISIONNEL_DEMANDE",
+            "annee": "2026", "fichier": (io.BytesIO(pdf()), name)})
+        assert response.status_code == 302, name
+
+
+def _open_campaign(client, nom: str, departements: list[int]) -> None:
+    response = client.post("/campagnes/ouvrir", data={
+        "csrf_token": Auth(client).csrf("/campagnes/ouvrir"), "nom": nom, "annees": "2024-2025",
+        "departement": [str(d) for d in departements], "feuille": ["Structures", "Places"]})
+    assert response.status_code == 302, response.get_data(as_text=True)[:500]
+
+
+def known_exposures(session, terr) -> set[str]:
+    """Values outside the territory still shown, each a finding with its own xfail test below;
+    remove an entry here with its test's marker when the fix lands."""
+    from models import ConventionStructure, Operateur, Structure
+
+    if terr.national:
+        return set()
+    # W1: a convention export's « Codes DNA » lists every structure the CPOM covers
+    partners = select(ConventionStructure.convention_id).where(
+        ConventionStructure.structure_id.in_(terr.ids["structure"]))
+    known = set(session.scalars(select(Structure.code_dna).join(ConventionStructure).where(
+        ConventionStructure.convention_id.in_(partners))))
+    if terr.is_operateur:  # W2: an opérateur's drop-downs offer the opérateurs without structure
+        used = select(Structure.operateur_id).where(Structure.operateur_id.is_not(None))
+        known |= set(session.scalars(select(Operateur.nom).where(Operateur.id.not_in(used))))
+    return known
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_no_answer_shows_a_record_outside_the_territory(walk_app, role):
+    with walk_app.app_context():
+        terr = territory(_db(), role)
+        forbidden, allowed = markers(_db(), terr)
+        for value in known_exposures(_db(), terr):
+            forbidden.pop(value, None)
+            allowed.add(value)
+    visits = registry_visits(walk_app, terr)
+    # the national reader has nothing outside: its links lead where the other walks went
+    report = walk(walk_app, client_for(walk_app, role), visits, Markers(forbidden, allowed).find,
+                  answer_text, max_depth=0 if terr.national else 2)
+    print(f"{role}: {len(visits)} addresses from the registry, {report.urls} walked, "
+          f"{dict(sorted(report.statuses.items()))}, {len(forbidden)} forbidden values")
+    assert not report.errors, f"server errors: {report.errors[:10]}"
+    assert not report.leaks, f"records outside the territory shown: {dict(list(report.leaks.items())[:10])}"
+    assert not report.not_404, f"outside ids not answered 404: {report.not_404[:15]}"
+    # the walk did read the territory: pages answered and showed the role's own records
+    assert report.statuses[200] > 50 and report.allowed_seen > 100
+
+
+def test_the_walk_reaches_every_registered_get_address(walk_app):
+    """A new view is walked without touching this test: every GET rule yields an address."""
+    with walk_app.app_context():
+        terr = territory(_db(), "calvados")
+    visits = registry_visits(walk_app, terr)
+    adapter = walk_app.url_map.bind("localhost")
+    walked = {adapter.match(v.url.partition("?")[0], method="GET")[0] for v in visits}
+    rules = {r.endpoint for r in walk_app.url_map.iter_rules() if "GET" in r.methods} - SKIP
+    assert rules <= walked, rules - walked
+
+
+@pytest.mark.xfail(strict=True, reason="W1: the Conventions sheet lists the codes DNA of every "
+                   "structure a CPOM covers, other territories' included; scoping the export needs "
+                   "imports/checks.py to compare (and apply) only the importer's codes")
+def test_a_convention_export_names_only_the_structures_of_the_territory(walk_app):
+    with walk_app.app_context():
+        terr = territory(_db(), "normandie")
+        forbidden, allowed = markers(_db(), terr)
+    response = client_for(walk_app, "normandie").get("/exporter/vue/ConventionView/")
+    assert response.status_code == 200
+    assert not Markers(forbidden, allowed).find(answer_text(response))[0]
+
+
+@pytest.mark.xfail(strict=True, reason="W2: OperateurChoiceFilter (views/base.py) offers the "
+                   "opérateurs without structure to every role, an opérateur's account included")
+def test_an_operateur_is_offered_no_other_operateur(walk_app):
+    client = client_for(walk_app, "operateur")
+    with walk_app.app_context():
+        from models import BhasileUser
+
+        own = _db().scalar(select(BhasileUser.operateur_id).where(BhasileUser.username == "operateur"))
+    for path in ("/api/v1/structure/_info", "/api/v1/convention/_info"):
+        info = client.get(path).get_json()
+        offered = {v["id"] for f in info["add_columns"] + info["edit_columns"]
+                   if f["name"] == "operateur" for v in f["values"]}
+        assert offered <= {own}, path
+
+
+def test_the_markers_read_an_answer_as_its_reader_would():
+    markers = Markers({"CADA Val": "s1", "75001": "s1 code postal", "Association Accueil": "op1"},
+                      {"Association Accueil Calvados", "CADA Val-sur-Mer"})
+    assert markers.find("<td>CADA Val</td>")[0] == {"s1"}
+    assert markers.find('<a title="CADA Val">')[0] == {"s1"}
+    assert markers.find("<td>cada val</td><td>75001</td>")[0] == {"s1", "s1 code postal"}
+    assert markers.find("<td>CADA Val-sur-Mer</td><td>Association Accueil Calvados</td>") == (set(), 2)
+    assert markers.find('<a href="/activiteview/show/75001">CADA Valmy</a> 75 001,50 €')[0] == set()
