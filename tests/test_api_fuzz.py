@@ -59,8 +59,6 @@ def put(client, path: str, body):
     return client.put(path, json=body, headers={"If-Match": str(version)})
 
 
-@pytest.mark.xfail(strict=True, reason="K1 (lead, views/base.py): a JSON array or string body "
-                   "on POST/PUT reaches dict(request.json) and answers 500")
 @pytest.mark.parametrize("role,method,body", [
     ("calvados", "post", [1, 2]), ("calvados", "post", "structure"),
     ("operateur", "put", [1]), ("operateur", "put", "activité")])
@@ -73,18 +71,12 @@ def test_a_body_that_is_not_an_object_is_refused(fuzz_app, role, method, body):
     assert 400 <= response.status_code < 500
 
 
-@pytest.mark.xfail(POSTGRESQL, strict=True, reason="K2 (app/api_guard.py, in progress): PostgreSQL "
-                   "refuses a NUL byte in a string and a negative OFFSET; the API answers 500")
 @pytest.mark.parametrize("q", ["(filters:!((col:nom,opr:ct,value:'a\x00b')))", "(page:-1,page_size:10)"])
 def test_a_nul_byte_or_negative_paging_in_q_is_not_a_server_error(fuzz_app, q):
     client = client_for(fuzz_app, "calvados")
     assert client.get("/api/v1/structure/", query_string={"q": q}).status_code < 500
 
 
-@pytest.mark.xfail(strict=True, reason="K4 (found by this fuzz, views/writes.py and views/base.py): "
-                   "a value the database refuses reaches it: a negative count breaks a CHECK when a "
-                   "query of the write checks autoflushes (IntegrityError), an integer beyond the "
-                   "column's size overflows (OverflowError on SQLite, DataError on PostgreSQL)")
 @pytest.mark.parametrize("field,value", [("places_indisponibles", -5), ("presences_indues_bpi", 2**70)])
 def test_a_value_the_database_refuses_is_a_422(fuzz_app, field, value):
     client = client_for(fuzz_app, "operateur")
@@ -92,9 +84,6 @@ def test_a_value_the_database_refuses_is_a_422(fuzz_app, field, value):
     assert response.status_code == 422
 
 
-@pytest.mark.xfail(strict=True, reason="K3 (lead, views/base.py): the loser of two PUTs racing on "
-                   "the same version hits StaleDataError at flush: 500, or 422 « UPDATE statement "
-                   "… 0 were matched » when caught, instead of 409 with what changed")
 def test_the_loser_of_two_racing_puts_gets_a_conflict(fuzz_app):
     from sqlalchemy import event
     from sqlalchemy.orm import Session

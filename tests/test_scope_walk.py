@@ -154,8 +154,6 @@ def test_a_convention_export_names_only_the_structures_of_the_territory(walk_app
     assert not Markers(forbidden, allowed).find(answer_text(response))[0]
 
 
-@pytest.mark.xfail(strict=True, reason="W2: OperateurChoiceFilter (views/base.py) offers the "
-                   "opérateurs without structure to every role, an opérateur's account included")
 def test_an_operateur_is_offered_no_other_operateur(walk_app):
     client = client_for(walk_app, "operateur")
     with walk_app.app_context():

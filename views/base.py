@@ -182,7 +182,7 @@ class ScopedModelApi(ModelRestApi):
             return self.response_400(message=str(exc.description))
         try:
             (self.datamodel.add if status == 201 else self.datamodel.edit)(item)
-        except (DatabaseException, SQLAlchemyError) as exc:
+        except (DatabaseException, SQLAlchemyError, OverflowError) as exc:
             db.session.rollback()
             cause = getattr(exc, "__cause__", None) or exc
             if isinstance(cause, StaleDataError):
