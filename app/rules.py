@@ -339,15 +339,3 @@ def check(model: Any, values: dict, current: Any = None) -> None:
     errors = validate(model, values, current)
     if errors:
         raise RuleViolation(errors)
-
-
-def values_of(obj: Any) -> dict:
-    """The column values of a model instance (to validate a record as a whole)."""
-    from sqlalchemy import inspect
-
-    mapper = inspect(type(obj))
-    values = {attr.key: getattr(obj, attr.key) for attr in mapper.column_attrs}
-    for rel in ("departement", "structure"):
-        if rel in mapper.relationships:
-            values[rel] = getattr(obj, rel)
-    return values

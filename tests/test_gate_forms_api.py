@@ -193,3 +193,15 @@ def test_api_a_value_the_database_cannot_hold_is_a_422_not_a_503(fresh_app):
     answer = client.post("/api/v1/operateur/", json={"nom": "x" * 5000})
     assert answer.status_code in (400, 422), answer.get_data(as_text=True)[:300]
     assert _one(fresh_app, select(Operateur.id).where(Operateur.nom == "x" * 5000)) is None
+
+
+def test_api_creating_a_duplicate_is_a_409_and_writes_nothing(fresh_app):
+    """Found by the API fuzzer (K5): a duplicate code DNA answered 422 with no word of why."""
+    sid, _v, _nom, _cp, _op = _mine(fresh_app)
+    code = _one(fresh_app, select(Structure.code_dna).where(Structure.id == sid))[0]
+    calvados = _one(fresh_app, select(Departement.id).where(Departement.code == "14"))[0]
+    client = client_for(fresh_app, "calvados")
+    answer = client.post("/api/v1/structure/", json={"code_dna": code, "nom": "Doublon", "type": "HUDA",
+                                                     "departement": calvados})
+    assert answer.status_code == 409 and "existant" in answer.get_json()["message"]
+    assert _one(fresh_app, select(Structure.id).where(Structure.nom == "Doublon")) is None

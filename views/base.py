@@ -184,7 +184,8 @@ class ScopedModelApi(ModelRestApi):
             (self.datamodel.add if status == 201 else self.datamodel.edit)(item)
         except (DatabaseException, SQLAlchemyError, OverflowError) as exc:
             db.session.rollback()
-            cause = getattr(exc, "__cause__", None) or exc
+            # FAB's edit wraps the SQLAlchemy error in DatabaseException, its add re-raises it as is
+            cause = (exc.__cause__ or exc) if isinstance(exc, DatabaseException) else exc
             if isinstance(cause, StaleDataError):
                 return self.response(409, message=str(_l(
                     "Enregistrement refusé : cette fiche a été modifiée par quelqu'un d'autre "
