@@ -28,8 +28,8 @@ def match_key(sheet: Sheet, key: tuple) -> tuple:
 class Existing:
     """The stored rows of one sheet, by key: column values and (id, version) pairs."""
 
-    def __init__(self, session: Any, sheet: Sheet):
-        self.sheet = sheet
+    def __init__(self, session: Any, sheet: Sheet, scope: Scope):
+        self.sheet, self.scope = sheet, scope   # computed values (a convention's codes) in scope
         self.fields = [c.field for c in sheet.columns if c.expr is not None]
         self.pos = {f: i for i, f in enumerate(self.fields)}
         key_pos = [self.pos[f] for f in sheet.key]
@@ -51,7 +51,7 @@ class Existing:
         if self.sheet.extra is not None:
             if self.extra is None:
                 ids = [r[self.n] for r in self.rows.values()]
-                self.extra = self.sheet.extra(session, ids)
+                self.extra = self.sheet.extra(session, ids, self.scope)
             return self.extra.get(row[self.n], {}).get(field)
         return None
 
@@ -81,7 +81,7 @@ class Checker:
 
     def stored(self, sheet: Sheet) -> Existing:
         if sheet.name not in self.existing:
-            self.existing[sheet.name] = Existing(self.session, sheet)
+            self.existing[sheet.name] = Existing(self.session, sheet, self.scope)
         return self.existing[sheet.name]
 
     def compare(self, records: list[Record], result: ImportResult) -> None:
