@@ -16,15 +16,10 @@ PARIS = ZoneInfo("Europe/Paris")
 
 
 def to_paris(value: dt.datetime) -> dt.datetime:
-    """A stored time (naive = UTC) as a naive Paris wall-clock time."""
+    """A stored time (naive = UTC; an aware time as it says) as a naive Paris wall-clock time."""
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.timezone.utc)
     return value.astimezone(PARIS).replace(tzinfo=None)
-
-
-def local_to_paris(value: dt.datetime) -> dt.datetime:
-    """A time FAB stored in the server's local time (``datetime.now()``), in Paris time."""
-    return to_paris(value.astimezone() if value.tzinfo is None else value)
 
 
 def paris_time(value: Optional[dt.datetime], seconds: bool = False) -> str:
