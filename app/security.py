@@ -115,7 +115,7 @@ class BhasileUserDBModelView(TerritoryFormMixin, UserDBModelView):
     user_show_fieldsets = UserDBModelView.user_show_fieldsets + [
         (_l("Périmètre"), {"fields": _SCOPE_FIELDS, "expanded": True})
     ]
-    label_columns = {**UserDBModelView.label_columns, "regions": _l("Régions"),
+    label_columns = {**UserDBModelView.label_columns, "groups": _l("Groupes"), "regions": _l("Régions"),
                      "departements": _l("Départements"), "operateur": _l("Opérateur")}
     description_columns = {
         "first_name": _l("Le ou les prénoms de la personne."),
