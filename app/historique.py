@@ -117,9 +117,9 @@ class Entry:
             return ngettext("%(num)s champ modifié par %(who)s", "%(num)s champs modifiés par %(who)s",
                             n, who=who)
         if self.action == "create":
-            return _("créé par %(who)s", who=who)
+            return _("création par %(who)s", who=who)
         if self.action == "delete":
-            return _("supprimé par %(who)s", who=who)
+            return _("suppression par %(who)s", who=who)
         return f"{ACTION_LABELS.get(self.action, self.action)} — {who}"
 
     @property
@@ -216,8 +216,10 @@ def entries(where: Any, offset: int = 0, limit: int = 50, scope: Any = None) -> 
     if not heads:
         return []
     found = {tuple(h[:len(GROUP)]): Entry(*h[:len(GROUP)]) for h in heads}
-    rows = db.session.scalars(select(Changement).where(where, Changement.at.in_({h.at for h in heads}))
-                              .order_by(Changement.id)).all()
+    # the rows of these saves: those of their time span (an IN list of times would hit the
+    # parameter limit of a big export); rows of other saves in the span are left out below
+    span = Changement.at.between(min(h.at for h in heads), max(h.at for h in heads))
+    rows = db.session.scalars(select(Changement).where(where, span).order_by(Changement.id)).all()
     fmt = Formatter(scope)
     for row in rows:
         entry = found.get(tuple(getattr(row, c.key) for c in GROUP))

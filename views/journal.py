@@ -28,6 +28,7 @@ from models import Changement, Structure
 PAGE_SIZE = 50
 #: Saves an export holds at most.
 EXPORT_MAX = 50_000
+EXPORT_CHUNK = 1_000
 
 
 def _date(value: Optional[str]) -> Optional[dt.date]:
@@ -121,7 +122,12 @@ class JournalView(BaseView):
     @has_access
     def export(self):
         args = JournalArgs.parse(request.args)
-        items = entries(args.where(), 0, EXPORT_MAX, current_scope())
+        where, scope, items = args.where(), current_scope(), []
+        for offset in range(0, EXPORT_MAX, EXPORT_CHUNK):  # each query reads the rows of 1,000 saves
+            chunk = entries(where, offset, EXPORT_CHUNK, scope)
+            items += chunk
+            if len(chunk) < EXPORT_CHUNK:
+                break
         header = [_("Quand (heure de Paris)"), _("Qui"), _("Origine"), _("Structure"), _("Élément"),
                   _("Action"), _("Champ"), _("Ancienne valeur"), _("Nouvelle valeur")]
         rows = _export_rows(items)
