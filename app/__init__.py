@@ -51,9 +51,10 @@ def create_app(test_config: Optional[dict[str, Any]] = None) -> Flask:
                 _check_database(app)
             except ConfigError as exc:
                 raise SystemExit(f"BHasile ne peut pas démarrer : {exc}") from None
-        from . import audit, cli, jinja, widgets
+        from . import audit, cli, comptes, jinja, widgets
 
         audit.init_audit(type(db.session()))
+        comptes.init_history(type(db.session()))
         appbuilder = AppBuilder()
         appbuilder.init_app(app, db.session)
 

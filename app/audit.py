@@ -77,6 +77,18 @@ def render_value(value: Any) -> Optional[str]:
     return str(value)
 
 
+def changed(old: Optional[str], new: Optional[str]) -> bool:
+    """Whether two rendered values differ for a reader: nothing, '' and blanks are all « empty »
+    (a form sends '' where the record held NULL: that is no change, and no history row)."""
+    if _blank(old) and _blank(new):
+        return False
+    return old != new
+
+
+def _blank(value: Optional[str]) -> bool:
+    return value is None or not value.strip()
+
+
 def record_key(obj: Any, values: Optional[Mapping[str, Any]] = None) -> str:
     """A human key for the record: its natural key when it has one.
 
@@ -126,17 +138,18 @@ def _rows_for(obj: Any, action: str, actor: dict, now: dt.datetime) -> list[dict
             continue
         hist = state.attrs[name].history
         if action == "create":
-            value = getattr(obj, name)
-            if value is not None:
-                rows.append({**base, "field": name, "new_value": render_value(value)})
+            value = render_value(getattr(obj, name))
+            if not _blank(value):
+                rows.append({**base, "field": name, "new_value": value})
         elif action == "delete":
             value = hist.unchanged[0] if hist.unchanged else (hist.deleted[0] if hist.deleted else None)
-            if value is not None:
-                rows.append({**base, "field": name, "old_value": render_value(value)})
+            value = render_value(value)
+            if not _blank(value):
+                rows.append({**base, "field": name, "old_value": value})
         elif hist.has_changes():
             old = render_value(hist.deleted[0]) if hist.deleted else None
             new = render_value(hist.added[0]) if hist.added else None
-            if old != new:
+            if changed(old, new):
                 rows.append({**base, "field": name, "old_value": old, "new_value": new})
     if action != "update" and not rows:
         rows.append(base)
@@ -216,8 +229,8 @@ class HistoryBatch:
                 structure_id: Optional[int]) -> None:
         """A new record: one row per column with a value (as the hook's ``create``)."""
         head, tail = self._ends("create", table, entity_id, values, structure_id)
-        rows = [head + (name, None, render_value(values[name])) + tail
-                for name in _fields(table) if values.get(name) is not None]
+        rows = [head + (name, None, value) + tail for name in _fields(table)
+                if not _blank(value := render_value(values.get(name)))]
         self.rows.extend(rows or [head + (None, None, None) + tail])
 
     def updated(self, table: Any, entity_id: int, old: Mapping[str, Any], new: Mapping[str, Any],
@@ -229,15 +242,15 @@ class HistoryBatch:
         for name in _fields(table):
             if name in new:
                 before, after = render_value(old[name]), render_value(new[name])
-                if before != after:
+                if changed(before, after):
                     self.rows.append(head + (name, before, after) + tail)
 
     def deleted(self, table: Any, entity_id: int, old: Mapping[str, Any],
                 structure_id: Optional[int]) -> None:
         """A deleted record: one row per column that had a value (as the hook's ``delete``)."""
         head, tail = self._ends("delete", table, entity_id, old, structure_id)
-        rows = [head + (name, render_value(old[name]), None) + tail
-                for name in _fields(table) if old.get(name) is not None]
+        rows = [head + (name, value, None) + tail for name in _fields(table)
+                if not _blank(value := render_value(old.get(name)))]
         self.rows.extend(rows or [head + (None, None, None) + tail])
 
     def write(self) -> int:

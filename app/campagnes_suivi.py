@@ -10,6 +10,7 @@ import xlsxwriter
 from sqlalchemy import and_, extract, or_, select
 from sqlalchemy.orm import Session
 
+from app.heures import paris_time
 from app.scope import Scope, condition_for
 from exports.queries import sheet_rows
 from exports.writer import WorkbookWriter
@@ -138,7 +139,7 @@ def export_dashboard(board: Dashboard, campagne: Campagne, target: Union[str, IO
     _table(book.add_worksheet("Par section"), bold, ["Section", *[str(v.label) for v in StatutSection]], sections)
     structures = [[r.code_dna, r.nom or "", r.departement, r.operateur, str(r.statut.label),
                    *[str(r.sections[s].label) for s in SECTIONS],
-                   r.transmis_le.strftime("%d/%m/%Y %H:%M") if r.transmis_le else ""] for r in board.rows]
+                   paris_time(r.transmis_le) if r.transmis_le else ""] for r in board.rows]
     _table(book.add_worksheet("Structures"), bold,
            ["Code DNA", "Nom", "Département", "Opérateur", "Statut",
             *[str(SECTION_LABELS[s]) for s in SECTIONS], "Transmis le"], structures)

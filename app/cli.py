@@ -120,6 +120,11 @@ def create_or_update_user(login: str, role: Role, password: str, regions=(), dep
                                  param_hint="--departement")
     if role is Role.OPERATEUR and op is None:
         raise click.BadParameter("un compte opérateur a un --operateur", param_hint="--operateur")
+    from .comptes import territory_errors
+
+    for name, message in territory_errors([role.value], bool(region_objs), bool(dep_objs),
+                                          op is not None).items():
+        raise click.BadParameter(message, param_hint=f"--{name.rstrip('s')}")
     user = sm.find_user(username=login)
     if user is None:
         user = sm.user_model(username=login, active=True)

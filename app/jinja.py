@@ -8,6 +8,8 @@ from typing import Any, Optional
 from flask import Flask
 from flask_babel import format_decimal, format_percent
 
+from app.heures import paris_time
+
 
 def fr_number(value: Any, digits: int = 0) -> str:
     if value is None or value == "":
@@ -27,10 +29,11 @@ def fr_percent(value: Optional[float], digits: int = 0) -> str:
 
 
 def fr_date(value: Any) -> str:
+    """A date as « 31/12/2026 »; a stored time (UTC) as Paris time « 31/12/2026 14:00 »."""
     if value is None:
         return "–"
     if isinstance(value, dt.datetime):
-        return value.strftime("%d/%m/%Y %H:%M")
+        return paris_time(value)
     return value.strftime("%d/%m/%Y")
 
 

@@ -14,7 +14,6 @@ import itertools
 import logging
 import time
 from typing import Callable, Optional
-from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app, has_app_context
 from flask_babel import lazy_gettext as _l
@@ -29,10 +28,10 @@ from models.enums import StatutConvention
 from .aggregates import rebuild
 from .audit import audit_context
 from .extensions import db
+from .heures import paris_time
 from .job_lock import DatabaseLock, holder_name
 
 log = logging.getLogger(__name__)
-PARIS = ZoneInfo("Europe/Paris")
 
 REQUEST = "request:rebuild"
 #: A request waits for this many seconds without a new save before it runs…
@@ -192,9 +191,7 @@ def _clear_request() -> None:
 
 def paris(value: Optional[dt.datetime]) -> str:
     """A UTC timestamp of the run table, as Paris time text (« – » when empty)."""
-    if value is None:
-        return "–"
-    return value.replace(tzinfo=dt.timezone.utc).astimezone(PARIS).strftime("%d/%m/%Y %H:%M:%S")
+    return paris_time(value, seconds=True)
 
 
 def in_app(app: Flask, func: Callable, *args) -> None:

@@ -13,6 +13,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from app.extensions import db
+from app.heures import paris_time
 from app.labels import LABELS
 from models import Changement
 
@@ -31,7 +32,7 @@ class Change:
         label = LABELS.get(self.field, self.field)
         return _("%(field)s : %(old)s → %(new)s (%(who)s, %(at)s)", field=label,
                  old=self.old_value or "∅", new=self.new_value or "∅",
-                 who=self.username or "?", at=self.at.strftime("%d/%m/%Y %H:%M"))
+                 who=self.username or "?", at=paris_time(self.at))
 
 
 def parse_version(value: Any) -> Optional[int]:

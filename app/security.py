@@ -25,6 +25,8 @@ from wtforms import PasswordField
 from wtforms.validators import DataRequired, EqualTo
 
 from app import sessions
+from app.comptes import territory_errors
+from app.heures import paris_time
 from app.passwords import PasswordPolicy, account_of_request, login_in_form, login_of_pk, own_login
 from models import BhasileUser
 
@@ -63,7 +65,41 @@ class AccountPasswordForm(DynamicForm):
     conf_password = _confirmation_field()
 
 
-class BhasileUserDBModelView(UserDBModelView):
+def _territory_checked(form_class: type) -> type:
+    """``form_class`` refusing an account whose territory does not fit its role
+    (``app.comptes.territory_errors``): each refusal in French under its field."""
+
+    def validate(self, extra_validators=None) -> bool:
+        valid = form_class.validate(self, extra_validators=extra_validators)
+        fields = {name: getattr(self, name, None) for name in ("roles", "regions", "departements",
+                                                                "operateur")}
+        if fields["roles"] is None:
+            return valid
+        data = {name: (f.data if f is not None else None) for name, f in fields.items()}
+        errors = territory_errors([r.name for r in data["roles"] or []], bool(data["regions"]),
+                                  bool(data["departements"]), bool(data["operateur"]))
+        for name, message in errors.items():
+            target = fields[name] if fields[name] is not None else fields["roles"]
+            target.errors = [*target.errors, message]
+        return valid and not errors
+
+    return type(form_class.__name__, (form_class,), {"validate": validate})
+
+
+class TerritoryFormMixin:
+    """The user screen's forms check role ↔ territory; its times are shown in Paris time."""
+
+    # FAB stamps these with the server's local time (``datetime.now()``), not UTC
+    formatters_columns = {name: (lambda v: paris_time(v.astimezone()) if v else "–")
+                          for name in ("created_on", "changed_on", "last_login")}
+
+    def _init_forms(self):
+        super()._init_forms()
+        self.add_form = _territory_checked(self.add_form)
+        self.edit_form = _territory_checked(self.edit_form)
+
+
+class BhasileUserDBModelView(TerritoryFormMixin, UserDBModelView):
     """The user admin screen, where admins also set a user's territory; « Mon compte » for all."""
 
     list_columns = ["first_name", "last_name", "username", "email", "active", "roles",
@@ -79,13 +115,26 @@ class BhasileUserDBModelView(UserDBModelView):
     user_show_fieldsets = UserDBModelView.user_show_fieldsets + [
         (_l("Périmètre"), {"fields": _SCOPE_FIELDS, "expanded": True})
     ]
-    label_columns = {**UserDBModelView.label_columns, "regions": _l("Régions"),
+    label_columns = {**UserDBModelView.label_columns, "groups": _l("Groupes"), "regions": _l("Régions"),
                      "departements": _l("Départements"), "operateur": _l("Opérateur")}
     description_columns = {
-        **UserDBModelView.description_columns,
-        "regions": _l("Agent régional : les régions qu'il suit."),
-        "departements": _l("Agent départemental : les départements qu'il suit."),
-        "operateur": _l("Compte opérateur : l'opérateur dont il voit les structures."),
+        "first_name": _l("Le ou les prénoms de la personne."),
+        "last_name": _l("Le nom de famille de la personne."),
+        "username": _l("L'identifiant de connexion, unique (par exemple prenom.nom)."),
+        "password": _l("Le mot de passe de connexion du compte."),
+        "conf_password": _l("Saisissez à nouveau le mot de passe pour le confirmer."),
+        "active": _l("Décochez pour fermer l'accès sans supprimer le compte : son historique "
+                     "est conservé."),
+        "email": _l("L'adresse de courriel professionnelle de la personne."),
+        "roles": _l("Ce que le compte peut faire. Agent régional : une ou plusieurs régions ; "
+                    "agent départemental : un ou plusieurs départements ; opérateur : son "
+                    "opérateur ; Administrateur et Administration centrale : tout le territoire, "
+                    "sans région ni département."),
+        "groups": _l("Groupes de rôles (facultatif) : le compte reçoit les rôles du groupe."),
+        "regions": _l("Agent régional seulement : les régions qu'il suit (au moins une)."),
+        "departements": _l("Agent départemental seulement : les départements qu'il suit "
+                           "(au moins un)."),
+        "operateur": _l("Compte opérateur seulement : l'opérateur dont il voit les structures."),
     }
 
 

@@ -9,6 +9,7 @@ from typing import Any, Callable, Optional
 
 from sqlalchemy import select, true
 
+from app.heures import to_paris
 from app.scope import Scope, condition_for
 
 from .writer import WorkbookWriter
@@ -75,8 +76,9 @@ def export_list(session: Any, target: str, view: Any, ids: list[int], user: str,
                     continue
                 if isinstance(value, str):
                     ws.write_string(r, c, value)
-                elif isinstance(value, dt.date):
-                    ws.write_datetime(r, c, value, date_fmt)
+                elif isinstance(value, dt.date):  # a stored time (UTC) is written in Paris time
+                    ws.write_datetime(r, c, to_paris(value) if isinstance(value, dt.datetime) else value,
+                                      date_fmt)
                 else:
                     ws.write_number(r, c, value)
     ws.autofilter(0, 0, max(r, 1), max(len(columns) - 1, 0))

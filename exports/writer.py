@@ -7,11 +7,11 @@ filters and the sort.
 """
 from __future__ import annotations
 
-import datetime as dt
 from typing import IO, Any, Iterable, Optional, Sequence, Union
 
 import xlsxwriter
 
+from app.heures import paris_now
 from app.sheets import SCHEMA_VERSION, Sheet
 from app.sheets.kinds import Choice, Code
 
@@ -96,7 +96,7 @@ class WorkbookWriter:
 
         ws = self.book.add_worksheet(META_SHEET)
         items = [("schema_version", SCHEMA_VERSION),
-                 ("export_date", dt.datetime.now().strftime("%d/%m/%Y %H:%M")),
+                 ("export_date", paris_now().strftime("%d/%m/%Y %H:%M")),
                  ("user", user or "ligne de commande"), ("filters", str(filters or "")),
                  ("sort", str(sort or ""))]
         if extra:

@@ -3,6 +3,7 @@ it replaced, all or nothing (stale rows, database errors), and the history writt
 from __future__ import annotations
 
 import io
+import re
 from collections import defaultdict
 from typing import Any
 
@@ -386,5 +387,6 @@ def test_an_import_change_shows_on_the_fiche_history(fresh_app, tmp_path):
     result = run_cli(fresh_app, "bhasile", "import", str(path), "--user", "normandie")
     assert result.exit_code == 0, result.output
     fiche = client_for(fresh_app, "normandie").get(f"/structureview/show/{sid}").get_data(as_text=True)
-    historique = fiche[fiche.index('id="historique"'):]
-    assert "4321" in historique and "normandie" in historique
+    historique = fiche[fiche.index('id="historique"'):].replace("\u202f", " ").replace("\u00a0", " ")
+    assert "4 321" in historique and "par Normandie Agent régional" in historique
+    assert re.search(r'<a href="/imports/\d+/">import n° \d+</a>', historique)

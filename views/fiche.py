@@ -17,6 +17,7 @@ from sqlalchemy.orm import selectinload
 
 from app import indicators as ind
 from app.extensions import db
+from app.historique import entries
 from app.scope import current_scope
 from models import (ActiviteMensuelle, Adresse, BudgetAnnee, Changement, Controle, Convention,
                     ConventionStructure, Document, Eig, Evaluation, PlacesAnnee, Structure)
@@ -130,9 +131,7 @@ def fiche_context(structure: Structure, today: dt.date | None = None) -> dict:
         select(ConventionStructure).where(ConventionStructure.structure_id == structure.id)
         .options(selectinload(ConventionStructure.convention).selectinload(Convention.operateur))
     ).all()
-    history = db.session.scalars(
-        select(Changement).where(Changement.structure_id == structure.id)
-        .order_by(Changement.at.desc(), Changement.id.desc()).limit(HISTORY_ROWS)).all()
+    history = entries(Changement.structure_id == structure.id, 0, HISTORY_ROWS, current_scope())
     documents = db.session.scalars(select(Document).where(Document.structure_id == structure.id)
                                    .order_by(Document.uploaded_at.desc())).all()
     return {

@@ -1,7 +1,8 @@
 """The Journal: the change history of every record (and logins), for admins and central agents.
 
-Filter by user, record, structure, origin, action and dates; export what is filtered to
-CSV or Excel. Rows come from ``changement`` (written by ``app.audit`` from any path).
+One entry per save (``app.historique``), expandable to its fields. Filter by user, structure,
+origin, action, table and Paris days; export what is filtered to Excel or CSV, one line per
+field. Rows come from ``changement`` (written by ``app.audit`` from any path).
 """
 from __future__ import annotations
 
@@ -16,17 +17,18 @@ from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, select
 
 from app.extensions import db
-from app.labels import LABELS
+from app.heures import paris_now, utc_of_paris_day
+from app.historique import ACTION_LABELS, ENTITY_LABELS, ORIGIN_LABELS, Entry, count_entries, entries
 from app.scope import condition_for, current_scope
 from models import Changement, Structure
 
-PAGE_SIZE = 100
-EXPORT_MAX = 100_000
-HEADERS = ["at", "username", "origin", "batch_id", "action", "entity", "key", "field",
-           "old_value", "new_value"]
+PAGE_SIZE = 50
+#: Saves an export holds at most.
+EXPORT_MAX = 50_000
+EXPORT_CHUNK = 1_000
 
 
 def _date(value: Optional[str]) -> Optional[dt.date]:
@@ -72,16 +74,21 @@ class JournalArgs:
         if self.code:
             conds.append(Changement.structure_id.in_(
                 select(Structure.id).where(Structure.code_dna == self.code.upper())))
-        if self.since:
-            conds.append(Changement.at >= self.since)
+        if self.since:  # the days of the filter are Paris days
+            conds.append(Changement.at >= utc_of_paris_day(self.since))
         if self.until:
-            conds.append(Changement.at < self.until + dt.timedelta(days=1))
+            conds.append(Changement.at < utc_of_paris_day(self.until + dt.timedelta(days=1)))
         return and_(*conds)
 
 
-def _row(c: Changement) -> list:
-    return [c.at.strftime("%Y-%m-%d %H:%M:%S"), c.username or "", c.origin, c.batch_id or "",
-            c.action, c.entity, c.key or "", c.field or "", c.old_value or "", c.new_value or ""]
+def _export_rows(items: list[Entry]) -> list[list]:
+    """One line per changed field (an entry without fields: one line), in French."""
+    out = []
+    for e in items:
+        head = [e.when, e.who, e.origin_text, e.code_dna, e.record,
+                str(ACTION_LABELS.get(e.action, e.action))]
+        out.extend([head + [d.label, d.old, d.new] for d in e.details] or [head + ["", "", ""]])
+    return out
 
 
 def _safe(value):
@@ -90,7 +97,7 @@ def _safe(value):
 
 
 class JournalView(BaseView):
-    """Who changed what, when and from where: the service's memory."""
+    """Who changed what, when and from where: the service's memory, one entry per save."""
 
     bhasile_area = "historique"
     route_base = "/journal"
@@ -101,30 +108,35 @@ class JournalView(BaseView):
     def list(self):
         args = JournalArgs.parse(request.args)
         where = args.where()
-        count = db.session.scalar(select(func.count(Changement.id)).where(where))
-        rows = db.session.scalars(select(Changement).where(where)
-                                  .order_by(Changement.at.desc(), Changement.id.desc())
-                                  .offset(args.page * PAGE_SIZE).limit(PAGE_SIZE)).all()
+        scope = current_scope()
+        count = count_entries(where)
+        rows = entries(where, args.page * PAGE_SIZE, PAGE_SIZE, scope)
         origins = db.session.scalars(select(Changement.origin).distinct().order_by(Changement.origin)).all()
         return self.render_template("bhasile/journal.html", rows=rows, count=count, args=args,
-                                    origins=origins, labels=LABELS, page_size=PAGE_SIZE,
-                                    query=request.args.to_dict(), appbuilder=self.appbuilder)
+                                    origins=origins, origin_labels=ORIGIN_LABELS,
+                                    entity_labels=ENTITY_LABELS, action_labels=ACTION_LABELS,
+                                    page_size=PAGE_SIZE, query=request.args.to_dict(),
+                                    appbuilder=self.appbuilder)
 
     @expose("/export/")
     @has_access
     def export(self):
         args = JournalArgs.parse(request.args)
-        rows = db.session.scalars(select(Changement).where(args.where())
-                                  .order_by(Changement.at.desc(), Changement.id.desc())
-                                  .limit(EXPORT_MAX)).all()
-        header = [_("Quand"), _("Qui"), _("Origine"), _("Lot"), _("Action"), _("Table"),
-                  _("Clé"), _("Champ"), _("Ancienne valeur"), _("Nouvelle valeur")]
-        stamp = dt.date.today().isoformat()
+        where, scope, items = args.where(), current_scope(), []
+        for offset in range(0, EXPORT_MAX, EXPORT_CHUNK):  # each query reads the rows of 1,000 saves
+            chunk = entries(where, offset, EXPORT_CHUNK, scope)
+            items += chunk
+            if len(chunk) < EXPORT_CHUNK:
+                break
+        header = [_("Quand (heure de Paris)"), _("Qui"), _("Origine"), _("Structure"), _("Élément"),
+                  _("Action"), _("Champ"), _("Ancienne valeur"), _("Nouvelle valeur")]
+        rows = _export_rows(items)
+        stamp = paris_now().date().isoformat()
         if request.args.get("format") == "csv":
             out = io.StringIO()
             writer = csv.writer(out, delimiter=";")
             writer.writerow(header)
-            writer.writerows([_safe(v) for v in _row(r)] for r in rows)
+            writer.writerows([_safe(v) for v in r] for r in rows)
             return Response("\ufeff" + out.getvalue(), mimetype="text/csv",
                             headers={"Content-Disposition": f"attachment; filename=journal-{stamp}.csv"})
         return Response(_xlsx(header, rows), mimetype="application/vnd.openxmlformats-"
@@ -132,7 +144,8 @@ class JournalView(BaseView):
                         headers={"Content-Disposition": f"attachment; filename=journal-{stamp}.xlsx"})
 
 
-def _xlsx(header: list[str], rows: list[Changement]) -> bytes:
+def _xlsx(header: list[str], rows: list[list]) -> bytes:
+    """The workbook of the export: every cell a string (``write_string``: never a formula)."""
     import xlsxwriter
 
     buffer = io.BytesIO()
@@ -142,7 +155,9 @@ def _xlsx(header: list[str], rows: list[Changement]) -> bytes:
     bold = book.add_format({"bold": True})
     sheet.write_row(0, 0, header, bold)
     for i, row in enumerate(rows, start=1):
-        sheet.write_row(i, 0, _row(row))
+        for j, value in enumerate(row):
+            sheet.write_string(i, j, str(value))
+    sheet.set_column(0, len(header) - 1, 22)
     sheet.freeze_panes(1, 0)
     sheet.autofilter(0, 0, max(1, len(rows)), len(header) - 1)
     book.close()
