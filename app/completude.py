@@ -74,6 +74,8 @@ NEEDS: tuple[Need, ...] = (
     Need("finances", "budget_annee", "dotation_accordee"),
     Need("finances", "budget_annee", "etp"),
 )
+#: Tables whose rows a complete fiche needs values of (the import warns of their gaps).
+GAP_TABLES = frozenset(n.table for n in NEEDS)
 _YEAR_TABLES = {"places_annee": (PlacesAnnee, "places"), "budget_annee": (BudgetAnnee, "finances")}
 
 
@@ -124,12 +126,20 @@ class Fiche:
 
     @property
     def a_completer(self) -> bool:
-        return any(self.missing.values())
+        """A value of the fiche is missing (documents aside: nearly every structure owes one,
+        they have their own line in « À traiter »; they still count in the indicator)."""
+        return any(gaps for (section, _y), gaps in self.missing.items() if section != "documents")
 
-    def by_section(self) -> list[tuple[str, Any, list[str]]]:
+    @property
+    def documents_manquants(self) -> bool:
+        return any(gaps for (section, _y), gaps in self.missing.items() if section == "documents")
+
+    def by_section(self, documents: bool = True) -> list[tuple[str, Any, list[str]]]:
         """(section key, section label, ["label (year)", ...]) for the sections with a gap."""
         out = []
         for key, label in SECTIONS.items():
+            if key == "documents" and not documents:
+                continue
             items: dict[str, None] = {}   # ordered, each once (an arrêté owed every year)
             for (section, _year), gaps in sorted(self.missing.items(), key=lambda kv: kv[0][1] or 0):
                 if section == key:
@@ -139,8 +149,9 @@ class Fiche:
                 out.append((key, label, list(items)))
         return out
 
-    def summary(self) -> str:
-        return " ; ".join(f"{label} : {', '.join(items)}" for _k, label, items in self.by_section())
+    def summary(self, documents: bool = True) -> str:
+        return " ; ".join(f"{label} : {', '.join(items)}"
+                          for _k, label, items in self.by_section(documents))
 
 
 def _text(label: Any) -> str:
@@ -213,5 +224,5 @@ def for_structure(session: Session, structure_id: int, today: Optional[dt.date] 
     return evaluate(session, Structure.id == structure_id, shown_years(today))[structure_id]
 
 
-__all__ = ["AUTORISEES", "Fiche", "NEEDS", "Need", "SECTIONS", "YEARLY",
+__all__ = ["AUTORISEES", "Fiche", "GAP_TABLES", "NEEDS", "Need", "SECTIONS", "YEARLY",
            "evaluate", "for_structure", "missing_in_row", "needs_of", "shown_years"]
