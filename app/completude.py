@@ -209,11 +209,10 @@ def _yearly(session: Session, condition: Any, years: list[int], fiches: dict[int
 
 
 def _documents(session: Session, years: list[int], fiches: dict[int, Fiche]) -> None:
-    from app.documents import evaluate as checklist
+    from app.documents import evaluate_years
 
-    ids = list(fiches)
-    for year in years:
-        for item in checklist(session, ids, year):
+    for year, items in zip(years, evaluate_years(session, list(fiches), years)):
+        for item in items:
             fiche = fiches[item.structure_id]
             if item.missing and year in fiche.years:
                 fiche.add("documents", year, item.categorie, item.annee)
