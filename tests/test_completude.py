@@ -160,8 +160,21 @@ def test_a_demo_structure_with_all_its_values_is_not_a_completer(app):
     assert "Fiche à compléter" not in page and ">À compléter<" not in page
 
 
+def add_paris_gap(app) -> None:
+    """A structure of Paris with nothing but its key fields: « à compléter », outside Calvados."""
+    from app.extensions import db
+    from models import Departement, Structure
+    from models.enums import TypeStructure
+
+    with app.app_context():
+        dep = db.session.scalar(select(Departement.id).where(Departement.code == "75"))
+        db.session.add(Structure(code_dna="C7598", type=TypeStructure.CADA, departement_id=dep))
+        db.session.commit()
+
+
 def test_a_traiter_lists_the_structures_to_complete_of_the_territory_only(imported):
     app, _report = imported
+    add_paris_gap(app)
     page = client_for(app, "calvados").get("/a-traiter/").get_data(as_text=True)
     section = page[page.index('id="a-traiter-completude"'):page.index('id="a-traiter-documents"')]
     assert "Fiches à compléter" in section
@@ -169,8 +182,9 @@ def test_a_traiter_lists_the_structures_to_complete_of_the_territory_only(import
     assert "Code FINESS" in section
     other = client_for(app, "normandie").get("/a-traiter/").get_data(as_text=True)
     assert "C1481" in other                    # the région sees its département's gaps
-    paris = client_for(app, "centrale").get("/a-traiter/").get_data(as_text=True)
-    assert "C1481" in paris
+    assert "C7598" not in page and "C7598" not in other
+    national = client_for(app, "centrale").get("/a-traiter/").get_data(as_text=True)
+    assert "C1481" in national and "C7598" in national
 
 
 # --- the indicator --------------------------------------------------------------------------------
@@ -242,6 +256,7 @@ def test_the_region_page_shows_every_year_and_section_with_a_drill_down(imported
 
 def test_completeness_pages_hold_the_scope(imported):
     app, _report = imported
+    add_paris_gap(app)
     calvados = client_for(app, "calvados")
     assert calvados.get("/completude/region/11/").status_code == 404      # Île-de-France
     assert calvados.get("/completude/departement/50/").status_code == 404  # Manche, same région
@@ -256,6 +271,8 @@ def test_completeness_pages_hold_the_scope(imported):
     hidden = out_of_scope_codes(app.config["SQLALCHEMY_DATABASE_URI"], "14")
     assert "C1481" in drill and not [code for code in hidden if code in drill]
     assert client_for(app, None).get("/completude/region/28/").status_code in (302, 401, 403)
+    paris = client_for(app, "centrale").get("/completude/departement/75/").get_data(as_text=True)
+    assert "C7598" in paris and "Code FINESS" in paris
 
 
 def test_the_national_index_lists_the_regions_with_their_shares(app):
