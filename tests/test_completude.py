@@ -280,3 +280,24 @@ def test_the_national_index_lists_the_regions_with_their_shares(app):
     assert "Normandie" in body and "Île-de-France" in body and "Fiche entière" in body
     assert f'aria-current="page">{YEAR - 1}<' in body
     assert client_for(app, "centrale").get("/completude/?annee=abc").status_code == 200
+
+
+def test_the_form_and_the_api_create_a_cph_without_finess_and_say_what_to_complete(fresh_app):
+    from app.extensions import db
+    from models import Departement
+    from tests.conftest import Auth
+
+    with fresh_app.app_context():
+        dep = db.session.scalar(select(Departement.id).where(Departement.code == "14"))
+    client = client_for(fresh_app, "calvados")
+    token = Auth(client).csrf("/structureview/add")
+    page = client.post("/structureview/add", data={"code_dna": "R1497", "type": "CPH", "departement": str(dep),
+                                                   "nom": "CPH Bayeux", "csrf_token": token},
+                       follow_redirects=True).get_data(as_text=True)
+    assert "Fiche à compléter : Opérateur, Code FINESS" in page
+    api = client.post("/api/v1/structure/", json={"code_dna": "R1496", "type": "CPH", "departement": dep})
+    assert api.status_code == 201, api.get_json()
+    wrong = client.post("/api/v1/structure/", json={"code_dna": "R1495", "type": "CPH", "departement": dep,
+                                                    "code_finess": "1400"})
+    assert wrong.status_code == 422 and "9 caractères" in str(wrong.get_json())
+    assert set(structure_ids(fresh_app, ["R1495", "R1496", "R1497"])) == {"R1496", "R1497"}
