@@ -93,13 +93,15 @@ def needs_of(table: str, type_code: Optional[str]) -> list[Need]:
 
 
 def missing_in_row(table: str, values: dict, type_code: Any = None,
-                   only: Optional[Iterable[str]] = None) -> list[Any]:
+                   only: Optional[Iterable[str]] = None, reserved: Iterable[str] = ()) -> list[Any]:
     """Labels of the needed fields a row leaves empty (absent from ``values`` or blank);
-    ``only``: look at these fields alone (the fields an update clears)."""
+    ``only``: look at these fields alone (the fields an update clears); ``reserved``: model
+    attributes the writer may not set (the State's, for an opérateur): not theirs to complete."""
     kind = _code(type_code if type_code is not None else values.get("type"))
     fields = None if only is None else set(only)
     return [n.label for n in needs_of(table, kind)
-            if (fields is None or n.field in fields) and _blank(values.get(n.field))]
+            if (fields is None or n.field in fields) and n.column not in reserved
+            and _blank(values.get(n.field))]
 
 
 # --- per structure, from the database --------------------------------------------------------

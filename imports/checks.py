@@ -8,7 +8,7 @@ from types import SimpleNamespace
 from typing import Any, Optional
 
 from app.completude import GAP_TABLES, missing_in_row
-from app.gate import UNCHECKED, Gate
+from app.gate import UNCHECKED, Gate, reserved_fields
 from app.rules import RuleError
 from app.rules import validate as domain_rules
 from app.scope import Scope
@@ -235,7 +235,8 @@ class Checker:
         if kind is None and row is not None and "type" in self.stored(rec.sheet).pos:
             kind = row[self.stored(rec.sheet).pos["type"]]
         cleared = None if rec.status != "updated" else [f for f, (_o, n) in rec.changed.items() if n is None]
-        labels = missing_in_row(table, rec.values, kind, cleared)
+        labels = missing_in_row(table, rec.values, kind, cleared,
+                                reserved_fields(self.scope, rec.sheet.model))
         if labels:
             key = " ".join(str(k) for k in rec.key)
             result.warnings.append(f"Feuille « {rec.source} », ligne {rec.row} ({key}) : fiche à "

@@ -301,3 +301,13 @@ def test_the_form_and_the_api_create_a_cph_without_finess_and_say_what_to_comple
                                                     "code_finess": "1400"})
     assert wrong.status_code == 422 and "9 caractères" in str(wrong.get_json())
     assert set(structure_ids(fresh_app, ["R1495", "R1496", "R1497"])) == {"R1496", "R1497"}
+
+
+def test_an_operateur_is_not_asked_to_complete_the_states_fields():
+    from app.completude import missing_in_row
+    from app.gate import STATE_FIELDS
+
+    assert [str(x) for x in missing_in_row("budget_annee", {"etp": 3})] == ["Dotation accordée"]
+    assert missing_in_row("budget_annee", {"etp": 3}, reserved=STATE_FIELDS["budget_annee"]) == []
+    assert [str(x) for x in missing_in_row("budget_annee", {"dotation_accordee": 1},
+                                           reserved=STATE_FIELDS["budget_annee"])] == ["ETP"]
