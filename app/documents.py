@@ -406,28 +406,40 @@ def _load(session: Session, structure_ids: Optional[Iterable[int]]):
 def evaluate(session: Session, structure_ids: Optional[Iterable[int]] = None,
              year: Optional[int] = None) -> list[ChecklistItem]:
     """Every required document of these structures (default: the user's territory) for a year."""
-    year = year or dt.date.today().year
+    return evaluate_years(session, structure_ids, [year or dt.date.today().year])[0]
+
+
+def evaluate_years(session: Session, structure_ids: Optional[Iterable[int]],
+                   years: list[int]) -> list[list[ChecklistItem]]:
+    """``evaluate`` for several campaign years, the structures and documents read once."""
     structures, link_rows, docs = _load(session, structure_ids)
     links: dict[int, dict] = {}
     for link in link_rows:
         links.setdefault(link.structure_id, {})[link.id] = link
-    by_owner: dict[tuple[str, int], list] = {}
+    # by (owner, id, category): a structure looks only at the documents that may satisfy a
+    # rule, not at every document of its opérateur for every rule
+    by_owner: dict[tuple[str, int, CategorieDocument], list] = {}
     for doc in docs:
         for owner in ("structure", "convention", "operateur"):
             if getattr(doc, f"{owner}_id") is not None:
-                by_owner.setdefault((owner, getattr(doc, f"{owner}_id")), []).append(doc)
+                by_owner.setdefault((owner, getattr(doc, f"{owner}_id"), doc.categorie), []).append(doc)
+    return [_checklist(structures, links, by_owner, year) for year in years]
+
+
+def _checklist(structures, links: dict, by_owner: dict, year: int) -> list[ChecklistItem]:
     items = []
     for s in structures:
         own = links.get(s.id, {})
-        candidates = (by_owner.get(("structure", s.id), []) + by_owner.get(("operateur", s.operateur_id), [])
-                      + [d for cid in own for d in by_owner.get(("convention", cid), [])])
         created = s.date_creation.year if s.date_creation else None
         for rule in _rules(s, own, year):
             about = None if rule.offset is None else year - rule.offset
             if about is not None and created and about < created:
                 continue  # no accounts for a year before the structure existed
-            found = sorted({d.id for d in candidates
-                            if d.categorie == rule.categorie and _satisfies(d, about, own)})
+            cat = rule.categorie
+            candidates = (by_owner.get(("structure", s.id, cat), [])
+                          + by_owner.get(("operateur", s.operateur_id, cat), [])
+                          + [d for cid in own for d in by_owner.get(("convention", cid, cat), [])])
+            found = sorted({d.id for d in candidates if _satisfies(d, about, own)})
             items.append(ChecklistItem(s.id, s.code_dna, rule.categorie, about, found))
     return items
 

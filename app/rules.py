@@ -21,7 +21,7 @@ from typing import Any, Callable, Optional
 
 from flask_babel import gettext as _
 
-from models.enums import StatutConvention, TRANSITIONS_CONVENTION, TypeStructure
+from models.enums import StatutConvention, TRANSITIONS_CONVENTION
 
 
 @dataclass(frozen=True)
@@ -229,13 +229,10 @@ def _structure(v: dict) -> list[RuleError]:
     created, d303 = _date(v.get("date_creation")), _date(v.get("date_303"))
     if created and d303 and created > d303:
         errors.append(RuleError("date_303", _("La date 303 ne peut pas précéder la date de création.")))
-    kind = _code(v.get("type"))
     finess = v.get("code_finess")
-    if _blank(finess):
-        if kind in (TypeStructure.CADA.value, TypeStructure.CPH.value):
-            errors.append(RuleError("code_finess", _("Le code FINESS est obligatoire pour un %(t)s.",
-                                                     t=kind)))
-    elif not re.fullmatch(r"[0-9A-Za-z]{9}", str(finess).strip()):
+    # a missing FINESS is a gap (``app.completude``: the fiche is « à compléter »), never a
+    # refusal; only a FINESS present but wrong is an error
+    if not _blank(finess) and not re.fullmatch(r"[0-9A-Za-z]{9}", str(finess).strip()):
         errors.append(RuleError("code_finess", _("Le code FINESS comporte 9 caractères.")))
     dep = departement_code(v.get("departement") or v.get("departement_id"))
     message = postal_code_error(v.get("code_postal"), dep)
@@ -296,7 +293,7 @@ def _convention_structure(v: dict) -> list[RuleError]:
 
 #: Table → (fields the rule reads, rule function).
 _RULES: dict[str, tuple[tuple[str, ...], Callable[[dict], list[RuleError]]]] = {
-    "structure": (("date_creation", "date_303", "type", "code_finess", "departement",
+    "structure": (("date_creation", "date_303", "code_finess", "departement",
                    "departement_id", "code_postal"), _structure),
     "places_annee": (("places_autorisees", "pmr", "lgbt", "fvv_teh"), _places),
     "evaluation": (NOTES, _evaluation),

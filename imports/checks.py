@@ -7,7 +7,8 @@ from collections import defaultdict
 from types import SimpleNamespace
 from typing import Any, Optional
 
-from app.gate import UNCHECKED, Gate
+from app.completude import GAP_TABLES, missing_in_row
+from app.gate import UNCHECKED, Gate, reserved_fields
 from app.rules import RuleError
 from app.rules import validate as domain_rules
 from app.scope import Scope
@@ -103,6 +104,8 @@ class Checker:
                 self._unread.add(id(rec))
             if rec.status != "skip":
                 rows.append((rec, row, self._writes(rec, row)))
+            elif rec.derived and rec.key[0] in self.lookups.new_structures:
+                self._gaps(rec, None, result)   # a new structure's year left empty
         self._preload(rows)
         for rec, row, writes in rows:
             if id(rec) not in self._unread:   # every error of the row: its cells', the gate's
@@ -110,6 +113,8 @@ class Checker:
             if rec.errors:
                 rec.status = "errors"
                 result.errors.extend(rec.errors)
+            else:
+                self._gaps(rec, row, result)
             result.counts[rec.sheet.name][rec.status] += 1
             if rec.status != "unchanged":
                 result.records.append(rec)
@@ -228,6 +233,23 @@ class Checker:
         old, new = rec.changed["codes_dna"]
         codes = sorted(set(old or ()) ^ set(new or ()))
         return codes, self.translator.structures(codes)
+
+    def _gaps(self, rec: Record, row: Optional[tuple], result: ImportResult) -> None:
+        """A value a complete fiche needs, left empty by a new row or cleared by an update: a
+        warning naming the fields, never an error (the fiche is « à compléter »)."""
+        table = rec.sheet.model.__tablename__
+        if rec.status not in ("new", "updated", "skip") or table not in GAP_TABLES:
+            return
+        kind = rec.values.get("type")
+        if kind is None and row is not None and "type" in self.stored(rec.sheet).pos:
+            kind = row[self.stored(rec.sheet).pos["type"]]
+        cleared = None if rec.status != "updated" else [f for f, (_o, n) in rec.changed.items() if n is None]
+        labels = missing_in_row(table, rec.values, kind, cleared,
+                                reserved_fields(self.scope, rec.sheet.model))
+        if labels:
+            key = " ".join(str(k) for k in rec.key)
+            result.warnings.append(f"Feuille « {rec.source} », ligne {rec.row} ({key}) : fiche à "
+                                   f"compléter, manque : {', '.join(str(x) for x in labels)}.")
 
     def _required(self, rec: Record, row: Optional[tuple], bad: frozenset = frozenset()) -> None:
         for column in self.stored(rec.sheet).required:

@@ -431,6 +431,27 @@ def test_calvados_creates_a_structure_and_its_rows_in_one_file(fresh_app, tmp_pa
         assert db.session.scalar(select(Convention.id).where(Convention.reference == "CONV-Z1499"))
 
 
+def test_calvados_creates_a_cada_without_finess_on_the_web_a_completer(fresh_app, park):
+    """A missing FINESS is no refusal: the preview warns, row by row, of what the fiche still
+    needs; the apply creates the structure, whose fiche says « à compléter »."""
+    data = workbook(Structures=[["Code DNA", "Type", "Département", "Code postal"],
+                                ["Z1497", "CADA", "14", "14000"], ["Z1498", "CPH", "14", "14400"]])
+    client = client_for(fresh_app, "calvados")
+    batch, page = web_import(client, data)
+    assert "Appliquer l" in page
+    assert "ligne 2 (Z1497) : fiche à compléter, manque : Nom, Opérateur, Code FINESS" in page
+    assert "ligne 3 (Z1498)" in page
+    done = web_apply(client, batch)
+    assert "Import appliqué" in done
+    with fresh_app.app_context():
+        from app.extensions import db
+        from models import Structure
+
+        sid = db.session.scalar(select(Structure.id).where(Structure.code_dna == "Z1497"))
+    fiche = client.get(f"/structureview/show/{sid}").get_data(as_text=True)
+    assert "À compléter" in fiche and "Code FINESS" in fiche
+
+
 def test_calvados_renames_its_own_structure(fresh_app, tmp_path, park):
     mine = park["mine"]
     data = workbook(Structures=[["Code DNA", "Nom", "Type"], [mine["code"], "Nouveau nom", mine["type"]]])

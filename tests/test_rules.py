@@ -34,9 +34,18 @@ def test_every_structure_error_is_collected_with_its_field_in_french():
               "date_creation": dt.date(2015, 1, 1), "date_303": dt.date(2012, 1, 1),
               "debut_autorisation": dt.date(2020, 1, 1), "fin_autorisation": dt.date(2019, 1, 1)}
     errors = validate("structure", values)
-    assert fields(errors) == ["code_finess", "code_postal", "date_303", "fin_autorisation"]
+    assert fields(errors) == ["code_postal", "date_303", "fin_autorisation"]
     messages = " ".join(e.message for e in errors)
-    assert "FINESS est obligatoire" in messages and "ne correspond pas au département 14" in messages
+    assert "ne correspond pas au département 14" in messages and "FINESS" not in messages
+
+
+def test_a_cada_without_finess_is_to_complete_not_refused():
+    from app.completude import missing_in_row
+
+    assert validate("structure", {"type": "CADA", "code_finess": None, "departement": "14"}) == []
+    assert "Code FINESS" in [str(label) for label in missing_in_row("structure", {"type": "CADA"})]
+    assert "Code FINESS" not in [str(label) for label in missing_in_row("structure", {"type": "HUDA"})]
+    assert fields(validate("structure", {"type": "CADA", "code_finess": "14000000"})) == ["code_finess"]
 
 
 def test_finess_is_nine_characters_and_optional_for_huda():
@@ -58,7 +67,8 @@ def test_partial_update_is_checked_against_the_stored_record():
                               date_creation=None, date_303=dt.date(2012, 1, 1))
     assert validate(Structure, {"date_creation": dt.date(2011, 5, 1)}, current) == []
     assert fields(validate(Structure, {"date_creation": dt.date(2013, 5, 1)}, current)) == ["date_303"]
-    assert fields(validate(Structure, {"code_finess": None}, current)) == ["code_finess"]
+    assert validate(Structure, {"code_finess": None}, current) == []   # « à compléter »
+    assert fields(validate(Structure, {"code_finess": "1400"}, current)) == ["code_finess"]
 
 
 def test_a_move_by_departement_id_is_checked_against_the_new_departement():

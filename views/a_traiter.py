@@ -12,6 +12,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select
 
+from app import completude
 from app.extensions import db
 from app.scope import current_scope, structure_condition
 from app.tableaux import add_months
@@ -92,6 +93,16 @@ def _documents_section(scope) -> Section:
     return section
 
 
+def _completude_section(scope, today: dt.date) -> Section:
+    """Structures whose fiche misses a value (FINESS, coordinates, dates, a year's places or
+    budget...): created from the files agents had, to complete now."""
+    fiches = completude.evaluate(db.session, structure_condition(scope),
+                                 completude.shown_years(today), documents=False)
+    lines = [(f.id, f.code_dna, f.nom, f.summary(documents=False))
+             for f in fiches.values() if f.a_completer]
+    return Section("completude", _("Fiches à compléter"), lines)
+
+
 def sections(today: dt.date) -> list[Section]:
     """Every section of the page for the current user."""
     scope = current_scope()
@@ -122,6 +133,7 @@ def sections(today: dt.date) -> list[Section]:
                                          a=g.places_adresses or 0)), more("ecart")),
         Section("budget", _("Budget %(y)s manquant", y=today.year - 1),
                 _alert_lines(a.budget_n1_manquant.is_(True), lambda g: _("aucune dotation accordée"))),
+        _completude_section(scope, today),
         _documents_section(scope),
     ]
 

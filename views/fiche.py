@@ -15,6 +15,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from app import completude
 from app import indicators as ind
 from app.extensions import db
 from app.historique import entries
@@ -143,5 +144,6 @@ def fiche_context(structure: Structure, today: dt.date | None = None) -> dict:
         "seuils": s, "calendrier": calendrier(structure, conventions, today),
         "conventions": conventions, "qualite": qualite(structure.id, today),
         "documents": documents, "history": history, "scope": current_scope(),
+        "completude": completude.for_structure(db.session, structure.id, today),
         "fmt": Fmt(), "T": texts(),
     }

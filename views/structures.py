@@ -1,11 +1,13 @@
 """Structures: the list, the fiche and one edit form per section, plus the REST API."""
 from __future__ import annotations
 
-from flask import abort, current_app, request
+from flask import abort, current_app, flash, request
 from flask_appbuilder import expose
 from flask_appbuilder.security.decorators import has_access
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from app import completude
 from app.labels import LABELS
 from app.scope import current_scope
 from models import Structure
@@ -89,12 +91,27 @@ class StructureView(ScopedModelView):
                                     appbuilder=self.appbuilder, **fiche_context(item))
 
 
+    def post_add(self, item):
+        flash_gaps(item)
+
+    def post_update(self, item):
+        flash_gaps(item)
+
     def export_ids(self) -> list[int]:
         """Ids of every structure the list shows with the request's filters and sort (all
         pages): for an export of exactly what the agent filtered."""
         args = sl.ListArgs.parse(request.args)
         args.page, args.psize = 0, 10**6
         return [row.structure.id for row in sl.fetch(args, current_scope())[1]]
+
+
+def flash_gaps(item: Structure) -> None:
+    """After a form save: a fiche missing values is accepted, and the agent told what to
+    complete (``app.completude``)."""
+    values = {n.field: getattr(item, n.column) for n in completude.NEEDS if n.table == "structure"}
+    labels = completude.missing_in_row("structure", values, item.type)
+    if labels:
+        flash(_("Fiche à compléter : %(champs)s.", champs=", ".join(str(x) for x in labels)), "warning")
 
 
 class StructureCalendrierView(ScopedModelView):
@@ -108,6 +125,9 @@ class StructureCalendrierView(ScopedModelView):
     list_columns = ["code_dna"]
     edit_columns = CALENDRIER_FIELDS
     label_columns = LABELS
+
+    def post_update(self, item):
+        flash_gaps(item)
 
 
 class StructureApi(ScopedModelApi):
