@@ -219,11 +219,10 @@ def _check_owner(owner: Owner) -> None:
     if owner.user_id is None:
         return
     from app.scope import scope_of
-    from exports.jobs import scope_params
     from models import BhasileUser
 
     user = db.session.get(BhasileUser, owner.user_id)
-    if user is None or not user.active or scope_params(scope_of(user)) != scope_params(owner.scope):
+    if user is None or not user.active or scope_of(user) != owner.scope:
         raise PermissionError("le périmètre du demandeur a changé depuis la demande")
 
 
