@@ -84,7 +84,7 @@ def start_preview(app: Flask, data: bytes, filename: str, owner: Owner,
     now = utcnow()
     batch = ImportBatch(filename=safe, stored_path=str(stored), year=year, origin="web",
                         username=owner.username, user_id=owner.user_id, status=CHECKING,
-                        progress_stage="queued", started_at=now, updated_at=now)
+                        progress_stage="start", started_at=now, updated_at=now)
     db.session.add(batch)
     db.session.commit()
     start(app, run_preview, batch.id, owner)
@@ -107,7 +107,7 @@ def _claim(batch_id: int, status: str, ready: str) -> bool:
     died = and_(ImportBatch.status == status, ImportBatch.updated_at < silent_since(now))
     taken = db.session.execute(
         update(ImportBatch).where(ImportBatch.id == batch_id, or_(ImportBatch.status == ready, died))
-        .values(status=status, progress_stage="queued", progress_done=0, progress_total=0,
+        .values(status=status, progress_stage="start", progress_done=0, progress_total=0,
                 error=None, started_at=now, updated_at=now, finished_at=None)
         .execution_options(synchronize_session=False)).rowcount
     db.session.commit()
@@ -143,8 +143,10 @@ def _run_in_app(app: Flask, step: Callable[[int, Owner], Any], batch_id: int, ow
     with app.app_context():
         slots = _SLOTS.get(db.engine.dialect.name, _DEFAULT_SLOTS)
         try:
-            while not slots.acquire(timeout=_WAIT_SECONDS):
-                _touch(batch_id)  # queued behind another import: still alive
+            if not slots.acquire(blocking=False):
+                _touch(batch_id, progress_stage="queued")
+                while not slots.acquire(timeout=_WAIT_SECONDS):
+                    _touch(batch_id)  # queued behind another import: still alive
             try:
                 step(batch_id, owner)
             finally:
@@ -155,11 +157,11 @@ def _run_in_app(app: Flask, step: Callable[[int, Owner], Any], batch_id: int, ow
             db.session.remove()
 
 
-def _touch(batch_id: int) -> None:
+def _touch(batch_id: int, **values: Any) -> None:
     with db.engine.begin() as conn:
         conn.execute(update(ImportBatch).where(ImportBatch.id == batch_id,
                                                ImportBatch.status.in_(RUNNING))
-                     .values(updated_at=utcnow()))
+                     .values(updated_at=utcnow(), **values))
 
 
 # --- what the worker does ----------------------------------------------------------------------

@@ -32,7 +32,7 @@ class ImportBatch(Model):
     status: Mapped[str] = mapped_column(String(20), nullable=False, default="preview")
     counts: Mapped[Optional[str]] = mapped_column(Text)  # JSON: per-sheet counts, errors, warnings
     # --- the step running in the background, as any web worker reports it
-    #: queued, read, parse, check, write, save (see ``imports.background.Progress``)
+    #: start, queued, read, parse, check, write, save (see ``imports.background.Progress``)
     progress_stage: Mapped[Optional[str]] = mapped_column(String(20))
     progress_done: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
     progress_total: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")

@@ -175,8 +175,11 @@ def test_the_status_says_the_stage_in_french(large, held):
 
     client = client_for(large, "normandie")
     batch = batch_of(upload(client, SAMPLE))
-    assert client.get(f"/imports/{batch}/etat.json").get_json()["message"].startswith("En attente")
-    for stage, done, total, said in (("read", 0, 0, "Lecture du fichier…"),
+    said = client.get(f"/imports/{batch}/etat.json").get_json()["message"]
+    assert said == "Démarrage du traitement…"
+    for stage, done, total, said in (("queued", 0, 0, "En attente : un autre import est en cours "
+                                                   "de traitement…"),
+                                     ("read", 0, 0, "Lecture du fichier…"),
                                      ("parse", 3000, 54000, "3\u202f000 lignes lues sur 54\u202f000"),
                                      ("check", 12000, 54000, "12\u202f000 lignes vérifiées sur 54\u202f000"),
                                      ("save", 0, 0, "Enregistrement du résultat…")):
@@ -385,3 +388,28 @@ def test_a_territory_withdrawn_before_the_step_runs_stops_it(large, held, park):
         assert db.session.scalar(select(func.count()).select_from(ImportBatch)
                                  .where(ImportBatch.status == "applied")) == 0
         db.session.remove()
+
+
+def test_a_large_import_waits_its_turn_and_says_so(large):
+    """The worker threads of a process are few: an import arriving while they are busy says it
+    waits, then runs."""
+    from app.extensions import db
+    from imports import background
+
+    with large.app_context():
+        slots = background._SLOTS.get(db.engine.dialect.name, background._DEFAULT_SLOTS)
+    taken = 0
+    while slots.acquire(blocking=False):
+        taken += 1
+    try:
+        client = client_for(large, "normandie")
+        batch = batch_of(upload(client, SAMPLE))
+        deadline = time.monotonic() + 60
+        while (state := client.get(f"/imports/{batch}/etat.json").get_json())["stage"] != "queued":
+            assert time.monotonic() < deadline and not state["finished"], state
+            time.sleep(0.05)
+        assert state["message"].startswith("En attente : un autre import") and not state["finished"]
+    finally:
+        for _ in range(taken):
+            slots.release()
+    assert follow(client, batch)[-1]["status"] == "preview"

@@ -42,6 +42,8 @@ def message(batch: ImportBatch) -> str:
     if batch.status == "failed":
         return _("La vérification du fichier n'a pas abouti : rien n'a été écrit. Relancez-la, ou "
                  "signalez-le à l'assistance (import n° %(n)s).", n=batch.id)
+    if stage == "start":
+        return _("Démarrage du traitement…")
     if stage == "queued":
         return _("En attente : un autre import est en cours de traitement…")
     if stage == "parse":
