@@ -131,18 +131,7 @@ def generate(session: Session, scale: int = 1, seed: int = 2026,
     ids = _Ids(session, all_models)
     rows: dict[type, list[dict]] = {m: [] for m in all_models}
 
-    # Opérateurs: a few national ones holding many structures, a long tail of local ones.
-    names: list[str] = []
-    seen: set[str] = set()
-    n_ops = 250 * scale
-    while len(names) < n_ops:
-        name = f"{rng.choice(_ORG)} {rng.choice(_THEME)}"
-        if len(names) >= 12 * scale:  # the first ones are national, the rest local
-            name += f" {rng.choice(deps).nom}"
-        if name in seen:
-            continue
-        seen.add(name)
-        names.append(name)
+    names = _operateur_names(rng, deps, 250 * scale, 12 * scale)
     operateurs = []
     for name in names:
         oid = ids.take(Operateur)
@@ -212,6 +201,30 @@ def generate(session: Session, scale: int = 1, seed: int = 2026,
     _advance_sequences(session, all_models)
     return counts
 
+
+
+def _operateur_names(rng: random.Random, deps: list, count: int, national: int) -> list[str]:
+    """``count`` distinct opérateur names: the first ``national`` ones national, the rest local
+    (a département in the name). When the combinations run out (large scales), the next name
+    gets a number rather than drawing forever."""
+    names: list[str] = []
+    seen: set[str] = set()
+    misses = 0
+    while len(names) < count:
+        name = f"{rng.choice(_ORG)} {rng.choice(_THEME)}"
+        if len(names) >= national:
+            name += f" {rng.choice(deps).nom}"
+        if name in seen:
+            misses += 1
+            if misses < 50:
+                continue
+            base, k = name, 2
+            while name in seen:
+                name, k = f"{base} {k}", k + 1
+        misses = 0
+        seen.add(name)
+        names.append(name)
+    return names
 
 def _ascii(value: str) -> str:
     import unicodedata

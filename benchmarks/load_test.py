@@ -36,8 +36,8 @@ ACCOUNTS = {"admin": ["--role", "Administrateur"],
             "centrale": ["--role", "Administration centrale"],
             "normandie": ["--role", "Agent régional", "--region", "28"],
             "calvados": ["--role", "Agent départemental", "--departement", "14"]}
-PAGES = ["/structureview/list/", "/structureview/list/?psize_StructureView=100",
-         "/structureview/list/?_oc_StructureView=nom&_od_StructureView=desc", "/tableaux/",
+PAGES = ["/structureview/list/", "/structureview/list/?psize=100",
+         "/structureview/list/?sort=nom&dir=desc", "/tableaux/",
          "/tableaux/national/FR/", "/tableaux/region/28/", "/tableaux/departement/14/"]
 
 

@@ -73,7 +73,7 @@ def sheet_rows(session: Any, sheet: Sheet, scope: Scope, where: Optional[Any] = 
             for row in batch:
                 yield row[:width]
             continue
-        extra = sheet.extra(session, [r[width] for r in batch]) if sheet.extra else {}
+        extra = sheet.extra(session, [r[width] for r in batch], scope) if sheet.extra else {}
         for row in batch:
             values = list(row[:width])
             for i in extra_at:

@@ -133,9 +133,9 @@ class Applier:
             links = []
             for rec in recs:
                 if id(rec) in created and "codes_dna" in rec.values:
-                    links.append((created[id(rec)], rec.values["codes_dna"]))
+                    links.append((created[id(rec)], (), rec.values["codes_dna"]))
                 elif id(rec) not in created and "codes_dna" in rec.changed:
-                    links.append((rec.ids[0], rec.changed["codes_dna"][1]))
+                    links.append((rec.ids[0], *rec.changed["codes_dna"]))
             self._convention_links(links)
         self._remember(sheet, [(i, rec, values) for i, (rec, values) in zip(ids, new)])
 
@@ -217,21 +217,24 @@ class Applier:
             self.touched.setdefault(structure_id, set()).add(section)
 
     # --- sheets with more than one table ----------------------------------------------------
-    def _convention_links(self, wanted: list[tuple[int, Any]]) -> None:
-        """The structures of each convention: links deleted and added, with their history."""
+    def _convention_links(self, wanted: list[tuple[int, Any, Any]]) -> None:
+        """The structures of each convention, (id, old codes, new codes) as the preview compared
+        them, in the importer's territory: the links of the codes gone deleted, of the codes
+        come added, with their history; the structures of a CPOM outside it stay covered."""
         if not wanted:
             return
-        ids = [cid for cid, _codes in wanted]
+        ids = [cid for cid, _old, _codes in wanted]
         current: dict[int, dict[int, Any]] = defaultdict(dict)
         for start in range(0, len(ids), CHUNK):
             for row in self.conn.execute(select(LINK).where(
                     LINK.c.convention_id.in_(ids[start:start + CHUNK])).with_for_update()):
                 current[row.convention_id][row.structure_id] = row._mapping
         gone, new = [], []
-        for cid, codes in wanted:
+        for cid, old, codes in wanted:
             sids = {self.lookups.structures[c][0] for c in codes or ()}
+            dropped = {self.lookups.structures[c][0] for c in old or ()} - sids
             for sid, link in current[cid].items():
-                if sid not in sids:
+                if sid in dropped:
                     gone.append(link["id"])
                     self.history.deleted(LINK, link["id"], link, sid)
             new.extend({"convention_id": cid, "structure_id": sid} for sid in sids - set(current[cid]))

@@ -28,8 +28,8 @@ def match_key(sheet: Sheet, key: tuple) -> tuple:
 class Existing:
     """The stored rows of one sheet, by key: column values and (id, version) pairs."""
 
-    def __init__(self, session: Any, sheet: Sheet):
-        self.sheet = sheet
+    def __init__(self, session: Any, sheet: Sheet, scope: Scope):
+        self.sheet, self.scope = sheet, scope   # computed values (a convention's codes) in scope
         self.fields = [c.field for c in sheet.columns if c.expr is not None]
         self.pos = {f: i for i, f in enumerate(self.fields)}
         key_pos = [self.pos[f] for f in sheet.key]
@@ -51,7 +51,7 @@ class Existing:
         if self.sheet.extra is not None:
             if self.extra is None:
                 ids = [r[self.n] for r in self.rows.values()]
-                self.extra = self.sheet.extra(session, ids)
+                self.extra = self.sheet.extra(session, ids, self.scope)
             return self.extra.get(row[self.n], {}).get(field)
         return None
 
@@ -78,10 +78,12 @@ class Checker:
         self.gate = Gate(scope, session, new_ids={m: set(ids) for m, ids in NEW_IDS.items()})
         self.translator = Translator(lookups)
         self._denials: dict[type, RuleError] = {}
+        #: records whose key (or stored row) could not be read: nothing to ask the gate
+        self._unread: set[int] = set()
 
     def stored(self, sheet: Sheet) -> Existing:
         if sheet.name not in self.existing:
-            self.existing[sheet.name] = Existing(self.session, sheet)
+            self.existing[sheet.name] = Existing(self.session, sheet, self.scope)
         return self.existing[sheet.name]
 
     def compare(self, records: list[Record], result: ImportResult, progress: Any = None) -> None:
@@ -94,16 +96,20 @@ class Checker:
                 progress("check", done, len(records))
             sheet = rec.sheet
             ident = (sheet.name, match_key(sheet, rec.key))
-            if not rec.errors and ident in seen and rec.key[0] != "nouvelle":
+            read = bool(rec.key) and None not in rec.key   # other cells' errors: checked still
+            if read and ident in seen and rec.key[0] != "nouvelle":
                 rec.error(sheet.key[0], f"clé en double dans le fichier : déjà ligne {seen[ident]}",
                           rec.key[0])
             seen.setdefault(ident, rec.row)
+            errors = len(rec.errors)
             row = self._status(rec)
+            if not read or len(rec.errors) > errors:
+                self._unread.add(id(rec))
             if rec.status != "skip":
                 rows.append((rec, row, self._writes(rec, row)))
         self._preload(rows)
         for rec, row, writes in rows:
-            if not rec.errors:
+            if id(rec) not in self._unread:   # every error of the row: its cells', the gate's
                 self._check(rec, row, writes)
             if rec.errors:
                 rec.status = "errors"
@@ -143,7 +149,7 @@ class Checker:
         return row
 
     def _writes(self, rec: Record, row: Optional[tuple]) -> list[Write]:
-        if rec.errors or rec.status == "unchanged":
+        if id(rec) in self._unread or rec.status == "unchanged":
             return []
         if row is None and rec.ids is not None and rec.sheet.name == "Adresses":
             stored = self.stored(rec.sheet)   # a new year of a stored address
@@ -155,7 +161,7 @@ class Checker:
         """Ask the gate once per model for every id the rows refer to."""
         ids: dict[tuple[str, type], set] = defaultdict(set)
         for rec, _row, writes in rows:
-            if rec.errors:
+            if id(rec) in self._unread:
                 continue
             for model, ident in stored_ids(rec):
                 ids[("write", model)].add(ident)
@@ -176,6 +182,7 @@ class Checker:
                 if not self.gate.inside(model, ident, "write"):
                     return self._refuse(rec, self._hidden(model, ident))
             return None
+        bad = {e.column for e in rec.errors}   # cells in error: never reported twice
         denials: list[tuple[Write, RuleError]] = []
         for write in writes:
             found = self.gate.check(write.model, write.stored, write.values, UNCHECKED,
@@ -183,15 +190,17 @@ class Checker:
             if found and found[0].field is None and getattr(found[0], "status", 422) in (403, 404):
                 return self._refuse(rec, found[0])   # the role, or a row outside: nothing else said
             denials += [(write, d) for d in found]
-        self._required(rec, row)
+        self._required(rec, row, bad)
         for write, denial in denials:
-            self._denied(rec, write, denial)
+            if not (bad and denial.field is None and not write.related):  # a reference in error
+                self._denied(rec, write, denial)
         current = None
         if row is not None:
             current = SimpleNamespace(**dict(zip(self.stored(rec.sheet).fields, row)))
         for error in domain_rules(rec.sheet.model, dict(rec.values), current):
             field = error.field if error.field in rec.sheet.by_field else None
-            rec.error(field, error.message, rec.values.get(field) if field else None)
+            if field is None or rec.sheet.by_field[field].label not in bad:
+                rec.error(field, error.message, rec.values.get(field) if field else None)
         return None
 
     def _hidden(self, model: type, ident: int) -> RuleError:
@@ -224,8 +233,10 @@ class Checker:
         codes = sorted(set(old or ()) ^ set(new or ()))
         return codes, self.translator.structures(codes)
 
-    def _required(self, rec: Record, row: Optional[tuple]) -> None:
+    def _required(self, rec: Record, row: Optional[tuple], bad: frozenset = frozenset()) -> None:
         for column in self.stored(rec.sheet).required:
+            if column.label in bad:
+                continue
             if column.field in rec.values and rec.values[column.field] is None:
                 rec.error(column.field, f"{column.label} obligatoire : la cellule ne peut pas être vide")
             elif row is None and column.field not in rec.values:

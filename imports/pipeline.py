@@ -36,8 +36,8 @@ _CACHED = frozenset({str, int, dt.datetime, dt.date})
 _CACHE_SIZE = 5000
 #: days from 1899-12-30 (the 1900 date system) to 1904-01-01
 _DAYS_1904 = 1462
-#: a key cell reading « Total », « TOTAL 2024 », « Sous-total Calvados »: a total row
-_TOTAL_KEY = re.compile(r"(?:sous[\s-]*)?totale?s?\b", re.IGNORECASE)
+#: a key cell reading « Total », « TOTAL 2024 », « Sous-total Calvados », « Totaux »: a total row
+_TOTAL_KEY = re.compile(r"(?:sous[\s-]*)?tota(?:le?s?|ux)\b", re.IGNORECASE)
 #: rows between two reports to the ``progress`` callback (its caller decides what to record)
 PROGRESS_ROWS = 1000
 
@@ -180,6 +180,8 @@ class ImportCommand:
                 if not isinstance(raw, (str, int, float)) or not str(raw).strip():
                     continue
                 text = " ".join(str(raw).split())
+                if _TOTAL_KEY.match(text):   # a total row, skipped: it creates nothing
+                    continue
                 if kind == "Opérateurs" and norm(text) not in self.lookups.operateurs:
                     self.lookups.new_operateurs[norm(text)] = text
                 elif kind == "Structures":
@@ -282,7 +284,8 @@ class ImportCommand:
             return True
         missing = [f for f in sheet.key if rec.values.get(f) is None
                    and sheet.by_field[f].label not in errored]
-        if (missing and sheet.key[0] in missing and _is_total(cells)) or _total_key(rec, cells):
+        if (missing and sheet.key[0] in missing and _is_total(cells)) \
+                or _total_key(rec, cells, self.lookups):
             self.result.counts[sheet.name]["skipped"] += 1
             self.result.warnings.append(f"Feuille « {plan.raw.name} », ligne {rec.row} : ligne de "
                                         "total ignorée.")
@@ -341,18 +344,20 @@ def _gc_paused():
 
 
 def _is_total(cells: list) -> bool:
-    return any(isinstance(v, str) and "total" in v.lower() for v in cells)
+    return any(isinstance(v, str) and ("total" in v.lower() or "totaux" in v.lower()) for v in cells)
 
 
-def _total_key(rec: Record, cells: list) -> bool:
-    """A row whose key cell says « Total » (or « Sous-total ... »): codes never read so, and an
-    opérateur's name is its key, so only code-keyed sheets are concerned."""
+def _total_key(rec: Record, cells: list, lookups: Lookups) -> bool:
+    """A row whose key cell says « Total » (or « Sous-total ... »): codes never read so; an
+    opérateur's name is its key, so there only when no stored opérateur bears that name."""
     field = rec.sheet.key[0]
-    if rec.sheet.name == "Opérateurs" or field not in rec.cols:
+    if field not in rec.cols:
         return False
     index = rec.cols[field]
     raw = cells[index] if index < len(cells) else None
-    return isinstance(raw, str) and bool(_TOTAL_KEY.match(raw.strip()))
+    if not isinstance(raw, str) or not _TOTAL_KEY.match(raw.strip()):
+        return False
+    return rec.sheet.name != "Opérateurs" or norm(raw) not in lookups.operateurs
 
 
 def _clean(kind, date1904: bool):

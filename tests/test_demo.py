@@ -65,3 +65,16 @@ def test_demo_is_deterministic_and_refuses_a_non_empty_base(tmp_path):
             assert again.exit_code != 0 and "déjà" in again.output
             db.engine.dispose()
     assert signatures[0] == signatures[1]
+
+
+def test_operateur_names_stay_distinct_and_finite_at_large_scales():
+    """``demo --scale 12`` used to draw names forever: 7 × 14 national combinations run out."""
+    import random
+    from types import SimpleNamespace
+
+    from app.demo import _operateur_names
+
+    deps = [SimpleNamespace(nom=n) for n in ("Calvados", "Manche", "Orne")]
+    names = _operateur_names(random.Random(1), deps, 250 * 30, 12 * 30)
+    assert len(names) == len(set(names)) == 7500
+    assert not any(" " + deps[0].nom in n for n in names[:360])   # the national ones come first

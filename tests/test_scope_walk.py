@@ -95,15 +95,11 @@ def _open_campaign(client, nom: str, departements: list[int]) -> None:
 def known_exposures(session, terr) -> set[str]:
     """Values outside the territory still shown, each a finding with its own xfail test below;
     remove an entry here with its test's marker when the fix lands."""
-    from models import ConventionStructure, Operateur, Structure
+    from models import Operateur, Structure
 
     if terr.national:
         return set()
-    # W1: a convention export's « Codes DNA » lists every structure the CPOM covers
-    partners = select(ConventionStructure.convention_id).where(
-        ConventionStructure.structure_id.in_(terr.ids["structure"]))
-    known = set(session.scalars(select(Structure.code_dna).join(ConventionStructure).where(
-        ConventionStructure.convention_id.in_(partners))))
+    known: set[str] = set()
     if terr.is_operateur:  # W2: an opérateur's drop-downs offer the opérateurs without structure
         used = select(Structure.operateur_id).where(Structure.operateur_id.is_not(None))
         known |= set(session.scalars(select(Operateur.nom).where(Operateur.id.not_in(used))))
@@ -142,9 +138,6 @@ def test_the_walk_reaches_every_registered_get_address(walk_app):
     assert rules <= walked, rules - walked
 
 
-@pytest.mark.xfail(strict=True, reason="W1: the Conventions sheet lists the codes DNA of every "
-                   "structure a CPOM covers, other territories' included; scoping the export needs "
-                   "imports/checks.py to compare (and apply) only the importer's codes")
 def test_a_convention_export_names_only_the_structures_of_the_territory(walk_app):
     with walk_app.app_context():
         terr = territory(_db(), "normandie")

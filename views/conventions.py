@@ -6,12 +6,13 @@ from flask_appbuilder.fields import QuerySelectMultipleField
 from flask_appbuilder.fieldwidgets import Select2ManyWidget
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
+from sqlalchemy import select
 
 from app.extensions import db
 from app.indicators import period
 from app.jinja import fr_date
 from app.labels import LABELS
-from app.scope import current_scope, structure_condition
+from app.scope import condition_for, current_scope, structure_condition
 from models import Convention, ConventionStructure, Structure
 
 from .base import ScopedModelApi, ScopedModelView, interface
@@ -118,6 +119,17 @@ class ConventionApi(ScopedModelApi):
 
     def pre_update(self, item):
         return None
+
+    def pre_get(self, data: dict) -> None:
+        """A CPOM's structures outside the territory are not the agent's to see: only the
+        links of the territory's structures are listed."""
+        links = (data.get("result") or {}).get("structures")
+        if not links or current_scope().national:
+            return
+        inside = set(db.session.scalars(select(ConventionStructure.id).where(
+            ConventionStructure.convention_id == data["id"],
+            condition_for(ConventionStructure, current_scope()))))
+        data["result"]["structures"] = [link for link in links if link.get("id") in inside]
 
 
 MENU_ORDER = 25

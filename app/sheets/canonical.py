@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from app.scope import Scope, structure_condition
 from models import (ActiviteMensuelle, Adresse, AdresseAnnee, BudgetAnnee, Convention,
                     ConventionStructure, Departement, Operateur, PlacesAnnee, Structure)
 from models.enums import Public, Repartition, StatutConvention, TypeConvention, TypeStructure
@@ -160,14 +161,16 @@ OPERATEURS = Sheet(
 )
 
 
-def _convention_codes(session, ids: list[int]) -> dict[int, dict]:
+def _convention_codes(session, ids: list[int], scope: Scope) -> dict[int, dict]:
+    """The codes DNA of each convention's structures inside ``scope``: a CPOM covering several
+    départements shows an agent only their own (and an import compares and writes only those)."""
     found: dict[int, list[str]] = {i: [] for i in ids}
     for start in range(0, len(ids), 5000):
         chunk = ids[start:start + 5000]
         for cid, code in session.execute(
                 select(ConventionStructure.convention_id, Structure.code_dna)
                 .join(Structure, ConventionStructure.structure_id == S.id)
-                .where(ConventionStructure.convention_id.in_(chunk))):
+                .where(ConventionStructure.convention_id.in_(chunk), structure_condition(scope))):
             found[cid].append(code)
     return {cid: {"codes_dna": tuple(sorted(codes))} for cid, codes in found.items()}
 

@@ -67,7 +67,8 @@ class Sheet:
     order: tuple[Any, ...] = ()
     aliases: tuple[str, ...] = ()
     year_field: Optional[str] = None        #: the key column holding the year (yearly sheets)
-    extra: Optional[Callable[[Any, list[int]], dict[int, dict]]] = None  #: values not in SQL
+    #: values not in SQL, by id: ``extra(session, ids, scope)``, limited to the scope
+    extra: Optional[Callable[[Any, list[int], Any], dict[int, dict]]] = None
     by_field: dict[str, Column] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
