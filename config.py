@@ -107,6 +107,11 @@ def load_settings(overrides: dict | None = None) -> dict:
         # a sheet's grid (A1 to its last cell) and the text of a whole file, checked before reading
         "BHASILE_IMPORT_MAX_CELLS": int(os.environ.get("BHASILE_IMPORT_MAX_CELLS", "5000000")),
         "BHASILE_IMPORT_MAX_TEXT_MB": int(os.environ.get("BHASILE_IMPORT_MAX_TEXT_MB", "64")),
+        # Larger uploads are previewed and applied in the background (imports/background.py);
+        # a background step silent this long died with its process (shown failed, re-runnable)
+        "BHASILE_IMPORT_BACKGROUND_BYTES": int(os.environ.get("BHASILE_IMPORT_BACKGROUND_BYTES",
+                                                              "1000000")),
+        "BHASILE_IMPORT_STALE_MINUTES": int(os.environ.get("BHASILE_IMPORT_STALE_MINUTES", "10")),
         "BHASILE_EXPORT_MAX_ROWS": int(os.environ.get("BHASILE_EXPORT_MAX_ROWS", "0")),  # 0 = no cap
         # Larger exports are written in the background (exports/jobs.py), kept this long
         "BHASILE_EXPORT_SYNC_MAX_ROWS": int(os.environ.get("BHASILE_EXPORT_SYNC_MAX_ROWS", "20000")),

@@ -58,8 +58,10 @@ class Applier:
     session hook).
     """
 
-    def __init__(self, session: Any, lookups: Lookups):
+    def __init__(self, session: Any, lookups: Lookups, progress: Any = None):
         self.session, self.lookups = session, lookups
+        #: ``progress("write", rows written, rows to write)``, told sheet by sheet
+        self.progress = progress or (lambda stage, done, total: None)
         self.stale: list[str] = []
         self.named: set[int] = set()                                  #: records in ``stale``
         self.conn: Any = None
@@ -84,11 +86,14 @@ class Applier:
             self._check(sheet, recs)
         if self.stale:
             raise StaleRows(self.stale)
+        total, done = sum(len(recs) for _sheet, recs in todo), 0
         for sheet, recs in todo:
+            self.progress("write", done, total)
             if sheet.name == "Adresses":
                 self._adresses(sheet, recs)
             else:
                 self._plain(sheet, recs)
+            done += len(recs)
         self.history.write()
         self._notify()
         return sum(len(recs) for _sheet, recs in todo)

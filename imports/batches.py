@@ -63,13 +63,15 @@ def original(batch: ImportBatch) -> bytes:
 
 
 def apply_batch(batch: ImportBatch, scope: Scope, username: Optional[str],
-                origin: str = "import") -> ImportResult:
+                origin: str = "import", progress: Any = None,
+                user_id: Optional[int] = None) -> ImportResult:
     """Apply a previewed batch, all or nothing; raises ``StaleRows`` if rows changed since."""
     expected = load_summary(batch).get("signature", {})
     batch_id = batch.id
-    command = ImportCommand(original(batch), batch.filename, scope, batch.year)
+    command = ImportCommand(original(batch), batch.filename, scope, batch.year, progress=progress)
     try:
-        result = command.run(batch_id=batch_id, username=username, origin=origin, expected=expected)
+        result = command.run(batch_id=batch_id, username=username, origin=origin, expected=expected,
+                             user_id=user_id)
     except StaleRows:
         _set_status(batch_id, "stale")
         raise

@@ -87,10 +87,14 @@ class Checker:
             self.existing[sheet.name] = Existing(self.session, sheet, self.scope)
         return self.existing[sheet.name]
 
-    def compare(self, records: list[Record], result: ImportResult) -> None:
+    def compare(self, records: list[Record], result: ImportResult, progress: Any = None) -> None:
+        """Status, changes and the gate's and rules' verdict of every record; ``progress``
+        (stage, done, total) hears every thousand records checked."""
         seen: dict[tuple, int] = {}
         rows: list[tuple[Record, Optional[tuple], list[Write]]] = []
-        for rec in records:
+        for done, rec in enumerate(records):
+            if progress is not None and not done % 1000:
+                progress("check", done, len(records))
             sheet = rec.sheet
             ident = (sheet.name, match_key(sheet, rec.key))
             read = bool(rec.key) and None not in rec.key   # other cells' errors: checked still

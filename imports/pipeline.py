@@ -38,15 +38,24 @@ _CACHE_SIZE = 5000
 _DAYS_1904 = 1462
 #: a key cell reading « Total », « TOTAL 2024 », « Sous-total Calvados », « Totaux »: a total row
 _TOTAL_KEY = re.compile(r"(?:sous[\s-]*)?tota(?:le?s?|ux)\b", re.IGNORECASE)
+#: rows between two reports to the ``progress`` callback (its caller decides what to record)
+PROGRESS_ROWS = 1000
+
+
+def _silent(stage: str, done: int, total: int) -> None:
+    """The default progress callback: nobody follows a synchronous import."""
 
 
 class ImportCommand:
     """The import of one file by one user: ``validate()`` previews, ``run()`` applies."""
 
     def __init__(self, data: bytes, filename: str, scope: Scope = NATIONAL,
-                 year: Optional[int] = None, session: Any = None):
+                 year: Optional[int] = None, session: Any = None, progress: Any = None):
         self.data, self.filename, self.scope, self.year = data, filename, scope, year
         self.session = session or db.session
+        #: ``progress(stage, done, total)``: read (the file), parse, check, write (rows)
+        self.progress = progress or _silent
+        self.rows_total = 0
         self.result = ImportResult()
         self.lookups: Optional[Lookups] = None
         self.checker: Optional[Checker] = None
@@ -63,10 +72,12 @@ class ImportCommand:
     def _validate(self) -> ImportResult:
         result = self.result
         try:
+            self.progress("read", 0, 0)
             plans = self._plans(self._read())
         except FileProblem as exc:
             result.problem = str(exc)
             return result
+        self.rows_total = sum(max(len(p.raw.rows) - p.header_pos - 1, 0) for p in plans)
         self.lookups = Lookups(self.session)
         self._prescan(plans)
         self.checker = Checker(self.session, self.scope, self.lookups)
@@ -74,12 +85,13 @@ class ImportCommand:
         if not records and not result.errors:
             result.problem = "Le fichier ne contient aucune ligne de données (en-têtes seuls)."
             return result
-        self.checker.compare(records, result)
+        self.checker.compare(records, result, self.progress)
         return result
 
     # --- apply -----------------------------------------------------------------------------
     def run(self, batch_id: Optional[int] = None, username: Optional[str] = None,
-            origin: str = "import", expected: Optional[dict] = None) -> ImportResult:
+            origin: str = "import", expected: Optional[dict] = None,
+            user_id: Optional[int] = None) -> ImportResult:
         """Apply the file in one transaction; refused while errors remain.
 
         ``expected`` is the preview's ``signature``: when given, rows whose stored version or
@@ -92,9 +104,9 @@ class ImportCommand:
             stale = stale_rows(expected, signature(result))
             if stale:
                 raise StaleRows(stale)
-        with audit_context(origin, batch_id=batch_id, username=username):
+        with audit_context(origin, batch_id=batch_id, username=username, user_id=user_id):
             try:
-                Applier(self.session, self.lookups).apply(result.records)
+                Applier(self.session, self.lookups, self.progress).apply(result.records)
                 self.session.commit()
             except StaleRows:
                 self.session.rollback()
@@ -190,6 +202,8 @@ class ImportCommand:
         records: list[Record] = []
         for number, cells in plan.raw.rows[plan.header_pos + 1:]:
             self.result.rows_read += 1
+            if not self.result.rows_read % PROGRESS_ROWS:
+                self.progress("parse", self.result.rows_read, self.rows_total)
             rec = Record(primary, (), number, plan.raw.name)
             if not self._fill(rec, own, cells):
                 continue

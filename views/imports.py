@@ -6,7 +6,7 @@ import io
 import re
 from typing import Optional
 
-from flask import abort, flash, g, redirect, request, send_file, url_for
+from flask import abort, current_app, flash, g, redirect, request, send_file, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access, permission_name
 from flask_babel import gettext as _
@@ -95,6 +95,13 @@ class ImportView(BaseView):
             return redirect(url_for(".index"))
         data = upload.read()
         check_room(storage_dir(), len(data))  # full disk: a French 507 before a byte is written
+        from imports import background
+        from views.import_jobs import owner
+
+        if background.is_large(len(data)):  # previewed in the background, followed on its page
+            batch = background.start_preview(current_app._get_current_object(), data, upload.filename,
+                                             owner(), int(year) if year else None)
+            return redirect(url_for(".show", batch_id=batch.id))
         batch, _result = create_batch(data, upload.filename, current_scope(), g.user,
                                       int(year) if year else None)
         return redirect(url_for(".show", batch_id=batch.id))
@@ -105,7 +112,12 @@ class ImportView(BaseView):
     def show(self, batch_id: int):
         from imports.batches import load_summary
 
+        from views.import_jobs import progress_page
+
         batch = _own(batch_id)
+        running = progress_page(self, batch)
+        if running is not None:
+            return running
         summary = load_summary(batch)
         changes = summary.get("changes", [])
         page = max(request.args.get("page", 1, type=int), 1)
@@ -122,25 +134,16 @@ class ImportView(BaseView):
     @has_access
     @permission_name("add")
     def apply(self, batch_id: int):
-        from imports.apply import StaleRows
-        from imports.batches import apply_batch
+        from imports.background import APPLYING, reap
+        from views.import_jobs import start_apply
 
-        batch = _own(batch_id)
+        batch = reap(_own(batch_id))
         if not _csrf_ok():
             return redirect(url_for(".show", batch_id=batch_id))
-        if batch.status != "preview":
+        if batch.status not in ("preview", APPLYING):
             flash(_("Cet import ne peut pas être appliqué (statut : %(s)s).", s=batch.status), "danger")
             return redirect(url_for(".show", batch_id=batch_id))
-        try:
-            result = apply_batch(batch, current_scope(), g.user.username)
-        except StaleRows as exc:
-            flash(str(exc), "danger")
-            return redirect(url_for(".show", batch_id=batch_id))
-        if result.applied:
-            flash(_("Import appliqué : %(n)s lignes écrites.", n=len(result.changes)), "success")
-        else:
-            flash(_("Import refusé : le fichier contient des erreurs."), "danger")
-        return redirect(url_for(".show", batch_id=batch_id))
+        return start_apply(batch)  # one apply at a time; the outcome is told on the batch page
 
     @expose("/<int:batch_id>/annote")
     @has_access

@@ -1,0 +1,150 @@
+"""A large import's check and apply, followed from the batch page: its progress page, the JSON
+status the page polls, and « Relancer » for a check that stopped (``imports.background``).
+
+Same permissions as the Imports page; a batch is only ever shown to its owner (or a national
+user), like the batch page itself.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+from flask import current_app, flash, g, jsonify, redirect, url_for
+from flask_appbuilder import BaseView, expose
+from flask_appbuilder.security.decorators import has_access, permission_name
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import generate_csrf
+
+from app.jinja import fr_number
+from app.scope import current_scope
+from models.imports import ImportBatch
+
+STEP_LABELS = {"checking": _l("Vérification en cours"), "applying": _l("Application en cours"),
+               "failed": _l("Échec de la vérification")}
+
+
+def owner():
+    """The request's user, as the background step will act: their scope and account."""
+    from imports.background import Owner
+
+    return Owner(current_scope(), g.user.username, g.user.id)
+
+
+def percent(batch: ImportBatch) -> int:
+    total = batch.progress_total or 0
+    return min(99, int(100 * (batch.progress_done or 0) / total)) if total else 0
+
+
+def message(batch: ImportBatch) -> str:
+    """What the step is doing, as the agent reads it."""
+    done, total = fr_number(batch.progress_done or 0), fr_number(batch.progress_total or 0)
+    stage = batch.progress_stage
+    if batch.status == "failed":
+        return _("La vérification du fichier n'a pas abouti : rien n'a été écrit. Relancez-la, ou "
+                 "signalez-le à l'assistance (import n° %(n)s).", n=batch.id)
+    if stage == "start":
+        return _("Démarrage du traitement…")
+    if stage == "queued":
+        return _("En attente : un autre import est en cours de traitement…")
+    if stage == "parse":
+        return _("%(d)s lignes lues sur %(t)s", d=done, t=total)
+    if stage == "check":
+        return _("%(d)s lignes vérifiées sur %(t)s", d=done, t=total)
+    if stage == "write":
+        if not batch.progress_total:
+            return _("Écriture des lignes dans la base…")
+        return _("%(d)s lignes écrites sur %(t)s", d=done, t=total)
+    if stage == "save":
+        return _("Enregistrement du résultat…")
+    if stage == "read":
+        return _("Lecture du fichier…")
+    return _("Traitement terminé.")
+
+
+def batch_state(batch: ImportBatch) -> dict:
+    """What the progress page and its script show of a batch (the JSON status)."""
+    from imports.background import RUNNING
+
+    running = batch.status in RUNNING
+    return {"id": batch.id, "status": batch.status,
+            "status_label": str(STEP_LABELS.get(batch.status, _("Terminé"))),
+            "stage": batch.progress_stage or "", "rows_done": batch.progress_done or 0,
+            "rows_total": batch.progress_total or 0, "percent": percent(batch),
+            "finished": not running, "message": message(batch),
+            "page_url": url_for("ImportView.show", batch_id=batch.id)}
+
+
+def progress_page(view: BaseView, batch: ImportBatch) -> Optional[str]:
+    """The progress page of a batch being checked or applied, or whose check stopped; None when
+    the batch page shows its preview or its outcome. A step that died is marked ended first."""
+    from imports.background import FAILED, RUNNING, reap
+
+    batch = reap(batch)
+    if batch.status not in RUNNING and batch.status != FAILED:
+        return None
+    return view.render_template("bhasile/imports/progress.html", batch=batch,
+                                state=batch_state(batch), csrf=generate_csrf())
+
+
+def start_apply(batch: ImportBatch):
+    """« Appliquer »: one apply at a time per batch; a large file in the background, followed
+    on the batch page; a small one at once, told by a message."""
+    from pathlib import Path
+
+    from imports import background
+
+    batch_id, size = batch.id, Path(batch.stored_path).stat().st_size
+    if not background.claim_apply(batch_id):
+        flash(_("Cet import est déjà en cours d'application : suivez son avancement sur cette "
+                "page, inutile de le relancer."), "warning")
+        return redirect(url_for("ImportView.show", batch_id=batch_id))
+    if background.is_large(size):
+        background.start(current_app._get_current_object(), background.run_apply, batch_id, owner())
+        return redirect(url_for("ImportView.show", batch_id=batch_id))
+    outcome, _detail = background.run_apply(batch_id, owner())
+    if outcome in ("refused", "unusable"):
+        flash(_("Import refusé : le fichier contient des erreurs."), "danger")
+    return redirect(url_for("ImportView.show", batch_id=batch_id))
+
+
+class ImportJobView(BaseView):
+    """The background steps of the user's imports: JSON status and « Relancer »."""
+
+    route_base = "/imports"
+    bhasile_area = "import"
+    class_permission_name = "ImportView"
+    base_permissions = ["can_show", "can_add"]
+
+    @expose("/<int:batch_id>/etat.json")
+    @has_access
+    @permission_name("show")
+    def status(self, batch_id: int):
+        from imports.background import reap
+        from views.imports import _own
+
+        response = jsonify(batch_state(reap(_own(batch_id))))
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    @expose("/<int:batch_id>/relancer", methods=["POST"])
+    @has_access
+    @permission_name("add")
+    def rerun(self, batch_id: int):
+        from imports import background
+        from views.imports import _csrf_ok, _own
+
+        batch = background.reap(_own(batch_id))
+        if _csrf_ok():
+            if background.claim_check(batch.id):
+                background.start(current_app._get_current_object(), background.run_preview,
+                                 batch.id, owner())
+            else:
+                flash(_("Cette vérification est déjà en cours ou terminée."), "warning")
+        return redirect(url_for("ImportView.show", batch_id=batch_id))
+
+
+MENU_ORDER = 81
+
+
+def register(add, appbuilder) -> None:
+    appbuilder.add_view_no_menu(ImportJobView())
