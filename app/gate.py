@@ -165,16 +165,21 @@ class Gate:
         #: their own creation being checked by the gate.
         self.new_ids = new_ids or {}
         self._inside: dict[tuple[str, type], dict[Any, bool]] = {}
+        self._may: dict[Optional[str], bool] = {}   #: area → may this role write it
 
     # --- territory -------------------------------------------------------------------------
     def _member(self, kind: str, model: type, ids: Iterable[Any]) -> dict[Any, bool]:
         known = self._inside.setdefault((kind, model), {})
-        todo = sorted({i for i in ids if i is not None and i not in known}, key=str)
+        todo = {i for i in ids if i is not None and i not in known}
         if not todo:   # all known: no condition to build (a batch asks once per row)
             return known
         if self.scope.national:
             known.update(dict.fromkeys(todo, True))
             return known
+        try:           # ids in order, for chunks always alike (by text when of mixed types)
+            todo = sorted(todo)
+        except TypeError:
+            todo = sorted(todo, key=str)
         # an id no INTEGER column can hold names no record (and would overflow the driver)
         numeric = [i for i in todo if isinstance(i, int) and not isinstance(i, bool) and 0 < i < 2**31]
         for i in todo:
@@ -227,7 +232,7 @@ class Gate:
 
     def _check(self, model, stored, values, version, related, rules, area) -> list[RuleError]:
         values = dict(values or {})
-        if not may_change(self.scope, area or MODEL_AREAS.get(model.__tablename__)):
+        if not self._may_change(area or MODEL_AREAS.get(model.__tablename__)):
             return [Denial(None, _("Votre rôle ne permet pas de modifier ces données."), 403)]
         hidden = self.hidden(model, stored)
         if hidden:
@@ -241,6 +246,13 @@ class Gate:
         if stored is not None and version is not UNCHECKED and hasattr(model, "version"):
             errors += self._version(model, stored, version)
         return errors
+
+    def _may_change(self, area: Optional[str]) -> bool:
+        """``may_change`` of this gate's scope, asked once per area (a batch checks each row)."""
+        found = self._may.get(area)
+        if found is None:
+            found = self._may[area] = may_change(self.scope, area)
+        return found
 
     def check_delete(self, model: type, stored: Any, area: Optional[str] = None) -> list[RuleError]:
         """Every reason to refuse deleting ``stored``: the role's area (403), the row inside the

@@ -4,6 +4,7 @@ domain rules on the row's values."""
 from __future__ import annotations
 
 from collections import defaultdict
+from operator import itemgetter
 from types import SimpleNamespace
 from typing import Any, Optional
 
@@ -36,15 +37,25 @@ class Existing:
         key_pos = [self.pos[f] for f in sheet.key]
         self.rows: dict[tuple, tuple] = {}
         n = len(self.fields)
-        for row in session.execute(sheet.select()):
-            self.rows[match_key(sheet, tuple(row[i] for i in key_pos))] = tuple(row)
+        if session.autoflush:   # as ``session.execute`` would: the rows as the session holds them
+            session.flush()
+        # the statement is plain columns: run by the connection, without the ORM's per-row work
+        rows = map(tuple, session.connection().execute(sheet.select()))
+        if sheet.name == "Opérateurs":
+            self.rows = {match_key(sheet, tuple(row[i] for i in key_pos)): row for row in rows}
+        elif len(key_pos) == 1:
+            at = key_pos[0]
+            self.rows = {(row[at],): row for row in rows}
+        else:
+            self.rows = {tuple([row[i] for i in key_pos]): row for row in rows}
         self.n = n
         self.extra = None
         self.same = {c.field: c.kind.same for c in sheet.columns}
         self.required = [c for c in sheet.columns if c.required and c.field not in sheet.key]
+        self._picks: dict[tuple, Any] = {}   #: fields of a record → their stored values' getter
 
     def get(self, key: tuple) -> Optional[tuple]:
-        return self.rows.get(match_key(self.sheet, key))
+        return self.rows.get(match_key(self.sheet, key) if self.sheet.name == "Opérateurs" else key)
 
     def value(self, row: tuple, field: str, session: Any) -> Any:
         if field in self.pos:
@@ -55,6 +66,24 @@ class Existing:
                 self.extra = self.sheet.extra(session, ids, self.scope)
             return self.extra.get(row[self.n], {}).get(field)
         return None
+
+    def changes(self, row: tuple, values: dict[str, Any], session: Any) -> dict[str, tuple]:
+        """Field → (stored, new) for each of ``values`` that differs from the stored ``row``."""
+        fields = tuple(values)
+        pick = self._picks.get(fields)
+        if pick is None:   # the stored values of these fields in one call, when all are columns
+            at = [self.pos.get(f) for f in fields]
+            pick = self._picks[fields] = (itemgetter(*at) if len(at) > 1 else
+                                          (lambda row: (row[at[0]],))) if at and None not in at else False
+        if pick and pick(row) == tuple(values.values()):
+            return {}      # equal values are the same for every kind: the usual row, unchanged
+        pos, same, changed = self.pos, self.same, {}
+        for f, new in values.items():
+            at = pos.get(f)
+            old = row[at] if at is not None else self.value(row, f, session)
+            if old != new and not same[f](old, new):
+                changed[f] = (old, new)
+        return changed
 
     def ids(self, row: tuple) -> tuple:
         return tuple(row[self.n:])
@@ -143,13 +172,7 @@ class Checker:
                            if v is not None and not rec.sheet.by_field[f].read_only}
             return None
         rec.ids = stored.ids(row)
-        pos, same, changed = stored.pos, stored.same, {}
-        for f, new in rec.values.items():
-            at = pos.get(f)
-            old = row[at] if at is not None else stored.value(row, f, self.session)
-            if not same[f](old, new):
-                changed[f] = (old, new)
-        rec.changed = changed
+        rec.changed = stored.changes(row, rec.values, self.session)
         rec.status = "updated" if rec.changed else "unchanged"
         return row
 
@@ -164,6 +187,8 @@ class Checker:
 
     def _preload(self, rows: list[tuple[Record, Optional[tuple], list[Write]]]) -> None:
         """Ask the gate once per model for every id the rows refer to."""
+        if self.scope.national:   # the gate asks nothing of the nation's rows
+            return
         ids: dict[tuple[str, type], set] = defaultdict(set)
         for rec, _row, writes in rows:
             if id(rec) in self._unread:

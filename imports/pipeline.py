@@ -10,6 +10,7 @@ import gc
 import json
 import re
 from contextlib import contextmanager
+from operator import itemgetter
 from typing import Any, Optional
 
 from flask import current_app
@@ -21,23 +22,29 @@ from app.audit import audit_context
 from app.extensions import db
 from app.scope import NATIONAL, Scope
 from app.sheets import SCHEMA_VERSION, Lookups, Sheet
-from app.sheets.kinds import CellError, Date, Month
+from app.sheets.kinds import CellError, Date, Month, Year
 from app.sheets.normalize import norm
 
 from .headers import Mapping, SheetPlan, detect
 from .reader import NO_VALUE, ExcelError, FileProblem, Limits, RawSheet, read_file
 from .apply import Applier, StaleRows
-from .result import ImportResult, Record, json_value
+from .result import ImportResult, Record, json_value, labels_once
 from .checks import Checker
 
 _ERR = object()
 #: cell value types whose equal values are interchangeable (``1 == True == 1.0`` are not)
 _CACHED = frozenset({str, int, dt.datetime, dt.date})
-_CACHE_SIZE = 5000
+#: what ``_fill_known`` reads at once: an empty cell, or a type cleaned once per value (and a
+#: float with decimals, which no other cell equals: a whole float is read as an int)
+_KNOWN_TYPES = frozenset({type(None), float, *_CACHED})
+_EMPTY = (None, None)      #: an empty cell, as the value caches hold it
+_FIRST, _SECOND = itemgetter(0), itemgetter(1)
+_CACHE_SIZE = 20_000
 #: days from 1899-12-30 (the 1900 date system) to 1904-01-01
 _DAYS_1904 = 1462
 #: a key cell reading « Total », « TOTAL 2024 », « Sous-total Calvados », « Totaux »: a total row
 _TOTAL_KEY = re.compile(r"(?:sous[\s-]*)?tota(?:le?s?|ux)\b", re.IGNORECASE)
+_YEAR = Year()
 #: rows between two reports to the ``progress`` callback (its caller decides what to record)
 PROGRESS_ROWS = 1000
 
@@ -62,11 +69,13 @@ class ImportCommand:
         #: list of mappings → (it, ``_fill``'s specs holding each column's cleaned values)
         self.cleaned: dict[int, tuple[list, list[tuple]]] = {}
         self.date1904 = False          #: the sheet being read counts its dates from 1904
+        self._years: dict[Any, Optional[int]] = {}   #: a year cell → its year (``_row_year``)
+        self._totals: dict[str, bool] = {}           #: a key cell → reads « Total » (``_total_key``)
 
     # --- preview ---------------------------------------------------------------------------
     def validate(self) -> ImportResult:
         """Read, match, parse and compare every row; nothing is written."""
-        with _gc_paused():
+        with _gc_paused(), labels_once():
             return self._validate()
 
     def _validate(self) -> ImportResult:
@@ -221,23 +230,29 @@ class ImportCommand:
         """Parse the cells of ``maps`` into ``rec``; False for a blank row.
 
         A kind's ``clean`` depends only on the cell and the lookups (fixed once the file is
-        pre-scanned), so each distinct text, integer or date of a column is cleaned once.
+        pre-scanned), so each distinct text, integer, date or number with decimals of a column
+        is cleaned once.
         """
+        specs, cols, fast = self._specs(rec.sheet, maps)
+        rec.cols.update(cols)
+        if fast is not None and _fill_known(rec.values, fast, cells):
+            return True
         blank = True
         lookups = self.lookups
         n = len(cells)
-        values, cols = rec.values, rec.cols
-        for index, field, clean, skip, memo in self._specs(rec.sheet, maps):
+        values = rec.values
+        for index, field, clean, skip, memo in specs:
             raw = cells[index] if index < n else None
-            cols[field] = index
             cls = raw.__class__
-            if raw is None or (cls is str and not raw.strip()):
+            if raw is None or (cls is str and (not raw or raw.isspace())):
                 values[field] = None
                 continue
             blank = False
             if skip:
                 continue
-            cache = memo[0] if cls in _CACHED else None
+            # a float with decimals equals no other cell (a whole float is read as an int)
+            cached = cls in _CACHED or (cls is float and not raw.is_integer())
+            cache = memo[0] if cached else None
             if cache is not None:
                 hit = cache.get(raw)
                 if hit is None:
@@ -263,29 +278,40 @@ class ImportCommand:
                     rec.error(field, str(exc), raw)
         return not blank or bool(rec.errors)
 
-    def _specs(self, sheet: Sheet, maps: list[Mapping]) -> list[tuple]:
+    def _specs(self, sheet: Sheet, maps: list[Mapping]) -> tuple[list[tuple], dict[str, int],
+                                                                 Optional[tuple]]:
         """What ``_fill`` needs of each mapping, looked up once per sheet of the file:
-        (cell index, field, clean, read-only, [cleaned values or ``None``])."""
+        (cell index, field, clean, read-only, [cleaned values or ``None``]), the cell index
+        of each field, and ``_fill_known``'s (cells
+        getter, fields, caches) when every column is written."""
         found = self.cleaned.get(id(maps))
         if found is None:   # ``maps`` kept with its specs: its id stays its own
-            found = self.cleaned[id(maps)] = (maps, [
-                (m.index, m.column.field, _clean(m.column.kind, self.date1904),
-                 m.column.read_only and m.column.field not in sheet.key, [{}]) for m in maps])
-        return found[1]
+            specs = [(m.index, m.column.field, _clean(m.column.kind, self.date1904),
+                      m.column.read_only and m.column.field not in sheet.key, [{None: _EMPTY}])
+                     for m in maps]
+            fast = None
+            if len(specs) > 1 and not any(spec[3] for spec in specs):
+                fast = (itemgetter(*(spec[0] for spec in specs)), [spec[1] for spec in specs],
+                        [spec[4] for spec in specs])
+            found = self.cleaned[id(maps)] = (maps, specs, {m.column.field: m.index for m in maps},
+                                              fast)
+        return found[1], found[2], found[3]
 
     def _key(self, rec: Record, plan: SheetPlan, cells: list) -> bool:
         sheet = rec.sheet
         if sheet.year_field and sheet.year_field not in rec.cols and self.year:
             rec.values[sheet.year_field] = self.year
-        errored = {e.column for e in rec.errors}
         if sheet.name == "Adresses" and rec.values.get("id") is None and "id" in rec.cols \
                 and not (rec.values.get("code_dna") is None and _is_total(cells)):
             rec.key = ("nouvelle", rec.row)
             return True
-        missing = [f for f in sheet.key if rec.values.get(f) is None
-                   and sheet.by_field[f].label not in errored]
+        keys = [rec.values.get(f) for f in sheet.key]
+        missing = [f for f, v in zip(sheet.key, keys) if v is None] if None in keys else []
+        if missing and rec.errors:
+            errored = {e.column for e in rec.errors}
+            missing = [f for f in missing if sheet.by_field[f].label not in errored]
         if (missing and sheet.key[0] in missing and _is_total(cells)) \
-                or _total_key(rec, cells, self.lookups):
+                or _total_key(rec, cells, self._totals, self.lookups):
             self.result.counts[sheet.name]["skipped"] += 1
             self.result.warnings.append(f"Feuille « {plan.raw.name} », ligne {rec.row} : ligne de "
                                         "total ignorée.")
@@ -295,19 +321,23 @@ class ImportCommand:
                 rec.error(f, "colonne Année absente : ajoutez-la ou indiquez l'année de l'import")
             else:
                 rec.error(f, f"{sheet.by_field[f].label} manquant(e)")
-        rec.key = tuple(rec.values.get(f) for f in sheet.key)
+        rec.key = tuple(keys)
         return True
 
     def _row_year(self, plan: SheetPlan, cells: list) -> Optional[int]:
         if plan.year_index is None or plan.year_index >= len(cells):
             return None
+        raw = cells[plan.year_index]
+        memo = raw.__class__ in _CACHED
+        if memo and raw in self._years:
+            return self._years[raw]
         try:
-            from app.sheets.kinds import Year
-
-            raw = cells[plan.year_index]
-            return Year().clean(raw) if raw not in (None, "") else None
+            year = _YEAR.clean(raw) if raw not in (None, "") else None
         except CellError:
-            return None
+            year = None
+        if memo and len(self._years) < _CACHE_SIZE:
+            self._years[raw] = year
+        return year
 
     def _check_years(self, plan: SheetPlan, others: dict) -> None:
         for (name, year), maps in others.items():
@@ -329,6 +359,27 @@ class ImportCommand:
         return derived
 
 
+def _fill_known(values: dict[str, Any], fast: tuple, cells: list) -> bool:
+    """``_fill`` for the usual row, in a few calls that each walk the row in C: every cell
+    empty or of a type cleaned once per value, already cleaned without error, not all empty.
+    False when the row is not that usual (``_fill`` then reads it cell by cell)."""
+    take, fields, memos = fast
+    try:
+        raws = take(cells)
+    except IndexError:                          # a short row (CSV)
+        return False
+    if not _KNOWN_TYPES.issuperset(map(type, raws)) or raws.count(None) == len(raws):
+        return False
+    caches = list(map(_FIRST, memos))
+    if None in caches:                          # a column of all different values
+        return False
+    hits = list(map(dict.get, caches, raws))
+    if None in hits or list(map(_SECOND, hits)).count(None) != len(hits):
+        return False                            # a value not cleaned yet, or in error
+    values.update(zip(fields, map(_FIRST, hits)))
+    return True
+
+
 @contextmanager
 def _gc_paused():
     """The cyclic garbage collector paused while a preview builds its rows: millions of small
@@ -347,17 +398,23 @@ def _is_total(cells: list) -> bool:
     return any(isinstance(v, str) and ("total" in v.lower() or "totaux" in v.lower()) for v in cells)
 
 
-def _total_key(rec: Record, cells: list, lookups: Lookups) -> bool:
+def _total_key(rec: Record, cells: list, memo: dict[str, bool], lookups: Lookups) -> bool:
     """A row whose key cell says « Total » (or « Sous-total ... »): codes never read so; an
-    opérateur's name is its key, so there only when no stored opérateur bears that name."""
+    opérateur's name is its key, so there only when no stored opérateur bears that name.
+    ``memo``: the key cells already read (a code comes back once per year)."""
     field = rec.sheet.key[0]
     if field not in rec.cols:
         return False
     index = rec.cols[field]
     raw = cells[index] if index < len(cells) else None
-    if not isinstance(raw, str) or not _TOTAL_KEY.match(raw.strip()):
+    if not isinstance(raw, str):
         return False
-    return rec.sheet.name != "Opérateurs" or norm(raw) not in lookups.operateurs
+    found = memo.get(raw)
+    if found is None:
+        found = bool(_TOTAL_KEY.match(raw.strip()))
+        if len(memo) < _CACHE_SIZE:
+            memo[raw] = found
+    return found and (rec.sheet.name != "Opérateurs" or norm(raw) not in lookups.operateurs)
 
 
 def _clean(kind, date1904: bool):

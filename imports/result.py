@@ -3,11 +3,38 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 from app.sheets import SHEETS, Sheet
+
+#: field → translated label, while ``labels_once()`` holds: a preview names a column on
+#: thousands of rows, and each ``Column.label`` looks up the locale and translates again
+_LABELS: ContextVar[Optional[dict[str, str]]] = ContextVar("bhasile_import_labels", default=None)
+
+
+@contextmanager
+def labels_once() -> Iterator[None]:
+    """Within it, each column's label is translated once (the locale stays the same)."""
+    token = _LABELS.set({})
+    try:
+        yield
+    finally:
+        _LABELS.reset(token)
+
+
+def label_of(column: Any) -> str:
+    """``column.label``, translated once per field inside ``labels_once()``."""
+    labels = _LABELS.get()
+    if labels is None:
+        return column.label
+    found = labels.get(column.field)
+    if found is None:
+        found = labels[column.field] = column.label
+    return found
 
 STATUSES = ("new", "updated", "unchanged", "skipped", "errors")
 
@@ -48,13 +75,14 @@ class Record:
     def error(self, field_name: Optional[str], message: str, value: Any = None) -> None:
         column = self.sheet.by_field.get(field_name) if field_name else None
         col = self.cols.get(field_name) if field_name else None
-        self.errors.append(CellIssue(self.sheet.name, self.row, column.label if column else None,
+        self.errors.append(CellIssue(self.sheet.name, self.row, label_of(column) if column else None,
                                      value, message, self.source,
                                      col + 1 if col is not None else None))
 
     def change_dict(self) -> dict:
-        fields = {self.sheet.by_field[f].label: [json_value(self.sheet.by_field[f].kind.render(o)),
-                                                  json_value(self.sheet.by_field[f].kind.render(n))]
+        by_field = self.sheet.by_field
+        fields = {label_of(by_field[f]): [json_value(by_field[f].kind.render(o)),
+                                          json_value(by_field[f].kind.render(n))]
                   for f, (o, n) in self.changed.items()}
         return {"sheet": self.sheet.name, "key": [json_value(k) for k in self.key],
                 "status": self.status, "row": self.row, "fields": fields}
@@ -96,10 +124,12 @@ class ImportResult:
         return [r for r in self.records if r.status in ("new", "updated")]
 
     def as_dict(self) -> dict:
+        with labels_once():
+            changes = [r.change_dict() for r in self.changes]
         out = {"sheets": {name: c for name, c in self.counts.items() if any(c.values())},
                "errors": [e.as_dict() for e in self.errors],
                "warnings": list(self.warnings),
-               "changes": [r.change_dict() for r in self.changes]}
+               "changes": changes}
         if self.problem:
             out["problem"] = self.problem
         return out

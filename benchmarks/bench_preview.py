@@ -1,0 +1,219 @@
+"""Issue 15's figures: reading and preview speed against a baseline commit, and a preview's memory.
+
+    python benchmarks/bench_preview.py [--scales 1 10] [--baseline 68fcaee] [--repeat 3]
+                                       [--workdir DIR]
+
+For each scale, on a scratch SQLite database with the demo park (kept in ``--workdir`` to be
+reused), the park's full national export (every sheet, as ``flask bhasile export`` writes it)
+is measured by this tree and by the baseline commit (``git archive`` of it, in a temporary
+folder, run by the same interpreter), each in its own process:
+
+- reading alone: ``imports.reader.read_file`` against python-calamine's own ``to_python()`` of
+  every sheet of the same bytes (target ≤ 1.3×);
+- the preview (``ImportCommand.validate()``, nothing written) of the file as the national
+  administrator and as a Calvados agent (every row of another département refused), in rows
+  read per second (target: ≥ 2× the baseline's);
+- the peak memory (RSS) of one preview, in a fresh process.
+
+Times are CPU times (``time.process_time``, every thread of the process), best of ``--repeat``,
+so that the other programs of a shared machine weigh little; wall times are printed beside, and
+the load average before and after.
+"""
+from __future__ import annotations
+
+import argparse
+import gc
+import io
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+LIMITS = {"BHASILE_IMPORT_MAX_ROWS": 10_000_000, "BHASILE_IMPORT_MAX_UNZIPPED_MB": 10_000,
+          "BHASILE_IMPORT_MAX_CELLS": 100_000_000, "BHASILE_IMPORT_MAX_TEXT_MB": 10_000}
+
+
+def _app(folder: Path):
+    from app import create_app
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'bench.db'}",
+                      "SECRET_KEY": "b" * 40, "INSTANCE_DIR": str(folder),
+                      "SQLALCHEMY_ENGINE_OPTIONS": {}})
+    app.config.update(LIMITS)
+    return app
+
+
+def prepare(folder: Path, scale: int) -> Path:
+    """The demo park ×scale and its full national export (built once per folder)."""
+    target = folder / "full.xlsx"
+    if target.exists():
+        return target
+    folder.mkdir(parents=True, exist_ok=True)
+    fresh = not (folder / "bench.db").exists()
+    app = _app(folder)
+    if fresh:
+        runner = app.test_cli_runner()
+        assert runner.invoke(args=["bhasile", "init"]).exit_code == 0
+        result = runner.invoke(args=["bhasile", "demo", "--scale", str(scale)])
+        assert result.exit_code == 0, result.output
+    with app.app_context():
+        from app.extensions import db
+        from app.scope import NATIONAL
+        from exports.workbook import export_workbook
+
+        export_workbook(db.session, str(folder / "part.xlsx"), NATIONAL)
+        db.session.remove()
+    (folder / "part.xlsx").rename(target)
+    return target
+
+
+def baseline_tree(rev: str, into: Path) -> Path:
+    """The files of commit ``rev`` (no worktree, nothing written in the repository)."""
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev], check=True,
+                             capture_output=True).stdout
+    into.mkdir(parents=True)
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into
+
+
+def _best(fn, repeat: int) -> tuple[float, float, object]:
+    """(best CPU time, best wall time, last result) of ``repeat`` calls, the collector paused
+    as during a preview (``validate()`` pauses it itself)."""
+    cpu = wall = float("inf")
+    out = None
+    for _ in range(repeat):
+        out = None
+        gc.collect()
+        gc.disable()
+        try:
+            started, started_cpu = time.perf_counter(), time.process_time()
+            out = fn()
+            cpu = min(cpu, time.process_time() - started_cpu)
+            wall = min(wall, time.perf_counter() - started)
+        finally:
+            gc.enable()
+    return cpu, wall, out
+
+
+def worker(folder: Path, repeat: int, rss_only: bool) -> dict:
+    """Run in the measured tree's own process (its root first on ``sys.path``)."""
+    import python_calamine
+
+    app = _app(folder)
+    data = (folder / "full.xlsx").read_bytes()
+    out: dict = {"mb": len(data) / 1e6}
+    with app.app_context():
+        from app.extensions import db
+        from app.scope import NATIONAL, Scope
+        from imports.pipeline import ImportCommand
+        from imports.reader import Limits, read_file
+        from models import Departement
+
+        calvados = Scope(departement_ids=frozenset({db.session.query(Departement.id).filter_by(
+            code="14").scalar()}), roles=frozenset({"Agent départemental"}))
+        db.session.rollback()
+
+        def preview(scope):
+            def run():
+                result = ImportCommand(data, "full.xlsx", scope).validate()
+                db.session.rollback()
+                return result
+            return run
+
+        if rss_only:
+            result = preview(NATIONAL)()
+            out["rows"] = result.rows_read
+            out["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            return out
+        limits = Limits(cells=100_000_000, text_mb=10_000)
+
+        def ours():
+            return sum(len(s.rows) for s in read_file(data, "full.xlsx", 10_000_000, 10_000, limits))
+
+        def calamine_alone():
+            book = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
+            return sum(len(book.get_sheet_by_name(n).to_python()) for n in book.sheet_names)
+
+        for name, fn in (("calamine", calamine_alone), ("read_file", ours)):
+            out[name] = _best(fn, repeat)[:2]
+        for name, scope in (("national", NATIONAL), ("calvados", calvados)):
+            cpu, wall, result = _best(preview(scope), repeat)
+            assert not result.problem, result.problem
+            out[name] = (cpu, wall, result.rows_read, len(result.errors))
+    return out
+
+
+def measure(tree: Path, folder: Path, repeat: int, rss_only: bool = False) -> dict:
+    """The worker of ``tree``, in a process of its own, on the folder's database and file."""
+    code = ("import sys, json; sys.path.insert(0, sys.argv[1]); sys.argv[0] = 'bench';"
+            f"sys.path.insert(1, {str(ROOT / 'benchmarks')!r});"
+            "import bench_preview as b; from pathlib import Path;"
+            "print('RESULT' + json.dumps(b.worker(Path(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == '1')))")
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    done = subprocess.run([sys.executable, "-c", code, str(tree), str(folder), str(repeat),
+                           "1" if rss_only else "0"], cwd=tree, env=env, capture_output=True,
+                          text=True)
+    line = next((x for x in done.stdout.splitlines() if x.startswith("RESULT")), None)
+    if line is None:
+        raise SystemExit(f"{tree}: {done.stderr[-3000:]}")
+    return json.loads(line[len("RESULT"):])
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def report(scale: int, figures: dict[str, dict], rss: dict[str, dict]) -> None:
+    now = figures["this tree"]
+    for label, f in figures.items():
+        ratio = f["read_file"][0] / f["calamine"][0]
+        print(f"×{scale} {label}: reading {f['mb']:.1f} MB: read_file CPU {f['read_file'][0]:.3f} s "
+              f"(wall {f['read_file'][1]:.3f} s), python-calamine to_python() CPU "
+              f"{f['calamine'][0]:.3f} s (wall {f['calamine'][1]:.3f} s) = {ratio:.2f}× CPU, "
+              f"{f['read_file'][1] / f['calamine'][1]:.2f}× wall (target ≤ 1.3×)", flush=True)
+    for scope in ("national", "calvados"):
+        rates = {}
+        for label, f in figures.items():
+            cpu, wall, rows, errors = f[scope]
+            rates[label] = rows / cpu
+            print(f"×{scale} {label}: preview as {scope}: {rows:,} rows, {errors:,} errors, "
+                  f"CPU {cpu:.2f} s = {rows / cpu:,.0f} rows/s (wall {wall:.2f} s)", flush=True)
+        print(f"×{scale} preview as {scope}: {rates['this tree'] / rates['baseline']:.2f}× the "
+              "baseline's rows/s (target ≥ 2×)", flush=True)
+    if rss:
+        print(f"×{scale} peak RSS of one national preview ({now['national'][2]:,} rows): "
+              + ", ".join(f"{label} {r['rss_mb']:,.0f} MB" for label, r in rss.items()), flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--scales", type=int, nargs="+", default=[1, 10])
+    parser.add_argument("--baseline", default="68fcaee", help="commit measured beside this tree")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--workdir", type=Path, help="keeps the demo databases between runs")
+    parser.add_argument("--rss-scales", type=int, nargs="*", default=[10],
+                        help="scales whose preview's peak memory is measured")
+    args = parser.parse_args()
+    sys.path.insert(0, str(ROOT))
+    print(f"load average {_load()} on {os.cpu_count()} CPUs; baseline {args.baseline}", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        work = args.workdir or Path(tmp)
+        base = baseline_tree(args.baseline, Path(tmp) / "baseline")
+        trees = {"baseline": base, "this tree": ROOT}
+        for scale in args.scales:
+            folder = work / f"x{scale}"
+            prepare(folder, scale)
+            figures = {label: measure(tree, folder, args.repeat) for label, tree in trees.items()}
+            rss = {label: measure(tree, folder, 1, rss_only=True) for label, tree in trees.items()} \
+                if scale in args.rss_scales else {}
+            report(scale, figures, rss)
+    print(f"load average after: {_load()}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
