@@ -21,6 +21,7 @@ from flask_appbuilder.security.views import AuthOAuthView, UserOAuthModelView
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
+from app.return_to import ReturnToMixin
 from app.security import BhasileSecurityManager, BhasileUserDBModelView, TerritoryFormMixin
 from app.sessions import SignOutMixin
 
@@ -118,7 +119,7 @@ class AccessRequestView(BaseView):
         return self.render_template("bhasile/security/access_request.html", email=email)
 
 
-class ProConnectUserModelView(TerritoryFormMixin, UserOAuthModelView):
+class ProConnectUserModelView(ReturnToMixin, TerritoryFormMixin, UserOAuthModelView):
     """The user admin screen without passwords: the territory fields as with passwords."""
 
     list_columns = BhasileUserDBModelView.list_columns

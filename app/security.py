@@ -28,6 +28,7 @@ from app import sessions
 from app.comptes import territory_errors
 from app.heures import paris_time
 from app.passwords import PasswordPolicy, account_of_request, login_in_form, login_of_pk, own_login
+from app.return_to import ReturnToMixin
 from models import BhasileUser
 
 _SCOPE_FIELDS = ["regions", "departements", "operateur"]
@@ -99,7 +100,7 @@ class TerritoryFormMixin:
         self.edit_form = _territory_checked(self.edit_form)
 
 
-class BhasileUserDBModelView(TerritoryFormMixin, UserDBModelView):
+class BhasileUserDBModelView(ReturnToMixin, TerritoryFormMixin, UserDBModelView):
     """The user admin screen, where admins also set a user's territory; « Mon compte » for all."""
 
     list_columns = ["first_name", "last_name", "username", "email", "active", "roles",

@@ -42,7 +42,7 @@ def admin(app):
     return client_for(app, "admin")
 
 
-def test_a_list_shows_enum_labels_french_dates_and_french_numbers(app, admin):
+def test_a_list_shows_enum_labels_french_dates_and_french_amounts(app, admin):
     body = admin.get("/controleview/list/?_flt_0_type=PROGRAMME").get_data(as_text=True)
     rows = _cells(body)
     assert rows and all(row[3] == "Programmé" for row in rows), rows[:2]
@@ -56,7 +56,7 @@ def test_a_list_shows_enum_labels_french_dates_and_french_numbers(app, admin):
     assert biggest >= Decimal(1000)
     whole, cents = f"{biggest:.2f}".split(".")
     grouped = re.sub(r"\B(?=(\d{3})+$)", "\u202f", whole) + "," + cents
-    assert grouped in _cells(budgets)[0], (grouped, _cells(budgets)[0])
+    assert grouped + " €" in _cells(budgets)[0], (grouped, _cells(budgets)[0])  # an amount: its € sign
 
 
 def test_a_show_page_shows_enum_labels_and_french_dates(app, admin):

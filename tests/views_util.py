@@ -22,6 +22,8 @@ class _FormReader(HTMLParser):
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
         name = a.get("name")
+        if "disabled" in a and tag in ("input", "select", "textarea"):
+            return   # a browser does not post a disabled control
         if tag == "input" and name:
             kind = a.get("type", "text")
             if kind in ("checkbox", "radio"):

@@ -22,6 +22,8 @@ from app.errors import database_unavailable
 from app.extensions import db
 from app.labels import enum_label
 from app.gate import UNCHECKED, Gate, status_of
+from app.numbers import french_numbers, money_formatters
+from app.return_to import ReturnToMixin
 from app.scope import choosable_condition, condition_for, current_scope
 
 from .writes import (VERSION_FIELD, checked_form, enum_fields, grouped, is_versioned,
@@ -72,11 +74,13 @@ def enum_formatters(datamodel: SQLAInterface, columns) -> dict:
     return formatters
 
 
-class ScopedModelView(ModelView):
+class ScopedModelView(ReturnToMixin, ModelView):
     """A FAB ModelView limited to the user's territory, for reading and for writing.
 
     Its forms carry the loaded version (optimistic locking) and run the domain rules
-    (``views.writes``); its drop-downs only offer records of the territory.
+    (``views.writes``); its drop-downs only offer records of the territory; numbers are typed
+    and shown the French way (``app.numbers``); a save goes back to the page the form was
+    opened from (``app.return_to``).
     """
 
     bhasile_area = "structure"
@@ -87,6 +91,7 @@ class ScopedModelView(ModelView):
         super()._init_properties()
         shown = [*self.list_columns, *self.show_columns]
         self.formatters_columns = {**enum_formatters(self.datamodel, shown),
+                                   **money_formatters(self.datamodel, shown),
                                    **self.formatters_columns}
 
     def _init_forms(self):
@@ -106,8 +111,8 @@ class ScopedModelView(ModelView):
             self.edit_form_extra_fields = {**(self.edit_form_extra_fields or {}),
                                            VERSION_FIELD: HiddenField()}
         super()._init_forms()
-        self.add_form = checked_form(self.add_form, self, creating=True)
-        self.edit_form = checked_form(self.edit_form, self, creating=False)
+        self.add_form = checked_form(french_numbers(self.add_form), self, creating=True)
+        self.edit_form = checked_form(french_numbers(self.edit_form), self, creating=False)
 
     @expose("/download/<string:filename>")
     @has_access

@@ -14,6 +14,7 @@ import json
 from flask import Response, g, jsonify, request, send_file
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access, permission_name
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import generate_csrf
@@ -43,20 +44,50 @@ def hidden_columns(user_id: int, slug: str) -> list[str]:
 def column_config(spec: GridSpec, scope) -> list[dict]:
     """What the grid's JavaScript needs per column (from ``Column.grid``) and whether the user
     may edit it: the write gate's answers (the role's right on the area, the fields reserved
-    to the State for an opérateur), and the sheet's (not a key, not read-only)."""
+    to the State for an opérateur), and the sheet's (not a key, not read-only); a column the
+    user may not edit says why (``reason``: the cell's and the header's tooltip)."""
     writable = may_change(scope, spec.sheet.area)
     reserved = {"row": reserved_fields(scope, spec.sheet.model), "parent": reserved_fields(scope, Adresse)}
     out = []
     for column in spec.grid_columns():
         info = column.grid()
         info["choices"] = info["choices"] or None
+        state = column.attribute in reserved[column.target]
         info["editable"] = (writable and not column.read_only and column.field not in spec.keys
-                            and column.attribute not in reserved[column.target]
-                            and column.expr is not None)
+                            and not state and column.expr is not None)
+        info["reason"] = None if info["editable"] else (
+            _("Votre rôle ne permet pas de modifier cette grille.") if not writable
+            else _("Champ réservé à l'État") if state else _("Colonne en lecture seule"))
         info["key"] = column.field in ("code_dna", "id") and column.field in spec.keys
         info["companion"] = bool(column.source) or column.field == "structure_nom"
         out.append(info)
     return out
+
+
+def grid_texts() -> dict[str, str]:
+    """The words grid.js writes itself (status line, messages, Tabulator's pagination), in the
+    user's language; ``{n}``-style names are filled in by the script."""
+    return {
+        "filter": _("Filtrer"), "filterOf": _("Filtrer : {title}"), "rowNumber": _("N°"),
+        "rowsPerPage": _("Lignes par page"), "edited": _("cellule modifiée"), "row": _("ligne"),
+        "empty": _("Aucune ligne dans votre périmètre pour ces filtres."),
+        "page": _("Page {page} / {pages} — {rows} ligne(s)."),
+        "pasted": _("{rows} ligne(s) collée(s)."),
+        "pastedSkipped": _("{rows} ligne(s) collée(s) ; {cells} cellule(s) non modifiable(s) "
+                           "ignorée(s)."),
+        "fillNeedsRows": _("Sélectionnez au moins deux lignes pour recopier vers le bas."),
+        "filled": _("Valeurs recopiées vers le bas."),
+        "saving": _("Enregistrement en cours…"),
+        "noServer": _("Enregistrement impossible : le serveur ne répond pas."),
+        "badAnswer": _("Réponse inattendue du serveur ({status})."),
+        "reverted": _("Modifications abandonnées."),
+        "confirmUndo": _("Des modifications non enregistrées seront perdues. Continuer ?"),
+        "first": _("Première"), "firstTitle": _("Première page"), "last": _("Dernière"),
+        "lastTitle": _("Dernière page"), "prev": _("Précédente"), "prevTitle": _("Page précédente"),
+        "next": _("Suivante"), "nextTitle": _("Page suivante"), "showing": _("Lignes"),
+        "of": _("sur"), "rows": _("lignes"), "pages": _("pages"), "loading": _("Chargement…"),
+        "error": _("Erreur"),
+    }
 
 
 class GridView(BaseView):
@@ -71,7 +102,8 @@ class GridView(BaseView):
 
     def _config(self, scope, period) -> dict:
         spec, base = self.spec, f"/grille/{self.slug}"
-        return {"slug": spec.slug, "title": spec.title, "periodKind": spec.period_kind,
+        return {"slug": spec.slug, "title": str(LABELS[spec.slug]), "periodKind": spec.period_kind,
+                "locale": str(get_locale() or "fr"), "texts": grid_texts(),
                 "period": period.as_dict(), "columns": column_config(spec, scope),
                 "hidden": hidden_columns(g.user.id, spec.slug), "csrf": generate_csrf(),
                 "canWrite": may_change(scope, spec.sheet.area),
@@ -86,7 +118,7 @@ class GridView(BaseView):
         scope = current_scope()
         period = parse_period(self.spec, request.args)
         config = self._config(scope, period)
-        pages = [(s.slug, s.title) for s in SPECS.values()]
+        pages = [(s.slug, str(LABELS[s.slug])) for s in SPECS.values()]
         return self.render_template("bhasile/grid.html", config=config, spec=self.spec,
                                     period=period, pages=pages, title=_("Saisie en grille"))
 

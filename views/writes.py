@@ -16,7 +16,7 @@ from flask_appbuilder.fields import EnumField
 from sqlalchemy import inspect
 from wtforms.validators import Optional
 
-from app.gate import UNCHECKED, Gate
+from app.gate import UNCHECKED, Gate, reserved_fields
 from app.rules import RuleError
 from app.scope import current_scope
 from models.base import Versioned
@@ -48,15 +48,42 @@ def attach(form: Any, errors: list[RuleError]) -> None:
             flash(error.message, "danger")
 
 
+def reserved_names(model: type, form: Any) -> set[str]:
+    """The form's fields the current user may not change (``app.gate.reserved_fields``), a
+    relation's field (``operateur``) by its foreign key (``operateur_id``)."""
+    state = reserved_fields(current_scope(), model)
+    if not state:
+        return set()
+    mapper = inspect(model)
+    by_relation = {rel.key: mapper.get_property_by_column(next(iter(rel.local_columns))).key
+                   for rel in mapper.relationships
+                   if not rel.uselist and len(rel.local_columns) == 1}
+    return {field.name for field in form if by_relation.get(field.name, field.name) in state}
+
+
 def checked_form(form_cls: type, view: Any, creating: bool) -> type:
-    """A subclass of a FAB form class whose ``validate`` also asks the write gate."""
+    """A subclass of a FAB form class whose ``validate`` also asks the write gate.
+
+    The fields the user's role may not change are drawn disabled with their reason
+    (``bh_reserved``); a disabled field is not posted, so it keeps its stored value — a
+    forged POST that sends one anyway goes to the gate, which refuses it on its field.
+    """
 
     class CheckedForm(form_cls):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            for name in reserved_names(view.datamodel.obj, self):
+                self[name].bh_reserved = True
+
         def validate(self, extra_validators=None) -> bool:
-            valid = super().validate(extra_validators=extra_validators)
             current = None
             if not creating and getattr(self, "_id", None) is not None:
                 current = view.datamodel.get(self._id, view._base_filters)
+            for field in self:
+                if getattr(field, "bh_reserved", False) and field.raw_data == []:
+                    # not posted (disabled): the stored value stays, and is shown again
+                    field.data = getattr(current, field.name, None) if current is not None else None
+            valid = super().validate(extra_validators=extra_validators)
             related = view.gate_related(self) if hasattr(view, "gate_related") else None
             errors = form_errors(view.datamodel.obj, self, current, related)
             attach(self, errors)

@@ -1,6 +1,6 @@
 """The write gate as agents meet it in the browser: two agents on the same fiche, the second
-save is refused with what the first one changed, nothing is overwritten; an opérateur typing a
-State decision is told on the field, and nothing is written."""
+save is refused with what the first one changed, nothing is overwritten; an opérateur forging a
+State decision (the field is shown locked) is told on the field, and nothing is written."""
 from __future__ import annotations
 
 from sqlalchemy import select
@@ -47,6 +47,8 @@ def test_an_operateur_typing_the_granted_dotation_is_refused_on_the_field(open_p
     before = _value(live_server, select(BudgetAnnee.dotation_accordee).where(BudgetAnnee.id == bid))
     page = open_page("operateur")
     page.goto(f"/budgetanneeview/edit/{bid}")
+    # the field is shown locked; a forged form (the lock removed in the page) is still refused
+    page.locator('input[name="dotation_accordee"]').evaluate("input => { input.disabled = false; }")
     page.fill('input[name="dotation_accordee"]', "1")
     with page.expect_navigation():
         page.locator("main form [type=submit]").first.click()

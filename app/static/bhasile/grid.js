@@ -6,6 +6,14 @@
   var cfgEl = document.getElementById("bh-grid-config");
   if (!cfgEl || !window.Tabulator) { return; }
   var cfg = JSON.parse(cfgEl.textContent);
+  var T = cfg.texts || {};
+  var decimalMark = /^en/.test(cfg.locale || "") ? "." : ",";  // as the user writes numbers
+  /* A text of the user's language (from the server), its {names} filled from ``values``. */
+  function t(key, values) {
+    return String(T[key] || key).replace(/\{(\w+)\}/g, function (m, name) {
+      return values && values[name] !== undefined ? String(values[name]) : m;
+    });
+  }
   var byField = {};
   cfg.columns.forEach(function (c) { byField[c.field] = c; });
   var original = {};  // row key -> field -> value as loaded
@@ -59,19 +67,24 @@
       el.setAttribute("aria-invalid", "true");
       el.setAttribute("title", error);
       el.setAttribute("aria-description", error);
+    } else if (byField[field].reason) {  // why this cell cannot be changed (État, rôle, calcul)
+      el.removeAttribute("aria-invalid");
+      el.setAttribute("title", byField[field].reason);
+      el.setAttribute("aria-description", byField[field].reason);
     } else {
       el.removeAttribute("aria-invalid");
       el.removeAttribute("title");
       el.removeAttribute("aria-description");
     }
-    if (dirty) { el.setAttribute("aria-roledescription", "cellule modifiée"); } else { el.removeAttribute("aria-roledescription"); }
+    if (dirty) { el.setAttribute("aria-roledescription", t("edited")); } else { el.removeAttribute("aria-roledescription"); }
     return norm(value).replace(/&/g, "&amp;").replace(/</g, "&lt;");
   }
 
   function columnDef(c) {
     var def = {title: c.label, field: c.field, headerFilter: "input", headerSort: true,
                formatter: cellFormatter, visible: cfg.hidden.indexOf(c.field) < 0 || c.key,
-               headerFilterPlaceholder: "Filtrer", minWidth: 80, cssClass: c.companion ? "bh-companion" : ""};
+               headerFilterPlaceholder: t("filter"), minWidth: 80, cssClass: c.companion ? "bh-companion" : ""};
+    if (c.reason) { def.headerTooltip = c.label + " — " + c.reason; }
     if (c.key) { def.frozen = true; }
     if (isNumber(c)) { def.hozAlign = "right"; }
     if (c.editable) {
@@ -106,7 +119,7 @@
       touched.push(row.getComponent());
     });
     touched.forEach(sync);
-    say(touched.length + " ligne(s) collée(s)" + (skipped ? " ; " + skipped + " cellule(s) non modifiable(s) ignorée(s)." : "."));
+    say(t(skipped ? "pastedSkipped" : "pasted", {rows: touched.length, cells: skipped}));
     return touched;
   }
 
@@ -117,14 +130,14 @@
 
   function fillDown() {
     var cells = activeCells();
-    if (cells.length < 2) { say("Sélectionnez au moins deux lignes pour recopier vers le bas."); return; }
+    if (cells.length < 2) { say(t("fillNeedsRows")); return; }
     cells.slice(1).forEach(function (line) {
       line.forEach(function (cell, j) {
         if (editable(cell.getField())) { cell.setValue(cells[0][j].getValue()); }
       });
       sync(line[0].getRow());
     });
-    say("Valeurs recopiées vers le bas.");
+    say(t("filled"));
   }
 
   function clearCells() {
@@ -165,7 +178,7 @@
     });
     response.data.forEach(function (row) {
       cfg.columns.forEach(function (c) {
-        if (isNumber(c) && typeof row[c.field] === "number") { row[c.field] = String(row[c.field]).replace(".", ","); }
+        if (isNumber(c) && typeof row[c.field] === "number") { row[c.field] = String(row[c.field]).replace(".", decimalMark); }
       });
       var k = row._k, snap = {};
       cfg.columns.forEach(function (c) { snap[c.field] = row[c.field]; });
@@ -173,7 +186,7 @@
       if (!edits[k]) { meta[k] = {v: row._v, pv: row._pv}; }
       Object.keys(edits[k] || {}).forEach(function (f) { row[f] = edits[k][f]; });
     });
-    say("Page " + response.page + " / " + response.last_page + " — " + response.last_row + " ligne(s).");
+    say(t("page", {page: response.page, pages: response.last_page, rows: response.last_row}));
     return response;
   }
 
@@ -184,7 +197,7 @@
       errors[e.k] = errors[e.k] || {};
       errors[e.k][e.field || "_row"] = e.message;
       var li = document.createElement("li");
-      var label = e.field && byField[e.field] ? byField[e.field].label : "ligne";
+      var label = e.field && byField[e.field] ? byField[e.field].label : t("row");
       li.textContent = e.row + " — " + label + " : " + e.message;
       listEl.appendChild(li);
     });
@@ -196,7 +209,7 @@
                        headers: {"Content-Type": "application/json", "X-CSRFToken": cfg.csrf, "Accept": "application/json"},
                        body: JSON.stringify(body)})
       .then(function (resp) {
-        return resp.json().catch(function () { return {message: "Réponse inattendue du serveur (" + resp.status + ")."}; })
+        return resp.json().catch(function () { return {message: t("badAnswer", {status: resp.status})}; })
           .then(function (data) { data.status = resp.status; return data; });
       });
   }
@@ -209,7 +222,7 @@
     });
     if (!rows.length) { return; }
     saveBtn.disabled = true;
-    say("Enregistrement en cours…");
+    say(t("saving"));
     post(cfg.urls.save, {period: cfg.period, rows: rows}).then(function (res) {
       if (res.ok) {
         edits = {}; meta = {}; showErrors([]);
@@ -220,11 +233,11 @@
       }
       showErrors(res.errors || []);
       var detail = (res.errors || []).slice(0, 5).map(function (e) {
-        return e.row + " (" + (e.field && byField[e.field] ? byField[e.field].label : "ligne") + ") : " + e.message;
+        return e.row + " (" + (e.field && byField[e.field] ? byField[e.field].label : t("row")) + ") : " + e.message;
       }).join(" ; ");
       warn(res.message + (detail ? " " + detail : ""));
       countEdits();
-    }).catch(function () { warn("Enregistrement impossible : le serveur ne répond pas."); countEdits(); });
+    }).catch(function () { warn(t("noServer")); countEdits(); });
   }
 
   function exportUrl() {
@@ -248,13 +261,13 @@
     if (revert) {
       revert.addEventListener("click", function () {
         edits = {}; showErrors([]); countEdits();
-        reload().then(function () { say("Modifications abandonnées."); });
+        reload().then(function () { say(t("reverted")); });
       });
     }
     var undo = document.getElementById("bh-grid-undo");
     if (undo) {
       undo.addEventListener("click", function () {
-        if (countEdits() && !window.confirm("Des modifications non enregistrées seront perdues. Continuer ?")) { return; }
+        if (countEdits() && !window.confirm(t("confirmUndo"))) { return; }
         post(cfg.urls.undo, {}).then(function (res) {
           if (res.ok) {
             edits = {}; meta = {}; showErrors([]); countEdits();
@@ -307,10 +320,10 @@
     table.getColumns().forEach(function (col) {
       var title = col.getDefinition().title;
       var input = col.getElement().querySelector(".tabulator-header-filter input, .tabulator-header-filter select");
-      if (input && title) { input.setAttribute("aria-label", "Filtrer : " + title); }
+      if (input && title) { input.setAttribute("aria-label", t("filterOf", {title: title})); }
     });
     var size = document.querySelector("#bh-grid .tabulator-page-size");
-    if (size) { size.setAttribute("aria-label", "Lignes par page"); }
+    if (size) { size.setAttribute("aria-label", t("rowsPerPage")); }
   }
 
   table = new window.Tabulator("#bh-grid", {
@@ -320,18 +333,19 @@
     paginationSizeSelector: [50, 100, 250, 500, 1000], paginationCounter: "rows",
     filterMode: "remote", sortMode: "remote", headerFilterLiveFilterDelay: 500,
     columns: cfg.columns.map(columnDef),
-    rowHeader: {title: "N°", resizable: false, frozen: true, width: 48, hozAlign: "center", formatter: "rownum",
+    rowHeader: {title: t("rowNumber"), resizable: false, frozen: true, width: 48, hozAlign: "center", formatter: "rownum",
                 cssClass: "bh-row-header", headerSort: false, editor: false},
     selectableRange: 1, selectableRangeColumns: true, selectableRangeRows: true,
     selectableRangeClearCells: false, editTriggerEvent: "dblclick",
     clipboard: true, clipboardCopyStyled: false, clipboardCopyRowRange: "range",
     clipboardCopyConfig: {rowHeaders: false, columnHeaders: false, formatCells: false},
     clipboardPasteParser: pasteParser, clipboardPasteAction: pasteAction,
-    placeholder: "Aucune ligne dans votre périmètre pour ces filtres.",
-    locale: "fr", langs: {fr: {pagination: {first: "Première", first_title: "Première page", last: "Dernière",
-      last_title: "Dernière page", prev: "Précédente", prev_title: "Page précédente", next: "Suivante",
-      next_title: "Page suivante", page_size: "Lignes par page", counter: {showing: "Lignes", of: "sur", rows: "lignes", pages: "pages"}},
-      headerFilters: {"default": "Filtrer"}, data: {loading: "Chargement…", error: "Erreur"}}}
+    placeholder: t("empty"),
+    locale: "bh", langs: {bh: {pagination: {first: t("first"), first_title: t("firstTitle"), last: t("last"),
+      last_title: t("lastTitle"), prev: t("prev"), prev_title: t("prevTitle"), next: t("next"),
+      next_title: t("nextTitle"), page_size: t("rowsPerPage"),
+      counter: {showing: t("showing"), of: t("of"), rows: t("rows"), pages: t("pages")}},
+      headerFilters: {"default": t("filter")}, data: {loading: t("loading"), error: t("error")}}}
   });
   table.on("cellEdited", function (cell) {
     var k = cell.getRow().getData()._k;
