@@ -78,6 +78,8 @@ class Checker:
         self.gate = Gate(scope, session, new_ids={m: set(ids) for m, ids in NEW_IDS.items()})
         self.translator = Translator(lookups)
         self._denials: dict[type, RuleError] = {}
+        #: ``imports.merge.Merger`` when the file is an edited export: narrows each row's changes
+        self.merge: Any = None
 
     def stored(self, sheet: Sheet) -> Existing:
         if sheet.name not in self.existing:
@@ -95,6 +97,8 @@ class Checker:
                           rec.key[0])
             seen.setdefault(ident, rec.row)
             row = self._status(rec)
+            if self.merge is not None:
+                self.merge(rec, row, self.stored(rec.sheet))
             if rec.status != "skip":
                 rows.append((rec, row, self._writes(rec, row)))
         self._preload(rows)
