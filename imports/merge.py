@@ -55,12 +55,13 @@ class Conflict:
     mine: Any
     theirs: Any
     texts: tuple[str, str]     #: both values as the agent reads them
+    key: tuple = ()
     choice: Optional[str] = None
 
     def as_dict(self) -> dict:
         e = self.issue
         return {"id": self.ident, "sheet": e.sheet, "row": e.row, "column": e.column,
-                "key": json.loads(self.ident.split("|")[1]), "mine": self.texts[0],
+                "key": [shown_value(k) for k in self.key], "mine": self.texts[0],
                 "theirs": self.texts[1], "choice": self.choice,
                 "message": e.message}
 
@@ -209,7 +210,7 @@ class Merger:
         message = ("conflit : modifié dans votre fichier et dans BHasile depuis l'export — "
                    f"votre fichier : {texts[0]} / BHasile : {texts[1]}")
         self.result.conflicts.append(Conflict(ident, note(rec, f, message, mine), f, mine, theirs,
-                                              texts, choice if choice in SIDES else None))
+                                              texts, rec.key, choice if choice in SIDES else None))
 
 
 SIGNED = "conflit|"    #: prefix of the conflicts' entries in a preview's signature
