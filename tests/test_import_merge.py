@@ -381,3 +381,49 @@ def test_editing_the_hidden_base_cannot_write_a_state_field(fresh_app, tmp_path)
         outcome = cli_import(fresh_app, tmp_path, forged, *extra, login="operateur")
         assert outcome.exit_code == 1 and "réservé aux services de l" in outcome.output, outcome.output
         assert_same(fresh_app, before)
+
+
+def test_web_preview_says_which_newer_values_are_kept(fresh_app):
+    old = export(fresh_app)
+    change_in_bhasile(fresh_app, commune="Bayeux-Nouvelle")
+    agent = client_for(fresh_app, "calvados")
+    batch = upload(agent, edit(old, "Structures", CODE, Notes="revu"))
+    page = agent.get(f"/imports/{batch}/").get_data(as_text=True)
+    assert "modifié dans BHasile depuis l&#39;export (valeur actuelle conservée : Bayeux-Nouvelle)" in page
+    assert "Conflits" not in page
+
+
+def test_choices_are_the_owners_and_only_the_two_sides(fresh_app):
+    agent = client_for(fresh_app, "calvados")
+    batch = upload(agent, conflict_file(fresh_app))
+    other = client_for(fresh_app, "normandie")           # a regional agent, not the batch's owner
+    token = Auth(other).csrf("/imports/")
+    assert other.post(f"/imports/{batch}/choix", data={"csrf_token": token, "tout": "fichier"}
+                      ).status_code == 404
+    choose(agent, batch, **{"choix-0": "pirate"})
+    assert "Choisissez une valeur pour chaque conflit" in apply(agent, batch)
+    assert agent.post(f"/imports/{batch}/choix", data={"tout": "fichier"}).status_code in (302, 400)
+    assert "Choisissez une valeur pour chaque conflit" in apply(agent, batch)   # no CSRF, no choice
+    assert stored(fresh_app) == "Bayeux-Nouvelle"
+
+
+def test_annotated_own_file_marks_the_rows_to_check(fresh_app):
+    saved = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) - dt.timedelta(seconds=2)
+    data = saved_at(own_file(fresh_app), saved)
+    change_in_bhasile(fresh_app, commune="Bayeux-Nouvelle")
+    agent = client_for(fresh_app, "calvados")
+    batch = upload(agent, data)
+    book = openpyxl.load_workbook(io.BytesIO(agent.get(f"/imports/{batch}/annote").data))
+    cell = book["Suivi Calvados"]["A2"]
+    assert cell.value == CODE and cell.comment.text.startswith("à vérifier")
+    assert book["Suivi Calvados"]["A3"].comment is None
+
+
+def test_cli_json_lists_the_conflicts(fresh_app, tmp_path):
+    import json
+
+    outcome = cli_import(fresh_app, tmp_path, conflict_file(fresh_app), "--dry-run", "--json")
+    assert outcome.exit_code == 1
+    report = json.loads(outcome.output)
+    assert [(c["column"], c["mine"], c["theirs"], c["choice"]) for c in report["conflicts"]] == \
+        [("Commune", "Lisieux", "Bayeux-Nouvelle", None)]
