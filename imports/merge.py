@@ -248,13 +248,14 @@ def resolve(result: ImportResult, checker: Any) -> None:
 
 # --- files without a base: « à vérifier » ----------------------------------------------------------
 def flag_newer(session: Any, records: list[Record], since: dt.datetime, result: ImportResult) -> None:
-    """Rows of the file changed in BHasile after ``since`` (the file's own modification date,
-    naive UTC): a warning on the row. One query for the whole file."""
+    """Rows the file would change although BHasile changed them after ``since`` (the file's
+    own modification date, naive UTC): a warning on the row, since the file may put an older
+    value back. A row the file leaves as stored risks nothing: not flagged. One query."""
     from models.historique import Changement
 
     targets: dict[tuple[str, int], list[Record]] = {}
     for rec in records:
-        if rec.ids is None or rec.errors:
+        if rec.ids is None or rec.errors or rec.status != "updated":
             continue
         ids = rec.sheet.ids
         for i in range(0, len(ids) - 1, 2):

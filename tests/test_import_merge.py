@@ -427,3 +427,12 @@ def test_cli_json_lists_the_conflicts(fresh_app, tmp_path):
     report = json.loads(outcome.output)
     assert [(c["column"], c["mine"], c["theirs"], c["choice"]) for c in report["conflicts"]] == \
         [("Commune", "Lisieux", "Bayeux-Nouvelle", None)]
+
+
+def test_own_file_rows_it_leaves_as_stored_are_not_flagged(fresh_app):
+    """Changed in BHasile since, but the file says the same: nothing to put back, no warning."""
+    saved = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) - dt.timedelta(seconds=2)
+    change_in_bhasile(fresh_app, notes="à relancer")
+    result = preview(fresh_app, saved_at(own_file(fresh_app), saved))
+    assert not changed_fields(result)
+    assert not [n for n in result.notes if "à vérifier" in n.message]
