@@ -42,14 +42,15 @@ def _communes(live_server, codes: list[str], values: list[str] | None = None) ->
     from app.extensions import db
 
     with live_server.app.app_context():
-        rows = {s.code_dna: s for s in db.session.scalars(select(Structure).where(Structure.code_dna.in_(codes)))}
+        found = db.session.scalars(select(Structure).where(Structure.code_dna.in_(codes)))
+        rows = {s.code_dna: s for s in found}
         if values:
             for code, value in zip(codes, values):
                 rows[code].commune = value
             db.session.commit()
-        found = [rows[code].commune for code in codes]
+        communes = [rows[code].commune for code in codes]
         db.session.remove()
-    return found
+    return communes
 
 
 def test_old_export_with_conflicts_is_applied_after_choosing_per_cell(open_page, live_server, tmp_path):
