@@ -302,6 +302,7 @@ def test_web_conflict_shows_both_values_and_refuses_the_apply_until_chosen(fresh
     page = agent.get(f"/imports/{batch}/").get_data(as_text=True)
     assert "votre fichier : Lisieux / BHasile : Bayeux-Nouvelle" in page
     assert "garder ma valeur" in page and "garder la valeur de BHasile" in page
+    assert "1 conflit(s) sans choix" in page
     before = snapshot(fresh_app)
     done = apply(agent, batch)
     assert "Choisissez une valeur pour chaque conflit" in done
