@@ -19,6 +19,7 @@ from .reader import NO_VALUE, ExcelError, Limits, RawSheet, read_file
 from .result import CellIssue
 
 RED = "#FFC7CE"
+ORANGE = "#FFEB9C"     #: a remark, not an error: a conflict, a value kept, a row « à vérifier »
 _BAD_NAME = re.compile(r"[\[\]:*?/\\]")
 
 
@@ -48,8 +49,11 @@ def _limits() -> tuple[int, int, Optional[Limits]]:
         return 10 ** 7, 10 ** 4, None
 
 
-def annotate(data: bytes, filename: str, errors: Iterable[CellIssue]) -> bytes:
-    """The file back as .xlsx with its errors marked (the values themselves untouched)."""
+def annotate(data: bytes, filename: str, errors: Iterable[CellIssue],
+             notes: Iterable[CellIssue] = ()) -> bytes:
+    """The file back as .xlsx with its errors marked in red and ``notes`` (conflicts, values
+    kept, rows « à vérifier ») in orange, each message as the cell's comment (the values
+    themselves untouched)."""
     max_rows, max_mb, limits = _limits()
     raws = [raw for raw in read_file(data, filename, max_rows, max_mb, limits)
             if raw.name != "Erreurs"]
@@ -58,6 +62,12 @@ def annotate(data: bytes, filename: str, errors: Iterable[CellIssue]) -> bytes:
     at: dict[tuple[str, int, int], list[str]] = {}
     for e in errors:
         at.setdefault((e.source_sheet, e.row, (e.col or 1) - 1), []).append(e.message)
+    remarks: set[tuple[str, int, int]] = set()
+    for e in notes:
+        where = (e.source_sheet, e.row, (e.col or 1) - 1)
+        if where not in at:          # a cell with an error stays red
+            remarks.add(where)
+        at.setdefault(where, []).append(e.message)
 
     out = io.BytesIO()
     book = xlsxwriter.Workbook(out, {"in_memory": True, "constant_memory": True,
@@ -67,6 +77,8 @@ def annotate(data: bytes, filename: str, errors: Iterable[CellIssue]) -> bytes:
     red = book.add_format({"bg_color": RED})
     date = book.add_format({"num_format": "dd/mm/yyyy"})
     red_date = book.add_format({"num_format": "dd/mm/yyyy", "bg_color": RED})
+    orange = book.add_format({"bg_color": ORANGE})
+    orange_date = book.add_format({"num_format": "dd/mm/yyyy", "bg_color": ORANGE})
     _errors_sheet(book, bold, errors, names)
     for raw in raws:
         ws = book.add_worksheet(names[raw.name])
@@ -83,7 +95,9 @@ def annotate(data: bytes, filename: str, errors: Iterable[CellIssue]) -> bytes:
             for col in sorted(set(range(len(values))) | set(flagged)) if flagged else range(len(values)):
                 value = values[col] if col < len(values) else None
                 if col in flagged:
-                    _write(ws, number - 1, col, value, red, red_date)
+                    remark = (raw.name, number, col) in remarks
+                    _write(ws, number - 1, col, value, orange if remark else red,
+                           orange_date if remark else red_date)
                     ws.write_comment(number - 1, col, "\n".join(flagged[col]),
                                      {"author": "BHasile", "x_scale": 2, "y_scale": 1.5})
                 elif value is not None:

@@ -275,6 +275,9 @@ def run_apply(batch_id: int, owner: Owner) -> tuple[str, Any]:
     if result.applied:
         progress.finish(status="applied")
         return "applied", len(result.changes)
+    if result.open_conflicts and not (result.problem or result.errors):
+        progress.finish(status="preview")   # a conflict still without a choice: choose, then apply
+        return "conflicts", len(result.open_conflicts)
     status = "unusable" if result.problem else "refused"  # the file reads differently now
     progress.finish(status=status, counts=_summary(result))
     return status, None

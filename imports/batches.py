@@ -66,9 +66,11 @@ def apply_batch(batch: ImportBatch, scope: Scope, username: Optional[str],
                 origin: str = "import", progress: Any = None,
                 user_id: Optional[int] = None) -> ImportResult:
     """Apply a previewed batch, all or nothing; raises ``StaleRows`` if rows changed since."""
-    expected = load_summary(batch).get("signature", {})
+    summary = load_summary(batch)
+    expected = summary.get("signature", {})
     batch_id = batch.id
-    command = ImportCommand(original(batch), batch.filename, scope, batch.year, progress=progress)
+    command = ImportCommand(original(batch), batch.filename, scope, batch.year, progress=progress,
+                            choices=summary.get("choices"))
     try:
         result = command.run(batch_id=batch_id, username=username, origin=origin, expected=expected,
                              user_id=user_id)
@@ -78,6 +80,28 @@ def apply_batch(batch: ImportBatch, scope: Scope, username: Optional[str],
     if result.applied:
         _set_status(batch_id, "applied", result)
     return result
+
+
+def save_choices(batch: ImportBatch, choices: dict[str, str]) -> int:
+    """Store the sides chosen for the batch's conflicts (``imports.merge``), in its summary
+    beside the preview's signature, whose conflict entries then carry them: the apply checks
+    that it applies these choices to the conflicts the agent saw. Returns the conflicts still
+    without a choice."""
+    from .merge import SIDES, SIGNED
+
+    summary = load_summary(batch)
+    known = {c["id"] for c in summary.get("conflicts", [])}
+    chosen = {k: v for k, v in (summary.get("choices") or {}).items() if k in known}
+    chosen.update({k: v for k, v in choices.items() if k in known and v in SIDES})
+    summary["choices"] = chosen
+    for conflict in summary.get("conflicts", []):
+        conflict["choice"] = chosen.get(conflict["id"])
+        signed = summary.get("signature", {}).get(SIGNED + conflict["id"])
+        if signed is not None:
+            signed[2] = conflict["choice"]
+    batch.counts = json.dumps(summary, ensure_ascii=False, default=str)
+    db.session.commit()
+    return len(known - set(chosen))
 
 
 def _set_status(batch_id: int, status: str, result: Optional[ImportResult] = None) -> None:

@@ -110,6 +110,8 @@ class Checker:
         self._denials: dict[type, RuleError] = {}
         #: records whose key (or stored row) could not be read: nothing to ask the gate
         self._unread: set[int] = set()
+        #: ``imports.merge.Merger`` when the file is an edited export: narrows each row's changes
+        self.merge: Any = None
 
     def stored(self, sheet: Sheet) -> Existing:
         if sheet.name not in self.existing:
@@ -135,6 +137,8 @@ class Checker:
             row = self._status(rec)
             if not read or len(rec.errors) > errors:
                 self._unread.add(id(rec))
+            if self.merge is not None:
+                self.merge(rec, row, self.stored(rec.sheet))
             if rec.status != "skip":
                 rows.append((rec, row, self._writes(rec, row)))
             elif rec.derived and rec.key[0] in self.lookups.new_structures:

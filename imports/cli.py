@@ -18,7 +18,7 @@ from app.extensions import db
 from app.scope import NATIONAL, Scope, scope_of
 
 from .apply import StaleRows
-from .batches import apply_batch, create_batch
+from .batches import apply_batch, create_batch, save_choices
 from .result import ImportResult
 
 
@@ -49,6 +49,13 @@ def _print(result: ImportResult, as_json: bool) -> None:
         click.echo(f"ERREUR {error.sheet} ligne {error.row}{where} : {error.message}")
     for warning in result.warnings:
         click.echo(f"Attention : {warning}")
+    for conflict in result.open_conflicts:
+        e = conflict.issue
+        click.echo(f"CONFLIT {e.sheet} ligne {e.row}, colonne {e.column} : votre fichier : "
+                   f"{conflict.texts[0]} / BHasile : {conflict.texts[1]}")
+    if result.open_conflicts:
+        click.echo("Rien n'a été écrit : indiquez quel côté l'emporte avec --conflits fichier "
+                   "ou --conflits bhasile.")
 
 
 @bhasile.command("import")
@@ -58,14 +65,21 @@ def _print(result: ImportResult, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Résultat en JSON.")
 @click.option("--year", type=click.IntRange(1900, 2100),
               help="Année des colonnes annuelles sans année dans l'en-tête.")
+@click.option("--conflits", "side", type=click.Choice(["fichier", "bhasile"]),
+              help="Cellule modifiée dans le fichier et dans BHasile depuis l'export : la valeur "
+                   "gardée (fichier ou bhasile) ; sans cette option, l'import est refusé.")
 def import_command(file: Path, dry_run: bool, login: Optional[str], as_json: bool,
-                   year: Optional[int]) -> None:
+                   year: Optional[int], side: Optional[str]) -> None:
     """Importe un classeur (.xlsx, .xlsm, .ods, .csv) : aperçu puis application."""
     if not file.is_file():
         click.echo(f"Fichier introuvable : {file}", err=True)
         sys.exit(2)
     scope, user = user_scope(login)
     batch, result = create_batch(file.read_bytes(), file.name, scope, user, year, origin="cli")
+    if side and result.conflicts and not result.errors:
+        save_choices(batch, {c.ident: side for c in result.conflicts})
+        for conflict in result.conflicts:
+            conflict.choice = side
     if result.exit_code or dry_run:
         _print(result, as_json)
         sys.exit(result.exit_code)

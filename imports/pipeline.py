@@ -30,6 +30,7 @@ from .reader import NO_VALUE, ExcelError, FileProblem, Limits, RawSheet, read_fi
 from .apply import Applier, StaleRows
 from .result import ImportResult, Record, json_value, labels_once
 from .checks import Checker
+from . import merge
 
 _ERR = object()
 #: cell value types whose equal values are interchangeable (``1 == True == 1.0`` are not)
@@ -57,8 +58,13 @@ class ImportCommand:
     """The import of one file by one user: ``validate()`` previews, ``run()`` applies."""
 
     def __init__(self, data: bytes, filename: str, scope: Scope = NATIONAL,
-                 year: Optional[int] = None, session: Any = None, progress: Any = None):
+                 year: Optional[int] = None, session: Any = None, progress: Any = None,
+                 choices: Optional[dict] = None):
         self.data, self.filename, self.scope, self.year = data, filename, scope, year
+        self.choices = choices or {}   #: conflict → side chosen (``imports.merge``)
+        self.meta: dict = {}           #: the ``_bhasile`` sheet of an export
+        self.ignore: set[str] = set()
+        self.has_base = False
         self.session = session or db.session
         #: ``progress(stage, done, total)``: read (the file), parse, check, write (rows)
         self.progress = progress or _silent
@@ -82,7 +88,8 @@ class ImportCommand:
         result = self.result
         try:
             self.progress("read", 0, 0)
-            plans = self._plans(self._read())
+            raws = self._read()
+            plans = self._plans(raws)
         except FileProblem as exc:
             result.problem = str(exc)
             return result
@@ -94,7 +101,9 @@ class ImportCommand:
         if not records and not result.errors:
             result.problem = "Le fichier ne contient aucune ligne de données (en-têtes seuls)."
             return result
+        merge.attach(self, plans, raws, self.ignore)
         self.checker.compare(records, result, self.progress)
+        merge.after(self, records)
         return result
 
     # --- apply -----------------------------------------------------------------------------
@@ -107,12 +116,15 @@ class ImportCommand:
         planned change differ now are reported (``StaleRows``) and nothing is written.
         """
         result = self.result if self.checker else self.validate()
-        if result.problem or result.errors:
+        if result.problem or result.errors or result.open_conflicts:
             return result
         if expected is not None:
             stale = stale_rows(expected, signature(result))
             if stale:
                 raise StaleRows(stale)
+        merge.resolve(result, self.checker)
+        if result.errors:
+            return result
         with audit_context(origin, batch_id=batch_id, username=username, user_id=user_id):
             try:
                 Applier(self.session, self.lookups, self.progress).apply(result.records)
@@ -142,8 +154,9 @@ class ImportCommand:
         plans = []
         ignore: set[str] = set()
         for raw in raws:
-            if raw.name.startswith("_"):
+            if raw.name.startswith("_") and not raw.name.startswith("_base"):
                 ignore |= self._metadata(raw)
+        self.ignore = ignore
         for raw in raws:
             if raw.name.startswith("_"):
                 continue
@@ -166,6 +179,7 @@ class ImportCommand:
         """Warns of another schema version; returns the headers of the list columns an export
         wrote after the sheet's own (computed, never imported)."""
         meta = {str(r[0]): r[1] for _n, r in raw.rows if len(r) > 1}
+        self.meta.update(meta)
         version = meta.get("schema_version") or meta.get("Version du schéma")
         if version is not None and str(version) != SCHEMA_VERSION:
             self.result.warnings.append(
@@ -443,8 +457,10 @@ def _year_issue(plan: SheetPlan, m: Mapping, row: int):
 
 def signature(result: ImportResult) -> dict[str, list]:
     """What a preview plans, row by row: enough to notice a change made since."""
-    return {f"{r.sheet.name}|{json.dumps([json_value(k) for k in r.key], ensure_ascii=False)}":
+    plan = {f"{r.sheet.name}|{json.dumps([json_value(k) for k in r.key], ensure_ascii=False)}":
             [r.status, list(r.ids or ()), sorted(r.changed)] for r in result.changes}
+    plan.update(merge.signed(result))   # each conflict: both values and the side chosen
+    return plan
 
 
 def stale_rows(expected: dict, now: dict) -> list[str]:
@@ -452,6 +468,8 @@ def stale_rows(expected: dict, now: dict) -> list[str]:
     out = []
     for ident in sorted(set(expected) | set(now)):
         if expected.get(ident) != now.get(ident):
+            if ident.startswith(merge.SIGNED):   # a conflict: sheet|key|field
+                ident = ident[len(merge.SIGNED):].rsplit("|", 1)[0]
             sheet, key = ident.split("|", 1)
             out.append(f"{sheet} {' / '.join(str(k) for k in json.loads(key))}")
     return out

@@ -114,10 +114,17 @@ class ImportResult:
     problem: Optional[str] = None                          #: the file itself is unusable
     rows_read: int = 0
     applied: bool = False
+    notes: list[CellIssue] = field(default_factory=list)   #: remarks on cells (not errors)
+    conflicts: list = field(default_factory=list)          #: ``imports.merge.Conflict``
+
+    @property
+    def open_conflicts(self) -> list:
+        """Conflicts no side was chosen for: nothing is written while one remains."""
+        return [c for c in self.conflicts if c.choice is None]
 
     @property
     def exit_code(self) -> int:
-        return 2 if self.problem else (1 if self.errors else 0)
+        return 2 if self.problem else (1 if self.errors or self.open_conflicts else 0)
 
     @property
     def changes(self) -> list[Record]:
@@ -130,6 +137,10 @@ class ImportResult:
                "errors": [e.as_dict() for e in self.errors],
                "warnings": list(self.warnings),
                "changes": changes}
+        if self.notes:
+            out["notes"] = [e.as_dict() for e in self.notes]
+        if self.conflicts:
+            out["conflicts"] = [c.as_dict() for c in self.conflicts]
         if self.problem:
             out["problem"] = self.problem
         return out

@@ -71,8 +71,11 @@ def test_scoped_preview_statements_fixed_and_out_of_scope_refused(app, workbooks
         n_large, result = _statements(large, scope)
         # the national preview's 11, and the write gate's territory: one query per model of
         # the stored rows the file refers to (structures, places, budgets, activity, addresses
-        # and their years, opérateurs, conventions), and the structures the CPOM lines link
-        # beyond the agent's codes, asked for all the rows at once
-        assert n_large == n_small <= 11 + 9
+        # and their years, opérateurs, conventions), and the structures the CPOM lines link beyond the agent's codes, asked for all the rows
+        # at once; and, this
+        # file having no export base, one query of the history for the rows it changes that
+        # BHasile changed since the file was saved (« à vérifier », imports.merge) — asked only
+        # when the file changes a stored row of the territory (the large file does)
+        assert n_small <= n_large <= 11 + 9 + 1
         refused = {e.sheet for e in result.errors if "hors de votre périmètre" in e.message}
         assert "Places" in refused, "rows of other départements must be refused"

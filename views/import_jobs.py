@@ -104,6 +104,9 @@ def start_apply(batch: ImportBatch):
     outcome, _detail = background.run_apply(batch_id, owner())
     if outcome in ("refused", "unusable"):
         flash(_("Import refusé : le fichier contient des erreurs."), "danger")
+    elif outcome == "conflicts":
+        flash(_("Choisissez une valeur pour chaque conflit avant d'appliquer l'import "
+                "(%(n)s sans choix).", n=_detail), "danger")
     return redirect(url_for("ImportView.show", batch_id=batch_id))
 
 

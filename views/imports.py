@@ -45,6 +45,15 @@ def _csrf_ok() -> bool:
     return True
 
 
+def _unchosen(batch: ImportBatch) -> int:
+    """Conflicts of the batch's preview still without a side chosen."""
+    from imports.batches import load_summary
+
+    summary = load_summary(batch)
+    chosen = summary.get("choices") or {}
+    return sum(1 for c in summary.get("conflicts", []) if c["id"] not in chosen)
+
+
 def _own(batch_id: int) -> ImportBatch:
     """A batch the user may see: their own, or any for a national user; else 404."""
     batch = db.session.get(ImportBatch, batch_id)
@@ -143,7 +152,35 @@ class ImportView(BaseView):
         if batch.status not in ("preview", APPLYING):
             flash(_("Cet import ne peut pas être appliqué (statut : %(s)s).", s=batch.status), "danger")
             return redirect(url_for(".show", batch_id=batch_id))
+        if _unchosen(batch):
+            flash(_("Choisissez une valeur pour chaque conflit avant d'appliquer l'import "
+                    "(%(n)s sans choix).", n=_unchosen(batch)), "danger")
+            return redirect(url_for(".show", batch_id=batch_id))
         return start_apply(batch)  # one apply at a time; the outcome is told on the batch page
+
+    @expose("/<int:batch_id>/choix", methods=["POST"])
+    @has_access
+    @permission_name("add")
+    def choose(self, batch_id: int):
+        """The side kept for each conflict (a cell changed in the file and in BHasile since the
+        export): one choice per cell, or one side for all."""
+        from imports.batches import load_summary, save_choices
+
+        batch = _own(batch_id)
+        if not _csrf_ok():
+            return redirect(url_for(".show", batch_id=batch_id))
+        if batch.status != "preview":
+            flash(_("Cet import ne peut pas être appliqué (statut : %(s)s).", s=batch.status), "danger")
+            return redirect(url_for(".show", batch_id=batch_id))
+        conflicts = load_summary(batch).get("conflicts", [])
+        side = request.form.get("tout")
+        choices = {c["id"]: side or request.form.get(f"choix-{n}") for n, c in enumerate(conflicts)}
+        left = save_choices(batch, {k: v for k, v in choices.items() if v})
+        if left:
+            flash(_("Choix enregistrés ; %(n)s conflit(s) encore sans choix.", n=left), "warning")
+        else:
+            flash(_("Choix enregistrés : vous pouvez appliquer l'import."), "success")
+        return redirect(url_for(".show", batch_id=batch_id) + "#conflits")
 
     @expose("/<int:batch_id>/annote")
     @has_access
@@ -159,7 +196,8 @@ class ImportView(BaseView):
         if result.problem:
             flash(result.problem, "danger")
             return redirect(url_for(".show", batch_id=batch_id))
-        data = annotate(original(batch), batch.filename, result.errors)
+        data = annotate(original(batch), batch.filename, result.errors,
+                        result.notes + [c.issue for c in result.conflicts])
         name = batch.filename.rsplit(".", 1)[0] + "-annote.xlsx"
         return send_file(io.BytesIO(data), mimetype=XLSX, as_attachment=True, download_name=name)
 

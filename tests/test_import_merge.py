@@ -1,0 +1,439 @@
+"""Old files never undo newer changes: an export keeps its values in hidden twin sheets, and
+the import of the edited file merges three ways — the agent's changes apply, changes made in
+BHasile since the export are kept, a cell changed on both sides is a conflict the agent settles
+before anything is written. A file without export metadata is compared as always, its rows
+changed in BHasile after the file was last saved flagged « à vérifier »."""
+from __future__ import annotations
+
+import datetime as dt
+import io
+import re
+import zipfile
+
+import openpyxl
+import pytest
+from sqlalchemy import select
+
+from tests.conftest import Auth, client_for, run_cli
+from tests.test_import_gate import assert_same, snapshot
+
+CODE = "C1401"
+
+
+# --- helpers ---------------------------------------------------------------------------------------
+
+def export(app, login: str = "calvados", sheets=("Structures",)) -> bytes:
+    """The workbook ``login`` downloads today (their scope)."""
+    from app.extensions import db
+    from exports.workbook import export_workbook
+    from imports.cli import user_scope
+
+    with app.app_context():
+        scope, _user = user_scope(login)
+        out = io.BytesIO()
+        export_workbook(db.session, out, scope, sheets=list(sheets), user=login)
+        db.session.rollback()
+        return out.getvalue()
+
+
+def edit(data: bytes, sheet: str, code: str, **cells) -> bytes:
+    """The file as the agent saves it from Excel: ``cells`` (header → value) changed on the
+    row of ``code``; ``sheet`` may name a hidden twin (``_base1``)."""
+    book = openpyxl.load_workbook(io.BytesIO(data))
+    ws = book[sheet]
+    headers = [c.value for c in ws[1]]
+    row = next(r for r in ws.iter_rows(min_row=2) if r[0].value == code)
+    for header, value in cells.items():
+        row[headers.index(header)].value = value
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def stored(app, code: str = CODE, field: str = "commune"):
+    from app.extensions import db
+    from models import Structure
+
+    with app.app_context():
+        value = db.session.scalar(select(getattr(Structure, field)).where(Structure.code_dna == code))
+        db.session.rollback()
+        return value
+
+
+def change_in_bhasile(app, code: str = CODE, **values) -> None:
+    """Another agent saves the structure's fiche (the change lands in the history)."""
+    from app.extensions import db
+    from models import Structure
+
+    with app.app_context():
+        structure = db.session.scalar(select(Structure).where(Structure.code_dna == code))
+        for name, value in values.items():
+            setattr(structure, name, value)
+        db.session.commit()
+
+
+def preview(app, data: bytes, login: str = "calvados", choices=None):
+    from app.extensions import db
+    from imports.cli import user_scope
+    from imports.pipeline import ImportCommand
+
+    with app.app_context():
+        scope, _user = user_scope(login)
+        result = ImportCommand(data, "calvados.xlsx", scope, choices=choices).validate()
+        db.session.rollback()
+        return result
+
+
+def cli_import(app, tmp_path, data: bytes, *extra: str, login: str = "calvados"):
+    path = tmp_path / "calvados.xlsx"
+    path.write_bytes(data)
+    return run_cli(app, "bhasile", "import", str(path), "--user", login, *extra)
+
+
+def changed_fields(result, code: str = CODE) -> dict:
+    return next((r.changed for r in result.changes if r.key[0] == code), {})
+
+
+# --- the export records its base -----------------------------------------------------------------
+
+def test_an_export_holds_a_hidden_twin_of_each_sheet_and_its_utc_instant(app):
+    before = dt.datetime.now(dt.timezone.utc)
+    book = openpyxl.load_workbook(io.BytesIO(export(app, sheets=("Structures", "Places"))))
+    meta = {row[0].value: row[1].value for row in book["_bhasile"].iter_rows()}
+    assert meta["base:Structures"] == "_base1" and meta["base:Places"] == "_base2"
+    assert book["_base1"].sheet_state == "hidden" and book["Structures"].sheet_state == "visible"
+    assert [[c.value for c in r] for r in book["_base1"].iter_rows()] == \
+        [[c.value for c in r] for r in book["Structures"].iter_rows()]
+    exported = dt.datetime.fromisoformat(meta["export_utc"])
+    assert before <= exported <= dt.datetime.now(dt.timezone.utc)
+    assert meta["schema_version"] and meta["export_date"] and meta["user"] == "calvados"
+
+
+def test_an_untouched_export_imports_with_no_change_no_warning(app):
+    result = preview(app, export(app, sheets=("Structures", "Places", "Budgets", "Adresses")))
+    assert not result.errors and not result.changes and not result.warnings
+    assert not result.notes and not result.conflicts
+
+
+# --- the three-way merge ---------------------------------------------------------------------------
+
+def test_a_field_changed_in_bhasile_since_the_export_is_kept(fresh_app, tmp_path):
+    old = export(fresh_app)
+    change_in_bhasile(fresh_app, commune="Bayeux-Nouvelle")
+    data = edit(old, "Structures", CODE, Notes="revu le 3/12")
+    result = preview(fresh_app, data)
+    assert set(changed_fields(result)) == {"notes"}
+    assert any("modifié dans BHasile depuis l'export (valeur actuelle conservée : Bayeux-Nouvelle)"
+               in n.message and n.column == "Commune" for n in result.notes)
+    outcome = cli_import(fresh_app, tmp_path, data)
+    assert outcome.exit_code == 0, outcome.output
+    assert stored(fresh_app) == "Bayeux-Nouvelle" and stored(fresh_app, field="notes") == "revu le 3/12"
+
+
+def test_the_agents_own_change_applies(fresh_app, tmp_path):
+    data = edit(export(fresh_app), "Structures", CODE, Commune="Lisieux")
+    change_in_bhasile(fresh_app, notes="ajouté dans BHasile")
+    outcome = cli_import(fresh_app, tmp_path, data)
+    assert outcome.exit_code == 0, outcome.output
+    assert stored(fresh_app) == "Lisieux" and stored(fresh_app, field="notes") == "ajouté dans BHasile"
+
+
+def test_a_formatting_difference_is_not_a_change(fresh_app):
+    old = export(fresh_app)
+    commune = stored(fresh_app)
+    change_in_bhasile(fresh_app, commune="Caen-Nord")
+    result = preview(fresh_app, edit(old, "Structures", CODE, Commune=f"  {commune} "))
+    assert not changed_fields(result) and not result.conflicts
+
+
+def test_same_field_changed_on_both_sides_is_a_conflict_nothing_written(fresh_app, tmp_path):
+    data = edit(export(fresh_app), "Structures", CODE, Commune="Lisieux")
+    change_in_bhasile(fresh_app, commune="Bayeux-Nouvelle")
+    before = snapshot(fresh_app)
+    outcome = cli_import(fresh_app, tmp_path, data)
+    assert outcome.exit_code == 1
+    assert re.search(r"CONFLIT Structures ligne \d+, colonne Commune : votre fichier : Lisieux / "
+                     r"BHasile : Bayeux-Nouvelle", outcome.output), outcome.output
+    assert "--conflits" in outcome.output
+    assert_same(fresh_app, before)
+
+
+@pytest.mark.parametrize("side,expected", [("fichier", "Lisieux"), ("bhasile", "Bayeux-Nouvelle")])
+def test_cli_conflict_settled_for_one_side(fresh_app, tmp_path, side, expected):
+    data = edit(export(fresh_app), "Structures", CODE, Commune="Lisieux", Notes="vu")
+    change_in_bhasile(fresh_app, commune="Bayeux-Nouvelle")
+    outcome = cli_import(fresh_app, tmp_path, data, "--conflits", side)
+    assert outcome.exit_code == 0, outcome.output
+    assert stored(fresh_app) == expected and stored(fresh_app, field="notes") == "vu"
+
+
+def test_a_row_deleted_since_the_export_is_not_recreated(fresh_app, tmp_path):
+    from app.extensions import db
+    from models import PlacesAnnee, Structure
+
+    old = export(fresh_app, sheets=("Places",))
+    with fresh_app.app_context():
+        row = db.session.scalar(select(PlacesAnnee).join(Structure).where(Structure.code_dna == CODE)
+                                .order_by(PlacesAnnee.annee))
+        year = row.annee
+        db.session.delete(row)
+        db.session.commit()
+    book = openpyxl.load_workbook(io.BytesIO(old))
+    ws = book["Places"]
+    target = next(r for r in ws.iter_rows(min_row=2) if r[0].value == CODE and r[1].value == year)
+    target[2].value = 99
+    out = io.BytesIO()
+    book.save(out)
+    result = preview(fresh_app, out.getvalue())
+    assert not result.errors and not result.changes
+    assert any(f"({CODE} / {year}) : ligne supprimée de BHasile depuis l'export, elle n'est pas "
+               "recréée" in w for w in result.warnings)
+    outcome = cli_import(fresh_app, tmp_path, out.getvalue())
+    assert outcome.exit_code == 0, outcome.output
+    with fresh_app.app_context():
+        assert db.session.scalar(select(PlacesAnnee).join(Structure).where(
+            Structure.code_dna == CODE, PlacesAnnee.annee == year)) is None
+
+
+def test_a_row_added_by_the_agent_is_created(fresh_app):
+    book = openpyxl.load_workbook(io.BytesIO(export(fresh_app, sheets=("Places",))))
+    ws = book["Places"]
+    ws.append([CODE, 2031, 12])
+    out = io.BytesIO()
+    book.save(out)
+    result = preview(fresh_app, out.getvalue())
+    assert [(r.key, r.status) for r in result.changes] == [((CODE, 2031), "new")]
+
+
+# --- files without export metadata: « à vérifier » -------------------------------------------------
+
+def saved_at(data: bytes, when: dt.datetime) -> bytes:
+    """The file as if Excel last saved it at ``when`` (UTC): its core properties rewritten."""
+    src, out = zipfile.ZipFile(io.BytesIO(data)), io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            body = src.read(item)
+            if item.filename == "docProps/core.xml":
+                body = re.sub(rb"(<dcterms:modified[^>]*>)[^<]+", rb"\g<1>"
+                              + when.strftime("%Y-%m-%dT%H:%M:%SZ").encode(), body)
+            dst.writestr(item, body)
+    return out.getvalue()
+
+
+def own_file(app) -> bytes:
+    """An agent's own follow-up file, typed from BHasile's values of the day."""
+    book = openpyxl.Workbook()
+    book.active.title = "Suivi Calvados"
+    book.active.append(["N° DNA", "Nom", "Commune", "Notes"])
+    for code, notes in ((CODE, "à relancer"), ("C1402", "ok")):
+        book.active.append([code, stored(app, code, "nom"), stored(app, code), notes])
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def test_own_file_rows_changed_after_the_file_was_saved_are_to_check(fresh_app):
+    saved = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) - dt.timedelta(seconds=2)
+    data = saved_at(own_file(fresh_app), saved)
+    change_in_bhasile(fresh_app, commune="Bayeux-Nouvelle")
+    result = preview(fresh_app, data)
+    flagged = [n for n in result.notes if n.message.startswith("à vérifier")]
+    assert [(n.row, n.column) for n in flagged] == [(2, "Code DNA")]
+    assert any(f"ligne 2 ({CODE}) : à vérifier, modifiée dans BHasile le" in w for w in result.warnings)
+    assert not result.errors and result.exit_code == 0          # a warning, not an error
+    assert set(changed_fields(result)) == {"commune", "notes"}  # compared as today: the file
+    # would put the old commune back, which is why the row is flagged
+
+
+def test_own_file_saved_after_the_change_is_not_flagged(fresh_app):
+    change_in_bhasile(fresh_app, commune="Bayeux-Nouvelle")
+    later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=1)
+    result = preview(fresh_app, saved_at(own_file(fresh_app), later))
+    assert not [n for n in result.notes if "à vérifier" in n.message]
+
+
+def test_file_dates_of_each_format(app):
+    from imports.filedate import modified_at
+
+    when = dt.datetime(2025, 3, 4, 5, 6, 7)
+    assert modified_at(saved_at(own_file(app), when)) == when
+    ods = io.BytesIO()
+    with zipfile.ZipFile(ods, "w") as zf:
+        zf.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet")
+        zf.writestr("meta.xml", '<office:document-meta><office:meta><dc:date>2025-03-04T05:06:07'
+                                '.123456789</dc:date></office:meta></office:document-meta>')
+    assert modified_at(ods.getvalue()) == when.replace(microsecond=123456)
+    assert modified_at(b"Code DNA;Nom\nC1401;x\n") is None
+    assert modified_at(b"PK\x03\x04 broken") is None
+
+
+# --- the web flow -------------------------------------------------------------------------------
+
+def upload(client, data: bytes) -> int:
+    token = Auth(client).csrf("/imports/")
+    sent = client.post("/imports/envoyer", data={"csrf_token": token, "annee": "",
+                                                 "fichier": (io.BytesIO(data), "calvados.xlsx")},
+                       content_type="multipart/form-data")
+    assert sent.status_code == 302, sent.status_code
+    return int(re.search(r"/imports/(\d+)/", sent.headers["Location"]).group(1))
+
+
+def apply(client, batch: int) -> str:
+    token = Auth(client).csrf(f"/imports/{batch}/")
+    return client.post(f"/imports/{batch}/appliquer", data={"csrf_token": token},
+                       follow_redirects=True).get_data(as_text=True)
+
+
+def choose(client, batch: int, **form) -> str:
+    token = Auth(client).csrf(f"/imports/{batch}/")
+    return client.post(f"/imports/{batch}/choix", data={"csrf_token": token, **form},
+                       follow_redirects=True).get_data(as_text=True)
+
+
+def conflict_file(app) -> bytes:
+    data = edit(export(app), "Structures", CODE, Commune="Lisieux", Notes="vu en visite")
+    change_in_bhasile(app, commune="Bayeux-Nouvelle")
+    return data
+
+
+def test_web_conflict_shows_both_values_and_refuses_the_apply_until_chosen(fresh_app):
+    agent = client_for(fresh_app, "calvados")
+    batch = upload(agent, conflict_file(fresh_app))
+    page = agent.get(f"/imports/{batch}/").get_data(as_text=True)
+    assert "votre fichier : Lisieux / BHasile : Bayeux-Nouvelle" in page
+    assert "garder ma valeur" in page and "garder la valeur de BHasile" in page
+    assert "1 conflit(s) sans choix" in page
+    before = snapshot(fresh_app)
+    done = apply(agent, batch)
+    assert "Choisissez une valeur pour chaque conflit" in done
+    assert_same(fresh_app, before)
+
+
+@pytest.mark.parametrize("form,expected", [
+    ({"choix-0": "fichier"}, "Lisieux"), ({"choix-0": "bhasile"}, "Bayeux-Nouvelle"),
+    ({"tout": "fichier"}, "Lisieux"), ({"tout": "bhasile"}, "Bayeux-Nouvelle")])
+def test_web_choice_per_cell_then_apply(fresh_app, form, expected):
+    agent = client_for(fresh_app, "calvados")
+    batch = upload(agent, conflict_file(fresh_app))
+    choose(agent, batch, **form)
+    assert "Import appliqué" in apply(agent, batch)
+    assert stored(fresh_app) == expected and stored(fresh_app, field="notes") == "vu en visite"
+
+
+def test_web_stale_check_still_catches_a_change_after_the_choice(fresh_app):
+    agent = client_for(fresh_app, "calvados")
+    batch = upload(agent, conflict_file(fresh_app))
+    choose(agent, batch, **{"choix-0": "fichier"})
+    change_in_bhasile(fresh_app, commune="Falaise")       # meanwhile, on the conflict cell
+    done = apply(agent, batch)
+    assert "modifiées depuis l&#39;aperçu" in done and CODE in done
+    assert stored(fresh_app) == "Falaise" and stored(fresh_app, field="notes") != "vu en visite"
+
+
+def test_annotated_file_shows_conflicts_and_kept_values(fresh_app):
+    agent = client_for(fresh_app, "calvados")
+    batch = upload(agent, conflict_file(fresh_app))
+    book = openpyxl.load_workbook(io.BytesIO(agent.get(f"/imports/{batch}/annote").data))
+    ws = book["Structures"]
+    headers = [c.value for c in ws[1]]
+    row = next(r for r in ws.iter_rows(min_row=2) if r[0].value == CODE)
+    cell = row[headers.index("Commune")]
+    assert "votre fichier : Lisieux / BHasile : Bayeux-Nouvelle" in cell.comment.text
+    assert cell.fill.fgColor.rgb.endswith("FFEB9C")
+
+
+# --- attackers -------------------------------------------------------------------------------------
+
+def test_editing_the_hidden_base_cannot_reach_outside_the_territory(fresh_app, tmp_path):
+    """A Calvados agent copies a row of the Ain into both the sheet and its twin: still refused."""
+    data = export(fresh_app)
+    book = openpyxl.load_workbook(io.BytesIO(data))
+    for name in ("Structures", "_base1"):
+        ws = book[name]
+        ws.append(["C0101", "Pris en main"] + [None] * (ws.max_column - 2))
+    book["Structures"].cell(book["Structures"].max_row, 2).value = "Détourné"
+    out = io.BytesIO()
+    book.save(out)
+    before = snapshot(fresh_app)
+    outcome = cli_import(fresh_app, tmp_path, out.getvalue())
+    assert outcome.exit_code == 1 and "hors de votre périmètre" in outcome.output
+    assert_same(fresh_app, before)
+
+
+def test_editing_the_hidden_base_cannot_write_a_state_field(fresh_app, tmp_path):
+    """An opérateur changes a State field, and its base so that only the file seems to have
+    changed it, or so that it is a conflict settled « fichier »: the gate refuses both."""
+    from app.extensions import db
+    from models import PlacesAnnee, Structure
+    from imports.cli import user_scope
+
+    with fresh_app.app_context():
+        scope, _user = user_scope("operateur")
+        row = db.session.scalar(select(PlacesAnnee).join(Structure)
+                                .where(Structure.operateur_id == scope.operateur_id)
+                                .order_by(Structure.code_dna, PlacesAnnee.annee))
+        code, places = row.structure.code_dna, row.places_autorisees
+        db.session.rollback()
+    data = export(fresh_app, login="operateur", sheets=("Places",))
+    data = edit(data, "Places", code, **{"Places autorisées": places + 500})
+    before = snapshot(fresh_app)
+    for base_value, extra in ((places, ()), (places + 1, ("--conflits", "fichier"))):
+        forged = edit(data, "_base1", code, **{"Places autorisées": base_value})
+        outcome = cli_import(fresh_app, tmp_path, forged, *extra, login="operateur")
+        assert outcome.exit_code == 1 and "réservé aux services de l" in outcome.output, outcome.output
+        assert_same(fresh_app, before)
+
+
+def test_web_preview_says_which_newer_values_are_kept(fresh_app):
+    old = export(fresh_app)
+    change_in_bhasile(fresh_app, commune="Bayeux-Nouvelle")
+    agent = client_for(fresh_app, "calvados")
+    batch = upload(agent, edit(old, "Structures", CODE, Notes="revu"))
+    page = agent.get(f"/imports/{batch}/").get_data(as_text=True)
+    assert "modifié dans BHasile depuis l&#39;export (valeur actuelle conservée : Bayeux-Nouvelle)" in page
+    assert "Conflits" not in page
+
+
+def test_choices_are_the_owners_and_only_the_two_sides(fresh_app):
+    agent = client_for(fresh_app, "calvados")
+    batch = upload(agent, conflict_file(fresh_app))
+    other = client_for(fresh_app, "normandie")           # a regional agent, not the batch's owner
+    token = Auth(other).csrf("/imports/")
+    assert other.post(f"/imports/{batch}/choix", data={"csrf_token": token, "tout": "fichier"}
+                      ).status_code == 404
+    choose(agent, batch, **{"choix-0": "pirate"})
+    assert "Choisissez une valeur pour chaque conflit" in apply(agent, batch)
+    assert agent.post(f"/imports/{batch}/choix", data={"tout": "fichier"}).status_code in (302, 400)
+    assert "Choisissez une valeur pour chaque conflit" in apply(agent, batch)   # no CSRF, no choice
+    assert stored(fresh_app) == "Bayeux-Nouvelle"
+
+
+def test_annotated_own_file_marks_the_rows_to_check(fresh_app):
+    saved = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) - dt.timedelta(seconds=2)
+    data = saved_at(own_file(fresh_app), saved)
+    change_in_bhasile(fresh_app, commune="Bayeux-Nouvelle")
+    agent = client_for(fresh_app, "calvados")
+    batch = upload(agent, data)
+    book = openpyxl.load_workbook(io.BytesIO(agent.get(f"/imports/{batch}/annote").data))
+    cell = book["Suivi Calvados"]["A2"]
+    assert cell.value == CODE and cell.comment.text.startswith("à vérifier")
+    assert book["Suivi Calvados"]["A3"].comment is None
+
+
+def test_cli_json_lists_the_conflicts(fresh_app, tmp_path):
+    import json
+
+    outcome = cli_import(fresh_app, tmp_path, conflict_file(fresh_app), "--dry-run", "--json")
+    assert outcome.exit_code == 1
+    report = json.loads(outcome.output)
+    assert [(c["column"], c["mine"], c["theirs"], c["choice"]) for c in report["conflicts"]] == \
+        [("Commune", "Lisieux", "Bayeux-Nouvelle", None)]
+
+
+def test_own_file_rows_it_leaves_as_stored_are_not_flagged(fresh_app):
+    """Changed in BHasile since, but the file says the same: nothing to put back, no warning."""
+    saved = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) - dt.timedelta(seconds=2)
+    change_in_bhasile(fresh_app, notes="à relancer")
+    result = preview(fresh_app, saved_at(own_file(fresh_app), saved))
+    assert not changed_fields(result)
+    assert not [n for n in result.notes if "à vérifier" in n.message]
