@@ -10,6 +10,7 @@ made in BHasile since (``imports.merge``).
 """
 from __future__ import annotations
 
+import datetime as dt
 from typing import IO, Any, Iterable, Optional, Sequence, Union
 
 import xlsxwriter
