@@ -4,30 +4,41 @@ PY := $(VENV)/bin/python
 FLASK := $(VENV)/bin/flask
 PYTHON ?= python3
 
-.PHONY: install run test test-postgresql system-deps translations benchmarks serve
+.PHONY: install install-test run test test-postgresql system-deps translations benchmarks serve
 
+## The application's runtime dependencies only (pyproject's [project] dependencies).
 install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e .
+	touch $@
+
+## Plus the test tools (pyproject's [test] extra: pytest, Playwright, schemathesis, hypothesis,
+## the OpenID Connect mock).
+install-test: $(VENV)/.installed-test
+
+$(VENV)/.installed-test: $(VENV)/.installed
 	$(PY) -m pip install -q -e '.[test]'
 	touch $@
 
-## Install, build the SQLite base with the demo park, print the demo accounts, serve on :5000.
+## Install, build the SQLite base with the demo park, serve on :5000 with short logs; the demo
+## accounts (kept in instance/comptes-demo.txt, 0600) are the last lines, after « Running on ».
+run: export BHASILE_LOG_FORMAT ?= text
 run: install
 	$(FLASK) bhasile init
 	$(FLASK) bhasile demo --if-empty
-	$(FLASK) bhasile demo-users
 	$(FLASK) bhasile rebuild
-	BHASILE_SCHEDULER=1 $(PY) run.py
+	$(FLASK) bhasile demo-users --quiet
+	BHASILE_SCHEDULER=1 BHASILE_SHOW_DEMO_ACCOUNTS=1 $(PY) run.py
 
 ## Install (Python and system packages the tests drive) and run the whole suite on SQLite.
-test: install system-deps
+test: install-test system-deps
 	$(PY) -m pytest
 
 ## The same suite against the local PostgreSQL server (own database names).
-test-postgresql: install system-deps
+test-postgresql: install-test system-deps
 	BHASILE_TEST_DATABASE=postgresql $(PY) -m pytest
 
 ## Debian packages the end-to-end tests use (a real browser, a real spreadsheet program).
@@ -40,7 +51,7 @@ translations: install
 	$(PY) translations/sync.py
 
 ## Every speed figure of the closing notes (quick ones; load_test.py and schemathesis_run.py apart).
-benchmarks: install
+benchmarks: install-test
 	for b in demo views grid aggregates documents campagnes import export; do \
 		$(PY) benchmarks/bench_$$b.py || exit 1; done
 

@@ -27,7 +27,7 @@ DEMO_USERS = {
     "normandie": (Role.REGIONAL, {"regions": ["28"]}, "Agent régional Normandie"),
     "calvados": (Role.DEPARTEMENTAL, {"departements": ["14"]}, "Agent départemental Calvados"),
     "lecteur": (Role.LECTEUR, {}, "Lecteur national"),
-    "operateur": (Role.OPERATEUR, {"operateur": None}, "Opérateur (le plus grand)"),
+    "operateur": (Role.OPERATEUR, {"operateur": None}, "Opérateur (le plus grand du Calvados)"),
 }
 
 
@@ -165,28 +165,53 @@ def create_user_command(login, role_name, regions, departements, operateur, emai
 
 
 @bhasile.command("demo-users")
-def demo_users_command() -> None:
-    """Crée (ou réinitialise) un compte de démonstration par rôle et affiche les identifiants."""
-    click.echo("Comptes de démonstration (mots de passe régénérés à chaque lancement) :")
-    for login, password, label, operateur in create_demo_users(lambda: secrets.token_urlsafe(9)):
-        click.echo(f"  {login:<10} {password:<14} {label}"
-                   + (f" — {operateur}" if operateur else ""))
+@click.option("--regenerate", is_flag=True, help="Tirer de nouveaux mots de passe.")
+@click.option("--quiet", is_flag=True, help="N'afficher que le fichier des comptes.")
+def demo_users_command(regenerate: bool, quiet: bool) -> None:
+    """Crée un compte de démonstration par rôle ; mots de passe conservés d'un lancement à
+    l'autre dans instance/comptes-demo.txt (lisible par vous seul)."""
+    from . import demo_accounts
+
+    path = demo_accounts.accounts_path(current_app)
+    known = {} if regenerate else demo_accounts.read_passwords(path)
+    made = create_demo_users(lambda: secrets.token_urlsafe(9), known)
+    demo_accounts.write(path, made)
+    click.echo(f"Comptes de démonstration enregistrés dans {path}"
+               + (" (nouveaux mots de passe)." if regenerate or not known else "."))
+    if not quiet:
+        click.echo("\n".join(demo_accounts.lines(made)))
 
 
-def create_demo_users(password: Callable[[], str]) -> list[tuple[str, str, str, str | None]]:
-    """One account per role of ``DEMO_USERS`` (the opérateur account on the opérateur with the
-    most structures); returns (login, password, label, opérateur) for each account made."""
+def create_demo_users(password: Callable[[], str], known: dict[str, str] | None = None
+                      ) -> list[tuple[str, str, str, str | None]]:
+    """One account per role of ``DEMO_USERS`` (the opérateur account on the biggest opérateur
+    present in Calvados); returns (login, password, label, opérateur) for each account made. A
+    password of ``known`` is kept (an account that already has it is left as it is: its
+    sessions go on); the others are drawn from ``password()``."""
+    from werkzeug.security import check_password_hash
+
+    known = known or {}
+    # the biggest opérateur among those of the demo agents' département (Calvados): the
+    # opérateur account and the departmental agent then share structures
+    in_calvados = (select(Structure.operateur_id).join(Departement)
+                   .where(Departement.code == DEMO_USERS["calvados"][1]["departements"][0]))
     biggest = db.session.execute(
-        select(Operateur.nom).join(Structure).group_by(Operateur.id, Operateur.nom)
+        select(Operateur.nom).join(Structure).where(Operateur.id.in_(in_calvados))
+        .group_by(Operateur.id, Operateur.nom)
         .order_by(func.count(Structure.id).desc(), Operateur.nom).limit(1)).scalar()
     made = []
     for login, (role, scope, label) in DEMO_USERS.items():
         operateur = biggest if "operateur" in scope else None
         if role is Role.OPERATEUR and operateur is None:
             continue
-        secret = password()
-        create_or_update_user(login, role, secret, scope.get("regions", ()),
-                              scope.get("departements", ()), operateur)
+        secret = known.get(login) or password()
+        user = current_app.appbuilder.sm.find_user(username=login)
+        unchanged = (user is not None and user.active and login in known and user.password
+                     and check_password_hash(user.password, secret)
+                     and (user.operateur.nom if user.operateur else None) == operateur)
+        if not unchanged:
+            create_or_update_user(login, role, secret, scope.get("regions", ()),
+                                  scope.get("departements", ()), operateur)
         made.append((login, secret, label, operateur))
     return made
 

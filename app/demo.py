@@ -1,9 +1,10 @@
 """A deterministic, plausible national park for demos and benchmarks.
 
 ``generate(session, scale)`` writes ~1,000 structures × scale in all 101 départements with
-5 years of places and budgets, 24 months of activity, addresses, contacts, quality follow-up
-and ~150 conventions/CPOMs. Names are invented; figures follow the shapes agents know
-(coût journalier mostly 15–25 €, occupancy mostly 85–100 %, a few outliers for the alerts).
+5 years of places and budgets, 24 months of activity, addresses, contacts, quality follow-up,
+each structure's conventions (renewed one after the other) and ~40 CPOMs. Names are invented;
+figures follow the shapes agents know and spread around the alert thresholds (app/seuils.py):
+each alert singles out roughly one structure in ten (tests/test_demo.py holds 5–25 %).
 Rows go in through bulk inserts with pre-assigned ids: seconds, not minutes.
 """
 from __future__ import annotations
@@ -156,9 +157,7 @@ def generate(session: Session, scale: int = 1, seed: int = 2026,
         lo, mode, hi = TYPE_MIX[kind][1]
         places = int(rng.triangular(lo, hi, mode))
         op = rng.choices(operateurs, weights=weights)[0]
-        debut_conv = dt.date(rng.randint(year - 3, year), rng.choice([1, 1, 1, 7]), 1)
-        fin_conv = dt.date(debut_conv.year + rng.choice([1, 3, 3, 5]), debut_conv.month, 1) \
-            - dt.timedelta(days=1)
+        debut_conv = dt.date(rng.randint(year - 5, year - 1), rng.randint(1, 12), 1)
         autorisee = kind.autorisee
         debut_auto = dt.date(rng.randint(2005, year - 1), rng.randint(1, 12), 1) if autorisee else None
         creation = dt.date(rng.randint(1995, year - 2), rng.randint(1, 12), rng.randint(1, 28))
@@ -176,12 +175,13 @@ def generate(session: Session, scale: int = 1, seed: int = 2026,
             "lgbt": rng.random() < 0.15, "fvv_teh": rng.random() < 0.2,
             "debut_autorisation": debut_auto,
             "fin_autorisation": dt.date(debut_auto.year + 15, debut_auto.month, 1) if debut_auto else None,
-            "debut_convention": debut_conv, "fin_convention": fin_conv, "notes": None,
+            "notes": None,
         })
         structures.append((sid, kind, places, op, dep))
-        _places_and_budgets(rng, rows, ids, sid, kind, places, years)
-        _activity(rng, rows, ids, sid, places, today)
-        _addresses(rng, rows, ids, sid, dep.code, places, years)
+        _structure_conventions(rng, rows, ids, structures[-1], debut_conv, today)
+        latest = _places_and_budgets(rng, rows, ids, sid, kind, places, years)
+        _activity(rng, rows, ids, sid, latest, today)
+        _addresses(rng, rows, ids, sid, dep.code, latest, years)
         _quality(rng, rows, ids, sid, today)
         for ctype in (TypeContact.PRINCIPAL, TypeContact.SECONDAIRE)[: rng.randint(1, 2)]:
             first, last = rng.choice(_FIRST), rng.choice(_LAST)
@@ -261,12 +261,16 @@ def _siret(rng) -> str:
     raise AssertionError("unreachable")
 
 
-def _places_and_budgets(rng, rows, ids, sid, kind, places, years) -> None:
-    outlier = rng.random() < 0.04
-    cout_base = rng.uniform(18.5, 21.5) if kind == TypeStructure.CADA else rng.uniform(15.5, 24)
-    if outlier:
-        cout_base = rng.choice([rng.uniform(9, 13), rng.uniform(28, 36)])
-    etp_ratio = rng.uniform(15, 24) if not outlier else rng.choice([rng.uniform(8, 12), rng.uniform(28, 35)])
+def _places_and_budgets(rng, rows, ids, sid, kind, places, years) -> int:
+    """Places and budgets of every year; returns the places of the latest year."""
+    # Around the thresholds (app/seuils.py): about one structure in ten costs less than 15 € or
+    # more than 25 € a day, one in ten has fewer than 15 or more than 25 places per ETP.
+    cout_base = rng.uniform(18.5, 21.5) if kind == TypeStructure.CADA else rng.uniform(16, 23.5)
+    if rng.random() < 0.10:
+        cout_base = rng.choice([rng.uniform(11, 14.2), rng.uniform(26, 32)])
+    etp_ratio = rng.uniform(16, 23.5)
+    if rng.random() < 0.10:
+        etp_ratio = rng.choice([rng.uniform(9, 14), rng.uniform(26.5, 33)])
     current = places
     for i, year in enumerate(years):
         if i and rng.random() < 0.15:
@@ -281,7 +285,7 @@ def _places_and_budgets(rng, rows, ids, sid, kind, places, years) -> None:
             "places_a_fermer": None, "echeance_places_a_fermer": None,
         })
         days = 366 if year % 4 == 0 else 365
-        cout = cout_base * rng.uniform(0.97, 1.04)
+        cout = cout_base * rng.uniform(0.98, 1.03)
         accordee = cout * current * days
         demandee = accordee * rng.uniform(1.0, 1.08)
         etp = round(current / etp_ratio, 2)
@@ -306,28 +310,42 @@ def _places_and_budgets(rng, rows, ids, sid, kind, places, years) -> None:
             "reserve_compensation_amortissements": None, "fonds_dedies": None,
             "report_a_nouveau": None, "autre": None, "commentaire": None,
         })
+    return current
+
+
+def _level(rng, share: float, normal: tuple[float, float], high: tuple[float, float]) -> float:
+    """A structure's usual level of a ratio: above its ceiling for ``share`` of structures."""
+    return rng.uniform(*high) if rng.random() < share else rng.uniform(*normal)
 
 
 def _activity(rng, rows, ids, sid, places, today) -> None:
-    low = rng.random() < 0.06
+    """24 months around the structure's own levels, so that a minority of structures stays
+    above each ceiling over 12 months (vacantes, indisponibles, BPI, déboutés: 3/3/3/4 % of
+    places) or under the occupancy floor (85 %): the alerts single out a few, not all."""
+    if rng.random() < 0.08:  # under-occupied: far too many vacant places
+        vacance = rng.uniform(0.17, 0.28)
+    else:
+        vacance = _level(rng, 0.08, (0.0, 0.022), (0.045, 0.11))
+    indispo = _level(rng, 0.10, (0.0, 0.018), (0.045, 0.09))
+    bpi = _level(rng, 0.10, (0.004, 0.022), (0.04, 0.065))
+    deboutes = _level(rng, 0.10, (0.004, 0.03), (0.052, 0.085))
     month = dt.date(today.year, today.month, 1)
     for _ in range(24):
         month = (month - dt.timedelta(days=1)).replace(day=1)
-        indispo = rng.choice([0, 0, 0, 1, 2, 3])
-        rate = rng.uniform(0.65, 0.84) if low else rng.uniform(0.86, 1.0)
-        occupees = min(places - indispo, int((places - indispo) * rate))
-        bpi = int(places * rng.uniform(0, 0.05))
-        deboutes = int(places * rng.uniform(0, 0.06))
-        rows[ActiviteMensuelle].append({
+        n_indispo = min(places, round(places * indispo * rng.uniform(0.6, 1.4)))
+        n_vacantes = min(places - n_indispo, round(places * vacance * rng.uniform(0.7, 1.3)))
+        occupees = places - n_indispo - n_vacantes
+        row = {
             "id": ids.take(ActiviteMensuelle), "structure_id": sid, "mois": month,
             "places_autorisees": places, "places_occupees": occupees,
-            "places_vacantes": places - indispo - occupees, "places_indisponibles": indispo,
-            "desinsectisation": indispo if indispo and rng.random() < 0.3 else 0,
-            "remise_en_etat": 0, "sous_occupation": 0, "travaux": 0,
-            "presences_indues_bpi": bpi, "presences_indues_deboutes": deboutes,
-        })
-        if rows[ActiviteMensuelle][-1]["desinsectisation"] == 0 and indispo:
-            rows[ActiviteMensuelle][-1]["remise_en_etat"] = indispo
+            "places_vacantes": n_vacantes, "places_indisponibles": n_indispo,
+            "desinsectisation": 0, "remise_en_etat": 0, "sous_occupation": 0, "travaux": 0,
+            "presences_indues_bpi": round(places * bpi * rng.uniform(0.7, 1.3)),
+            "presences_indues_deboutes": round(places * deboutes * rng.uniform(0.7, 1.3)),
+        }
+        if n_indispo:
+            row[rng.choice(["desinsectisation", "remise_en_etat", "travaux"])] = n_indispo
+        rows[ActiviteMensuelle].append(row)
 
 
 def _addresses(rng, rows, ids, sid, dep, places, years) -> None:
@@ -377,42 +395,48 @@ def _quality(rng, rows, ids, sid, today) -> None:
                                                 "Problème sanitaire"])})
 
 
+def _structure_conventions(rng, rows, ids, structure, debut, today) -> None:
+    """The structure's own conventions, renewed one after the other from ``debut``; a few are
+    not renewed in time (expired, or ending within months: « À traiter »)."""
+    while True:
+        length = rng.choice([1, 3, 3, 5])
+        fin = dt.date(debut.year + length, debut.month, 1) - dt.timedelta(days=1)
+        _convention(rows, ids, TypeConvention.CONVENTION, structure[3], [structure], debut, fin,
+                    StatutConvention.ECHUE if fin < today else StatutConvention.SIGNEE)
+        if fin >= today or rng.random() < 0.06:
+            return
+        debut = fin + dt.timedelta(days=1)
+
+
 def _conventions(rng, rows, ids, structures, scale, year) -> None:
+    """CPOMs of the biggest opérateurs (some still in negotiation)."""
     by_op: dict[int, list] = {}
     for s in structures:
         by_op.setdefault(s[3], []).append(s)
     big = sorted(by_op, key=lambda op: -len(by_op[op]))
-    n_cpom = 40 * scale
-    for op in big[:n_cpom]:
+    for op in big[:40 * scale]:
         members = by_op[op][: rng.randint(2, 10)]
         if len(members) < 2:
             continue
         start = rng.randint(year - 4, year)
-        _convention(rng, rows, ids, TypeConvention.CPOM, op, members, start, 5, year)
-    singles = [s for s in structures if s[1] in (TypeStructure.HUDA, TypeStructure.CAES)]
-    rng.shuffle(singles)
-    for s in singles[: 110 * scale]:
-        kind = rng.choice([TypeConvention.CONVENTION, TypeConvention.CONVENTION, TypeConvention.AVENANT])
-        _convention(rng, rows, ids, kind, s[3], [s], rng.randint(year - 3, year), rng.choice([1, 3]), year)
-
-
-def _convention(rng, rows, ids, kind, op, members, start, length, year) -> None:
-    cid = ids.take(Convention)
-    debut = dt.date(start, 1, 1)
-    fin = dt.date(start + length - 1, 12, 31)
-    if fin.year < year:
-        statut = StatutConvention.ECHUE
-    else:
+        debut, fin = dt.date(start, 1, 1), dt.date(start + 4, 12, 31)
         statut = rng.choices([StatutConvention.SIGNEE, StatutConvention.EN_NEGOCIATION,
                               StatutConvention.BROUILLON], weights=[8, 1, 1])[0]
+        _convention(rows, ids, TypeConvention.CPOM, op, members, debut, fin, statut)
+
+
+def _convention(rows, ids, kind, op, members, debut, fin, statut) -> None:
+    cid = ids.take(Convention)
+    length = fin.year - debut.year + 1
     montant = sum(m[2] for m in members) * 20 * 365 * length
-    rows[Convention].append({"id": cid, "reference": f"{kind.value}-{start}-{cid:04d}", "type": kind,
-                             "operateur_id": op, "statut": statut, "date_debut": debut,
-                             "date_fin": fin, "montant": _money(montant), "notes": None})
+    rows[Convention].append({"id": cid, "reference": f"{kind.value}-{debut.year}-{cid:05d}",
+                             "type": kind, "operateur_id": op, "statut": statut,
+                             "date_debut": debut, "date_fin": fin, "montant": _money(montant),
+                             "notes": None})
     for m in members:
         rows[ConventionStructure].append({"id": ids.take(ConventionStructure), "convention_id": cid,
-                                          "structure_id": m[0], "annee_entree": start,
-                                          "annee_sortie": start + length - 1})
+                                          "structure_id": m[0], "annee_entree": debut.year,
+                                          "annee_sortie": fin.year})
 
 
 def _advance_sequences(session: Session, models: Iterable[type]) -> None:

@@ -4,6 +4,9 @@ Every request gets an id (``X-Request-ID`` from the proxy when it looks sane, ot
 one), echoed in the response header and in error pages, and one ``bhasile.request`` line with
 method, path, status and duration. JSON output is on outside tests, or with
 ``BHASILE_LOG_FORMAT=json``; ``BHASILE_LOG_LEVEL`` sets the level (INFO by default).
+``BHASILE_LOG_FORMAT=text`` (the development server, ``python run.py``) writes short lines for
+a person instead, without the server's line per request (static files included: the
+``bhasile.request`` line says the same for pages) nor the scheduler's line per run of a job.
 """
 from __future__ import annotations
 
@@ -66,6 +69,44 @@ def configure_json_logging(level: str = "INFO") -> None:
     root.setLevel(level)
 
 
+class TextFormatter(logging.Formatter):
+    """One short line: time, level, message (the server's own lines as they are)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        if record.name == "werkzeug":
+            return record.getMessage()
+        when = dt.datetime.fromtimestamp(record.created).strftime("%H:%M:%S")
+        line = f"{when} {record.levelname:<7} {record.getMessage()}"
+        if "duration_ms" in vars(record):
+            line += f" ({record.duration_ms} ms)"
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return line
+
+
+class _NoServerRequestLines(logging.Filter):
+    """Drop the development server's line per request (« 127.0.0.1 - - [date] "GET ..." »)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.name == "werkzeug" and record.levelno == logging.INFO
+                    and " - - [" in str(record.msg))
+
+
+def configure_text_logging(level: str = "INFO") -> None:
+    """Short human-readable lines on stderr, for development (idempotent)."""
+    root = logging.getLogger()
+    if any(isinstance(h.formatter, TextFormatter) for h in root.handlers):
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(TextFormatter())
+    handler.addFilter(_NoServerRequestLines())
+    root.handlers = [handler]
+    root.setLevel(level)
+    # APScheduler says "Running job … executed successfully" at every poll (10 s): the jobs'
+    # own history (« Tâches planifiées ») keeps each run; only its warnings are worth a line.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+
+
 def _start() -> None:
     incoming = request.headers.get("X-Request-ID", "")
     g.request_id = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
@@ -86,7 +127,11 @@ def _finish(response: Response) -> Response:
 
 
 def init_app(app: Flask) -> None:
-    if os.environ.get("BHASILE_LOG_FORMAT", "json" if not app.testing else "") == "json":
-        configure_json_logging(os.environ.get("BHASILE_LOG_LEVEL", "INFO").upper())
+    log_format = os.environ.get("BHASILE_LOG_FORMAT", "json" if not app.testing else "")
+    level = os.environ.get("BHASILE_LOG_LEVEL", "INFO").upper()
+    if log_format == "json":
+        configure_json_logging(level)
+    elif log_format == "text":
+        configure_text_logging(level)
     app.before_request(_start)
     app.after_request(_finish)

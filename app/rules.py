@@ -48,8 +48,7 @@ PHONE_RE = re.compile(r"^(?:(?:\+|00)33|0)[1-9]\d{8}$")
 PHONE_DOM_RE = re.compile(r"^(?:\+|00)(?:262|269|508|590|594|596|687|689|681)\d{6,9}$")
 #: (start, end) date fields of each period, per table.
 PERIODS = {
-    "structure": [("debut_autorisation", "fin_autorisation", "autorisation"),
-                  ("debut_convention", "fin_convention", "convention")],
+    "structure": [("debut_autorisation", "fin_autorisation", "autorisation")],
     "convention": [("date_debut", "date_fin", "convention")],
     "document": [("periode_debut", "periode_fin", "période")],
 }

@@ -5,7 +5,8 @@ import datetime as dt
 from decimal import Decimal
 from typing import Optional
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, Date, ForeignKey, String, Text, UniqueConstraint, and_, case, func, or_
+from sqlalchemy import select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from flask_appbuilder import Model
@@ -68,3 +69,26 @@ class ConventionStructure(Versioned, Model):
 
     convention: Mapped[Convention] = relationship(back_populates="structures")
     structure: Mapped["Structure"] = relationship()  # noqa: F821
+
+
+#: What counts as a structure's convention: a convention, CPOM or avenant once signed (still
+#: in force or since expired); drafts, negotiations, terminated ones and arrêtés do not.
+CURRENT_STATUTS = (StatutConvention.SIGNEE, StatutConvention.ECHUE)
+CURRENT_TYPES = (TypeConvention.CONVENTION, TypeConvention.CPOM, TypeConvention.AVENANT)
+
+
+def current_convention_value(column, structure_id):
+    """``column`` of the structure's current convention, as a correlated scalar subquery:
+    the signed one in force today, else the latest (greatest start). The one source of the
+    « Début/Fin convention » of a structure: lists, fiche, exports, « À traiter », dashboards."""
+    today = func.current_date()
+    in_force = and_(or_(Convention.date_debut.is_(None), Convention.date_debut <= today),
+                    or_(Convention.date_fin.is_(None), Convention.date_fin >= today))
+    return (select(column)
+            .join(ConventionStructure, ConventionStructure.convention_id == Convention.id)
+            .where(ConventionStructure.structure_id == structure_id,
+                   Convention.statut.in_(CURRENT_STATUTS), Convention.type.in_(CURRENT_TYPES))
+            .order_by(case((in_force, 0), else_=1),
+                      func.coalesce(Convention.date_debut, Convention.date_fin).desc(),
+                      Convention.id.desc())
+            .limit(1).scalar_subquery())

@@ -6,11 +6,12 @@ from typing import Optional
 
 from sqlalchemy import Boolean, CheckConstraint, Date, Float, ForeignKey, Index, String, Text
 from sqlalchemy import UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 
 from flask_appbuilder import Model
 
 from .base import Versioned, enum_column
+from .convention import Convention, current_convention_value
 from .enums import Public, Repartition, TypeContact, TypeStructure
 from .operateur import Operateur
 from .territoire import Departement
@@ -48,8 +49,11 @@ class Structure(Versioned, Model):
     fvv_teh: Mapped[Optional[bool]] = mapped_column(Boolean)
     debut_autorisation: Mapped[Optional[dt.date]] = mapped_column(Date)
     fin_autorisation: Mapped[Optional[dt.date]] = mapped_column(Date)
-    debut_convention: Mapped[Optional[dt.date]] = mapped_column(Date)
-    fin_convention: Mapped[Optional[dt.date]] = mapped_column(Date, index=True)
+    # Convention dates once copied onto the structure: no longer read nor written (the
+    # structure's « Début/Fin convention » come from its current convention, below); the
+    # columns go with a later migration.
+    debut_convention_copie: Mapped[Optional[dt.date]] = mapped_column("debut_convention", Date)
+    fin_convention_copie: Mapped[Optional[dt.date]] = mapped_column("fin_convention", Date, index=True)
     notes: Mapped[Optional[str]] = mapped_column(Text)
 
     operateur: Mapped[Optional[Operateur]] = relationship(back_populates="structures")
@@ -69,6 +73,11 @@ class Structure(Versioned, Model):
 
     def __str__(self) -> str:
         return f"{self.code_dna} - {self.nom}" if self.nom else self.code_dna
+
+
+#: Dates of the structure's current convention (``models.convention``), read-only.
+Structure.debut_convention = column_property(current_convention_value(Convention.date_debut, Structure.id))
+Structure.fin_convention = column_property(current_convention_value(Convention.date_fin, Structure.id))
 
 
 class Adresse(Versioned, Model):

@@ -30,7 +30,9 @@ def test_demo_park_is_national_and_plausible(app):
                                    .where(PlacesAnnee.annee == year))
         assert 95_000 <= places <= 125_000
         assert 200 <= db.session.query(Operateur).count() <= 300
-        assert 120 <= db.session.query(Convention).count() <= 180
+        # every structure has its conventions (renewed one after the other), ~40 CPOMs on top
+        assert len(structures) < db.session.query(Convention).count() <= 3 * len(structures)
+        assert all(s.fin_convention for s in structures)
         years = db.session.scalars(select(PlacesAnnee.annee).distinct()).all()
         assert len(years) == 5
         months = db.session.scalar(select(func.count(func.distinct(ActiviteMensuelle.mois))))
@@ -78,3 +80,28 @@ def test_operateur_names_stay_distinct_and_finite_at_large_scales():
     names = _operateur_names(random.Random(1), deps, 250 * 30, 12 * 30)
     assert len(names) == len(set(names)) == 7500
     assert not any(" " + deps[0].nom in n for n in names[:360])   # the national ones come first
+
+
+ALERTS = ("ecart", "occupation", "bpi", "deboutes", "indues", "vacantes", "indisponibles", "cout",
+          "encadrement")
+
+
+def test_each_alert_singles_out_a_minority_of_the_demo_park(template_db, tmp_path):
+    """Vacancy, costs, staffing and presences spread around the thresholds (app/seuils.py): each
+    alert is raised by 5–25 % of the structures, so that an alert says something."""
+    url, tmp = template_db
+    application = make_app(dbutil.clone(url, tmp), tmp_path)
+    with application.app_context():
+        from app.aggregates import rebuild
+        from app.extensions import db
+        from models import AggStructure
+
+        rebuild(db.engine)
+        total = db.session.scalar(select(func.count()).select_from(AggStructure))
+        shares = {name: db.session.scalar(select(func.count()).where(
+            getattr(AggStructure, f"alerte_{name}").is_(True))) / total for name in ALERTS}
+        db.session.remove()
+        db.engine.dispose()
+    assert total > 900
+    outside = {name: round(share, 3) for name, share in shares.items() if not 0.05 <= share <= 0.25}
+    assert not outside, f"alerts raised by too few or too many structures: {outside}"

@@ -79,8 +79,8 @@ def test_period_end_must_follow_start(fresh_app):
         from models import Structure
 
         structure = db.session.scalars(select(Structure).limit(1)).one()
-        structure.debut_convention = dt.date(2025, 1, 1)
-        structure.fin_convention = dt.date(2024, 1, 1)
+        structure.debut_autorisation = dt.date(2025, 1, 1)
+        structure.fin_autorisation = dt.date(2024, 1, 1)
         with pytest.raises(IntegrityError):
             db.session.commit()
         db.session.rollback()

@@ -68,9 +68,9 @@ def test_calendar_form_refuses_an_end_before_its_start_with_a_french_message(fre
     s = _calvados(fresh_app)
     client = client_for(fresh_app, "calvados")
     _page, answer = submit(client, f"/structure/calendrier/edit/{s.id}",
-                           {"debut_convention": "2025-06-01", "fin_convention": "2024-01-01"})
-    assert "La fin de la période (convention) doit être postérieure à son début." in answer.get_data(as_text=True)
-    assert _one(fresh_app, select(Structure.fin_convention).where(Structure.id == s.id)) == s.fin_convention
+                           {"debut_autorisation": "2025-06-01", "fin_autorisation": "2024-01-01"})
+    assert "La fin de la période (autorisation) doit être postérieure à son début." in answer.get_data(as_text=True)
+    assert _one(fresh_app, select(Structure.fin_autorisation).where(Structure.id == s.id)) == s.fin_autorisation
 
 
 def test_places_form_refuses_more_pmr_places_than_authorised(fresh_app):

@@ -13,6 +13,8 @@ TOKEN = re.compile(r"[\w'’-]+")
 SEGMENT = re.compile(r'[\n\r\t"<>{}\[\],;|]+')
 #: Ids in paths and query strings (``/show/35012``, ``page=12345``) are no postal codes.
 ID_IN_URL = re.compile(r"(?<=[/=])\d+")
+#: Amounts (« 15926.50 », as the API writes money) are no postal codes either.
+DECIMAL = re.compile(r"\d+\.\d+")
 XML_TEXT = re.compile(r"<t(?:\s[^>]*)?>(.*?)</t>", re.DOTALL)
 
 
@@ -70,7 +72,7 @@ class Markers:
         """The labels of the forbidden values found, and how many allowed values were seen."""
         found: set[str] = set()
         seen = 0
-        for segment in SEGMENT.split(ID_IN_URL.sub("#", text)):
+        for segment in SEGMENT.split(DECIMAL.sub("#", ID_IN_URL.sub("#", text))):
             tokens = TOKEN.findall(segment.casefold())
             i = 0
             while i < len(tokens):

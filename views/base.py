@@ -13,6 +13,7 @@ from flask_appbuilder.security.decorators import has_access
 from flask_appbuilder.exceptions import DatabaseException
 from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError
+from sqlalchemy import Column
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import BadRequest
@@ -252,5 +253,19 @@ class ScopedModelApi(ModelRestApi):
         return self._save(item, 200)
 
 
+class Interface(SQLAInterface):
+    """FAB's interface, told that a value computed by a subquery (``column_property``, e.g.
+    a structure's convention dates) is no table column: nullable, not unique, read-only."""
+
+    def _computed(self, col_name: str) -> bool:
+        return col_name in self.list_columns and not isinstance(self.list_columns[col_name], Column)
+
+    def is_nullable(self, col_name: str) -> bool:
+        return True if self._computed(col_name) else super().is_nullable(col_name)
+
+    def is_unique(self, col_name: str) -> bool:
+        return False if self._computed(col_name) else super().is_unique(col_name)
+
+
 def interface(model: type) -> SQLAInterface:
-    return SQLAInterface(model, db.session)
+    return Interface(model, db.session)

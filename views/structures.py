@@ -19,9 +19,10 @@ from .fiche import Fmt, fiche_context
 DESCRIPTION_FIELDS = ["code_dna", "nom", "type", "operateur", "filiale", "departement", "public",
                       "code_finess", "adresse_administrative", "code_postal", "commune",
                       "latitude", "longitude", "lgbt", "fvv_teh", "notes"]
-CALENDRIER_FIELDS = ["date_creation", "date_303", "debut_autorisation", "fin_autorisation",
-                     "debut_convention", "fin_convention"]
+CALENDRIER_FIELDS = ["date_creation", "date_303", "debut_autorisation", "fin_autorisation"]
 STRUCTURE_FIELDS = DESCRIPTION_FIELDS + CALENDRIER_FIELDS
+#: Read-only: the dates of the structure's current convention (edited on the convention).
+CONVENTION_FIELDS = ["debut_convention", "fin_convention"]
 #: Section → (view, permission) a user needs to see its "Modifier" links on the fiche.
 SECTION_VIEWS = {"description": "StructureView", "calendrier": "StructureCalendrierView",
                  "contacts": "ContactView", "adresses": "AdresseView",
@@ -58,11 +59,11 @@ class StructureView(ScopedModelView):
     edit_title = _l("Modifier la description de la structure")
     list_columns = sl.COLUMNS
     search_columns = ["code_dna", "nom", "type", "operateur", "departement", "commune",
-                      "code_postal", "code_finess", "public", "fin_convention"]
+                      "code_postal", "code_finess", "public"]
     order_columns = list(sl.SORTS)
     add_columns = STRUCTURE_FIELDS
     edit_columns = DESCRIPTION_FIELDS
-    show_columns = STRUCTURE_FIELDS
+    show_columns = STRUCTURE_FIELDS + CONVENTION_FIELDS
     label_columns = LABELS
     base_order = ("code_dna", "asc")
 
@@ -115,7 +116,8 @@ def flash_gaps(item: Structure) -> None:
 
 
 class StructureCalendrierView(ScopedModelView):
-    """The Calendrier section's form: creation, 303, autorisation and convention dates."""
+    """The Calendrier section's form: creation, 303 and autorisation dates (the convention's
+    are its current convention's, edited on the convention)."""
 
     datamodel = interface(Structure)
     bhasile_area = "structure"
@@ -123,7 +125,8 @@ class StructureCalendrierView(ScopedModelView):
     edit_title = _l("Modifier le calendrier de la structure")
     base_permissions = ["can_edit"]
     list_columns = ["code_dna"]
-    edit_columns = CALENDRIER_FIELDS
+    search_columns = ["code_dna"]
+    add_columns = edit_columns = CALENDRIER_FIELDS
     label_columns = LABELS
 
     def post_update(self, item):
@@ -137,7 +140,8 @@ class StructureApi(ScopedModelApi):
     datamodel = interface(Structure)
     list_columns = ["id", "code_dna", "nom", "type", "operateur.nom", "departement.code",
                     "commune", "fin_convention", "version"]
-    show_columns = ["id", *[f for f in STRUCTURE_FIELDS if f not in ("operateur", "departement")],
+    show_columns = ["id", *[f for f in STRUCTURE_FIELDS + CONVENTION_FIELDS
+                            if f not in ("operateur", "departement")],
                     "operateur.nom", "departement.code", "version"]
     add_columns = edit_columns = STRUCTURE_FIELDS
     search_columns = ["code_dna", "nom", "type", "commune", "code_postal", "code_finess"]

@@ -56,9 +56,11 @@ STRUCTURES = Sheet(
         Column("fvv_teh", Boolean(), S.fvv_teh, ("FVV TEH", "FVV-TEH")),
         Column("debut_autorisation", Date(), S.debut_autorisation),
         Column("fin_autorisation", Date(), S.fin_autorisation, ("Échéance autorisation",)),
-        Column("debut_convention", Date(), S.debut_convention),
+        # the current convention's dates (models/convention.py): exported, never imported
+        Column("debut_convention", Date(), S.debut_convention, read_only=True),
         Column("fin_convention", Date(), S.fin_convention,
-               ("Échéance convention", "Date fin convention", "Date de fin de convention")),
+               ("Échéance convention", "Date fin convention", "Date de fin de convention"),
+               read_only=True),
         Column("latitude", Coordinate(90), S.latitude, ("Lat",)),
         Column("longitude", Coordinate(180), S.longitude, ("Long", "Lng", "Lon")),
         Column("notes", Text(10000, 40), S.notes, ("Remarques", "Observations")),
