@@ -31,6 +31,7 @@ from typing import Any, Optional
 
 from sqlalchemy import select
 
+from app.heures import to_paris
 from app.rules import validate as domain_rules
 from app.sheets import Sheet
 
@@ -272,13 +273,15 @@ def flag_newer(session: Any, records: list[Record], since: dt.datetime, result: 
     for entity, entity_id, at in session.execute(query):
         for rec in targets.get((entity, entity_id), ()):
             latest[id(rec)] = (rec, at)
+    saved = to_paris(since)
     for rec, at in sorted(latest.values(), key=lambda item: (item[0].source, item[0].row)):
         key_field = rec.sheet.key[0]
+        at = to_paris(at)
         result.notes.append(note(
             rec, key_field, f"à vérifier : ligne modifiée dans BHasile le {at:%d/%m/%Y à %H:%M} "
-            f"(UTC), après la dernière modification du fichier ({since:%d/%m/%Y à %H:%M})",
+            f"(heure de Paris), après la dernière modification du fichier ({saved:%d/%m/%Y à %H:%M})",
             rec.values.get(key_field)))
         result.warnings.append(
             f"Feuille « {rec.source} », ligne {rec.row} ({' / '.join(shown_value(k) for k in rec.key)}) : "
-            f"à vérifier, modifiée dans BHasile le {at:%d/%m/%Y à %H:%M} (UTC), après la dernière "
-            f"modification du fichier ({since:%d/%m/%Y à %H:%M}).")
+            f"à vérifier, modifiée dans BHasile le {at:%d/%m/%Y à %H:%M} (heure de Paris), après la "
+            f"dernière modification du fichier ({saved:%d/%m/%Y à %H:%M}).")

@@ -6,6 +6,7 @@ changed in BHasile after the file was last saved flagged « à vérifier »."""
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 import io
 import re
 import zipfile
@@ -240,6 +241,10 @@ def test_own_file_rows_changed_after_the_file_was_saved_are_to_check(fresh_app):
     flagged = [n for n in result.notes if n.message.startswith("à vérifier")]
     assert [(n.row, n.column) for n in flagged] == [(2, "Code DNA")]
     assert any(f"ligne 2 ({CODE}) : à vérifier, modifiée dans BHasile le" in w for w in result.warnings)
+    # the file's date in Paris time, as the agent saw it on their computer's clock
+    paris = saved.astimezone(ZoneInfo("Europe/Paris"))
+    assert any(f"(heure de Paris), après la dernière modification du fichier "
+               f"({paris:%d/%m/%Y à %H:%M})" in w for w in result.warnings)
     assert not result.errors and result.exit_code == 0          # a warning, not an error
     assert set(changed_fields(result)) == {"commune", "notes"}  # compared as today: the file
     # would put the old commune back, which is why the row is flagged
