@@ -6,10 +6,10 @@ changed in BHasile after the file was last saved flagged « à vérifier »."""
 from __future__ import annotations
 
 import datetime as dt
-from zoneinfo import ZoneInfo
 import io
 import re
 import zipfile
+from zoneinfo import ZoneInfo
 
 import openpyxl
 import pytest
