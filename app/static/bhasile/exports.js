@@ -13,7 +13,6 @@
   var bar = el("bh-export-progress");
   var lastStatus = null;
   var lastQuarter = 0;
-  var delay = 1000;
 
   function announce(text) {
     el("bh-export-live").textContent = text;
@@ -52,25 +51,5 @@
     return state.finished;
   }
 
-  function poll() {
-    fetch(url, {credentials: "same-origin", headers: {Accept: "application/json"}, cache: "no-store"})
-      .then(function (response) {
-        if (!response.ok) {
-          throw new Error(String(response.status));
-        }
-        return response.json();
-      })
-      .then(function (state) {
-        delay = 1000;
-        if (!show(state)) {
-          window.setTimeout(poll, delay);
-        }
-      })
-      .catch(function () {
-        delay = Math.min(delay * 2, 15000);  // server busy or restarting: try again, slower
-        window.setTimeout(poll, delay);
-      });
-  }
-
-  window.setTimeout(poll, delay);
+  window.bhPoll(url, show);
 }());

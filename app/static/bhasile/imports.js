@@ -12,7 +12,6 @@
   var el = function (id) { return document.getElementById(id); };
   var bar = el("bh-import-progress");
   var lastStage = null;
-  var delay = 1000;
 
   function show(state) {
     if (state.finished) {
@@ -31,25 +30,5 @@
     return false;
   }
 
-  function poll() {
-    fetch(url, {credentials: "same-origin", headers: {Accept: "application/json"}, cache: "no-store"})
-      .then(function (response) {
-        if (!response.ok) {
-          throw new Error(String(response.status));
-        }
-        return response.json();
-      })
-      .then(function (state) {
-        delay = 1000;
-        if (!show(state)) {
-          window.setTimeout(poll, delay);
-        }
-      })
-      .catch(function () {
-        delay = Math.min(delay * 2, 15000);  // server busy or restarting: try again, slower
-        window.setTimeout(poll, delay);
-      });
-  }
-
-  window.setTimeout(poll, delay);
+  window.bhPoll(url, show);
 }());
