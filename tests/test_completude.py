@@ -12,6 +12,7 @@ import openpyxl
 import pytest
 from sqlalchemy import select
 
+from app.sheets import BY_NAME
 from tests.conftest import client_for, run_cli
 from tests.views_util import out_of_scope_codes
 
@@ -34,10 +35,10 @@ def legacy_sheet(operateur: str, rows=NEW, finess: dict | None = None, debut: st
     ws.append(["Mise à jour : 02/12/2026 — document de travail"])
     ws.append([])
     extra = ["FINESS"] if finess is not None else []
-    ws.append(["Identification", None, None, None, None, "Places", "Convention", "Finances", None]
+    ws.append(["Identification", None, None, None, None, "Places", "Calendrier", "Finances", None]
               + [None] * len(extra))
     ws.append(["N° DNA", "Nom de la structure", "Type", "Gestionnaire", "Dépt",
-               f"Places autorisées {YEAR}", "Début", f"Dotation accordée {YEAR - 1}",
+               f"Places autorisées {YEAR}", "Création", f"Dotation accordée {YEAR - 1}",
                f"ETP {YEAR - 1}"] + extra)
     for code, kind in rows:
         places = None if code == NO_PLACES else "60"
@@ -110,10 +111,13 @@ def test_a_finess_present_but_wrong_is_still_an_error_and_nothing_is_written(fre
     assert structure_ids(fresh_app, ["C1481", "C1482"]) == {}
 
 
+DATE_CREATION = BY_NAME["Structures"].by_field["date_creation"].label
+
+
 def test_a_bad_date_is_still_an_error(fresh_app, tmp_path):
     code, report = import_file(fresh_app, tmp_path,
                                legacy_sheet(calvados_operateur(fresh_app), NEW[:1], debut="31/02/2024"))
-    assert code == 1 and [e["column"] for e in report["errors"]] == ["Début convention"]
+    assert code == 1 and [e["column"] for e in report["errors"]] == [DATE_CREATION]
     assert structure_ids(fresh_app, ["C1481"]) == {}
 
 
