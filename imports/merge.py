@@ -119,10 +119,14 @@ def twin_names(meta: dict) -> dict[str, str]:
 
 def base_records(command: Any, plans: list, raws: list[RawSheet], ignore: set[str]) -> dict:
     """The rows of every twin, read as their visible sheet is (same header detection and
-    cleaning), by (sheet of the file, canonical sheet, key)."""
+    cleaning), by (sheet of the file, canonical sheet, key); and, under (sheet of the file,
+    ``SAME``), the numbers of the visible rows the agent left exactly as exported.
+
+    A twin row whose cells are those of a visible row (most rows of an edited export) is not
+    cleaned again: its base is the visible row's own values."""
     twins = twin_names(getattr(command, "meta", {}) or {})
     by_name = {raw.name: raw for raw in raws}
-    found: dict[tuple, Record] = {}
+    found: dict[tuple, Any] = {}
     for plan in plans:
         twin = by_name.get(twins.get(plan.raw.name, ""))
         if twin is None:
@@ -130,6 +134,18 @@ def base_records(command: Any, plans: list, raws: list[RawSheet], ignore: set[st
         base_plan = detect(replace(twin, name=plan.raw.name), frozenset(ignore))
         if base_plan is None or base_plan.primary is not plan.primary:
             continue
+        visible = {_cells(cells): number for number, cells in plan.raw.rows[plan.header_pos + 1:]}
+        same: set[int] = set()
+        differing = []
+        for number, cells in base_plan.raw.rows[base_plan.header_pos + 1:]:
+            at = visible.get(_cells(cells))
+            if at is None:
+                differing.append((number, cells))
+            else:
+                same.add(at)
+        found[(plan.raw.name, SAME)] = same
+        rows = base_plan.raw.rows[:base_plan.header_pos + 1] + differing
+        base_plan = replace(base_plan, raw=replace(base_plan.raw, rows=rows))
         kept, command.result = command.result, ImportResult()   # the base says nothing itself
         try:
             records = command._records(base_plan)
@@ -140,6 +156,18 @@ def base_records(command: Any, plans: list, raws: list[RawSheet], ignore: set[st
                     e.column in {rec.sheet.by_field[f].label for f in rec.sheet.key} for e in rec.errors):
                 found.setdefault((rec.source, rec.sheet.name, match_key(rec.sheet, rec.key)), rec)
     return found
+
+
+#: ``base_records``' entry of a sheet's visible rows left exactly as exported
+SAME = object()
+
+
+def _cells(cells: list) -> tuple:
+    """A row's cells, comparable with another row's (trailing empty cells aside)."""
+    end = len(cells)
+    while end and cells[end - 1] is None:
+        end -= 1
+    return tuple(cells[:end])
 
 
 def attach(command: Any, plans: list, raws: list[RawSheet], ignore: set[str]) -> None:
@@ -175,7 +203,9 @@ class Merger:
             return
         base = self.base.get((rec.source, rec.sheet.name, match_key(rec.sheet, rec.key)))
         if base is None:
-            return
+            if rec.row not in self.base.get((rec.source, SAME), ()):
+                return
+            base = rec   # the row as exported: every difference with BHasile is BHasile's
         if rec.status == "new":
             self._deleted(rec)
             return

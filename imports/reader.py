@@ -44,7 +44,7 @@ class _NoValue:
 NO_VALUE = _NoValue()
 
 
-@dataclass
+@dataclass(frozen=True)
 class ExcelError:
     """An Excel error value (``#DIV/0!``, ``#N/A``...) found in a cell."""
 

@@ -131,6 +131,34 @@ def test_a_field_changed_in_bhasile_since_the_export_is_kept(fresh_app, tmp_path
     assert stored(fresh_app) == "Bayeux-Nouvelle" and stored(fresh_app, field="notes") == "revu le 3/12"
 
 
+def sorted_backwards(data: bytes, sheet: str = "Structures") -> bytes:
+    """The file after the agent sorted the visible sheet Z→A (the twin keeps the export's order)."""
+    book = openpyxl.load_workbook(io.BytesIO(data))
+    ws = book[sheet]
+    rows = [[c.value for c in r] for r in ws.iter_rows(min_row=2)]
+    for r, values in enumerate(reversed(rows), 2):
+        for c, value in enumerate(values, 1):
+            ws.cell(r, c).value = value
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def test_rows_left_as_exported_keep_every_newer_value_even_sorted(fresh_app):
+    """Most rows of an edited export are untouched: their base is the row itself (not read
+    again from the twin), wherever the agent's sort put them."""
+    old = export(fresh_app)
+    change_in_bhasile(fresh_app, commune="Bayeux-Nouvelle")          # CODE's row: untouched
+    change_in_bhasile(fresh_app, "C1402", commune="Lisieux-Nouvelle")  # C1402's row: edited too
+    data = sorted_backwards(edit(old, "Structures", "C1402", Notes="revu"))
+    result = preview(fresh_app, data)
+    assert not result.errors and not result.conflicts
+    assert changed_fields(result) == {} and set(changed_fields(result, "C1402")) == {"notes"}
+    kept = {n.message for n in result.notes if n.column == "Commune"}
+    assert kept == {"modifié dans BHasile depuis l'export (valeur actuelle conservée : Bayeux-Nouvelle)",
+                    "modifié dans BHasile depuis l'export (valeur actuelle conservée : Lisieux-Nouvelle)"}
+
+
 def test_the_agents_own_change_applies(fresh_app, tmp_path):
     data = edit(export(fresh_app), "Structures", CODE, Commune="Lisieux")
     change_in_bhasile(fresh_app, notes="ajouté dans BHasile")
