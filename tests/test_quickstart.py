@@ -77,7 +77,12 @@ def test_text_logs_drop_the_line_per_static_file_and_the_scheduler_polls(monkeyp
     from app.logging_setup import TextFormatter, configure_text_logging
 
     root = logging.getLogger()
+    werkzeug = logging.getLogger("werkzeug")
     saved = (root.handlers[:], root.level, logging.getLogger("apscheduler").level)
+    # as in a fresh ``make run`` process: the browser tests' live server, in this same test
+    # process, quiets werkzeug to WARNING
+    monkeypatch.setattr(werkzeug, "level", logging.NOTSET)
+    logging.getLogger().manager._clear_cache()
     try:
         configure_text_logging("INFO")
         handler = root.handlers[0]
