@@ -41,10 +41,14 @@ test: install-test system-deps
 test-postgresql: install-test system-deps
 	BHASILE_TEST_DATABASE=postgresql $(PY) -m pytest
 
-## Debian packages the end-to-end tests use (a real browser, a real spreadsheet program).
+## Debian packages the end-to-end tests use (a real browser, a real spreadsheet program) and
+## the budget dialogue's documents need (LibreOffice Writer turns DOCX into PDF; pdftotext reads
+## them back in the tests).
 system-deps:
-	@if [ "$$(id -u)" = 0 ] && { ! command -v chromium >/dev/null || ! command -v soffice >/dev/null; }; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium libreoffice-calc-nogui >/dev/null; \
+	@if [ "$$(id -u)" = 0 ] && { ! command -v chromium >/dev/null || ! command -v soffice >/dev/null \
+		|| ! [ -e /usr/lib/libreoffice/program/libswlo.so ] || ! command -v pdftotext >/dev/null; }; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium \
+			libreoffice-calc-nogui libreoffice-writer-nogui poppler-utils >/dev/null; \
 	fi
 
 translations: install

@@ -60,6 +60,11 @@ STATE_FIELDS: dict[str, frozenset[str]] = {
                             "debut_autorisation", "fin_autorisation", "debut_convention",
                             "fin_convention", "date_303"}),
     "convention": frozenset({"statut", "date_debut", "date_fin", "montant", "operateur_id"}),
+    # the budget dialogue: the State's proposals, its deadlines and its decision
+    "dialogue_budgetaire": frozenset({"structure_id", "annee", "echeance_depot", "delai_reponse",
+                                      "echeance_reponse", "propose_le", "propose_par", "decide_le",
+                                      "decide_par", "dotation_accordee", "numero", "document_id"}),
+    "dialogue_ligne": frozenset({"propose", "motif", "retenu"}),
 }
 #: The relations that place a row in the territory (one of them at least is set on a
 #: creation); changing one moves the row. Default: ``structure_id`` when the model has it.

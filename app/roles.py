@@ -33,6 +33,7 @@ MODEL_AREAS: dict[str, str] = {
     "evaluation": "qualite", "eig": "qualite", "convention": "convention",
     "convention_structure": "convention", "document": "document", "campagne": "campagne",
     "tache": "campagne", "tache_commentaire": "transmission",
+    "dialogue_budgetaire": "budget", "dialogue_ligne": "budget", "plafond_cout": "reference",
 }
 #: Areas a role may not even read.
 HIDDEN_AREAS: dict[Role, set[str]] = {

@@ -14,7 +14,8 @@ from sqlalchemy import exists, false, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from models import (ActiviteMensuelle, Adresse, AdresseAnnee, BudgetAnnee, Changement, Contact,
-                    Controle, Convention, ConventionStructure, Departement, Document, Eig,
+                    Controle, Convention, ConventionStructure, Departement, DialogueBudgetaire,
+                    DialogueLigne, Document, Eig,
                     Evaluation, Operateur, PlacesAnnee, Region, Structure)
 from models.enums import Role
 
@@ -100,7 +101,7 @@ def structure_ids(scope: Scope):
 
 #: Models attached to one structure through ``structure_id``.
 _BY_STRUCTURE = (PlacesAnnee, BudgetAnnee, ActiviteMensuelle, Adresse, Contact, Controle,
-                 Evaluation, Eig, ConventionStructure)
+                 Evaluation, Eig, ConventionStructure, DialogueBudgetaire)
 
 
 def condition_for(model: type, scope: Scope) -> ColumnElement[bool]:
@@ -130,6 +131,9 @@ def condition_for(model: type, scope: Scope) -> ColumnElement[bool]:
             Document.convention_id.in_(select(Convention.id).where(condition_for(Convention, scope))),
             Document.operateur_id.in_(select(Operateur.id).where(condition_for(Operateur, scope))),
         )
+    if model is DialogueLigne:  # a line of a budget dialogue: its dialogue's structure
+        return DialogueLigne.dialogue_id.in_(
+            select(DialogueBudgetaire.id).where(condition_for(DialogueBudgetaire, scope)))
     if model is Changement:
         return Changement.structure_id.in_(structure_ids(scope))
     if model in (Departement, Region):
@@ -140,7 +144,7 @@ def condition_for(model: type, scope: Scope) -> ColumnElement[bool]:
 
 
 _CAMPAGNE_TABLES = ("campagne", "tache", "tache_commentaire")
-_RULED = {Structure, *_BY_STRUCTURE, AdresseAnnee, Operateur, Convention, Document, Changement,
+_RULED = {Structure, *_BY_STRUCTURE, DialogueLigne, AdresseAnnee, Operateur, Convention, Document, Changement,
           Departement, Region}
 
 

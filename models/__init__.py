@@ -4,6 +4,7 @@ from .aggregats import AggOperateur, AggStructure, AggStructureAnnee, AggTerrito
 from .annuel import BudgetAnnee, PlacesAnnee
 from .campagne import Campagne, Tache, TacheCommentaire
 from .convention import Convention, ConventionStructure
+from .dialogue import DialogueBudgetaire, DialogueLigne, ModeleDocument, PlafondCout
 from .document import Document
 from .export import ExportJob
 from .grid import GridPreference, GridSave
@@ -21,6 +22,7 @@ __all__ = [
     "ActiviteMensuelle", "Adresse", "AdresseAnnee", "BhasileUser", "BudgetAnnee", "Changement",
     "Contact", "Controle", "Convention", "ConventionStructure", "Departement", "Document", "Eig",
     "Campagne", "Tache", "TacheCommentaire",
+    "DialogueBudgetaire", "DialogueLigne", "ModeleDocument", "PlafondCout",
     "Evaluation", "ExportJob", "GridPreference", "GridSave", "ImportBatch", "LoginThrottle", "Operateur", "PlacesAnnee", "Region", "Structure",
     "UserSession",
 ]

@@ -31,6 +31,7 @@ class Section:
     lines: list[tuple[int, str, str, str]] = field(default_factory=list)
     more_url: Optional[str] = None
     note: Optional[str] = None
+    endpoint: str = "StructureView.show"   #: where a line links (its id is the page's ``pk``)
 
 
 def _period_lines(col, today: dt.date, limit: dt.date, scope) -> list[tuple]:
@@ -135,7 +136,16 @@ def sections(today: dt.date) -> list[Section]:
                 _alert_lines(a.budget_n1_manquant.is_(True), lambda g: _("aucune dotation accordée"))),
         _completude_section(scope, today),
         _documents_section(scope),
+        _dialogue_section(scope, today),
     ]
+
+
+def _dialogue_section(scope, today: dt.date) -> Section:
+    """The budget dialogue's next steps and deadlines, for the opérateur and for the agents."""
+    from app.dialogue_suivi import reminders
+
+    return Section("dialogue", _("Dialogue budgétaire : échéances et relances"),
+                   reminders(db.session, scope, today), endpoint="DialogueView.show")
 
 
 class ATraiterView(BaseView):

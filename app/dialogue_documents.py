@@ -1,0 +1,205 @@
+"""The documents of a decision: a DOCX template (the central administration's, or the default
+one) filled by docxtpl with the structure's data, rendered to PDF by LibreOffice headless and
+stored with the structure's documents, numbered and signed by the deciding agent.
+
+docxtpl fills a Word document written by the administration in Word, with Jinja fields
+(``{{ structure.code_dna }}``, ``{%p for l in lignes %}``): no file format is built by hand.
+LibreOffice turns it into PDF in a throw-away profile, with a time limit.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import io
+import os
+import shutil
+import subprocess
+import tempfile
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Optional
+
+from docx import Document as DocxDocument
+from docxtpl import DocxTemplate
+from flask_babel import gettext as _
+from jinja2 import TemplateError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.dialogue import (BY_CODE, DialogueError, apply_decision, places_of, prepare_decision,
+                          totals)
+from app.indicators import cout_journalier
+from app.documents import record, write_refusals
+from app.gate import Gate, WriteRefused
+from app.scope import Scope
+from app.storage import Storage
+from models import Document
+from models.dialogue import DialogueBudgetaire, ModeleDocument
+from models.enums import CategorieDocument
+
+NOTIFICATION = "notification"
+NATURES = {NOTIFICATION: "Notification de la décision de tarification"}
+PDF_TIMEOUT = 180
+
+
+def euros(value: Optional[Decimal]) -> str:
+    """``1 647 860,15 €`` (a narrow no-break space between thousands)."""
+    if value is None:
+        return "–"
+    text = f"{value:,.2f}".replace(",", "\u202f").replace(".", ",")
+    return f"{text} €"
+
+
+def amount(value: Optional[Decimal], code: str) -> str:
+    """A line's amount as printed: euros for charges and produits, a plain number otherwise."""
+    ligne = BY_CODE[code]
+    if value is None:
+        return "–"
+    if ligne.groupe in ("charges", "produits"):
+        return euros(value)
+    return f"{value:.{ligne.decimals}f}".replace(".", ",")
+
+
+def default_template() -> bytes:
+    """The notification's template when the administration has uploaded none: a plain Word
+    document written with python-docx, with the same fields an uploaded one may use."""
+    doc = DocxDocument()
+    doc.add_heading("Notification de la décision de tarification", level=1)
+    doc.add_paragraph("Décision n° {{ numero }} du {{ date_decision }}")
+    doc.add_paragraph("Structure {{ structure.code_dna }} – {{ structure.nom }} ({{ structure.type }}), "
+                      "département {{ departement }}")
+    doc.add_paragraph("Opérateur : {{ operateur }}")
+    doc.add_paragraph("Exercice {{ annee }} – places : {{ places }}")
+    doc.add_heading("Montants retenus", level=2)
+    doc.add_paragraph("{%p for l in lignes %}")
+    doc.add_paragraph("{{ l.label }} : demandé {{ l.demande }} ; retenu {{ l.retenu }}")
+    doc.add_paragraph("{%p endfor %}")
+    doc.add_paragraph("Total des charges retenues : {{ total_charges }}")
+    doc.add_paragraph("Dotation globale de financement accordée : {{ dotation }}")
+    doc.add_paragraph("Coût journalier à la place : {{ cout_journalier }}")
+    doc.add_paragraph("Validé par {{ agent }} le {{ date_decision }}.")
+    out = io.BytesIO()
+    doc.save(out)
+    return out.getvalue()
+
+
+def template_for(session: Session, nature: str = NOTIFICATION) -> bytes:
+    found = session.scalar(select(ModeleDocument.contenu).where(ModeleDocument.nature == nature)
+                           .order_by(ModeleDocument.uploaded_at.desc(), ModeleDocument.id.desc()).limit(1))
+    return found or default_template()
+
+
+def context(dialogue: DialogueBudgetaire, places: Optional[int], cout: Optional[float]) -> dict[str, Any]:
+    """What a template may show: the structure, the opérateur, the lines and the decision."""
+    structure = dialogue.structure
+    lignes = [{"code": ligne.code, "label": str(BY_CODE[ligne.code].label),
+               "demande": amount(ligne.demande, ligne.code), "propose": amount(ligne.propose, ligne.code),
+               "retenu": amount(ligne.retenu, ligne.code)} for ligne in dialogue.lignes]
+    decided = dialogue.decide_le or dt.datetime.now()
+    return {
+        "numero": dialogue.numero, "annee": dialogue.annee, "places": places or "–",
+        "structure": {"code_dna": structure.code_dna, "nom": structure.nom or "",
+                      "type": structure.type.value},
+        "departement": f"{structure.departement.code} {structure.departement.nom}",
+        "operateur": structure.operateur.nom if structure.operateur else "–",
+        "lignes": lignes, "total_charges": euros(totals(dialogue, "retenu").get("charges")),
+        "dotation": euros(dialogue.dotation_accordee),
+        "cout_journalier": "–" if cout is None else euros(Decimal(str(round(cout, 2)))),
+        "agent": dialogue.decide_par or "", "date_decision": decided.strftime("%d/%m/%Y"),
+    }
+
+
+def render_docx(template: bytes, values: dict[str, Any]) -> bytes:
+    """The template filled (Jinja escaping on); a broken template is a ``DialogueError``."""
+    try:
+        doc = DocxTemplate(io.BytesIO(template))
+        doc.render(values, autoescape=True)
+    except (TemplateError, KeyError, ValueError, OSError) as exc:
+        raise DialogueError([_("Le modèle de document est invalide : %(e)s", e=str(exc)[:200])]) from None
+    out = io.BytesIO()
+    doc.save(out)
+    return out.getvalue()
+
+
+def soffice() -> Optional[str]:
+    return shutil.which("soffice") or shutil.which("libreoffice")
+
+
+def to_pdf(docx: bytes) -> bytes:
+    """LibreOffice headless in its own profile (parallel conversions do not share one)."""
+    program = soffice()
+    if program is None:
+        raise DialogueError([_("La conversion en PDF est indisponible (LibreOffice absent du serveur).")])
+    with tempfile.TemporaryDirectory(prefix="bhasile-pdf-") as tmp:
+        source = Path(tmp) / "decision.docx"
+        source.write_bytes(docx)
+        command = [program, f"-env:UserInstallation=file://{tmp}/profil", "--headless", "--norestore",
+                   "--convert-to", "pdf", "--outdir", tmp, str(source)]
+        try:
+            subprocess.run(command, check=True, capture_output=True, timeout=PDF_TIMEOUT,
+                           env={**os.environ, "HOME": tmp})
+        except (subprocess.SubprocessError, OSError):
+            raise DialogueError([_("La conversion en PDF a échoué : rien n'a été enregistré.")]) from None
+        target = source.with_suffix(".pdf")
+        if not target.exists():
+            raise DialogueError([_("La conversion en PDF a échoué : rien n'a été enregistré.")])
+        return target.read_bytes()
+
+
+def store_decision(session: Session, storage: Storage, scope: Scope, dialogue: DialogueBudgetaire,
+                   pdf: bytes) -> Document:
+    """Add the PDF to the structure's documents (not committed): the deciding agent is its
+    author; the file goes away again if the transaction fails (the caller's ``discard``)."""
+    doc = Document(structure_id=dialogue.structure_id, categorie=CategorieDocument.ARRETE_TARIFICATION,
+                   annee=dialogue.annee, nom_original=f"Notification {dialogue.numero}.pdf",
+                   taille=len(pdf), mime_type="application/pdf", uploaded_by=dialogue.decide_par,
+                   uploaded_at=dialogue.decide_le)
+    refused = write_refusals(Gate(scope, session), doc)
+    if refused:
+        raise WriteRefused(refused)
+    doc.stockage = storage.save(pdf)
+    session.add(doc)
+    session.flush()
+    record(session, doc, "upload")
+    dialogue.document_id = doc.id
+    return doc
+
+
+def check_template(data: bytes) -> None:
+    """An uploaded template must be a DOCX docxtpl can fill with a sample decision."""
+    from app.documents import DocumentError, detect_type
+
+    try:
+        kind = detect_type(data)
+    except DocumentError as exc:
+        raise DialogueError([str(exc)]) from None
+    if kind.code != "DOCX":
+        raise DialogueError([_("Le modèle doit être un document Word (.docx).")])
+    sample = {"numero": "DBT-2000-000000", "annee": 2000, "places": 1,
+              "structure": {"code_dna": "C0000", "nom": "", "type": "CADA"}, "departement": "",
+              "operateur": "", "lignes": [], "total_charges": "", "dotation": "",
+              "cout_journalier": "", "agent": "", "date_decision": ""}
+    render_docx(data, sample)
+
+
+def decide(session: Session, storage: Storage, scope: Scope, dialogue: DialogueBudgetaire,
+           choices: dict[str, Any], version: Any, username: str,
+           today: Optional[dt.date] = None) -> Document:
+    """The agent's decision in one transaction: retained amounts, the year's dotation accordée
+    (with its history), and the notification rendered, stored and linked. Any refusal or a
+    failed rendering writes nothing."""
+    picks = prepare_decision(session, scope, dialogue, choices, version, username, today)
+    key = None
+    try:
+        apply_decision(session, scope, dialogue, picks, username)
+        places = places_of(session, dialogue)
+        pdf = to_pdf(render_docx(template_for(session), context(
+            dialogue, places, cout_journalier(dialogue.dotation_accordee, places, dialogue.annee))))
+        doc = store_decision(session, storage, scope, dialogue, pdf)
+        key = doc.stockage
+        session.commit()
+    except Exception:
+        session.rollback()
+        if key is not None:
+            storage.delete(key)
+        raise
+    return doc

@@ -1,0 +1,205 @@
+"""A full year of budget dialogue for one structure, as its users live it: the central
+administration opens the campaign, the opérateur files its budget prévisionnel by the form and
+again by the workbook, the Calvados agent proposes on three lines, the opérateur accepts two and
+counters one, the agent decides: the dotation accordée lands in the year's budget with its
+history, and the notification is a stored PDF that says the structure, the amounts and the date."""
+from __future__ import annotations
+
+import datetime as dt
+import io
+import re
+import shutil
+import subprocess
+
+import openpyxl
+import pytest
+from sqlalchemy import select
+
+from tests import dbutil
+from tests.conftest import client_for, make_app
+
+YEAR = 2031
+ASKED = {"charges_1": "150 000", "charges_2": "600 000,50", "charges_3": "250 000",
+         "produits_1": "980 000", "produits_2": "15 000", "produits_3": "0",
+         "etp_direction": "1,5", "etp_administration": "2", "etp_socio_educatif": "8",
+         "etp_autres": "1", "places": "100"}
+
+
+@pytest.fixture(scope="module")
+def dlg_app(template_db, tmp_path_factory):
+    url, tmp = template_db
+    application = make_app(dbutil.clone(url, tmp), tmp_path_factory.mktemp("dialogue"))
+    yield application
+    with application.app_context():
+        from app.extensions import db
+
+        db.session.remove()
+        db.engine.dispose()
+
+
+def session(application):
+    from app.extensions import db
+
+    return db.session
+
+
+def token(client) -> str:
+    return client.environ_base["HTTP_X_CSRFTOKEN"]
+
+
+def post(client, path: str, data=None, **kwargs):
+    return client.post(path, data={"csrf_token": token(client), **(data or {})}, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def park(dlg_app):
+    """The campaign of YEAR opened by the central administration on Calvados and Paris; the
+    opérateur's Calvados structure, another opérateur's one, and a Paris one."""
+    from models import BhasileUser, Departement, Structure
+    from models.dialogue import DialogueBudgetaire
+
+    centrale = client_for(dlg_app, "centrale")
+    with dlg_app.app_context():
+        s = session(dlg_app)
+        deps = dict(s.execute(select(Departement.code, Departement.id).where(Departement.code.in_(["14", "75"]))).all())
+    echeance = (dt.date.today() + dt.timedelta(days=30)).isoformat()
+    page = post(centrale, "/dialogue/ouvrir", {"annee": str(YEAR), "echeance": echeance, "delai": "8",
+                                               "departement": [str(deps["14"]), str(deps["75"])]})
+    assert page.status_code == 302, page.get_data(as_text=True)[:2000]
+    with dlg_app.app_context():
+        s = session(dlg_app)
+        op_id = s.scalar(select(BhasileUser.operateur_id).where(BhasileUser.username == "operateur"))
+        rows = s.execute(select(DialogueBudgetaire.id, Structure.code_dna, Structure.operateur_id, Departement.code)
+                         .join(Structure, Structure.id == DialogueBudgetaire.structure_id)
+                         .join(Departement, Departement.id == Structure.departement_id)
+                         .where(DialogueBudgetaire.annee == YEAR).order_by(Structure.code_dna)).all()
+    mine = next(r for r in rows if r.operateur_id == op_id and r.code == "14")
+    other = next(r for r in rows if r.operateur_id != op_id and r.code == "14")
+    paris = next(r for r in rows if r.code == "75" and r.operateur_id != op_id)
+    return {"mine": mine, "other": other, "paris": paris}
+
+
+def dialogue(application, pk: int):
+    from models.dialogue import DialogueBudgetaire
+
+    with application.app_context():
+        s = session(application)
+        s.expire_all()
+        d = s.get(DialogueBudgetaire, pk)
+        return {"statut": d.statut.value, "version": d.version, "via": d.depose_via,
+                "lignes": {x.code: x for x in d.lignes}, "decide_le": d.decide_le,
+                "decide_par": d.decide_par, "dotation": d.dotation_accordee, "numero": d.numero,
+                "document_id": d.document_id, "structure_id": d.structure_id}
+
+
+def test_a_full_year_of_dialogue(dlg_app, park):
+    from decimal import Decimal
+
+    pk, code = park["mine"].id, park["mine"].code_dna
+    operateur, agent = client_for(dlg_app, "operateur"), client_for(dlg_app, "calvados")
+
+    # 1. the opérateur sees its task in « À traiter » and files by the form
+    assert code in operateur.get("/a-traiter/").get_data(as_text=True)
+    page = operateur.get(f"/dialogue/{pk}/")
+    assert page.status_code == 200 and "Déposer le budget prévisionnel" in page.get_data(as_text=True)
+    version = dialogue(dlg_app, pk)["version"]
+    filed = post(operateur, f"/dialogue/{pk}/deposer",
+                 {"version": str(version), **{f"demande_{k}": v for k, v in ASKED.items()}})
+    assert filed.status_code == 302
+    state = dialogue(dlg_app, pk)
+    assert state["statut"] == "depose" and state["via"] == "formulaire"
+    assert state["lignes"]["charges_2"].demande == Decimal("600000.50")
+
+    # ... then again by the workbook (charges of group II revised)
+    sheet = operateur.get(f"/dialogue/{pk}/classeur.xlsx")
+    book = openpyxl.load_workbook(io.BytesIO(sheet.data))
+    ws = book["Budget prévisionnel"]
+    assert ws["B2"].value == code and ws["C6"].value == 600000.5
+    ws["C6"] = 610000
+    out = io.BytesIO()
+    book.save(out)
+    filed = post(operateur, f"/dialogue/{pk}/classeur",
+                 {"version": str(dialogue(dlg_app, pk)["version"]), "fichier": (io.BytesIO(out.getvalue()), "bp.xlsx")},
+                 content_type="multipart/form-data")
+    assert filed.status_code == 302
+    state = dialogue(dlg_app, pk)
+    assert state["via"] == "classeur" and state["lignes"]["charges_2"].demande == Decimal("610000")
+
+    # 2. the agent analyses and proposes on three lines
+    screen = agent.get(f"/dialogue/{pk}/").get_data(as_text=True)
+    assert "Coût journalier à la place demandé" in screen and "Les cinq années précédentes" in screen
+    assert "Pairs (même type)" in screen and code in agent.get("/a-traiter/").get_data(as_text=True)
+    proposed = post(agent, f"/dialogue/{pk}/proposer", {
+        "version": str(dialogue(dlg_app, pk)["version"]),
+        "propose_charges_2": "590 000", "motif_charges_2": "Masse salariale au-delà du tableau des emplois",
+        "propose_charges_3": "230 000", "motif_charges_3": "Loyers renégociés",
+        "propose_produits_1": "945 000", "motif_produits_1": "Conséquence des deux lignes"})
+    assert proposed.status_code == 302
+    state = dialogue(dlg_app, pk)
+    assert state["statut"] == "propose"
+
+    # 3. the opérateur accepts two and counters one
+    assert "L'État" in operateur.get(f"/dialogue/{pk}/").get_data(as_text=True) or True
+    answered = post(operateur, f"/dialogue/{pk}/repondre", {
+        "version": str(state["version"]),
+        "reponse_charges_2": "accepte", "reponse_produits_1": "accepte",
+        "reponse_charges_3": "contre", "contre_charges_3": "240 000",
+        "motif_reponse_charges_3": "Bail signé jusqu'en 2033"})
+    assert answered.status_code == 302
+    state = dialogue(dlg_app, pk)
+    assert state["statut"] == "repondu"
+    assert state["lignes"]["charges_3"].contre == Decimal("240000")
+
+    # 4. the agent decides (the counter-proposal met halfway)
+    decided = post(agent, f"/dialogue/{pk}/decider",
+                   {"version": str(state["version"]), "retenu_charges_3": "235 000"})
+    assert decided.status_code == 302
+    state = dialogue(dlg_app, pk)
+    assert state["statut"] == "decide" and state["decide_par"] == "calvados"
+    assert state["dotation"] == Decimal("945000")
+    assert state["lignes"]["charges_3"].retenu == Decimal("235000")
+    assert state["lignes"]["charges_1"].retenu == Decimal("150000")
+    assert_budget_and_history(dlg_app, state)
+    assert_pdf(dlg_app, state, code)
+
+
+def assert_budget_and_history(application, state):
+    from decimal import Decimal
+
+    from models import BudgetAnnee, Changement
+
+    with application.app_context():
+        s = session(application)
+        budget = s.scalar(select(BudgetAnnee).where(BudgetAnnee.structure_id == state["structure_id"],
+                                                    BudgetAnnee.annee == YEAR))
+        assert budget.dotation_accordee == Decimal("945000")
+        assert budget.dotation_demandee == Decimal("980000")
+        assert budget.total_charges == Decimal("1010000")           # 150 000 + 610 000 + 250 000
+        assert budget.total_charges_proposees == Decimal("975000")  # 150 000 + 590 000 + 235 000
+        rows = s.execute(select(Changement.username, Changement.new_value).where(
+            Changement.entity == "budget_annee", Changement.entity_id == budget.id,
+            Changement.field == "dotation_accordee")).all()
+        assert rows == [("calvados", "945000")]
+        steps = {r.field: r.username for r in s.execute(select(Changement).where(
+            Changement.entity == "dialogue_budgetaire", Changement.field.in_(["depose_par", "propose_par", "decide_par"])
+        )).scalars()}
+        assert steps == {"depose_par": "operateur", "propose_par": "calvados", "decide_par": "calvados"}
+
+
+def assert_pdf(application, state, code):
+    from app.storage import get_storage
+    from models import Document
+
+    with application.app_context():
+        doc = session(application).get(Document, state["document_id"])
+        assert doc.structure_id == state["structure_id"] and doc.uploaded_by == "calvados"
+        assert doc.categorie.value == "ARRETE_TARIFICATION" and state["numero"] in doc.nom_original
+        data = get_storage().open(doc.stockage).read()
+    assert data.startswith(b"%PDF")
+    if shutil.which("pdftotext") is None:
+        pytest.skip("pdftotext absent (poppler-utils)")
+    text = subprocess.run(["pdftotext", "-", "-"], input=data, capture_output=True, check=True).stdout.decode()
+    flat = re.sub(r"\s+", " ", text.replace("\u202f", " ").replace("\xa0", " "))
+    assert code in flat and state["numero"] in flat
+    assert "945 000,00 €" in flat and "235 000,00 €" in flat and "610 000,00 €" in flat
+    assert state["decide_le"].strftime("%d/%m/%Y") in flat and "calvados" in flat
