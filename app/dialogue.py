@@ -309,9 +309,9 @@ def apply_decision(session: Session, scope: Scope, dialogue: DialogueBudgetaire,
     budget = session.scalar(select(BudgetAnnee).where(BudgetAnnee.structure_id == dialogue.structure_id,
                                                       BudgetAnnee.annee == dialogue.annee))
     values = {"dotation_demandee": dialogue.ligne(DOTATION).demande, "dotation_accordee": picks[DOTATION],
-              "total_charges": totals(dialogue, "demande")["charges"],
-              "total_charges_proposees": total["charges"], "total_produits": total["produits"],
-              "etp": total["etp"]}
+              "total_charges": totals(dialogue, "demande").get("charges"),
+              "total_charges_proposees": total.get("charges"), "total_produits": total.get("produits"),
+              "etp": total.get("etp")}
     gate = Gate(scope, session)
     if budget is None:
         values["structure_id"] = dialogue.structure_id
