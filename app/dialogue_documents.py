@@ -25,11 +25,10 @@ from jinja2 import TemplateError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.dialogue import (BY_CODE, DialogueError, apply_decision, places_of, prepare_decision,
-                          totals)
-from app.indicators import cout_journalier
+from app.dialogue import BY_CODE, DialogueError, apply_decision, places_of, prepare_decision, totals
 from app.documents import record, write_refusals
 from app.gate import Gate, WriteRefused
+from app.indicators import cout_journalier
 from app.scope import Scope
 from app.storage import Storage
 from models import Document

@@ -14,13 +14,14 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.dialogue import BY_CODE, DOTATION, LIGNES, places_of, totals
+from app.dialogue import BY_CODE, DOTATION, places_of, totals
 from app.indicators import cout_journalier
 from app.scope import Scope, condition_for, structure_condition
 from app.seuils import seuils
+from app.sheets.kinds import CellError, parse_number
 from app.tarification import Distributions, Position
-from models import AggStructure, BudgetAnnee, Departement, PlacesAnnee, Structure
-from models.dialogue import DialogueBudgetaire, PlafondCout, ReponseLigne, StatutDialogue
+from models import BudgetAnnee, Departement, PlacesAnnee, Structure
+from models.dialogue import DialogueBudgetaire, PlafondCout, StatutDialogue
 
 HISTORY_YEARS = 5
 
@@ -33,6 +34,37 @@ def ceiling(session: Session, type_: str, annee: int) -> tuple[float, bool]:
     if found is not None:
         return float(found), True
     return float(seuils(type_)["cout_max"]), False
+
+
+def set_ceilings(session: Session, annee: str, values: dict[str, str]) -> None:
+    """Record the ceilings typed for a year (blank: unchanged); every mistake raised at once."""
+    from app.dialogue import DialogueError
+
+    errors: list[str] = []
+    year = int(annee) if str(annee).isdigit() and 2000 <= int(annee) <= 2100 else None
+    if year is None:
+        errors.append(_("Année invalide."))
+    parsed = {}
+    for type_, raw in values.items():
+        if not str(raw).strip():
+            continue
+        try:
+            value = parse_number(str(raw)[:20])
+        except (CellError, ValueError, ArithmeticError):
+            value = None
+        if value is None or not value.is_finite() or not 0 < value < 10000:
+            errors.append(_("Plafond %(t)s : montant invalide (exemple : 24,50).", t=type_))
+        else:
+            parsed[type_] = value
+    if errors:
+        raise DialogueError(errors)
+    for type_, value in parsed.items():
+        found = session.scalar(select(PlafondCout).where(PlafondCout.type == type_, PlafondCout.annee == year))
+        if found is None:
+            session.add(PlafondCout(type=type_, annee=year, plafond=value))
+        else:
+            found.plafond = value
+    session.commit()
 
 
 @dataclass

@@ -203,3 +203,36 @@ def assert_pdf(application, state, code):
     assert code in flat and state["numero"] in flat
     assert "945 000,00 €" in flat and "235 000,00 €" in flat and "610 000,00 €" in flat
     assert state["decide_le"].strftime("%d/%m/%Y") in flat and "calvados" in flat
+
+
+def test_the_central_administration_manages_templates_and_ceilings(dlg_app, park):
+    from docx import Document as Docx
+
+    from app.dialogue_documents import template_for
+    from app.dialogue_suivi import ceiling
+
+    agent, centrale = client_for(dlg_app, "calvados"), client_for(dlg_app, "centrale")
+    assert agent.get("/dialogue/modeles").status_code == 404
+    assert post(agent, "/dialogue/plafonds", {"annee": str(YEAR), "plafond_CADA": "1"}).status_code == 404
+    doc, out = Docx(), io.BytesIO()
+    doc.add_paragraph("Arrêté de tarification {{ structure.code_dna }} : {{ dotation }}")
+    doc.save(out)
+    page = post(centrale, "/dialogue/modeles", {"fichier": (io.BytesIO(out.getvalue()), "arrete.docx")},
+                content_type="multipart/form-data", follow_redirects=True)
+    assert "Modèle enregistré" in page.get_data(as_text=True)
+    bad = Docx()
+    bad.add_paragraph("{{ structure.code_dna ")
+    bad.save(broken := io.BytesIO())
+    for data, message in ((b"%PDF-1.4 pas un docx", "document Word"), (broken.getvalue(), "modèle de document est invalide")):
+        page = post(centrale, "/dialogue/modeles", {"fichier": (io.BytesIO(data), "x.docx")},
+                    content_type="multipart/form-data", follow_redirects=True)
+        assert message in page.get_data(as_text=True).replace("&#39;", "'"), message
+    with dlg_app.app_context():
+        assert template_for(session(dlg_app)) == out.getvalue()
+    page = post(centrale, "/dialogue/plafonds", {"annee": str(YEAR), "plafond_CADA": "22,5", "plafond_HUDA": "abc"},
+                follow_redirects=True)
+    assert "montant invalide" in page.get_data(as_text=True)
+    post(centrale, "/dialogue/plafonds", {"annee": str(YEAR), "plafond_CADA": "22,5"})
+    with dlg_app.app_context():
+        assert ceiling(session(dlg_app), "CADA", YEAR) == (22.5, True)
+        assert ceiling(session(dlg_app), "HUDA", YEAR)[1] is False

@@ -13,8 +13,8 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from tests.test_dialogue import ASKED, YEAR, dialogue, dlg_app, park, post, session  # noqa: F401
 from tests.conftest import client_for
+from tests.test_dialogue import ASKED, YEAR, dialogue, dlg_app, park, post, session  # noqa: F401
 
 
 def text(response) -> str:

@@ -22,14 +22,15 @@ from sqlalchemy import func, select
 from app import dialogue as dlg
 from app.dialogue_classeur import read_sheet, write_sheet
 from app.dialogue_documents import NOTIFICATION, check_template, decide
-from app.dialogue_suivi import analyse, dashboard, export_proposals, late
+from app.dialogue_suivi import analyse, dashboard, export_proposals, late, set_ceilings
 from app.errors import refused_page
 from app.extensions import db
 from app.gate import STATE_FIELDS, Gate, WriteRefused
 from app.scope import choosable_condition, condition_for, current_scope, find_inside
 from app.storage import get_storage
 from models import Departement, Region, Structure
-from models.dialogue import DialogueBudgetaire, ModeleDocument, StatutDialogue
+from models.dialogue import DialogueBudgetaire, ModeleDocument, PlafondCout
+from models.enums import TypeStructure
 
 from .campagnes import XLSX, _ids
 
@@ -216,7 +217,7 @@ class DialogueView(BaseView):
     def tableau(self):
         scope, annee = current_scope(), _year()
         niveau, code = request.args.get("niveau", "national"), request.args.get("code", "")
-        condition, label = None, _("National")
+        condition, label = None, _("National") if scope.national else _("Tout mon périmètre")
         if niveau == "departement":
             dep = db.session.scalar(select(Departement).where(Departement.code == code[:3])) or abort(404)
             condition, label = Structure.departement_id == dep.id, f"{dep.code} {dep.nom}"
@@ -269,8 +270,33 @@ class DialogueView(BaseView):
                 flash(_("Modèle enregistré : il sert aux prochaines décisions."), "success")
             return redirect(url_for(".modeles"))
         modeles = db.session.scalars(select(ModeleDocument).order_by(ModeleDocument.uploaded_at.desc())).all()
+        plafonds = db.session.scalars(select(PlafondCout).order_by(PlafondCout.annee.desc(), PlafondCout.type)).all()
         return self.render_template("bhasile/dialogue/modeles.html", modeles=modeles, csrf=generate_csrf(),
+                                    plafonds=plafonds, types=list(TypeStructure), annee=dt.date.today().year + 1,
                                     title=_("Modèles de documents"))
+
+
+    @expose("/plafonds", methods=["POST"])
+    @has_access
+    @permission_name("modeles")
+    def plafonds(self):
+        """The yearly ceilings of the coût journalier per type (the central administration's)."""
+        scope = current_scope()
+        if not scope.national:
+            abort(404)
+        refused = Gate(scope, db.session).check(PlafondCout, None, {}, rules=False, area="campagne")
+        if refused:
+            return refused_page(WriteRefused(refused))
+        try:
+            set_ceilings(db.session, request.form.get("annee", ""),
+                         {t.value: request.form.get(f"plafond_{t.value}", "") for t in TypeStructure})
+        except dlg.DialogueError as exc:
+            db.session.rollback()
+            for message in exc.messages:
+                flash(message, "danger")
+        else:
+            flash(_("Plafonds enregistrés."), "success")
+        return redirect(url_for(".modeles"))
 
 
 MENU_ORDER = 86
