@@ -166,14 +166,15 @@ def test_stale_versions_and_malformed_bodies_are_refused_in_french(dlg_app, fres
                       follow_redirects=True)
         assert answer.status_code == 200 and message in text(answer)
     # another structure's workbook is refused
-    other_book = client.get(f"/dialogue/{dlg_app_park_mine(dlg_app)}/classeur.xlsx").data
+    other_book = client.get(f"/dialogue/{another_of_mine(dlg_app, pk)}/classeur.xlsx").data
     answer = post(client, f"/dialogue/{pk}/classeur", {"version": str(version), "fichier": (io.BytesIO(other_book), "x.xlsx")},
                   content_type="multipart/form-data", follow_redirects=True)
     assert "n'est pas celui de la structure" in text(answer)
     assert snapshot(dlg_app) == before
 
 
-def dlg_app_park_mine(application) -> int:
+def another_of_mine(application, pk: int) -> int:
+    """Another dialogue of the opérateur's (another structure's workbook)."""
     from models import BhasileUser, Structure
     from models.dialogue import DialogueBudgetaire
 
@@ -181,7 +182,8 @@ def dlg_app_park_mine(application) -> int:
         s = session(application)
         op_id = s.scalar(select(BhasileUser.operateur_id).where(BhasileUser.username == "operateur"))
         return s.scalar(select(DialogueBudgetaire.id).join(Structure).where(
-            Structure.operateur_id == op_id, DialogueBudgetaire.annee == YEAR).order_by(DialogueBudgetaire.id))
+            Structure.operateur_id == op_id, DialogueBudgetaire.annee == YEAR, DialogueBudgetaire.id != pk
+        ).order_by(DialogueBudgetaire.id).limit(1))
 
 
 def test_an_agents_malformed_proposals_write_nothing(dlg_app, park):
