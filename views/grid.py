@@ -65,6 +65,9 @@ def column_config(spec: GridSpec, scope) -> list[dict]:
         kind = column.kind
         info["unit"] = "€" if isinstance(kind, Number) and kind.num_format.startswith("#,##0") else None
         info["group"] = isinstance(kind, (Integer, Number)) and not isinstance(kind, Year)
+        # a fixed width from the kind and the title: the browser never measures every cell
+        info["width"] = max(80, min(320, int(getattr(kind, "width", 12) or 12) * 8 + 24),
+                            min(260, len(info["label"]) * 8 + 56))
         out.append(info)
     return out
 

@@ -264,7 +264,7 @@
                visible: c.key || (isN1(c.field) ? showN1 : userHidden.indexOf(c.field) < 0),
                headerFilterPlaceholder: t("filter"), minWidth: 80,
                cssClass: (c.companion ? "bh-companion" : "") + (isN1(c.field) ? " bh-n1" : "")};
-    if (widths[c.field]) { def.width = widths[c.field]; }
+    def.width = widths[c.field] || c.width || undefined;
     if (c.reason) { def.headerTooltip = c.label + " — " + c.reason; }
     if (frozen.indexOf(c.field) >= 0) { def.frozen = true; }
     if (isNumber(c)) {
