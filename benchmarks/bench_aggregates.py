@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from app import create_app  # noqa: E402
 
 PG = "postgresql+psycopg://postgres@127.0.0.1:5432"
-PASSWORD = "mot-de-passe-de-mesure-2026"
+PASSWORD = "chiffres-de-reference-2026"  # must not contain the account name
 PAGES = ("/tableaux/national/FR/", "/tableaux/region/28/", "/tableaux/departement/14/")
 BASELINE = "/"  # the home page: what any page costs (menus, permissions, session) before its content
 

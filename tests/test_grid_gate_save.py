@@ -198,7 +198,10 @@ def test_grid_refuses_missing_garbage_or_stale_versions(app, case):
     response = save(client, slug, [sent], period)
     assert response.status_code == status, response.get_json()
     body = response.get_json()
-    assert body["conflicts"] == [{"k": loaded["_k"], "row": body["conflicts"][0]["row"]}]
+    assert [{"k": c["k"], "row": c["row"]} for c in body["conflicts"]] == \
+        [{"k": loaded["_k"], "row": body["conflicts"][0]["row"]}]
+    # a stale row names its cells in conflict with the values stored now (its own, in scope)
+    assert all(set(c["fields"]) <= {field} for c in body["conflicts"])
     assert "Rien n'a été enregistré" in body["message"] and body["errors"][0]["message"]
     assert written(app) == before
 

@@ -23,10 +23,12 @@ from sqlalchemy import select
 from app.extensions import db
 from app.gate import may_change, reserved_fields
 from app.scope import current_scope
+from app.sheets.kinds import Integer, Number, Year
 from models import Adresse
 from models.grid import GridPreference
 
-from .grid_data import export_grid, grid_page, parse_period
+from .grid_data import distinct_values, export_grid, grid_page, parse_period
+from .grid_rows import RowAdd, add_fields, delete_rows
 from .grid_save import BatchSave, GridRefused
 from .grid_specs import SPECS, GridSpec
 from .grid_undo import last_save, undo
@@ -60,6 +62,12 @@ def column_config(spec: GridSpec, scope) -> list[dict]:
             else _("Champ réservé à l'État") if state else _("Colonne en lecture seule"))
         info["key"] = column.field in ("code_dna", "id") and column.field in spec.keys
         info["companion"] = bool(column.source) or column.field == "structure_nom"
+        kind = column.kind
+        info["unit"] = "€" if isinstance(kind, Number) and kind.num_format.startswith("#,##0") else None
+        info["group"] = isinstance(kind, (Integer, Number)) and not isinstance(kind, Year)
+        # a fixed width from the kind and the title: the browser never measures every cell
+        info["width"] = max(80, min(320, int(getattr(kind, "width", 12) or 12) * 8 + 24),
+                            min(260, len(info["label"]) * 8 + 56))
         out.append(info)
     return out
 
@@ -72,9 +80,30 @@ def grid_texts() -> dict[str, str]:
         "rowsPerPage": _("Lignes par page"), "edited": _("cellule modifiée"), "row": _("ligne"),
         "empty": _("Aucune ligne dans votre périmètre pour ces filtres."),
         "page": _("Page {page} / {pages} — {rows} ligne(s)."),
-        "pasted": _("{rows} ligne(s) collée(s)."),
-        "pastedSkipped": _("{rows} ligne(s) collée(s) ; {cells} cellule(s) non modifiable(s) "
-                           "ignorée(s)."),
+        "pasted": _("{cells} cellule(s) collée(s)."),
+        "pasteRefused": _("{n} cellule(s) non modifiable(s) laissée(s) telle(s) quelle(s) : {cells}."),
+        "pasteBeyond": _("{n} valeur(s) au-delà de la grille ignorée(s)."),
+        "rowN": _("ligne {n}"), "column": _("Colonne"),
+        "cleared": _("{n} cellule(s) vidée(s)."),
+        "nothingToUndo": _("Aucune saisie à annuler."), "nothingToRedo": _("Aucune saisie à rétablir."),
+        "undone": _("Saisie annulée ({n} cellule(s))."), "redone": _("Saisie rétablie ({n} cellule(s))."),
+        "formulaBad": _("Formule illisible : « {text} » (opérations + - * / %, parenthèses, "
+                        "nombres et cellules comme B3)."),
+        "formulaRef": _("Formule : la cellule {ref} n'existe pas ou ne contient pas un nombre."),
+        "formulaZero": _("Formule : division par zéro."),
+        "previousYear": _("N−1 : {value}"),
+        "statCount": _("Nombre : {n}"), "statSum": _("Somme : {n}"), "statAverage": _("Moyenne : {n}"),
+        "valueFilterOf": _("Filtrer par valeurs : {title}"), "blank": _("(vide)"),
+        "valuesMore": _("Seules les {n} valeurs les plus fréquentes sont listées."),
+        "apply": _("Appliquer"), "clearFilter": _("Tout afficher"),
+        "saveRefused": _("Enregistrement refusé : rien n'a été écrit."),
+        "conflictTitle": _("Modifié par quelqu'un d'autre : choisissez la valeur à garder, cellule par cellule"),
+        "mine": _("Ma valeur"), "theirs": _("Valeur enregistrée"),
+        "conflictApply": _("Garder ces choix"),
+        "conflictDone": _("Choix appliqués : {n} cellule(s) à enregistrer."),
+        "deleteNeedsRows": _("Sélectionnez au moins une cellule des lignes à supprimer."),
+        "confirmDelete": _("Supprimer définitivement {n} ligne(s) ? Cette action ne s'annule pas "
+                           "depuis la grille."),
         "fillNeedsRows": _("Sélectionnez au moins deux lignes pour recopier vers le bas."),
         "filled": _("Valeurs recopiées vers le bas."),
         "saving": _("Enregistrement en cours…"),
@@ -107,9 +136,11 @@ class GridView(BaseView):
                 "period": period.as_dict(), "columns": column_config(spec, scope),
                 "hidden": hidden_columns(g.user.id, spec.slug), "csrf": generate_csrf(),
                 "canWrite": may_change(scope, spec.sheet.area),
+                "addFields": add_fields(spec),
                 "urls": {"data": f"{base}/donnees", "save": f"{base}/enregistrer",
                          "undo": f"{base}/annuler", "columns": f"{base}/colonnes",
-                         "export": f"{base}/export"}}
+                         "export": f"{base}/export", "values": f"{base}/valeurs",
+                         "add": f"{base}/ajouter", "delete": f"{base}/supprimer"}}
 
     @expose("/")
     @has_access
@@ -141,6 +172,46 @@ class GridView(BaseView):
         try:
             return jsonify(BatchSave(self.spec, current_scope(), period, g.user).run(payload))
         except GridRefused as refused:
+            return jsonify(refused.body), refused.status
+
+    @expose("/valeurs")
+    @has_access
+    @permission_name("grid_data")
+    def values(self):
+        """The distinct values of one column (with counts) for its Excel-like value filter."""
+        spec = self.spec
+        found = distinct_values(spec, current_scope(), parse_period(spec, request.args), request.args,
+                                str(request.args.get("field") or ""))
+        if found is None:
+            return jsonify(ok=False, message=_("Colonne inconnue.")), 400
+        return Response(json.dumps(found, separators=(",", ":"), ensure_ascii=False, default=str),
+                        mimetype="application/json")
+
+    def _json_period(self):
+        payload = request.get_json(silent=True)
+        period = payload.get("period") if isinstance(payload, dict) else None
+        return payload, parse_period(self.spec, period if isinstance(period, dict) else {})
+
+    @expose("/ajouter", methods=["POST"])
+    @has_access
+    @permission_name("grid_data")
+    def add(self):
+        payload, period = self._json_period()
+        try:
+            return jsonify(RowAdd(self.spec, current_scope(), period, g.user).run(payload))
+        except GridRefused as refused:
+            db.session.rollback()
+            return jsonify(refused.body), refused.status
+
+    @expose("/supprimer", methods=["POST"])
+    @has_access
+    @permission_name("grid_data")
+    def delete(self):
+        payload, period = self._json_period()
+        try:
+            return jsonify(delete_rows(self.spec, current_scope(), period, g.user, payload))
+        except GridRefused as refused:
+            db.session.rollback()
             return jsonify(refused.body), refused.status
 
     @expose("/annuler", methods=["POST"])

@@ -3,11 +3,12 @@ export of the grid's current view to Excel."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 import re
 from typing import IO, Any, Callable, Iterable, Optional
 
-from sqlalchemy import String, cast, false, func, select
+from sqlalchemy import String, cast, false, func, or_, select
 
 from app.extensions import db
 from app.scope import Scope
@@ -19,6 +20,8 @@ from exports.writer import WorkbookWriter
 from .grid_specs import MAX_MONTHS, GridColumn, GridSpec, Period
 
 DEFAULT_SIZE, MAX_SIZE = 100, 1000
+MAX_VALUES = 200          #: distinct values a value filter lists (the most frequent first)
+_NOTHING = object()
 _INDEXED = re.compile(r"^(filter|sort)\[(\d+)\]\[(\w+)\]$")
 _MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
 
@@ -72,14 +75,69 @@ def filter_condition(column: GridColumn, expr: Any, text: str) -> Any:
     return func.lower(cast(expr, String)).contains(text.lower(), autoescape=True)
 
 
-def filtered(spec: GridSpec, scope: Scope, period: Period, args: Any):
-    """The grid's statement with the agent's filters and sort applied, and its columns."""
+def value_filters(args: Any) -> dict[str, list]:
+    """The Excel-like value filters of a request: ``valeurs`` = JSON ``{field: [shown values]}``
+    (unreadable or malformed: no filter)."""
+    try:
+        found = json.loads(str(args.get("valeurs") or "{}"))
+    except ValueError:
+        return {}
+    if not isinstance(found, dict):
+        return {}
+    return {str(k): [("" if v is None else str(v)) for v in vs][:MAX_VALUES]
+            for k, vs in found.items() if isinstance(vs, list)}
+
+
+def _stored(column: GridColumn, shown: str) -> Any:
+    """The stored value a shown value stands for (a label, a French number, a date), or
+    ``_NOTHING`` when it can stand for none."""
+    kind = column.kind
+    try:
+        if isinstance(kind, (Integer, Year)):
+            return int(parse_number(shown))
+        if isinstance(kind, (Number, Coordinate)):
+            return parse_number(shown)
+        if isinstance(kind, (Choice, Boolean, Date, Month)):
+            return kind.clean(shown)
+    except (CellError, ValueError, ArithmeticError):
+        return _NOTHING
+    return shown
+
+
+def values_condition(column: GridColumn, expr: Any, shown: list[str]) -> Any:
+    """SQL condition of a value filter: the column holds one of the ticked values ("" = blank)."""
+    wanted = [v for v in (_stored(column, s) for s in shown if s != "") if v is not _NOTHING]
+    parts = [expr.in_(wanted)] if wanted else []
+    if "" in shown:
+        parts.append(expr.is_(None))
+        if not isinstance(column.kind, (Integer, Number, Year, Coordinate, Date, Month, Boolean)):
+            parts.append(cast(expr, String) == "")
+    return or_(*parts) if parts else false()
+
+
+def search_condition(columns: dict[str, GridColumn], exprs: dict[str, Any], text: str) -> Any:
+    """The global search box: any shown column contains the text (case-insensitive)."""
+    needle = text.lower()
+    parts = [func.lower(cast(exprs[f], String)).contains(needle, autoescape=True)
+             for f in columns if exprs.get(f) is not None and not f.endswith("__n1")]
+    return or_(*parts) if parts else false()
+
+
+def filtered(spec: GridSpec, scope: Scope, period: Period, args: Any, skip_values: str = ""):
+    """The grid's statement with the agent's filters, search, value filters (but the one of
+    ``skip_values``) and sort applied, and its columns."""
     stmt, exprs, _ids = spec.query(scope, period)
     columns = {c.field: c for c in spec.grid_columns()}
     for flt in _indexed(args, "filter"):
         name, text = flt.get("field"), str(flt.get("value") or "").strip()
         if name in columns and exprs.get(name) is not None and text:
             stmt = stmt.where(filter_condition(columns[name], exprs[name], text))
+    text = str(args.get("q") or "").strip()[:200]
+    if text:
+        stmt = stmt.where(search_condition(columns, exprs, text))
+    for name, shown in value_filters(args).items():
+        if name in columns and exprs.get(name) is not None and name != skip_values:
+            stmt = stmt.where(values_condition(columns[name], exprs[name], shown))
     order = []
     for srt in _indexed(args, "sort"):
         name = srt.get("field")
@@ -153,6 +211,24 @@ def grid_page(spec: GridSpec, scope: Scope, period: Period, args: Any) -> dict:
             "fields": [c.field for c in columns[:n]] + ["_k", "_v", "_pv"], "rows": rows}
 
 
+def distinct_values(spec: GridSpec, scope: Scope, period: Period, args: Any, field: str) -> Optional[dict]:
+    """The distinct values of one column over the rows the other filters leave (in the
+    user's scope), as shown in the grid, with their counts, most frequent first; ``None``
+    for a field the grid does not show."""
+    columns = {c.field: c for c in spec.grid_columns()}
+    if field not in columns:
+        return None
+    stmt, _columns = filtered(spec, scope, period, args, skip_values=field)
+    sub = stmt.order_by(None).subquery()
+    col = sub.c[field]
+    count = func.count().label("n")
+    rows = db.session.execute(select(col, count).group_by(col).order_by(count.desc(), col)
+                              .limit(MAX_VALUES + 1)).all()
+    show = _displayer(columns[field])
+    values = [{"value": show(v) if v is not None else None, "count": n} for v, n in rows[:MAX_VALUES]]
+    return {"field": field, "values": values, "more": len(rows) > MAX_VALUES}
+
+
 def _int(text: Any, default: int, low: int, high: int) -> int:
     value = int(text) if str(text or "").isdigit() else default
     return max(low, min(high, value))
@@ -170,10 +246,13 @@ def export_grid(spec: GridSpec, scope: Scope, period: Period, args: Any, hidden:
     writer = WorkbookWriter(target)
     count = writer.add_sheet(view, rows)
     filters = {f["field"]: f.get("value") for f in _indexed(args, "filter") if f.get("field")}
+    filters.update({f: ", ".join(v) for f, v in value_filters(args).items()})
+    if args.get("q"):
+        filters["recherche"] = str(args.get("q"))[:200]
     writer.add_meta(user, {"grille": spec.title, **period.as_dict(), **filters},
                     [f"{s.get('field')} {s.get('dir')}" for s in _indexed(args, "sort")])
     writer.close()
     return count
 
 
-__all__ = ["MAX_MONTHS", "export_grid", "grid_page", "parse_period"]
+__all__ = ["MAX_MONTHS", "distinct_values", "export_grid", "grid_page", "parse_period"]

@@ -26,9 +26,11 @@ from app.scope import Scope
 from app.sheets import Lookups
 from app.sheets.kinds import CellError
 from imports.apply import Applier
-from models import Adresse
+from app.locking import changes_since, parse_version
+from models import Adresse, Structure
 from models.grid import GridSave
 
+from .grid_data import _displayer
 from .grid_specs import GridSpec, Period
 from .grid_targets import Target, load_targets, new_record
 from .grid_undo import encode
@@ -58,9 +60,10 @@ class Plan:
     def error(self, target: Target, name: Optional[str], message: str) -> None:
         self.errors.append({"k": target.key, "row": target.label, "field": name, "message": message})
 
-    def conflict(self, target: Target, status: int, message: str) -> None:
+    def conflict(self, target: Target, status: int, message: str, fields: Optional[dict] = None,
+                 versions: Optional[dict] = None) -> None:
         self.conflicts.append({"k": target.key, "row": target.label, "status": status,
-                               "message": message})
+                               "message": message, "fields": fields or {}, "versions": versions or {}})
 
 
 def _rows(payload: Any) -> list[dict]:
@@ -102,7 +105,12 @@ def _refuse(plan: Plan) -> None:
         rows = ", ".join(dict.fromkeys(c["row"] for c in plan.conflicts))
         errors = [{"k": c["k"], "row": c["row"], "field": None, "message": c["message"]}
                   for c in plan.conflicts]
-        conflicts = [{"k": c["k"], "row": c["row"]} for c in plan.conflicts]
+        conflicts: dict[str, dict] = {}
+        for c in plan.conflicts:  # one entry per row: its cells in conflict, its current versions
+            entry = conflicts.setdefault(c["k"], {"k": c["k"], "row": c["row"], "fields": {}})
+            entry["fields"].update(c["fields"])
+            entry.update(c["versions"])
+        conflicts = list(conflicts.values())
         if any(c["status"] == 409 for c in plan.conflicts):
             raise GridRefused(409, _("Ces lignes ont été modifiées par quelqu'un d'autre depuis leur "
                                      "chargement : %(rows)s. Rien n'a été enregistré ; rechargez la "
@@ -205,10 +213,47 @@ class BatchSave:
             status = getattr(denial, "status", 422)
             if status == 404:
                 plan.missing.append(target.key)
+            elif status == 409 and stored is not None:
+                plan.conflict(target, status, denial.message, self._theirs(stored, where, changed, version),
+                              {"pv" if where == "parent" else "v": stored.version})
             elif status in _VERSION:
                 plan.conflict(target, status, denial.message)
             else:
                 plan.error(target, fields.get(denial.field), denial.message)
+
+    def _theirs(self, stored: Any, where: str, changed: dict, version: Any) -> dict:
+        """The cells of a stale record the user changed and someone else changed too since
+        ``version`` (all the user's cells when the history says nothing): the value stored now,
+        as the grid shows it, and who stored it. The record is inside the user's territory
+        (the gate said so before the version): nothing of another territory is told."""
+        loaded = parse_version(version) if not isinstance(version, int) else version
+        changes = changes_since(stored, loaded) if loaded is not None else []
+        touched: dict[str, Optional[str]] = {}
+        for change in reversed(changes):   # oldest first: the newest author wins
+            touched[change.field] = change.username
+        out = {}
+        for name in changed:
+            column = self.sheet.by_field[name]
+            if touched and column.attribute not in touched:
+                continue
+            current = self._current_of(stored, column)
+            shown = self._shown(name)(current) if current is not None else None
+            out[name] = {"theirs": shown, "by": touched.get(column.attribute)}
+        return out
+
+    def _current_of(self, stored: Any, column: Any) -> Any:
+        value = getattr(stored, column.attribute)
+        names = self.names.get(column.attribute)
+        if names is not None and value is not None:
+            return names.get(value)
+        if column.attribute == "structure_id" and value is not None:   # an address's structure
+            return db.session.get(Structure, value).code_dna
+        return value
+
+    def _shown(self, name: str) -> Any:
+        if not hasattr(self, "_displayers"):
+            self._displayers = {c.field: _displayer(c) for c in self.spec.grid_columns()}
+        return self._displayers.get(name, lambda v: v)
 
     # --- write -------------------------------------------------------------------------
     def _write(self, plan: Plan, targets: dict[str, Target]) -> dict:

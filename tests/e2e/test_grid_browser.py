@@ -75,7 +75,8 @@ def test_fill_down_undo_and_column_chooser_with_the_keyboard(page):
     top = cell(page, 0, "travaux")
     top.click()
     page.keyboard.type("5")
-    page.keyboard.press("Enter")
+    page.keyboard.press("Enter")   # as in a spreadsheet, Enter goes down: back up
+    page.keyboard.press("ArrowUp")
     page.keyboard.press("Shift+ArrowDown")
     page.keyboard.press("Shift+ArrowDown")
     page.keyboard.press("Control+d")
