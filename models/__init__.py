@@ -15,6 +15,7 @@ from .security import LoginThrottle, UserSession
 from .structure import Adresse, AdresseAnnee, Contact, Structure
 from .territoire import Departement, Region
 from .user import BhasileUser
+from .vue import VueEnregistree
 
 __all__ = [
     "AggOperateur", "AggStructure", "AggStructureAnnee", "AggTerritoire", "JobLock", "JobRun",
@@ -22,5 +23,5 @@ __all__ = [
     "Contact", "Controle", "Convention", "ConventionStructure", "Departement", "Document", "Eig",
     "Campagne", "Tache", "TacheCommentaire",
     "Evaluation", "ExportJob", "GridPreference", "GridSave", "ImportBatch", "LoginThrottle", "Operateur", "PlacesAnnee", "Region", "Structure",
-    "UserSession",
+    "UserSession", "VueEnregistree",
 ]
