@@ -38,10 +38,16 @@ class BadState(ValueError):
 
 # --- pages ----------------------------------------------------------------------------------
 def _list_views() -> dict[str, Any]:
+    """FAB's list pages, and the pages of their own (journal, documents) that name the query
+    arguments a view of theirs keeps (``saved_view_args``)."""
     from app.list_args import _views
 
-    return {name: v for name, v in _views().items()
-            if "can_list" in (v.base_permissions or []) and getattr(v, "bhasile_area", None)}
+    found = {name: v for name, v in _views().items()
+             if "can_list" in (v.base_permissions or []) and getattr(v, "bhasile_area", None)}
+    for view in current_app.appbuilder.baseviews:
+        if getattr(view, "saved_view_args", None):
+            found[type(view).__name__] = view
+    return found
 
 
 def _grids() -> dict[str, Any]:
@@ -68,6 +74,17 @@ def page_target(page: str) -> Optional[tuple[str, Any]]:
     return None
 
 
+def exportable(page: str) -> bool:
+    """Can a view of ``page`` be exported (a grid, a FAB list, a page with its own export)?"""
+    from flask_appbuilder import ModelView
+
+    target = page_target(page)
+    if target is None:
+        return False
+    kind, view = target
+    return kind == "grille" or isinstance(view, ModelView) or bool(getattr(view, "saved_view_export", None))
+
+
 def current_page() -> Optional[str]:
     """The page key of the request's page (a list or a grid), if it has saved views."""
     endpoint = request.endpoint or ""
@@ -86,7 +103,7 @@ def visible_columns(view: Any, args: Any = None) -> list[str]:
     """The list columns shown (the ``colonnes`` argument, in the list's order; all without it
     or when it names none of them)."""
     args = request.args if args is None else args
-    columns = list(view.list_columns)
+    columns = list(getattr(view, "list_columns", None) or [])
     values = args.getlist(COLUMNS_ARG) if hasattr(args, "getlist") else [args.get(COLUMNS_ARG) or ""]
     wanted = {c for value in values for c in str(value or "").split(",") if c}
     chosen = [c for c in columns if c in wanted]
@@ -109,6 +126,8 @@ def _list_arg_allowed(view: Any, key: str) -> bool:
     name = type(view).__name__
     if name == "StructureView":
         return key in STRUCTURE_ARGS
+    if getattr(view, "saved_view_args", None):
+        return key in view.saved_view_args
     match = _FLT.fullmatch(key)
     if match:
         return match[2] in (view.search_columns or [])
@@ -147,7 +166,7 @@ def _clean_list(view: Any, state: dict) -> dict:
         return {"args": args}
     if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
         raise BadState(_("Colonnes de la vue illisibles."))
-    unknown = [c for c in columns if c not in view.list_columns]
+    unknown = [c for c in columns if c not in (getattr(view, "list_columns", None) or [])]
     if unknown:
         raise BadState(_("Colonne « %(c)s » inconnue sur cette liste.", c=unknown[0][:40]))
     if not columns:
@@ -299,7 +318,7 @@ def toolbar() -> Optional[dict]:
     return {"page": page, "views": views, "current": current,
             "current_state": json.loads(current.etat) if current is not None else None,
             "can_save": may_change(scope, "vue"), "is_admin": Role.ADMIN.value in scope.roles,
-            "roles": [r.value for r in Role], "user_id": scope.user_id,
+            "roles": [r.value for r in Role], "user_id": scope.user_id, "exportable": exportable(page),
             "columns": _chooser(page)}
 
 
@@ -309,6 +328,8 @@ def _chooser(page: str) -> Optional[list[tuple[str, str, bool]]]:
     if target is None or target[0] != "liste":
         return None
     view = target[1]
+    if not getattr(view, "list_columns", None):
+        return None
     shown = visible_columns(view)
     return [(c, str((view.label_columns or {}).get(c) or c), c in shown) for c in view.list_columns]
 

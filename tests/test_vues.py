@@ -150,3 +150,22 @@ def test_grid_view_state_checked_and_exported(app_):
     assert header and not any("Nom" == h for h in header)
     codes = [r[0] for r in sheet.iter_rows(min_row=2, values_only=True) if r[0]]
     assert codes == sorted(codes, reverse=True) and codes
+
+
+def test_pages_of_their_own_have_saved_views(app_):
+    admin = client_for(app_, "admin")
+    journal = _create(admin, page="liste:JournalView", nom="Imports", etat={"args": [["origin", "import"]]})
+    assert journal.status_code == 201, journal.get_json()
+    vue = journal.get_json()["vue"]
+    assert "/journal/list/?origin=import" in vue["url"]
+    assert admin.get(vue["url"]).status_code == 200
+    assert "/journal/export/" in admin.get(f"/vues/{vue['id']}/exporter").location
+    assert _create(admin, page="liste:JournalView", etat={"args": [["_flt_0_x", "1"]]}).status_code == 422
+    calvados = client_for(app_, "calvados")
+    documents = _create(calvados, page="liste:DocumentView", etat={"args": [["categorie", "RAPPORT"]]})
+    assert documents.status_code == 201, documents.get_json()
+    assert documents.get_json()["vue"]["export"] is None
+    page = calvados.get(documents.get_json()["vue"]["url"]).get_data(as_text=True)
+    assert 'id="bh-vues"' in page and "bh-vues-exporter" not in page
+    # the journal is hidden from an agent: no view of it
+    assert _create(calvados, page="liste:JournalView").status_code == 404

@@ -14,7 +14,7 @@ import json
 from typing import Any
 
 from flask import abort, g, jsonify, redirect, request, send_file, url_for
-from flask_appbuilder import BaseView, expose
+from flask_appbuilder import BaseView, ModelView, expose
 from flask_appbuilder.security.decorators import has_access, permission_name
 from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
@@ -49,7 +49,8 @@ def _refused(errors: list):
 def _summary(vue: VueEnregistree) -> dict:
     return {"id": vue.id, "nom": vue.nom, "page": vue.page, "partagee": vue.partagee,
             "role_defaut": vue.role_defaut, "mine": vue.owner_id == current_scope().user_id,
-            "url": vues.open_url(vue), "export": url_for("VueView.exporter", vue_id=vue.id)}
+            "url": vues.open_url(vue), "export": url_for("VueView.exporter", vue_id=vue.id)
+            if vues.exportable(vue.page) else None}
 
 
 class VueView(BaseView):
@@ -96,8 +97,12 @@ class VueView(BaseView):
         vue = self._readable(vue_id)
         kind, view = vues.page_target(vue.page)
         state = json.loads(vue.etat)
+        if kind == "liste" and getattr(view, "saved_view_export", None):   # a page's own export
+            return redirect(url_for(f"{type(view).__name__}.{view.saved_view_export}",
+                                    **MultiDict([tuple(p) for p in state.get("args", [])]).to_dict(flat=False)))
         if kind == "liste":
-            if not self.appbuilder.sm.has_access("can_export", "ExportView"):
+            if not isinstance(view, ModelView) or \
+                    not self.appbuilder.sm.has_access("can_export", "ExportView"):
                 abort(404)
             pairs = [tuple(p) for p in state.get("args", [])]
             if state.get("colonnes"):

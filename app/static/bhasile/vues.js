@@ -103,14 +103,17 @@
 
   select.addEventListener("change", function () {
     var opt = chosen();
+    if (!exportLink) { return; }
     if (opt && opt.value) { exportLink.href = opt.getAttribute("data-export"); exportLink.removeAttribute("aria-disabled"); }
     else { exportLink.href = "#"; exportLink.setAttribute("aria-disabled", "true"); }
   });
   select.addEventListener("keydown", function (e) { if (e.key === "Enter") { e.preventDefault(); open(); } });
   document.getElementById("bh-vues-ouvrir").addEventListener("click", open);
-  exportLink.addEventListener("click", function (e) {
-    if (exportLink.getAttribute("aria-disabled") === "true") { e.preventDefault(); say(t("choose")); }
-  });
+  if (exportLink) {
+    exportLink.addEventListener("click", function (e) {
+      if (exportLink.getAttribute("aria-disabled") === "true") { e.preventDefault(); say(t("choose")); }
+    });
+  }
 
   var form = document.getElementById("bh-vues-form");
   if (form) {
