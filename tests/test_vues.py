@@ -105,6 +105,13 @@ def test_refusals_write_nothing(app_):
     assert _create(calvados, page="liste:Inconnue").status_code == 404
     assert _create(calvados, page="liste:UserDBModelView").status_code == 404
     assert _create(calvados, nom="  ").status_code == 422
+    assert _create(calvados, nom=12).status_code == 422
+    assert _create(calvados, partagee="oui").status_code == 422
+    assert _create(calvados, role_defaut=["x"]).status_code == 422
+    assert _create(calvados, partagee=True, departement_id="abc").status_code == 422
+    admin = client_for(app_, "admin")
+    assert _create(admin, partagee=True, departement_id=10**9).status_code == 422
+    assert _create(admin, partagee=True, region_id=True).status_code == 422
     assert calvados.post("/vues/", data="{", content_type="application/json").status_code == 400
     # no CSRF token on the AJAX write
     calvados.environ_base.pop("HTTP_X_CSRFTOKEN")

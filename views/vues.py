@@ -23,6 +23,7 @@ from app import vues
 from app.extensions import db
 from app.gate import Gate, status_of
 from app.scope import current_scope, find_inside
+from models import Departement, Operateur, Region
 from models.enums import Role
 from models.vue import MAX_ETAT, VueEnregistree
 
@@ -156,13 +157,19 @@ class VueView(BaseView):
             values["partagee"] = body["partagee"]
             if body["partagee"]:
                 territory = vues.share_territory(current_scope())
-                for key in ("region_id", "departement_id", "operateur_id"):
+                for key, model in (("region_id", Region), ("departement_id", Departement),
+                                   ("operateur_id", Operateur)):
                     if key in body:   # a territory asked for: the gate says if it is the user's
-                        territory[key] = body[key]
+                        ident = body[key]
+                        if ident is not None and (not isinstance(ident, int) or isinstance(ident, bool)
+                                                  or not 0 < ident < 2**31
+                                                  or db.session.get(model, ident) is None):
+                            return None, _refuse(_("Territoire de partage inconnu."), 422, key)
+                        territory[key] = ident
                 values.update(territory)
         if "role_defaut" in body:
             role = body["role_defaut"] or None
-            if role is not None and role not in ROLES:
+            if role is not None and (not isinstance(role, str) or role not in ROLES):
                 return None, _refuse(_("Rôle inconnu."), 422, "role_defaut")
             values["role_defaut"] = role
         return values, None
