@@ -51,7 +51,7 @@ def create_app(test_config: Optional[dict[str, Any]] = None) -> Flask:
                 _check_database(app)
             except ConfigError as exc:
                 raise SystemExit(f"BHasile ne peut pas démarrer : {exc}") from None
-        from . import audit, cli, comptes, jinja, return_to, widgets
+        from . import audit, cli, comptes, jinja, return_to, vues, widgets
 
         audit.init_audit(type(db.session()))
         comptes.init_history(type(db.session()))
@@ -64,5 +64,6 @@ def create_app(test_config: Optional[dict[str, Any]] = None) -> Flask:
         jinja.init_app(app)
         widgets.init_app(app)
         return_to.init_app(app)
+        vues.init_app(app)
         cli.init_app(app)
     return app

@@ -37,11 +37,12 @@ from sqlalchemy import inspect, select
 
 from app.extensions import db
 from app.locking import parse_version, stale_message
-from app.roles import MODEL_AREAS, may_write
+from app.roles import MODEL_AREAS, USER_DATA_AREAS, may_write
 from app.rules import RuleError, validate
-from app.scope import (Scope, choosable_condition, condition_for, deletable_condition,
+from app.scope import (Scope, choosable_condition, condition_for, deletable_condition, personal,
                        writable_condition)
 from models import AdresseAnnee, Document, Structure
+from models.enums import Role
 
 #: The version check is done by the path itself (a batch with its own signature).
 UNCHECKED = object()
@@ -74,10 +75,15 @@ ANCHORS: dict[type, tuple[str, ...]] = {
 }
 
 
+#: Fields only an administrator sets, by table: the default view of a role.
+ADMIN_FIELDS: dict[str, frozenset[str]] = {"vue_enregistree": frozenset({"role_defaut"})}
+
+
 def may_change(scope: Scope, area: Optional[str]) -> bool:
     """May this scope's role write records of ``area`` at all (the gate's first rule; pages use
-    it to show what is editable)?"""
-    return not scope.read_only and area is not None and may_write(scope, area)
+    it to show what is editable)? A read-only role still keeps its own user data (saved views)."""
+    return (area is not None and (not scope.read_only or area in USER_DATA_AREAS)
+            and may_write(scope, area))
 
 
 def reserved_fields(scope: Scope, model: type) -> frozenset[str]:
@@ -178,7 +184,7 @@ class Gate:
         todo = {i for i in ids if i is not None and i not in known}
         if not todo:   # all known: no condition to build (a batch asks once per row)
             return known
-        if self.scope.national:
+        if self.scope.national and not personal(model):
             known.update(dict.fromkeys(todo, True))
             return known
         try:           # ids in order, for chunks always alike (by text when of mixed types)
@@ -208,7 +214,7 @@ class Gate:
         or choose — may be picked as a relation)?"""
         if ident is None:
             return False
-        if self.scope.national or ident in self.new_ids.get(model, ()):
+        if (self.scope.national and not personal(model)) or ident in self.new_ids.get(model, ()):
             return True
         known = self._inside.get((kind, model))
         if known is not None and ident in known:
@@ -217,7 +223,7 @@ class Gate:
 
     def preload(self, model: type, ids: Iterable[Any], kind: str = "read") -> None:
         """Ask once for many ids (an import's rows) instead of once per row."""
-        if not self.scope.national:   # the nation holds every row: nothing to ask
+        if not self.scope.national or personal(model):   # the nation holds every row: nothing to ask
             self._member(kind, model, ids)
 
     # --- the check --------------------------------------------------------------------------
@@ -326,9 +332,15 @@ class Gate:
 
     def _fields(self, model: type, changed: dict) -> list[RuleError]:
         state = reserved_fields(self.scope, model)
-        return [Denial(key, _("Champ réservé aux services de l'État : un opérateur ne peut pas le "
-                              "modifier."), 403)
-                for attr, (key, _new) in changed.items() if attr in state]
+        errors = [Denial(key, _("Champ réservé aux services de l'État : un opérateur ne peut pas le "
+                                "modifier."), 403)
+                  for attr, (key, _new) in changed.items() if attr in state]
+        if Role.ADMIN.value not in self.scope.roles:
+            admin = ADMIN_FIELDS.get(model.__tablename__, frozenset())
+            errors += [Denial(key, _("Seul un administrateur peut définir la vue par défaut d'un "
+                                     "rôle."), 403)
+                       for attr, (key, _new) in changed.items() if attr in admin]
+        return errors
 
     def _version(self, model: type, stored: Any, version: Any) -> list[RuleError]:
         loaded = version if isinstance(version, int) and not isinstance(version, bool) \

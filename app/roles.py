@@ -15,15 +15,17 @@ READ_PERMISSIONS = {"can_list", "can_show", "can_get", "can_info", "can_export",
                     "can_dashboard", "can_userinfo", "resetmypassword", "userinfoedit"}
 ALL_AREAS = {"structure", "operateur", "places", "budget", "activite", "adresse", "convention",
              "qualite", "document", "contact", "historique", "import", "reference", "dashboard",
-             "campagne", "transmission"}
+             "campagne", "transmission", "vue"}
+#: Areas of user data (a user's saved views): even a read-only role writes its own.
+USER_DATA_AREAS = {"vue"}
 #: Areas each role may change (read is granted on every area to every role).
 WRITE_AREAS: dict[Role, set[str]] = {
     Role.CENTRAL: ALL_AREAS - {"reference"},
     Role.REGIONAL: ALL_AREAS - {"reference", "historique"},
     Role.DEPARTEMENTAL: ALL_AREAS - {"reference", "historique"},
-    Role.LECTEUR: set(),
+    Role.LECTEUR: set(USER_DATA_AREAS),
     Role.OPERATEUR: {"places", "budget", "activite", "adresse", "document", "contact",
-                     "transmission"},
+                     "transmission", *USER_DATA_AREAS},
 }
 #: The area of each table: the right a write needs (``may_write``).
 MODEL_AREAS: dict[str, str] = {
@@ -32,7 +34,7 @@ MODEL_AREAS: dict[str, str] = {
     "adresse_annee": "adresse", "contact": "contact", "controle": "qualite",
     "evaluation": "qualite", "eig": "qualite", "convention": "convention",
     "convention_structure": "convention", "document": "document", "campagne": "campagne",
-    "tache": "campagne", "tache_commentaire": "transmission",
+    "tache": "campagne", "tache_commentaire": "transmission", "vue_enregistree": "vue",
     "dialogue_budgetaire": "budget", "dialogue_ligne": "budget", "plafond_cout": "reference",
 }
 #: Areas a role may not even read.

@@ -283,6 +283,33 @@ def _adresse(v: dict) -> list[RuleError]:
     return [RuleError("code_postal", message)] if message else []
 
 
+def _vue(v: dict) -> list[RuleError]:
+    """A saved view: a name, and a state that is a JSON object of bounded size (what it holds
+    is checked against its page by ``app.vues``)."""
+    import json
+
+    from models.vue import MAX_ETAT, MAX_NOM
+
+    errors = []
+    nom = (v.get("nom") or "").strip() if isinstance(v.get("nom"), str) else ""
+    if not nom:
+        errors.append(RuleError("nom", _("Donnez un nom à la vue.")))
+    elif len(nom) > MAX_NOM:
+        errors.append(RuleError("nom", _("Nom de vue trop long (%(n)d caractères au plus).", n=MAX_NOM)))
+    etat = v.get("etat")
+    if not isinstance(etat, str) or len(etat) > MAX_ETAT:
+        errors.append(RuleError("etat", _("État de la vue trop volumineux (%(n)d caractères au plus).",
+                                          n=MAX_ETAT)))
+    else:
+        try:
+            parsed = json.loads(etat)
+        except ValueError:
+            parsed = None
+        if not isinstance(parsed, dict):
+            errors.append(RuleError("etat", _("État de la vue illisible : un objet JSON est attendu.")))
+    return errors
+
+
 def _convention_structure(v: dict) -> list[RuleError]:
     entree, sortie = _number(v.get("annee_entree")), _number(v.get("annee_sortie"))
     if entree is not None and sortie is not None and sortie < entree:
@@ -300,6 +327,7 @@ _RULES: dict[str, tuple[tuple[str, ...], Callable[[dict], list[RuleError]]]] = {
     "operateur": (("siret",), _operateur),
     "adresse": (("structure", "code_postal"), _adresse),
     "convention_structure": (("annee_entree", "annee_sortie"), _convention_structure),
+    "vue_enregistree": (("nom", "etat"), _vue),
 }
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from flask import g, has_request_context
-from sqlalchemy import exists, false, or_, select, true
+from sqlalchemy import and_, exists, false, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from models import (ActiviteMensuelle, Adresse, AdresseAnnee, BudgetAnnee, Changement, Contact,
@@ -32,6 +32,9 @@ class Scope:
     departement_ids: frozenset[int] = field(default_factory=frozenset)
     operateur_id: Optional[int] = None
     roles: frozenset[str] = field(default_factory=frozenset)
+    #: the user it is the scope of: their own records (saved views) are theirs whatever the
+    #: territory (``None``: the CLI, a job, a scope rebuilt from an export's parameters)
+    user_id: Optional[int] = field(default=None, compare=False)
 
     @property
     def is_operateur(self) -> bool:
@@ -54,13 +57,15 @@ def scope_of(user: Any) -> Scope:
     regions = frozenset(r.id for r in getattr(user, "regions", []) or [])
     deps = frozenset(d.id for d in getattr(user, "departements", []) or [])
     operateur_id = getattr(user, "operateur_id", None)
+    user_id = getattr(user, "id", None)
     if roles & NATIONAL_ROLES:
-        return Scope(national=True, roles=roles)
+        return Scope(national=True, roles=roles, user_id=user_id)
     if Role.OPERATEUR.value in roles and not (roles & EDITOR_ROLES):
-        return Scope(operateur_id=operateur_id, roles=roles)
+        return Scope(operateur_id=operateur_id, roles=roles, user_id=user_id)
     if Role.LECTEUR.value in roles and not (roles & EDITOR_ROLES) and not (regions or deps or operateur_id):
-        return Scope(national=True, roles=roles)  # a reader with no territory reads the nation
-    return Scope(region_ids=regions, departement_ids=deps, operateur_id=operateur_id, roles=roles)
+        return Scope(national=True, roles=roles, user_id=user_id)  # a reader with no territory reads the nation
+    return Scope(region_ids=regions, departement_ids=deps, operateur_id=operateur_id, roles=roles,
+                 user_id=user_id)
 
 
 def current_scope() -> Scope:
@@ -104,8 +109,20 @@ _BY_STRUCTURE = (PlacesAnnee, BudgetAnnee, ActiviteMensuelle, Adresse, Contact, 
                  Evaluation, Eig, ConventionStructure, DialogueBudgetaire)
 
 
+#: Tables of user data: a row belongs to its owner first, whatever the territory, so even a
+#: national scope does not reach every row (the gate asks, never assumes, for these).
+PERSONAL_TABLES = ("vue_enregistree",)
+
+
+def personal(model: type) -> bool:
+    """Is ``model`` user data (a national scope does not hold all its rows)?"""
+    return getattr(model, "__tablename__", None) in PERSONAL_TABLES
+
+
 def condition_for(model: type, scope: Scope) -> ColumnElement[bool]:
     """SQL condition selecting the rows of ``model`` inside ``scope``."""
+    if personal(model):
+        return _vue_condition(scope)
     if scope.national:
         return true()
     if model is Structure:
@@ -150,13 +167,48 @@ _RULED = {Structure, *_BY_STRUCTURE, DialogueLigne, AdresseAnnee, Operateur, Con
 
 def has_rule(model: type) -> bool:
     """Does ``model`` declare a path to the territory (else only national users reach it)?"""
-    return model in _RULED or getattr(model, "__tablename__", None) in _CAMPAGNE_TABLES
+    return model in _RULED or getattr(model, "__tablename__", None) in (*_CAMPAGNE_TABLES,
+                                                                       *PERSONAL_TABLES)
+
+
+def _vue_condition(scope: Scope) -> ColumnElement[bool]:
+    """Saved views a user reads: their own; those shared with a territory their own covers or
+    equals (a national view with national users, a région's with its région's and national
+    users, a département's with its agents, its région's and national users, an opérateur's
+    with that opérateur's accounts and national users); the defaults of their roles."""
+    from models.vue import VueEnregistree as V
+
+    if scope.user_id is None:
+        return false()
+    shared: list = []
+    if scope.national:
+        shared.append(true())   # the nation covers every territory
+    else:
+        if scope.region_ids:
+            regions = sorted(scope.region_ids)
+            shared.append(V.region_id.in_(regions))
+            shared.append(V.departement_id.in_(select(Departement.id).where(
+                Departement.region_id.in_(regions))))
+        if scope.departement_ids:
+            shared.append(V.departement_id.in_(sorted(scope.departement_ids)))
+        if scope.is_operateur and scope.operateur_id is not None:
+            shared.append(V.operateur_id == scope.operateur_id)
+    defaults = V.role_defaut.in_(sorted(scope.roles)) if scope.roles else false()
+    return or_(V.owner_id == scope.user_id, and_(V.partagee.is_(True), or_(*shared)), defaults)
+
+
+def _own_condition(model: type, scope: Scope) -> ColumnElement[bool]:
+    """User data a user may change or delete: their own rows only."""
+    return model.owner_id == scope.user_id if scope.user_id is not None else false()
 
 
 def writable_condition(model: type, scope: Scope) -> ColumnElement[bool]:
     """SQL condition on the rows of ``model`` the scope may change: those it reads, except a
     campaign, which only a user whose territory holds all its départements may change (a
-    département agent reads a national campaign, but does not close it)."""
+    département agent reads a national campaign, but does not close it), and user data (a
+    saved view), which only its owner changes."""
+    if personal(model):
+        return _own_condition(model, scope)
     if scope.national or getattr(model, "__tablename__", None) != "campagne":
         return condition_for(model, scope)
     from models.campagne import campagne_departement
@@ -173,7 +225,7 @@ def deletable_condition(model: type, scope: Scope) -> ColumnElement[bool]:
     """SQL condition on the rows of ``model`` the scope may delete: those it may change, except
     a convention, deleted only by a territory holding every structure it covers (a CPOM
     spanning régions is not one agent's to delete)."""
-    if scope.national or model is not Convention:
+    if personal(model) or scope.national or model is not Convention:
         return writable_condition(model, scope)
     foreign = select(ConventionStructure.convention_id).where(
         ConventionStructure.structure_id.not_in(structure_ids(scope)))

@@ -47,11 +47,12 @@ def _scoped(model: type, scope: Optional[Scope]):
 
 def export_list(session: Any, target: str, view: Any, ids: list[int], user: str,
                 filters: Any, sort: Any, scope: Optional[Scope] = None,
-                progress: Optional[Callable[[str, int], None]] = None) -> int:
+                progress: Optional[Callable[[str, int], None]] = None,
+                columns: Optional[list[str]] = None) -> int:
     """Write the rows ``ids`` of ``view`` (in that order) with its list columns; rows outside
-    ``scope`` (when given) are left out."""
+    ``scope`` (when given) are left out; ``columns``: those the user chose to show."""
     model = view.datamodel.obj
-    columns = list(view.list_columns)
+    columns = list(columns or view.list_columns)
     writer = WorkbookWriter(target)
     ws = writer.book.add_worksheet(str(getattr(view, "list_title", "") or model.__name__)[:31])
     for c, column in enumerate(columns):

@@ -167,11 +167,11 @@ def _write(kind: str, params: dict, target: str, progress: Progress) -> int:
     if params.get("sheet"):
         return export_view(db.session, target, BY_NAME[params["sheet"]], scope, params["ids"], user,
                            params.get("filters"), sort, progress=progress,
-                           view_columns=params.get("columns", ()))
+                           view_columns=params.get("columns", ()), hidden=params.get("hidden", ()))
     view = next(v for v in current_app.appbuilder.baseviews
                 if v.__class__.__name__ == params["view"])
     return export_list(db.session, target, view, params["ids"], user, params.get("filters"), sort,
-                       scope=scope, progress=progress)
+                       scope=scope, progress=progress, columns=params.get("columns"))
 
 
 def cleanup_exports(now: Optional[dt.datetime] = None) -> int:

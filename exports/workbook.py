@@ -1,6 +1,7 @@
 """Export use cases: the whole workbook for a scope, or one list view's rows."""
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import IO, Any, Callable, Optional, Sequence, Union
 
 from app.scope import Scope
@@ -41,15 +42,23 @@ def export_workbook(session: Any, target: Union[str, IO[bytes]], scope: Scope,
 
 def export_view(session: Any, target: Union[str, IO[bytes]], sheet: Sheet, scope: Scope,
                 ids: list[int], user: Optional[str], filters: Any, sort: Any,
-                progress: Progress = None, view_columns: Sequence[str] = ()) -> int:
+                progress: Progress = None, view_columns: Sequence[str] = (),
+                hidden: Sequence[str] = ()) -> int:
     """Write one sheet holding exactly ``ids`` (the rows of a list view), in that order, with
-    the columns of the list (``view_columns``) that the sheet lacks after its own."""
+    the columns of the list (``view_columns``) that the sheet lacks after its own, less the
+    sheet's columns the list hides (``hidden``: its column chooser; never the key)."""
     from .list_columns import list_columns, with_list_columns
 
     extra = list_columns(sheet, view_columns)
     writer = WorkbookWriter(target)
     rows = sheet_rows(session, sheet, scope, ids=ids, on_batch=_batches(sheet, progress))
-    count = writer.add_sheet(sheet, with_list_columns(session, sheet, rows, extra), extra)
+    rows = with_list_columns(session, sheet, rows, extra)
+    drop = {i for i, c in enumerate(sheet.columns) if c.field in hidden and c.field not in sheet.key}
+    if drop:
+        keep = [i for i in range(len(sheet.columns) + len(extra)) if i not in drop]
+        rows = ([row[i] for i in keep] for row in rows)
+        sheet = replace(sheet, columns=[c for i, c in enumerate(sheet.columns) if i not in drop])
+    count = writer.add_sheet(sheet, rows, extra)
     writer.add_meta(user, filters, sort, extra)
     writer.close()
     return count

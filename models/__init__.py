@@ -16,6 +16,7 @@ from .security import LoginThrottle, UserSession
 from .structure import Adresse, AdresseAnnee, Contact, Structure
 from .territoire import Departement, Region
 from .user import BhasileUser
+from .vue import VueEnregistree
 
 __all__ = [
     "AggOperateur", "AggStructure", "AggStructureAnnee", "AggTerritoire", "JobLock", "JobRun",
@@ -24,5 +25,5 @@ __all__ = [
     "Campagne", "Tache", "TacheCommentaire",
     "DialogueBudgetaire", "DialogueLigne", "ModeleDocument", "PlafondCout",
     "Evaluation", "ExportJob", "GridPreference", "GridSave", "ImportBatch", "LoginThrottle", "Operateur", "PlacesAnnee", "Region", "Structure",
-    "UserSession",
+    "UserSession", "VueEnregistree",
 ]

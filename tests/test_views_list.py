@@ -54,7 +54,7 @@ def test_query_count_does_not_grow_with_page_size(app, central):
     small = count_queries(app, central, "/structureview/list/?psize=20")
     large = count_queries(app, central, "/structureview/list/?psize=200")
     assert large == small, (small, large)
-    assert small <= 6  # count, page, communes of the page, three filter drop-downs
+    assert small <= 7  # count, page, communes of the page, three filter drop-downs, saved views
 
 
 def test_list_shows_bati_communes_and_latest_places(app, central):

@@ -122,6 +122,17 @@ class ScopedModelView(ReturnToMixin, ModelView):
         their own view), so there is nothing to serve here."""
         abort(404)
 
+    def _get_list_widget(self, *args, **kwargs):
+        """FAB's list widget, showing only the columns the user chose (``colonnes``, the
+        column chooser of the saved-views toolbar: ``app.vues``)."""
+        widgets = super()._get_list_widget(*args, **kwargs)
+        from app.vues import visible_columns
+
+        widget = widgets.get("list")
+        if widget is not None and request.args.get("colonnes"):
+            widget.template_args["include_columns"] = visible_columns(self)
+        return widgets
+
     def prefill_form(self, form, pk):
         if VERSION_FIELD in form:
             item = self.datamodel.get(pk, self._base_filters)

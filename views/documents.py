@@ -140,6 +140,8 @@ class DocumentView(BaseView):
     default_view = "list"
     method_permission_name = {"list": "list", "owner": "list", "checklist": "list",
                               "download": "download", "upload": "add", "delete": "delete"}
+    #: the query arguments a saved view of the list keeps (app/vues.py)
+    saved_view_args = frozenset({"code_dna", "categorie", "annee"})
 
     def create_blueprint(self, appbuilder, endpoint=None, static_folder=None):
         blueprint = super().create_blueprint(appbuilder, endpoint, static_folder)

@@ -127,23 +127,29 @@ class ExportView(BaseView):
             abort(404)
         ids, filters, sort = _view_ids(target)
         sheet = sheet_for(target)
+        from app.vues import COLUMNS_ARG, visible_columns
+
+        shown = visible_columns(target)   # the columns the list shows (its column chooser)
+        hidden = [c for c in target.list_columns if c not in shown]
+        if request.args.get(COLUMNS_ARG) and isinstance(filters, dict):
+            filters = {**filters, "colonnes": ", ".join(shown)}
         name = f"{getattr(target, 'list_title', '') or view_name}-{dt.date.today():%Y-%m-%d}.xlsx"
         if len(ids) > _sync_limit():
             params = {"view": view_name, "sheet": sheet.name if sheet else None, "ids": ids,
                       "filters": filters, "sort": list(sort) if isinstance(sort, tuple) else sort,
-                      "columns": list(target.list_columns)}
+                      "columns": shown, "hidden": hidden}
             return _background(self, "vue", name, params, len(ids))
         path = _temp()
         if sheet is not None:
             from exports.workbook import export_view
 
             export_view(db.session, path, sheet, current_scope(), ids, g.user.username, filters, sort,
-                        view_columns=target.list_columns)
+                        view_columns=shown, hidden=hidden)
         else:
             from exports.generic import export_list
 
             export_list(db.session, path, target, ids, g.user.username, filters, sort,
-                        scope=current_scope())
+                        scope=current_scope(), columns=shown)
         return _send(path, name)
 
 

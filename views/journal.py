@@ -102,6 +102,10 @@ class JournalView(BaseView):
     bhasile_area = "historique"
     route_base = "/journal"
     default_view = "list"
+    #: the query arguments a saved view of the journal keeps (app/vues.py), and its export
+    saved_view_args = frozenset({"user", "entity", "origin", "action", "code", "structure", "since",
+                                 "until"})
+    saved_view_export = "export"
 
     @expose("/list/")
     @has_access

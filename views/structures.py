@@ -10,6 +10,7 @@ from flask_babel import lazy_gettext as _l
 from app import completude
 from app.labels import LABELS
 from app.scope import current_scope
+from app.vues import visible_columns
 from models import Structure
 
 from . import structure_list as sl
@@ -75,7 +76,7 @@ class StructureView(ScopedModelView):
         count, rows = sl.fetch(args, scope)
         return self.render_template(
             "bhasile/structure_list.html", title=self.list_title, rows=rows, count=count,
-            args=args, choices=sl.choices(scope), columns=sl.COLUMNS, labels=LABELS,
+            args=args, choices=sl.choices(scope), columns=visible_columns(self), labels=LABELS,
             page_sizes=sl.PAGE_SIZES, fmt=Fmt(), options=sl.options, export_url=_export_url(),
             can_add=self.appbuilder.sm.has_access("can_add", "StructureView"),
             appbuilder=self.appbuilder)
