@@ -1,7 +1,7 @@
 """saved views: columns, filters, sort and frozen columns of a list or grid under a name
 
 Revision ID: a7d3c9e5b214
-Revises: f2b6d8e4a1c3
+Revises: a9d4c2e7b1f0
 Create Date: 2026-12-03 17:00:00.000000
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'a7d3c9e5b214'
-down_revision = 'f2b6d8e4a1c3'
+down_revision = 'a9d4c2e7b1f0'
 branch_labels = None
 depends_on = None
 
