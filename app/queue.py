@@ -100,6 +100,7 @@ def run_task(app: Flask, name: str, kwargs: dict) -> Any:
     from .extensions import db
 
     with app.app_context():
+        log.info("Tâche %s commencée (processus %s) : %s", name, os.getpid(), kwargs)
         try:
             return TASKS[name](**kwargs)
         finally:
