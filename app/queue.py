@@ -165,8 +165,33 @@ async def _retry_stalled(proc, every: float, stalled: float) -> None:
         await asyncio.sleep(every)
 
 
+def _drop_queries_of_dead_clients(app: Flask) -> None:
+    """A worker killed in the middle of a long query leaves PostgreSQL running it for nobody
+    (it notices only when it sends rows): ask the server to check every few seconds that the
+    client is still there (PostgreSQL ≥ 14), so the job run again does not share the server
+    with its former self."""
+    from sqlalchemy import event
+
+    from .extensions import db
+
+    with app.app_context():
+        engine = db.engine
+
+        @event.listens_for(engine, "connect")
+        def _check_client(dbapi_connection, _record) -> None:
+            try:
+                with dbapi_connection.cursor() as cursor:
+                    cursor.execute("SET client_connection_check_interval = 5000")
+                dbapi_connection.commit()
+            except Exception:  # noqa: BLE001 — an older server: nothing to set
+                dbapi_connection.rollback()
+
+        engine.dispose()  # the connections opened before this listener
+
+
 def run_worker(app: Flask, name: Optional[str] = None, wait: bool = True) -> None:
     """One worker in this process: takes jobs one at a time until SIGTERM/SIGINT."""
+    _drop_queries_of_dead_clients(app)
     proc = procrastinate_app(app)
     heartbeat = float(app.config.get("BHASILE_WORKER_HEARTBEAT_SECONDS", 10))
     stalled = float(app.config.get("BHASILE_WORKER_STALLED_SECONDS", 60))

@@ -23,12 +23,22 @@ import logging
 from typing import IO, Iterator, Optional, Protocol
 
 import click
-from flask import current_app
+from flask import current_app, has_request_context
 from sqlalchemy import select
 
 from app.cli import bhasile
 
 log = logging.getLogger(__name__)
+
+
+def _(text: str) -> str:
+    """Flask-Babel's gettext in a request (the agent's language); the French msgid elsewhere
+    (a job worker, a command)."""
+    if not has_request_context():
+        return text
+    from flask_babel import gettext
+
+    return gettext(text)
 
 #: Stored names are 32 hexadecimal characters: nothing a user typed ever reaches a path.
 KEY_RE = re.compile(r"^[0-9a-f]{32}$")
@@ -109,8 +119,9 @@ def _unreachable(exc: BaseException) -> StorageError:
     log.warning("stockage de fichiers : %s: %s", type(exc).__name__, exc)
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return StorageError(f"Le fichier n'a pas pu être enregistré ({exc.strerror}).")
-    return StorageError("Le stockage des fichiers est injoignable pour le moment : réessayez dans "
-                        "quelques minutes ; si le problème persiste, prévenez l'administrateur.")
+    return StorageError(_("Le stockage des fichiers est injoignable pour le moment : réessayez "
+                          "dans quelques minutes ; si le problème persiste, prévenez "
+                          "l'administrateur."))
 
 
 class FileStore:

@@ -6,7 +6,7 @@ S3-compatible server on the loopback (moto).
     python benchmarks/bench_jobs.py [--jobs 300] [--x1-url URL] [--x10-url URL] [--scales 1 10]
 
 Without ``--x1-url`` / ``--x10-url`` the demo parks are generated in scratch databases
-``bhasile_bench_jobs_x1`` / ``_x10`` of the local PostgreSQL server (×10 takes minutes).
+``bhasile_bench_jobs_x1`` / ``_x10`` (``--db-prefix``) of the local PostgreSQL server (×10 takes minutes).
 """
 from __future__ import annotations
 
@@ -43,6 +43,10 @@ def scratch_database(name: str, scale: int, tmp: Path) -> str:
     for args in (["bhasile", "init"], ["bhasile", "demo", "--scale", str(scale)]):
         result = runner.invoke(args=args)
         assert result.exit_code == 0, result.output
+    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:  # planner statistics of the fresh park
+        conn.execute(sa.text("ANALYZE"))
+    engine.dispose()
     return url
 
 
@@ -101,6 +105,8 @@ def main() -> None:
     parser.add_argument("--scales", type=int, nargs="+", default=[1, 10])
     parser.add_argument("--x1-url")
     parser.add_argument("--x10-url")
+    parser.add_argument("--db-prefix", default="bhasile_bench_jobs",
+                        help="names of the scratch databases (PREFIX_x1, PREFIX_x10)")
     args = parser.parse_args()
     try:
         sa.create_engine(f"{SERVER}/postgres").connect().close()
@@ -113,7 +119,7 @@ def main() -> None:
     print(f"{'parc':<5} {'workers':>7} {'tâches/s':>9} {'export (s)':>11} {'fichier':>10}")
     with S3Server() as s3:
         for scale in args.scales:
-            url = urls.get(scale) or scratch_database(f"bhasile_bench_jobs_x{scale}", scale, tmp)
+            url = urls.get(scale) or scratch_database(f"{args.db_prefix}_x{scale}", scale, tmp)
             ensure_users(url, tmp)
             for workers in (1, 2):
                 env = base_env(url, tmp, {**s3.env(f"bench{scale}-{workers}"),

@@ -96,6 +96,12 @@ def cluster_x10(tmp_path_factory):
     assert run_cli(app, "bhasile", "init").exit_code == 0
     if not template:
         assert run_cli(app, "bhasile", "demo", "--scale", "10").exit_code == 0
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(database, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:  # planner statistics of the fresh park (autovacuum is slower)
+        conn.execute(sa.text("ANALYZE"))
+    engine.dispose()
     with app.app_context():
         from app.cli import create_demo_users
         from app.extensions import db
