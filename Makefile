@@ -56,18 +56,22 @@ translations: install
 
 ## Every speed figure of the closing notes (quick ones; load_test.py and schemathesis_run.py apart).
 benchmarks: install-test
-	for b in demo views grid aggregates documents campagnes import export; do \
+	for b in demo views grid aggregates documents campagnes import export jobs; do \
 		$(PY) benchmarks/bench_$$b.py || exit 1; done
 
-## Production serving: migrations and permissions first, then the scheduler in its own process
-## and gunicorn workers (DATABASE_URL defaults to the local PostgreSQL base « bhasile »).
+## Production serving: migrations and permissions first, then the scheduler in its own process,
+## BHASILE_WORKERS job workers (0: none on this host) and gunicorn workers (DATABASE_URL defaults
+## to the local PostgreSQL base « bhasile »).
 serve: install
 	@export DATABASE_URL="$${DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/bhasile}"; \
 	$(FLASK) db upgrade && $(FLASK) bhasile init || exit 1; \
 	if $(FLASK) bhasile --help 2>/dev/null | grep -qw scheduler; then \
 		BHASILE_SCHEDULER=0 $(FLASK) bhasile scheduler & SCHED=$$!; \
-		trap 'kill $$SCHED 2>/dev/null' EXIT INT TERM; \
 	fi; \
+	if [ "$${BHASILE_WORKERS:-2}" -gt 0 ]; then \
+		$(FLASK) bhasile worker --processes $${BHASILE_WORKERS:-2} & JOBS=$$!; \
+	fi; \
+	trap 'kill $$SCHED $$JOBS 2>/dev/null' EXIT INT TERM; \
 	BHASILE_SCHEDULER=0 $(VENV)/bin/gunicorn --workers $${WEB_CONCURRENCY:-4} \
 		--bind $${BHASILE_BIND:-127.0.0.1:8000} --timeout 120 --graceful-timeout 30 \
 		--max-requests 5000 --max-requests-jitter 500 'run:app'

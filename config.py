@@ -119,6 +119,17 @@ def load_settings(overrides: dict | None = None) -> dict:
         "BHASILE_EXPORT_CLEANUP_CRON": os.environ.get("BHASILE_EXPORT_CLEANUP_CRON", "20 * * * *"),
         "UPLOAD_FOLDER": os.environ.get("BHASILE_UPLOAD_FOLDER", str(inst / "uploads")),
         "BHASILE_SCHEDULER": _env_bool("BHASILE_SCHEDULER", False),
+        # Every file (documents, import originals, exports) in one store (app/storage.py):
+        # empty = the instance folder; s3://bucket/prefix for any S3-compatible store
+        "BHASILE_STORAGE_URL": os.environ.get("BHASILE_STORAGE_URL", ""),
+        "BHASILE_S3_ENDPOINT_URL": os.environ.get("BHASILE_S3_ENDPOINT_URL", ""),
+        "BHASILE_S3_REGION": os.environ.get("BHASILE_S3_REGION", ""),
+        # Background jobs (app/queue.py): « auto » = the PostgreSQL queue on PostgreSQL, threads
+        # of the web process on SQLite; « thread » forces the latter
+        "BHASILE_QUEUE": os.environ.get("BHASILE_QUEUE", "auto"),
+        # a job worker silent this long (seconds) died: its jobs are run again by another
+        "BHASILE_WORKER_HEARTBEAT_SECONDS": float(os.environ.get("BHASILE_WORKER_HEARTBEAT_SECONDS", "10")),
+        "BHASILE_WORKER_STALLED_SECONDS": float(os.environ.get("BHASILE_WORKER_STALLED_SECONDS", "60")),
         # Jobs, indicators and map (app/jobs.py, app/seuils.py, views/carte.py)
         "BHASILE_REBUILD_CRON": os.environ.get("BHASILE_REBUILD_CRON", "30 2 * * *"),
         "BHASILE_ROLLOVER_CRON": os.environ.get("BHASILE_ROLLOVER_CRON", "5 0 * * *"),

@@ -42,6 +42,10 @@ def init_command() -> None:
         regions, deps = load_reference(db.session)
         db.session.commit()
     sync_roles(current_app.appbuilder)
+    from .queue import ensure_schema
+
+    if ensure_schema(current_app._get_current_object()):
+        click.echo("File de tâches PostgreSQL (procrastinate) installée.")
     click.echo(f"Schéma à jour ; {regions} régions, {deps} départements ; {len(Role)} rôles.")
 
 
@@ -217,7 +221,7 @@ def create_demo_users(password: Callable[[], str], known: dict[str, str] | None 
 
 
 #: Modules that add their own ``flask bhasile`` commands to the group above.
-EXTENSION_MODULES = ("imports.cli", "exports.cli", "app.jobs", "app.storage")
+EXTENSION_MODULES = ("imports.cli", "exports.cli", "app.jobs", "app.storage", "app.queue")
 
 
 def init_app(app: Flask) -> None:

@@ -159,6 +159,17 @@ def _unexpected(exc: InternalServerError):
     return render_error(500)
 
 
+def _storage_down(exc: Exception):
+    """The file store (a local folder, an S3 bucket) failed: its French message, a 503."""
+    from app.extensions import db
+
+    log.error("file storage failed on %s %s: %s", request.method, request.path, exc)
+    db.session.rollback()
+    response = make_response(render_error(503, str(exc)))
+    response.headers["Retry-After"] = "30"
+    return response
+
+
 def _out_of_range(exc: Exception):
     """A number or text too big for its column reached the database: the input's fault."""
     from app.extensions import db
@@ -178,6 +189,9 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(OverflowError, _out_of_range)
     app.register_error_handler(DBAPIError, _unavailable)  # DataError: _out_of_range above
     app.register_error_handler(PoolTimeout, _unavailable)
+    from app.storage import StorageError
+
+    app.register_error_handler(StorageError, _storage_down)
     app.register_error_handler(OSError, _no_space)  # other OSErrors: re-raised, so 500
     # Unhandled exceptions reach this handler as InternalServerError (outside TESTING, where
     # Flask lets them propagate to the test).

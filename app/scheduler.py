@@ -1,5 +1,8 @@
 """APScheduler wiring of the jobs, and the ``flask bhasile scheduler|rebuild|rollover`` commands.
 
+The scheduler only decides *when*: each firing enqueues a job (``app.queue``), which a job
+worker runs (PostgreSQL), or a thread of this process (SQLite, the quick start).
+
 ``flask bhasile scheduler`` runs the scheduler alone (production: one or several such
 processes; the database lock makes each job run once). ``python run.py`` starts the same
 scheduler in the web process when ``BHASILE_SCHEDULER`` is set (the quick start).
@@ -43,23 +46,32 @@ def slot_of(trigger: CronTrigger, now: Optional[dt.datetime] = None) -> str:
     return previous_fire(trigger, now).astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%MZ")
 
 
-def _cron(app: Flask, name: str, trigger: CronTrigger) -> None:
-    from .jobs import in_app, run_job
+def _enqueue(name: str, trigger: str, slot: Optional[str] = None) -> None:
+    """One job « run ``name`` » in the queue; a second one while the first waits is dropped
+    (the run itself takes the database lock and skips a slot already run)."""
+    from .queue import enqueue
 
-    in_app(app, lambda: run_job(name, "planifie", slot_of(trigger)))
+    enqueue("scheduled", queueing_lock=f"scheduled:{name}:{trigger}", name=name, trigger=trigger,
+            slot=slot)
+
+
+def _cron(app: Flask, name: str, trigger: CronTrigger) -> None:
+    from .jobs import in_app
+
+    in_app(app, lambda: _enqueue(name, "planifie", slot_of(trigger)))
 
 
 def _poll(app: Flask) -> None:
-    from .jobs import in_app, request_due, run_job
+    from .jobs import in_app, request_due
 
-    in_app(app, lambda: request_due() and run_job("rebuild", "auto"))
+    in_app(app, lambda: request_due() and _enqueue("rebuild", "auto"))
 
 
 def _first_build(app: Flask) -> None:
     from .aggregates import last_build
-    from .jobs import in_app, run_job
+    from .jobs import in_app
 
-    in_app(app, lambda: last_build(db.engine) is None and run_job("rebuild", "demarrage"))
+    in_app(app, lambda: last_build(db.engine) is None and _enqueue("rebuild", "demarrage"))
 
 
 def build_scheduler(app: Flask, blocking: bool = False) -> BaseScheduler:

@@ -1,10 +1,12 @@
-"""Where document files live: one small interface, a local directory or an S3-compatible bucket.
+"""Where every file lives: one fsspec file store, a local folder or an S3-compatible bucket.
 
-Files are stored under random names (``Document.stockage``); the database keeps the original
-name. The local directory (``BHASILE_DOCUMENTS_DIR``, default ``<instance>/documents``) is the
-default; a bucket is chosen by setting ``BHASILE_S3_BUCKET`` in the environment (boto3 must then
-be installed; it is imported only in that case). ``flask bhasile check-files`` compares the
-files with the ``document`` table.
+``BHASILE_STORAGE_URL`` chooses it (default: the instance folder; ``s3://bucket/prefix`` with
+``BHASILE_S3_ENDPOINT_URL`` for any S3-compatible store, through s3fs). Files are kept by area:
+``documents/`` (random names, ``Document.stockage``), ``imports/`` (the originals of import
+batches), ``exports/`` (background exports). Stored names never come from what a user typed
+(``checked_name`` refuses anything else), and every failure of the store is a ``StorageError``
+with a French message. ``flask bhasile check-files`` compares the documents with the
+``document`` table.
 """
 from __future__ import annotations
 
@@ -17,13 +19,26 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import IO, Iterator, Protocol
+import logging
+from typing import IO, Iterator, Optional, Protocol
 
 import click
-from flask import current_app
+from flask import current_app, has_request_context
 from sqlalchemy import select
 
 from app.cli import bhasile
+
+log = logging.getLogger(__name__)
+
+
+def _(text: str) -> str:
+    """Flask-Babel's gettext in a request (the agent's language); the French msgid elsewhere
+    (a job worker, a command)."""
+    if not has_request_context():
+        return text
+    from flask_babel import gettext
+
+    return gettext(text)
 
 #: Stored names are 32 hexadecimal characters: nothing a user typed ever reaches a path.
 KEY_RE = re.compile(r"^[0-9a-f]{32}$")
@@ -52,6 +67,15 @@ def check_room(directory: str | Path, size: int) -> None:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(directory))
 
 
+def check_room_for(size: int) -> None:
+    """``check_room`` on the disk of a local file store (a bucket has no such limit here)."""
+    store = file_store()
+    if store.local:
+        root = Path(store.root)
+        root.mkdir(parents=True, exist_ok=True)
+        check_room(root, size)
+
+
 def write_atomic(target: Path, data: bytes) -> None:
     """Write ``data`` to ``target`` through a temporary file of the same directory renamed once
     complete: a crash or a full disk leaves neither a partial file nor the temporary one."""
@@ -69,7 +93,7 @@ def write_atomic(target: Path, data: bytes) -> None:
 
 
 class Storage(Protocol):
-    """What BHasile needs from a file store."""
+    """What the documents need from a file store."""
 
     def save(self, data: bytes) -> str: ...
     def open(self, key: str) -> IO[bytes]: ...
@@ -78,121 +102,237 @@ class Storage(Protocol):
     def keys(self) -> Iterator[tuple[str, float]]: ...
 
 
-class LocalStorage:
-    """Files in a local directory, fanned out by the first two characters of their name."""
+#: A stored name outside the documents: an area, then one or more plain segments (letters,
+#: digits, dot, dash, underscore; never « .. », never a leading slash or dot).
+NAME_RE = re.compile(r"^(documents|imports|exports|annotations|generes|campagnes)"
+                     r"(/[A-Za-z0-9][A-Za-z0-9._-]{0,180})+$")
 
-    def __init__(self, root: str | Path) -> None:
-        self.root = Path(root)
+
+def checked_name(name: str) -> str:
+    """``name`` if it is a safe stored name, else ``StorageError`` (path traversal, junk)."""
+    if not isinstance(name, str) or not NAME_RE.match(name) or ".." in name:
+        raise StorageError(f"Nom de fichier stocké invalide : {name!r}.")
+    return name
+
+
+def _unreachable(exc: BaseException) -> StorageError:
+    log.warning("stockage de fichiers : %s: %s", type(exc).__name__, exc)
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return StorageError(f"Le fichier n'a pas pu être enregistré ({exc.strerror}).")
+    return StorageError(_("Le stockage des fichiers est injoignable pour le moment : réessayez "
+                          "dans quelques minutes ; si le problème persiste, prévenez "
+                          "l'administrateur."))
+
+
+class FileStore:
+    """Every BHasile file, under names like ``exports/12.xlsx``, in one fsspec filesystem:
+    a local folder (``file://…``, the default) or an S3-compatible bucket (``s3://bucket/prefix``).
+
+    Writes are atomic for readers: a local file is written beside its target and renamed, an
+    S3 object appears only once its upload completes. Every failure of the store is a
+    ``StorageError`` with a French message (an unreachable bucket is never a 500).
+    """
+
+    def __init__(self, url: str, flat_area: Optional[str] = None, **options) -> None:
+        import fsspec  # noqa: PLC0415
+
+        self.url, self.flat_area = url, flat_area
+        self.fs, root = fsspec.core.url_to_fs(url, **options)
+        self.root = root.rstrip("/")
+        self.local = "file" in (self.fs.protocol if isinstance(self.fs.protocol, tuple)
+                                else (self.fs.protocol,))
+
+    def path(self, name: str) -> str:
+        name = checked_name(name)
+        if self.flat_area and name.startswith(self.flat_area + "/"):
+            name = name[len(self.flat_area) + 1:]  # a store that holds one area at its root
+        return f"{self.root}/{name}"
+
+    def _call(self, func, *args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except StorageError:
+            raise
+        except FileNotFoundError as exc:
+            raise StorageError("Le fichier est introuvable dans le stockage.") from exc
+        except Exception as exc:  # noqa: BLE001 — botocore, aiohttp, OSError…: one French message
+            raise _unreachable(exc) from exc
+
+    def _local_target(self, name: str) -> Path:
+        target = Path(self.path(name))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return target
+
+    def put(self, name: str, data: bytes) -> None:
+        if self.local:
+            target = self._local_target(name)
+            try:
+                check_room(target.parent, len(data))
+                write_atomic(target, data)
+            except OSError as exc:
+                if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                    raise  # a full disk: the French 507 of app.errors
+                raise _unreachable(exc) from exc
+            return
+        self._call(self.fs.pipe_file, self.path(name), data)
+
+    def put_file(self, name: str, source: str | Path) -> None:
+        """Copy a local (temporary) file into the store under ``name``."""
+        if self.local:
+            target = self._local_target(name)
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+            os.close(fd)
+            try:
+                shutil.copyfile(source, tmp)
+                os.replace(tmp, target)
+            except BaseException as exc:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                if isinstance(exc, OSError):
+                    raise _unreachable(exc) from exc
+                raise
+            return
+        self._call(self.fs.put_file, str(source), self.path(name))
+
+    def open(self, name: str) -> IO[bytes]:
+        return self._call(self.fs.open, self.path(name), "rb")
+
+    def read(self, name: str) -> bytes:
+        return self._call(self.fs.cat_file, self.path(name))
+
+    def size(self, name: str) -> int:
+        return int(self._call(self.fs.size, self.path(name)))
+
+    def exists(self, name: str) -> bool:
+        return bool(self._call(self.fs.exists, self.path(name)))
+
+    def delete(self, name: str) -> None:
+        path = self.path(name)
+        with contextlib.suppress(FileNotFoundError):
+            self._call(self.fs.rm_file, path)
+
+    def listing(self, area: str) -> Iterator[tuple[str, float]]:
+        """Every stored name under ``area`` (« exports »…) with its modification time."""
+        base = self.root if area == self.flat_area else f"{self.root}/{area}"
+        try:
+            found = self._call(self.fs.find, base, detail=True)
+        except StorageError:
+            if self.local and not Path(base).exists():
+                return
+            raise
+        for path, info in sorted(found.items()):
+            name = path[len(self.root) + 1:] if path.startswith(self.root + "/") else path
+            if area == self.flat_area:
+                name = f"{area}/{name}"
+            if "/." in "/" + name or not NAME_RE.match(name):
+                continue  # temporary files of a write in progress
+            yield name, _mtime(info)
+
+
+def _mtime(info: dict) -> float:
+    value = info.get("mtime") or info.get("LastModified") or info.get("created") or 0
+    return value.timestamp() if hasattr(value, "timestamp") else float(value)
+
+
+class DocumentStorage:
+    """The documents' interface (random 32-hex names, fanned out by their first two
+    characters) over a ``FileStore`` area: ``documents/ab/ab12…``."""
+
+    def __init__(self, store: FileStore, area: str = "documents") -> None:
+        self.store, self.area = store, area
+
+    @property
+    def root(self) -> Path:
+        """The local folder of the documents (a local store only)."""
+        return Path(self.store.root) / ("" if self.store.flat_area == self.area else self.area)
+
+    def _name(self, key: str) -> str:
+        key = _checked(key)
+        return f"{self.area}/{key[:2]}/{key}"
 
     def path(self, key: str) -> Path:
-        key = _checked(key)
-        return self.root / key[:2] / key
+        """The local file of ``key`` (a local store only)."""
+        return Path(self.store.path(self._name(key)))
 
     def save(self, data: bytes) -> str:
         key = new_key()
-        target = self.path(key)
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            check_room(target.parent, len(data))
-            write_atomic(target, data)
+            self.store.put(self._name(key), data)
         except OSError as exc:
             raise StorageError(f"Le fichier n'a pas pu être enregistré ({exc.strerror}).") from exc
         return key
 
     def open(self, key: str) -> IO[bytes]:
-        try:
-            return self.path(key).open("rb")
-        except FileNotFoundError as exc:
-            raise StorageError("Le fichier est introuvable dans le stockage.") from exc
+        return self.store.open(self._name(key))
 
     def delete(self, key: str) -> None:
-        self.path(key).unlink(missing_ok=True)
+        self.store.delete(self._name(key))
 
     def exists(self, key: str) -> bool:
-        return self.path(key).is_file()
+        return self.store.exists(self._name(key))
 
     def keys(self) -> Iterator[tuple[str, float]]:
-        """Every stored name with its modification time (temporary files excluded)."""
-        if not self.root.is_dir():
-            return
-        for sub in sorted(self.root.iterdir()):
-            if not sub.is_dir():
-                continue
-            for item in sorted(sub.iterdir()):
-                if KEY_RE.match(item.name) and item.is_file():
-                    yield item.name, item.stat().st_mtime
+        for name, mtime in self.store.listing(self.area):
+            key = name.rsplit("/", 1)[-1]
+            if KEY_RE.match(key):
+                yield key, mtime
 
 
-class S3Storage:
-    """Files in an S3-compatible bucket (production option, configured by environment only)."""
+def LocalStorage(root: str | Path) -> DocumentStorage:  # noqa: N802 — the former class's name
+    """Documents in a local directory (``root/ab/ab12…``)."""
+    return DocumentStorage(FileStore(f"file://{Path(root).resolve()}", flat_area="documents"))
 
-    def __init__(self, client, bucket: str, prefix: str = "") -> None:
-        self.client = client
-        self.bucket = bucket
-        self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
 
-    @classmethod
-    def from_env(cls) -> "S3Storage":
-        """``BHASILE_S3_BUCKET`` and its companions (endpoint, region, keys, prefix)."""
+def storage_url() -> str:
+    """``BHASILE_STORAGE_URL`` (``s3://bucket/prefix``, ``file:///srv/bhasile``), default the
+    instance folder."""
+    url = current_app.config.get("BHASILE_STORAGE_URL") or ""
+    if not url:
+        url = f"file://{Path(current_app.config.get('INSTANCE_DIR') or current_app.instance_path).resolve()}"
+    return url
+
+
+def store_options(url: str) -> dict:
+    """fsspec options of an S3 URL: endpoint and region from the settings; the keys from the
+    usual ``AWS_ACCESS_KEY_ID`` / ``AWS_SECRET_ACCESS_KEY`` (read by s3fs itself)."""
+    if not url.startswith(("s3://", "s3a://")):
+        return {}
+    options: dict = {"config_kwargs": {"connect_timeout": 5, "read_timeout": 60,
+                                       "retries": {"max_attempts": 2}}}
+    endpoint = current_app.config.get("BHASILE_S3_ENDPOINT_URL")
+    if endpoint:
+        options["endpoint_url"] = endpoint
+    region = current_app.config.get("BHASILE_S3_REGION")
+    if region:
+        options["client_kwargs"] = {"region_name": region}
+    return options
+
+
+def file_store() -> FileStore:
+    """The file store of the running app (one per app, built on first use)."""
+    store = current_app.extensions.get("bhasile_files")
+    if store is None:
+        url = storage_url()
         try:
-            import boto3  # noqa: PLC0415  (optional dependency, only for this storage)
-        except ImportError as exc:
-            raise StorageError("BHASILE_S3_BUCKET est défini mais boto3 n'est pas installé.") from exc
-        options = {"endpoint_url": os.environ.get("BHASILE_S3_ENDPOINT_URL"),
-                   "region_name": os.environ.get("BHASILE_S3_REGION"),
-                   "aws_access_key_id": os.environ.get("BHASILE_S3_ACCESS_KEY_ID"),
-                   "aws_secret_access_key": os.environ.get("BHASILE_S3_SECRET_ACCESS_KEY")}
-        client = boto3.client("s3", **{k: v for k, v in options.items() if v})
-        return cls(client, os.environ["BHASILE_S3_BUCKET"], os.environ.get("BHASILE_S3_PREFIX", ""))
-
-    def _name(self, key: str) -> str:
-        return self.prefix + _checked(key)
-
-    def save(self, data: bytes) -> str:
-        key = new_key()
-        self.client.put_object(Bucket=self.bucket, Key=self._name(key), Body=data)
-        return key
-
-    def open(self, key: str) -> IO[bytes]:
-        try:
-            return self.client.get_object(Bucket=self.bucket, Key=self._name(key))["Body"]
-        except self.client.exceptions.NoSuchKey as exc:
-            raise StorageError("Le fichier est introuvable dans le stockage.") from exc
-
-    def delete(self, key: str) -> None:
-        self.client.delete_object(Bucket=self.bucket, Key=self._name(key))
-
-    def exists(self, key: str) -> bool:
-        try:
-            self.client.head_object(Bucket=self.bucket, Key=self._name(key))
-            return True
-        except self.client.exceptions.ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-                return False
-            raise
-
-    def keys(self) -> Iterator[tuple[str, float]]:
-        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket,
-                                                                      Prefix=self.prefix)
-        for page in pages:
-            for obj in page.get("Contents", []):
-                name = obj["Key"][len(self.prefix):]
-                if KEY_RE.match(name):
-                    yield name, obj["LastModified"].timestamp()
+            store = FileStore(url, **store_options(url))
+        except (ImportError, ValueError) as exc:
+            raise StorageError(f"BHASILE_STORAGE_URL « {url} » n'est pas utilisable : {exc}.") from exc
+        current_app.extensions["bhasile_files"] = store
+    return store
 
 
-def documents_dir() -> Path:
-    """The local documents directory of the running app."""
+def documents_dir() -> Optional[Path]:
+    """A local documents directory forced by ``BHASILE_DOCUMENTS_DIR`` (else the store's area)."""
     configured = current_app.config.get("BHASILE_DOCUMENTS_DIR") or os.environ.get("BHASILE_DOCUMENTS_DIR")
-    return Path(configured) if configured else Path(current_app.instance_path) / "documents"
+    return Path(configured) if configured else None
 
 
 def get_storage() -> Storage:
-    """The storage of the running app (one per app, built on first use)."""
+    """The documents' storage of the running app (the ``documents`` area of the file store)."""
     storage = current_app.extensions.get("bhasile_storage")
     if storage is None:
-        bucket = os.environ.get("BHASILE_S3_BUCKET")
-        storage = S3Storage.from_env() if bucket else LocalStorage(documents_dir())
+        forced = documents_dir()
+        storage = LocalStorage(forced) if forced else DocumentStorage(file_store())
         current_app.extensions["bhasile_storage"] = storage
     return storage
 

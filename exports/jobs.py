@@ -1,19 +1,23 @@
-"""Background exports: a workbook too large for the request is written by a worker thread.
+"""Background exports: a workbook too large for the request is written by a job worker.
 
 The request captures everything the export depends on — the user's scope, the list view's
-rows (filters, search and sort applied) — in an ``ExportJob`` row, then starts a thread with
-its own app context and database session. The thread writes a ``.part`` file under the
-instance folder and renames it when complete (a failure leaves no file), recording its
-progress in the row so that any web worker can report it. Files expire after
-``BHASILE_EXPORT_KEEP_HOURS``; ``cleanup_exports`` (a scheduled job) deletes them.
+rows (filters, search and sort applied) — in an ``ExportJob`` row, then hands the job id to
+the queue (``app.queue``: a worker process on PostgreSQL, a thread of the web process on
+SQLite). The worker derives the owner's scope from the account (the captured one is only
+compared with it), writes the workbook to a temporary file and copies it, once complete, to
+the file store (``app.storage``) as ``exports/<job id>.xlsx``: a job run again after a crash
+overwrites the same name, so there is never more than one copy, and any web worker of any
+host serves it. Progress is recorded in the row so that any web worker can report it. Files
+expire after ``BHASILE_EXPORT_KEEP_HOURS``; ``cleanup_exports`` (a scheduled job) deletes them.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
 import os
-import secrets
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -44,10 +48,9 @@ _SLOTS = {"sqlite": threading.BoundedSemaphore(1)}
 _DEFAULT_SLOTS = threading.BoundedSemaphore(2)
 
 
-def export_dir() -> Path:
-    path = Path(current_app.config["INSTANCE_DIR"]) / "exports"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+def stored_name(job_id: int) -> str:
+    """The name of a job's file in the file store (the same for every run of the job)."""
+    return f"exports/{int(job_id)}.xlsx"
 
 
 def scope_params(scope: Scope) -> dict:
@@ -83,8 +86,15 @@ def create_job(owner_id: int, kind: str, title: str, params: dict, rows_total: i
     return job
 
 
-def start(app: Flask, job_id: int) -> threading.Thread:
-    """Write the export in a daemon thread of this process."""
+def start(app: Flask, job_id: int) -> Optional[threading.Thread]:
+    """Hand the export to the job queue (PostgreSQL), or write it in a daemon thread of this
+    process (SQLite)."""
+    from app.queue import backend, enqueue
+
+    if backend(app) == "postgresql":
+        with app.app_context():
+            enqueue("export", job_id=job_id)
+        return None
     thread = threading.Thread(target=_run_in_app, args=(app, job_id), daemon=True,
                               name=f"bhasile-export-{job_id}")
     thread.start()
@@ -127,38 +137,49 @@ class Progress:
 
 def run(job_id: int) -> None:
     """Write the export of job ``job_id`` (in an app context); the job row tells how it ended."""
+    from app.scope import scope_of
+    from app.storage import file_store
+    from models import BhasileUser
+
     job = db.session.get(ExportJob, job_id)
-    if job is None or job.status != PENDING:
+    # RUNNING: run again after its worker died (the queue hands a job to one worker at a time)
+    if job is None or job.status not in (PENDING, RUNNING):
         return
     params = json.loads(job.params)
-    job.status, job.updated_at = RUNNING, utcnow()
+    job.status, job.updated_at, job.rows_done = RUNNING, utcnow(), 0
     db.session.commit()
-    final = export_dir() / f"{job.id}-{secrets.token_hex(8)}.xlsx"
-    part = final.with_suffix(".part")
+    final = stored_name(job.id)
+    fd, part = tempfile.mkstemp(prefix=f"bhasile-export-{job.id}-", suffix=".xlsx")
+    os.close(fd)
     progress = Progress(job_id)
     try:
         if not scope_unchanged(job):
             raise PermissionError("le périmètre du demandeur a changé depuis la demande")
-        rows = _write(job.kind, params, str(part), progress)
-        os.replace(part, final)
+        scope = scope_of(db.session.get(BhasileUser, job.owner_id))  # never the captured one
+        rows = _write(job.kind, params, part, progress, scope=scope)
+        file_store().put_file(final, part)
     except Exception as exc:  # noqa: BLE001 — any failure is recorded, no partial file stays
         db.session.rollback()
-        part.unlink(missing_ok=True)
         log.exception("Échec de l'export %s", job_id)
         progress.save(status=FAILED, finished_at=utcnow(), error=f"{type(exc).__name__}: {exc}"[:2000])
         return
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(part)  # the temporary file, copied to the store or not
     now = utcnow()
     hours = current_app.config.get("BHASILE_EXPORT_KEEP_HOURS", 24)
     progress.rows = rows
-    progress.save(status=DONE, rows_total=rows, file_path=str(final), finished_at=now,
+    progress.save(status=DONE, rows_total=rows, file_path=final, finished_at=now,
                   expires_at=now + dt.timedelta(hours=hours))
+    return None
 
 
-def _write(kind: str, params: dict, target: str, progress: Progress) -> int:
+def _write(kind: str, params: dict, target: str, progress: Progress,
+           scope: Optional[Scope] = None) -> int:
     from .generic import export_list
     from .workbook import export_view, export_workbook
 
-    scope = scope_from(params["scope"])
+    scope = scope if scope is not None else scope_from(params["scope"])
     user = params.get("user")
     if kind == "classeur":
         counts = export_workbook(db.session, target, scope, user=user, progress=progress)
@@ -184,7 +205,7 @@ def cleanup_exports(now: Optional[dt.datetime] = None) -> int:
         ExportJob.status == DONE, ExportJob.expires_at <= now)).all()
     for job in expired:
         if job.file_path:
-            Path(job.file_path).unlink(missing_ok=True)
+            remove_file(job.file_path)
         job.status, job.file_path, job.updated_at = EXPIRED, None, now
         changed += 1
     stale = db.session.scalars(select(ExportJob).where(
@@ -203,14 +224,31 @@ def cleanup_exports(now: Optional[dt.datetime] = None) -> int:
     return changed
 
 
+def remove_file(name: str) -> None:
+    """Delete an export's file: a name of the file store (a path of an older version)."""
+    from app.storage import StorageError, file_store
+
+    if os.path.isabs(name):
+        Path(name).unlink(missing_ok=True)
+        return
+    try:
+        file_store().delete(name)
+    except StorageError:
+        log.warning("Fichier d'export %s non supprimé.", name, exc_info=True)
+
+
 def _remove_orphans(now: dt.datetime) -> None:
-    """Files no job points to any more (a crash between rename and record), after a day."""
-    folder = export_dir()
+    """Files no job points to any more (a crash between copy and record), after a day."""
+    from app.storage import StorageError, file_store
+
     known = set(db.session.scalars(select(ExportJob.file_path).where(ExportJob.file_path.is_not(None))))
     limit = (now - dt.timedelta(days=1)).replace(tzinfo=dt.timezone.utc).timestamp()
-    for path in folder.iterdir():
-        if str(path) not in known and path.stat().st_mtime < limit:
-            path.unlink(missing_ok=True)
+    try:
+        for name, mtime in list(file_store().listing("exports")):
+            if name not in known and mtime < limit:
+                file_store().delete(name)
+    except StorageError:
+        log.warning("Fichiers d'export orphelins non vérifiés.", exc_info=True)
 
 
 def recent_jobs(owner_id: int, limit: int = 20) -> list[ExportJob]:

@@ -1,8 +1,9 @@
 """Large imports in the background: the preview of an upload and the apply of its batch.
 
-A file larger than ``BHASILE_IMPORT_BACKGROUND_BYTES`` is stored at once and its batch row
-created (status ``checking``); a worker thread with its own app context and database session
-previews it, then records the outcome in the batch exactly as ``create_batch`` does. « Appliquer »
+A file larger than ``BHASILE_IMPORT_BACKGROUND_BYTES`` is stored at once (in the file store,
+``app.storage``, so any host reads it) and its batch row created (status ``checking``); a job
+(``app.queue``: a worker process on PostgreSQL, a thread of the web process on SQLite) previews
+it, then records the outcome in the batch exactly as ``create_batch`` does. « Appliquer »
 on such a batch claims it (``applying``) and applies it in a worker thread, all or nothing as
 ``apply_batch`` does. The pipeline tells the rows read, checked and written (``Progress``), and
 the batch row holds them, at most every ``PROGRESS_SECONDS``, so that any web worker can report
@@ -21,7 +22,6 @@ import datetime as dt
 import logging
 import threading
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -32,12 +32,11 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.extensions import db
 from app.scope import Scope
-from app.storage import write_atomic
 from models.base import utcnow
 from models.imports import ImportBatch
 
 from .apply import StaleRows
-from .batches import _summary, apply_batch, original, storage_dir
+from .batches import _summary, apply_batch, original, store_original
 from .pipeline import ImportCommand
 
 log = logging.getLogger(__name__)
@@ -79,10 +78,9 @@ def start_preview(app: Flask, data: bytes, filename: str, owner: Owner,
                   year: Optional[int]) -> ImportBatch:
     """Store the file, record its batch (``checking``) and preview it in a worker thread."""
     safe = Path(filename).name[:200] or "fichier"
-    stored = storage_dir() / f"{uuid.uuid4().hex}-{safe}"
-    write_atomic(stored, data)  # a full disk leaves no partial original behind
+    stored = store_original(data, safe)
     now = utcnow()
-    batch = ImportBatch(filename=safe, stored_path=str(stored), year=year, origin="web",
+    batch = ImportBatch(filename=safe, stored_path=stored, year=year, origin="web",
                         username=owner.username, user_id=owner.user_id, status=CHECKING,
                         progress_stage="start", started_at=now, updated_at=now)
     db.session.add(batch)
@@ -131,8 +129,20 @@ def reap(batch: ImportBatch) -> ImportBatch:
     return batch
 
 
-def start(app: Flask, step: Callable[[int, Owner], Any], batch_id: int, owner: Owner) -> threading.Thread:
-    """Run ``step(batch_id, owner)`` in a daemon thread of this process."""
+def start(app: Flask, step: Callable[[int, Owner], Any], batch_id: int,
+          owner: Owner) -> Optional[threading.Thread]:
+    """Hand ``step(batch_id, owner)`` to the job queue (PostgreSQL: the job carries the batch,
+    the user id and, to compare only, the scope seen by the request), or run it in a daemon
+    thread of this process (SQLite)."""
+    from app.queue import backend, enqueue
+
+    if backend(app) == "postgresql":
+        from exports.jobs import scope_params
+
+        name = {"run_preview": "import_preview", "run_apply": "import_apply"}[step.__name__]
+        with app.app_context():
+            enqueue(name, batch_id=batch_id, user_id=owner.user_id, scope=scope_params(owner.scope))
+        return None
     thread = threading.Thread(target=_run_in_app, args=(app, step, batch_id, owner), daemon=True,
                               name=f"bhasile-import-{batch_id}")
     thread.start()

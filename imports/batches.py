@@ -16,7 +16,6 @@ from flask import current_app
 
 from app.extensions import db
 from app.scope import Scope
-from app.storage import write_atomic
 from models.base import utcnow
 from models.imports import ImportBatch
 
@@ -26,9 +25,31 @@ from .result import ImportResult
 
 
 def storage_dir() -> Path:
-    path = Path(current_app.config["UPLOAD_FOLDER"]) / "imports"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    """The local folder of import originals of older versions (new ones: ``store_original``)."""
+    return Path(current_app.config["UPLOAD_FOLDER"]) / "imports"
+
+
+def store_original(data: bytes, filename: str) -> str:
+    """Keep an uploaded file in the file store (``app.storage``); returns its stored name,
+    random (``imports/<hex>.<ext>``): the name the user gave stays in the batch row only."""
+    from app.storage import file_store
+
+    suffix = "".join(c for c in Path(filename).suffix.lower() if c.isalnum())[:10]
+    name = f"imports/{uuid.uuid4().hex}" + (f".{suffix}" if suffix else "")
+    file_store().put(name, data)  # a full disk or a lost bucket: nothing partial, French error
+    return name
+
+
+def _is_local(stored: str) -> bool:
+    return Path(stored).is_absolute()
+
+
+def original_size(batch: ImportBatch) -> int:
+    from app.storage import file_store
+
+    if _is_local(batch.stored_path):
+        return Path(batch.stored_path).stat().st_size
+    return file_store().size(batch.stored_path)
 
 
 def _summary(result: ImportResult, plan: Optional[dict] = None) -> str:
@@ -41,8 +62,7 @@ def create_batch(data: bytes, filename: str, scope: Scope, user: Any = None,
                  year: Optional[int] = None, origin: str = "web") -> tuple[ImportBatch, ImportResult]:
     """Store the file, preview it and record the batch (nothing of the domain is written)."""
     safe = Path(filename).name[:200] or "fichier"
-    stored = storage_dir() / f"{uuid.uuid4().hex}-{safe}"
-    write_atomic(stored, data)  # a full disk leaves no partial original behind
+    stored = store_original(data, safe)
     result = ImportCommand(data, safe, scope, year).validate()
     db.session.rollback()
     batch = ImportBatch(filename=safe, stored_path=str(stored), year=year, origin=origin,
@@ -59,7 +79,12 @@ def load_summary(batch: ImportBatch) -> dict:
 
 
 def original(batch: ImportBatch) -> bytes:
-    return Path(batch.stored_path).read_bytes()
+    """The uploaded file of ``batch``, from the file store (any host reads it)."""
+    from app.storage import file_store
+
+    if _is_local(batch.stored_path):
+        return Path(batch.stored_path).read_bytes()
+    return file_store().read(batch.stored_path)
 
 
 def apply_batch(batch: ImportBatch, scope: Scope, username: Optional[str],

@@ -16,7 +16,10 @@ def make_app(url: str, tmp: Path, **extra):
     from app import create_app
 
     config = {"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "t" * 40, "INSTANCE_DIR": str(tmp),
-              "TESTING": True, "SQLALCHEMY_ENGINE_OPTIONS": {}}
+              "TESTING": True, "SQLALCHEMY_ENGINE_OPTIONS": {},
+              # background jobs in threads of the test process, also on PostgreSQL: the real
+              # queue and its workers are tested as processes (tests/test_multihost.py)
+              "BHASILE_QUEUE": "thread"}
     config.update(extra)
     return create_app(config)
 

@@ -207,7 +207,8 @@ def test_an_import_upload_on_a_full_disk_is_a_french_507_and_writes_nothing(fres
     client = client_for(fresh_app, "normandie")
     token = Auth(client).csrf("/imports/")
     with fresh_app.app_context():
-        kept = imports.batches.storage_dir()
+        kept = Path(app.storage.file_store().root) / "imports"
+        kept.mkdir(parents=True, exist_ok=True)
         batches = db.session.query(ImportBatch).count()
     files_before = sorted(kept.iterdir())
     if when == "disk-already-full":

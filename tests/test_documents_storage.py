@@ -3,7 +3,6 @@ command that says when they drift apart."""
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import io
 import os
 import time
@@ -132,18 +131,6 @@ def test_stored_names_cannot_point_outside_the_storage(fresh_app):
             get_storage().open("../../secret_key")
 
 
-def test_a_bucket_without_boto3_is_a_clear_configuration_error(fresh_app, monkeypatch):
-    if importlib.util.find_spec("boto3") is not None:
-        pytest.skip("boto3 is installed here")
-    monkeypatch.setenv("BHASILE_S3_BUCKET", "bhasile-documents")
-    with fresh_app.app_context():
-        from app.storage import StorageError, get_storage
-
-        fresh_app.extensions.pop("bhasile_storage", None)
-        with pytest.raises(StorageError, match="boto3 n'est pas installé"):
-            get_storage()
-
-
 def test_the_documents_directory_is_configurable(fresh_app, tmp_path):
     fresh_app.config["BHASILE_DOCUMENTS_DIR"] = str(tmp_path / "ailleurs")
     with fresh_app.app_context():
@@ -155,56 +142,14 @@ def test_the_documents_directory_is_configurable(fresh_app, tmp_path):
     assert (tmp_path / "ailleurs" / key[:2] / key).read_bytes() == b"x"
 
 
-class FakeS3:
-    """Just enough of a boto3 S3 client to check what the bucket storage asks for."""
+def test_stored_names_of_every_area_refuse_traversal_and_junk(fresh_app):
+    with fresh_app.app_context():
+        from app.storage import StorageError, file_store
 
-    class exceptions:  # noqa: N801  (boto3 spelling)
-        class ClientError(Exception):
-            def __init__(self, code):
-                self.response = {"Error": {"Code": code}}
-
-        class NoSuchKey(Exception):
-            pass
-
-    def __init__(self):
-        self.objects: dict[tuple[str, str], bytes] = {}
-
-    def put_object(self, Bucket, Key, Body):  # noqa: N803
-        self.objects[(Bucket, Key)] = Body
-
-    def get_object(self, Bucket, Key):  # noqa: N803
-        if (Bucket, Key) not in self.objects:
-            raise self.exceptions.NoSuchKey()
-        return {"Body": io.BytesIO(self.objects[(Bucket, Key)])}
-
-    def head_object(self, Bucket, Key):  # noqa: N803
-        if (Bucket, Key) not in self.objects:
-            raise self.exceptions.ClientError("404")
-
-    def delete_object(self, Bucket, Key):  # noqa: N803
-        self.objects.pop((Bucket, Key), None)
-
-    def get_paginator(self, name):
-        fake = self
-
-        class Paginator:
-            def paginate(self, Bucket, Prefix):  # noqa: N803
-                yield {"Contents": [{"Key": k, "LastModified": dt.datetime(2026, 1, 1)}
-                                    for (b, k) in fake.objects if b == Bucket and k.startswith(Prefix)]}
-        return Paginator()
-
-
-def test_the_bucket_storage_keeps_random_names_under_its_prefix():
-    from app.storage import S3Storage, StorageError, compare_files
-
-    client = FakeS3()
-    storage = S3Storage(client, "bhasile", prefix="/documents/")
-    key = storage.save(b"%PDF-1.4")
-    assert list(client.objects) == [("bhasile", f"documents/{key}")]
-    assert storage.open(key).read() == b"%PDF-1.4" and storage.exists(key)
-    client.put_object(Bucket="bhasile", Key="documents/README", Body=b"not ours")
-    assert compare_files(storage, {key, "0" * 32}) == ([], ["0" * 32])
-    storage.delete(key)
-    assert not storage.exists(key)
-    with pytest.raises(StorageError):
-        storage.open(key)
+        store = file_store()
+        for name in ("../secret_key", "exports/../../secret_key", "/etc/passwd", "exports/.hidden",
+                     "autre/1.xlsx", "exports/a/../../b", "exports/", "exports/a b", 3):
+            with pytest.raises(StorageError):
+                store.path(name)
+        store.put("exports/1.xlsx", b"ok")
+        assert store.read("exports/1.xlsx") == b"ok" and [n for n, _t in store.listing("exports")] == ["exports/1.xlsx"]

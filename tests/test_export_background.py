@@ -201,8 +201,11 @@ def test_expired_files_are_cleaned_and_silent_jobs_fail(fresh_app):
         from models import ExportJob, JobRun
         from models.base import utcnow
 
+        from app.storage import file_store
+
         job = db.session.get(ExportJob, done["id"])
-        path = Path(job.file_path)
+        assert job.file_path == f"exports/{job.id}.xlsx"  # a name of the file store
+        path = Path(file_store().path(job.file_path))
         assert path.exists()
         stuck = ExportJob(owner_id=job.owner_id, kind="classeur", title="x.xlsx", params="{}",
                           status="en_cours", updated_at=utcnow() - dt.timedelta(hours=2))

@@ -190,10 +190,19 @@ class ExportJobView(BaseView):
         from exports.jobs import scope_unchanged
 
         job = _owned(job_id)
-        if job.status != DONE or not job.file_path or not os.path.exists(job.file_path) \
-                or not scope_unchanged(job):
+        if job.status != DONE or not job.file_path or not scope_unchanged(job):
             abort(404)
-        return send_file(job.file_path, mimetype=XLSX, as_attachment=True, download_name=job.title)
+        if os.path.isabs(job.file_path):  # written by an older version, on this host's disk
+            if not os.path.exists(job.file_path):
+                abort(404)
+            return send_file(job.file_path, mimetype=XLSX, as_attachment=True,
+                             download_name=job.title)
+        from app.storage import file_store
+
+        store = file_store()  # unreachable: StorageError, a French 503 (app.errors)
+        if not store.exists(job.file_path):
+            abort(404)
+        return send_file(store.open(job.file_path), mimetype=XLSX, as_attachment=True, download_name=job.title)
 
     @expose("/mes-exports/")
     @has_access

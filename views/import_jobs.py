@@ -89,11 +89,10 @@ def progress_page(view: BaseView, batch: ImportBatch) -> Optional[str]:
 def start_apply(batch: ImportBatch):
     """« Appliquer »: one apply at a time per batch; a large file in the background, followed
     on the batch page; a small one at once, told by a message."""
-    from pathlib import Path
-
     from imports import background
+    from imports.batches import original_size
 
-    batch_id, size = batch.id, Path(batch.stored_path).stat().st_size
+    batch_id, size = batch.id, original_size(batch)
     if not background.claim_apply(batch_id):
         flash(_("Cet import est déjà en cours d'application : suivez son avancement sur cette "
                 "page, inutile de le relancer."), "warning")

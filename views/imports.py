@@ -17,7 +17,7 @@ from wtforms.validators import ValidationError
 
 from app.extensions import db
 from app.scope import current_scope
-from app.storage import check_room
+from app.storage import check_room_for
 from models.imports import ImportBatch
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -90,7 +90,7 @@ class ImportView(BaseView):
     @has_access
     @permission_name("add")
     def upload(self):
-        from imports.batches import create_batch, storage_dir
+        from imports.batches import create_batch
 
         if not _csrf_ok():
             return redirect(url_for(".index"))
@@ -103,7 +103,7 @@ class ImportView(BaseView):
             flash(_("Année invalide : %(y)s.", y=year), "danger")
             return redirect(url_for(".index"))
         data = upload.read()
-        check_room(storage_dir(), len(data))  # full disk: a French 507 before a byte is written
+        check_room_for(len(data))  # full disk: a French 507 before a byte is written
         from imports import background
         from views.import_jobs import owner
 
