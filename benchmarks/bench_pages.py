@@ -25,7 +25,7 @@ from bench_aggregates import drop_pg, make_app  # noqa: E402
 USER, PASSWORD = "banc-pages", "Mot-de-passe-du-banc-2026"
 
 PG = "postgresql+psycopg://postgres@127.0.0.1:5432"
-PG_PREFIX = os.environ.get("BHASILE_BENCH_PG_PREFIX", "bhasile_pages_bench")
+PG_PREFIX = os.environ.get("BHASILE_BENCH_PG_PREFIX", "bhasile_bench_pages")
 TARGET_RATIO, TARGET_MS = 1.5, 150.0
 #: The map's first request: mainland France at the page's initial zoom.
 MAP_VIEW = "zoom=6&bbox=-5.5,41.0,10.0,51.5"
@@ -46,6 +46,10 @@ def prepare(app, scale: int) -> None:
     runner = app.test_cli_runner()
     assert runner.invoke(args=["bhasile", "init"]).exit_code == 0
     result = runner.invoke(args=["bhasile", "demo", "--scale", str(scale)])
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        import traceback
+
+        traceback.print_exception(result.exception)
     assert result.exit_code == 0, result.output
     assert runner.invoke(args=["bhasile", "rebuild"]).exit_code == 0
     with app.app_context():
