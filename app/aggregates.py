@@ -14,14 +14,16 @@ from typing import Any, Optional
 from sqlalchemy import Float, and_, case, cast, delete, extract, func, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 
-from models import (ActiviteMensuelle, Adresse, AdresseAnnee, AggOperateur, AggStructure,
+from models import (ActiviteMensuelle, Adresse, AdresseAnnee, AggATraiter, AggCarte, AggOperateur, AggStructure,
                     AggStructureAnnee, AggTerritoire, BudgetAnnee, Departement, PlacesAnnee,
                     Structure)
 
+from .a_traiter import build as build_a_traiter
+from .carte_grid import build as build_carte
 from .aggregates_rollup import build_operateurs, build_territoires, count_rows
 from .seuils import TYPES, seuils
 
-AGG_MODELS = (AggTerritoire, AggOperateur, AggStructure, AggStructureAnnee)
+AGG_MODELS = (AggATraiter, AggCarte, AggTerritoire, AggOperateur, AggStructure, AggStructureAnnee)
 
 
 def days_in_year(year_col):
@@ -196,6 +198,8 @@ def rebuild(engine: Engine, today: Optional[dt.date] = None,
         flag_alerts(conn, config)
         counts["agg_operateur"] = build_operateurs(conn)
         counts["agg_territoire"] = build_territoires(conn)
+        counts["agg_a_traiter"] = build_a_traiter(conn, today)
+        counts["agg_carte"] = build_carte(conn)
     return counts
 
 

@@ -1,6 +1,6 @@
 """The BHasile domain, one module per area; importing this package registers every table."""
 from .activite import ActiviteMensuelle
-from .aggregats import AggOperateur, AggStructure, AggStructureAnnee, AggTerritoire, JobLock, JobRun
+from .aggregats import AggATraiter, AggCarte, AggOperateur, AggStructure, AggStructureAnnee, AggTerritoire, JobLock, JobRun
 from .annuel import BudgetAnnee, PlacesAnnee
 from .campagne import Campagne, Tache, TacheCommentaire
 from .convention import Convention, ConventionStructure
@@ -19,7 +19,7 @@ from .user import BhasileUser
 from .vue import VueEnregistree
 
 __all__ = [
-    "AggOperateur", "AggStructure", "AggStructureAnnee", "AggTerritoire", "JobLock", "JobRun",
+    "AggATraiter", "AggCarte", "AggOperateur", "AggStructure", "AggStructureAnnee", "AggTerritoire", "JobLock", "JobRun",
     "ActiviteMensuelle", "Adresse", "AdresseAnnee", "BhasileUser", "BudgetAnnee", "Changement",
     "Contact", "Controle", "Convention", "ConventionStructure", "Departement", "Document", "Eig",
     "Campagne", "Tache", "TacheCommentaire",

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Optional
 
-from sqlalchemy import Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, Date, DateTime, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from flask_appbuilder import Model
@@ -99,6 +99,54 @@ class AggStructure(Model):
     alerte_indisponibles: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     alerte_cout: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     alerte_encadrement: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+
+
+class AggATraiter(Model):
+    """One line of « À traiter »: a structure in one rubrique (an autorisation or convention
+    ending, an alert, a fiche to complete, documents owed), with its territory for the scope
+    and the date or reference the line shows. Rebuilt with the other aggregates, so the page
+    reads a page of lines and a count per rubrique, whatever the size of the park."""
+
+    __tablename__ = "agg_a_traiter"
+    __table_args__ = (
+        Index("ix_agg_a_traiter_order", "rubrique", "echeance", "code_dna"),
+        Index("ix_agg_a_traiter_dep", "rubrique", "departement_id"),
+        Index("ix_agg_a_traiter_op", "rubrique", "operateur_id"),
+    )
+
+    rubrique: Mapped[str] = mapped_column(String(20), primary_key=True)
+    structure_id: Mapped[int] = mapped_column(ForeignKey("structure.id", ondelete="CASCADE"),
+                                              primary_key=True)
+    code_dna: Mapped[str] = mapped_column(String(10), nullable=False)
+    departement_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    region_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    operateur_id: Mapped[Optional[int]] = mapped_column(Integer)
+    echeance: Mapped[Optional[dt.date]] = mapped_column(Date)
+    reference: Mapped[Optional[str]] = mapped_column(String(100))
+
+
+class AggCarte(Model):
+    """The map's clusters, counted once per rebuild: per zoom level (up to
+    ``app.carte_grid.GRID_MAX_ZOOM``) and cell of its grid, the structures of one département
+    and one type — a national view then reads a few hundred rows whatever the park's size."""
+
+    __tablename__ = "agg_carte"
+    __table_args__ = (Index("ix_agg_carte_cell", "zoom", "gy", "gx"),)
+
+    zoom: Mapped[int] = mapped_column(Integer, primary_key=True)
+    gx: Mapped[int] = mapped_column(Integer, primary_key=True)
+    gy: Mapped[int] = mapped_column(Integer, primary_key=True)
+    departement_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    type: Mapped[str] = mapped_column(String(10), primary_key=True)
+    region_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    n: Mapped[int] = mapped_column(Integer, nullable=False)
+    min_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    sum_lat: Mapped[float] = mapped_column(Float, nullable=False)
+    sum_lng: Mapped[float] = mapped_column(Float, nullable=False)
+    min_lat: Mapped[float] = mapped_column(Float, nullable=False)
+    min_lng: Mapped[float] = mapped_column(Float, nullable=False)
+    max_lat: Mapped[float] = mapped_column(Float, nullable=False)
+    max_lng: Mapped[float] = mapped_column(Float, nullable=False)
 
 
 class AggOperateur(Model):

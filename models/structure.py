@@ -27,6 +27,7 @@ class Structure(Versioned, Model):
         CheckConstraint("fin_convention IS NULL OR debut_convention IS NULL "
                         "OR fin_convention > debut_convention", name="ck_structure_convention"),
         Index("ix_structure_dep_type", "departement_id", "type"),
+        Index("ix_structure_coordonnees", "latitude", "longitude"),  # the map's viewport
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -49,7 +49,7 @@ def test_filters_narrow_the_markers_within_the_scope(app):
 def test_the_map_page_offers_the_filters_of_the_territory_and_the_outline(app):
     page = client_for(app, "calvados").get("/carte/?type=CADA").get_data(as_text=True)
     assert 'id="map-type"' in page and '<option value="CADA" selected>' in page
-    assert "/carte/structures.json?type=CADA" in page
+    assert "/carte/clusters.json?type=CADA" in page  # the view's clusters, with the filters
     assert "vendor/france-departements/departements.geojson" in page
     assert page.count('class="bh-map-dot') == 5
 

@@ -179,6 +179,8 @@ def add_paris_gap(app) -> None:
 def test_a_traiter_lists_the_structures_to_complete_of_the_territory_only(imported):
     app, _report = imported
     add_paris_gap(app)
+    # « À traiter » reads the aggregates, rebuilt within the minute after a save or an import
+    assert run_cli(app, "bhasile", "rebuild").exit_code == 0
     page = client_for(app, "calvados").get("/a-traiter/").get_data(as_text=True)
     section = page[page.index('id="a-traiter-completude"'):page.index('id="a-traiter-documents"')]
     assert "Fiches à compléter" in section

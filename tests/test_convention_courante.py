@@ -15,7 +15,7 @@ from sqlalchemy import delete, select
 
 from models import Convention, ConventionStructure, Departement, Structure
 from models.enums import StatutConvention, TypeConvention
-from tests.conftest import client_for
+from tests.conftest import client_for, run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 _SERIAL = itertools.count(1)
@@ -44,6 +44,8 @@ def _give_conventions(app, sid: int, *conventions: tuple) -> None:
             convention.structures.append(ConventionStructure(structure_id=sid))
             db.session.add(convention)
         db.session.commit()
+    # « À traiter » reads the aggregates, rebuilt within the minute after a save
+    assert run_cli(app, "bhasile", "rebuild").exit_code == 0
 
 
 def _fin(app, sid: int):

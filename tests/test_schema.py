@@ -14,6 +14,12 @@ from tests import dbutil
 from tests.conftest import make_app, run_cli
 
 
+def include_name(name, type_, parent_names) -> bool:
+    """The structures' search index (FTS5 table and its shadow tables on SQLite, a trigram-indexed
+    table on PostgreSQL) belongs to the migration alone: no model describes it."""
+    return not (type_ == "table" and name.startswith("structure_recherche"))
+
+
 def test_migrations_match_models(tmp_path):
     app = make_app(dbutil.create_empty(tmp_path, "migr"), tmp_path)
     with app.app_context():
@@ -23,7 +29,8 @@ def test_migrations_match_models(tmp_path):
 
         upgrade(directory=app.extensions["migrate"].directory)
         with db.engine.connect() as conn:
-            ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+            ctx = MigrationContext.configure(conn, opts={"compare_type": True,
+                                                         "include_name": include_name})
             diff = compare_metadata(ctx, Model.metadata)
         db.engine.dispose()
     assert diff == []

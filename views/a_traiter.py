@@ -1,4 +1,7 @@
-"""« À traiter »: what needs an agent's action in their territory, each line linked to its record."""
+"""« À traiter »: what needs an agent's action in their territory, each line linked to its record.
+
+Each rubrique is read from ``agg_a_traiter`` (``app.a_traiter``, rebuilt with the aggregates):
+a count and the first lines, then the details of those lines only."""
 from __future__ import annotations
 
 import datetime as dt
@@ -10,21 +13,21 @@ from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.security.decorators import permission_name
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
-from app import completude
+from app import a_traiter, completude
+from app.a_traiter import RUBRIQUES
 from app.extensions import db
-from app.scope import current_scope, structure_condition
-from app.tableaux import add_months
-from models import AggStructure, Convention, ConventionStructure, Structure
-from models.enums import StatutConvention, TypeConvention
+from app.scope import current_scope
+from models import AggStructure, Structure
 
 MAX_LINES = 100
 
 
 @dataclass
 class Section:
-    """One kind of thing to handle, with its lines (structure id, code, name, detail)."""
+    """One kind of thing to handle: how many lines in the territory (``total``) and the first
+    ones (structure id, code, name, detail)."""
 
     key: str
     title: str
@@ -32,13 +35,7 @@ class Section:
     more_url: Optional[str] = None
     note: Optional[str] = None
     endpoint: str = "StructureView.show"   #: where a line links (its id is the page's ``pk``)
-
-
-def _period_lines(col, today: dt.date, limit: dt.date, scope) -> list[tuple]:
-    rows = db.session.execute(select(Structure.id, Structure.code_dna, Structure.nom, col)
-                              .where(structure_condition(scope), col.is_not(None), col <= limit)
-                              .order_by(col, Structure.code_dna)).all()
-    return [(sid, code, nom or "", _status(end, today)) for sid, code, nom, end in rows]
+    total: int = 0
 
 
 def _status(end: dt.date, today: dt.date) -> str:
@@ -47,97 +44,85 @@ def _status(end: dt.date, today: dt.date) -> str:
     return _("< 3 mois : fin le %(d)s", d=end.strftime("%d/%m/%Y"))
 
 
-def _cpom_lines(today: dt.date, limit: dt.date, scope) -> list[tuple]:
-    rows = db.session.execute(
-        select(Structure.id, Structure.code_dna, Structure.nom, Convention.reference, Convention.date_fin)
-        .join(ConventionStructure, ConventionStructure.structure_id == Structure.id)
-        .join(Convention, Convention.id == ConventionStructure.convention_id)
-        .where(structure_condition(scope), Convention.type == TypeConvention.CPOM,
-               Convention.statut.not_in([StatutConvention.RESILIEE, StatutConvention.BROUILLON]),
-               Convention.date_fin.is_not(None))).all()
-    latest: dict[int, tuple] = {}
-    for row in rows:  # the structure's most recent CPOM is the one that matters
-        if row[0] not in latest or row[4] > latest[row[0]][4]:
-            latest[row[0]] = row
-    due = sorted((r for r in latest.values() if r[4] <= limit), key=lambda r: (r[4], r[1]))
-    return [(sid, code, nom or "", f"{ref} — {_status(end, today)}") for sid, code, nom, ref, end in due]
-
-
-def _alert_lines(condition, detail) -> list[tuple]:
-    rows = db.session.execute(select(Structure.id, Structure.code_dna, Structure.nom, AggStructure)
-                              .join(AggStructure, AggStructure.structure_id == Structure.id)
-                              .where(structure_condition(current_scope()), condition)
-                              .order_by(Structure.code_dna)).all()
-    return [(sid, code, nom or "", detail(agg)) for sid, code, nom, agg in rows]
-
-
 def _pct(value: Optional[float]) -> str:
     return "–" if value is None else f"{value * 100:.1f} %".replace(".", ",")
 
 
-def _documents_section(scope) -> Section:
-    section = Section("documents", _("Documents obligatoires manquants"))
-    try:
+def _alert_details(ids: list[int]) -> dict[int, AggStructure]:
+    return {a.structure_id: a for a in db.session.scalars(
+        select(AggStructure).where(AggStructure.structure_id.in_(ids)))} if ids else {}
+
+
+def _details(key: str, rows: list[tuple], today: dt.date) -> list[str]:
+    """The detail column of the lines shown (computed for them only)."""
+    ids = [r[0] for r in rows]
+    if key in ("autorisations", "conventions"):
+        return [_status(r[3], today) for r in rows]
+    if key == "cpom":
+        return [f"{r[4]} — {_status(r[3], today)}" for r in rows]
+    if key == "budget":
+        return [_("aucune dotation accordée") for _r in rows]
+    if key in ("occupation", "indues", "ecart"):
+        agg = _alert_details(ids)
+        out = []
+        for r in rows:
+            g = agg.get(r[0])
+            if g is None:
+                out.append("")
+            elif key == "occupation":
+                out.append(_pct(g.taux_occupation))
+            elif key == "indues":
+                out.append(_("BPI %(b)s, déboutés %(d)s, total %(t)s", b=_pct(g.taux_bpi),
+                             d=_pct(g.taux_deboutes), t=_pct(g.taux_indues)))
+            else:
+                out.append(_("%(p)s places, %(a)s aux adresses", p=g.places, a=g.places_adresses or 0))
+        return out
+    if key == "completude":
+        fiches = completude.evaluate(db.session, Structure.id.in_(ids), completude.shown_years(today),
+                                     documents=False)
+        return [fiches[r[0]].summary(documents=False) if r[0] in fiches else "" for r in rows]
+    if key == "documents":
         from app.documents import missing_documents
-    except ImportError:
-        section.note = _("La liste des documents obligatoires n'est pas encore disponible.")
-        return section
-    ids = db.session.scalars(select(Structure.id).where(structure_condition(scope))).all()
-    by_structure: dict[int, list] = {}
-    for item in missing_documents(db.session, ids):
-        by_structure.setdefault(item.structure_id, []).append(item)
-    names = dict(db.session.execute(select(Structure.id, Structure.nom).where(
-        Structure.id.in_(list(by_structure)))).all()) if by_structure else {}
-    for sid, items in sorted(by_structure.items(), key=lambda kv: kv[1][0].code_dna):
-        labels = ", ".join(f"{i.label}{f' {i.annee}' if i.annee else ''}" for i in items)
-        section.lines.append((sid, items[0].code_dna, names.get(sid) or "", labels))
-    return section
+
+        by_structure: dict[int, list] = {}
+        for item in missing_documents(db.session, ids, today.year):
+            by_structure.setdefault(item.structure_id, []).append(item)
+        return [", ".join(f"{i.label}{f' {i.annee}' if i.annee else ''}"
+                          for i in by_structure.get(r[0], [])) for r in rows]
+    raise KeyError(key)
 
 
-def _completude_section(scope, today: dt.date) -> Section:
-    """Structures whose fiche misses a value (FINESS, coordinates, dates, a year's places or
-    budget...): created from the files agents had, to complete now."""
-    fiches = completude.evaluate(db.session, structure_condition(scope),
-                                 completude.shown_years(today), documents=False)
-    lines = [(f.id, f.code_dna, f.nom, f.summary(documents=False))
-             for f in fiches.values() if f.a_completer]
-    return Section("completude", _("Fiches à compléter"), lines)
+def _titles(today: dt.date) -> dict[str, str]:
+    return {
+        "autorisations": _("Autorisations expirées ou à échéance dans 3 mois"),
+        "conventions": _("Conventions expirées ou à échéance dans 3 mois"),
+        "cpom": _("CPOM expirés ou à échéance dans 3 mois"),
+        "occupation": _("Taux d'occupation sous le seuil (12 derniers mois)"),
+        "indues": _("Présences indues au-dessus des plafonds"),
+        "ecart": _("Écart de plus de 10 % entre places et places des adresses"),
+        "budget": _("Budget %(y)s manquant", y=today.year - 1),
+        "completude": _("Fiches à compléter"),
+        "documents": _("Documents obligatoires manquants"),
+    }
 
 
-def sections(today: dt.date) -> list[Section]:
-    """Every section of the page for the current user."""
+def sections(today: dt.date, size: int = MAX_LINES) -> list[Section]:
+    """Every section of the page for the current user: per rubrique, the count in the
+    territory and the first ``size`` lines, from the aggregates (``app.a_traiter``)."""
     scope = current_scope()
-    limit = add_months(today, 3)
-    a = AggStructure
-
-    def more(alerte):
-        return url_for("DashboardView.structures", niveau="national", code="FR", alerte=alerte)
-
-    return [
-        Section("autorisations", _("Autorisations expirées ou à échéance dans 3 mois"),
-                _period_lines(Structure.fin_autorisation, today, limit, scope)),
-        Section("conventions", _("Conventions expirées ou à échéance dans 3 mois"),
-                _period_lines(Structure.fin_convention, today, limit, scope)),
-        Section("cpom", _("CPOM expirés ou à échéance dans 3 mois"), _cpom_lines(today, limit, scope)),
-        Section("occupation", _("Taux d'occupation sous le seuil (12 derniers mois)"),
-                _alert_lines(a.alerte_occupation.is_(True), lambda g: _pct(g.taux_occupation)),
-                more("occupation")),
-        Section("indues", _("Présences indues au-dessus des plafonds"),
-                _alert_lines(or_(a.alerte_bpi.is_(True), a.alerte_deboutes.is_(True),
-                                 a.alerte_indues.is_(True)),
-                             lambda g: _("BPI %(b)s, déboutés %(d)s, total %(t)s", b=_pct(g.taux_bpi),
-                                         d=_pct(g.taux_deboutes), t=_pct(g.taux_indues))),
-                more("indues")),
-        Section("ecart", _("Écart de plus de 10 % entre places et places des adresses"),
-                _alert_lines(a.alerte_ecart.is_(True),
-                             lambda g: _("%(p)s places, %(a)s aux adresses", p=g.places,
-                                         a=g.places_adresses or 0)), more("ecart")),
-        Section("budget", _("Budget %(y)s manquant", y=today.year - 1),
-                _alert_lines(a.budget_n1_manquant.is_(True), lambda g: _("aucune dotation accordée"))),
-        _completude_section(scope, today),
-        _documents_section(scope),
-        _dialogue_section(scope, today),
-    ]
+    titles = _titles(today)
+    out = []
+    for key in RUBRIQUES:
+        total, rows = a_traiter.page(db.session, key, scope, size)
+        details = _details(key, rows, today) if rows else []
+        lines = [(r[0], r[1], r[2] or "", d) for r, d in zip(rows, details)]
+        more = url_for("DashboardView.structures", niveau="national", code="FR", alerte=key) \
+            if key in ("occupation", "indues", "ecart") else None
+        out.append(Section(key, titles[key], lines, more, total=total))
+    dialogue = _dialogue_section(scope, today)
+    dialogue.total = len(dialogue.lines)
+    out.append(dialogue)
+    return out
 
 
 def _dialogue_section(scope, today: dt.date) -> Section:

@@ -10,7 +10,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from sqlalchemy import String, and_, case, exists, func, or_, select, type_coerce
+from sqlalchemy import String, and_, case, column, exists, func, or_, select, table, type_coerce
 from sqlalchemy.orm import contains_eager
 
 from markupsafe import Markup, escape
@@ -72,6 +72,37 @@ def _date(value: Any) -> Optional[dt.date]:
         return None
 
 
+#: The search index (migration a7c4e2f9d815): one line per structure, its searched text kept
+#: in sync by triggers — an FTS5 trigram table on SQLite (``rowid`` = structure id, its LIKE
+#: goes through the trigram index), a table with a pg_trgm GIN index on PostgreSQL.
+_FTS = table("structure_recherche", column("rowid"), column("doc"))
+_TRGM = table("structure_recherche", column("structure_id"), column("doc"))
+
+
+def search_condition(q: str):
+    """The structures whose code DNA, name, commune, postal code, FINESS, opérateur or an
+    address's commune or postal code contains ``q`` (case-insensitive), through the index."""
+    like = f"%{q}%"
+    if db.engine.dialect.name == "sqlite":
+        return Structure.id.in_(select(_FTS.c.rowid).where(_FTS.c.doc.like(like)))
+    if db.engine.dialect.name == "postgresql":
+        return Structure.id.in_(select(_TRGM.c.structure_id).where(_TRGM.c.doc.ilike(like)))
+    return scan_condition(q)
+
+
+def scan_condition(q: str):
+    """The same search without the index (every structure read): the reference the indexed
+    search is tested against."""
+    like = f"%{q}%"
+    return or_(
+        Structure.code_dna.ilike(like), Structure.nom.ilike(like),
+        Structure.commune.ilike(like), Structure.code_postal.like(like),
+        Structure.code_finess.ilike(like),
+        Structure.operateur_id.in_(select(Operateur.id).where(Operateur.nom.ilike(like))),
+        exists().where(Adresse.structure_id == Structure.id,
+                       or_(Adresse.commune.ilike(like), Adresse.code_postal.like(like))))
+
+
 @dataclass
 class ListArgs:
     """What the user asked the list for (from the query string)."""
@@ -112,13 +143,7 @@ class ListArgs:
     def conditions(self) -> list:
         conds = []
         if self.q:
-            like = f"%{self.q}%"
-            conds.append(or_(
-                Structure.code_dna.ilike(like), Structure.nom.ilike(like),
-                Structure.commune.ilike(like), Structure.code_postal.like(like),
-                Structure.code_finess.ilike(like), Operateur.nom.ilike(like),
-                exists().where(Adresse.structure_id == Structure.id,
-                               or_(Adresse.commune.ilike(like), Adresse.code_postal.like(like)))))
+            conds.append(search_condition(self.q))
         if self.types:
             conds.append(Structure.type.in_([TypeStructure(t) for t in self.types]))
         if self.region:
@@ -172,10 +197,15 @@ def fetch(a: ListArgs, scope: Scope) -> tuple[int, list[Row]]:
     order = SORTS[a.sort]()
     order = order.desc() if a.desc else order.asc()
     places, bati = places_expr().label("places_latest"), bati_expr().label("bati")
-    stmt = (base.add_columns(places, bati).where(where)
+    # the page's ids first: the computed columns (places, bâti) are then read for the page's
+    # rows only, not for every structure matching the filters (SQLite computes a selected
+    # column before sorting)
+    ids = (base.with_only_columns(Structure.id).where(where)
+           .order_by(order.nulls_last(), Structure.code_dna)
+           .offset(a.page * a.psize).limit(a.psize).scalar_subquery())
+    stmt = (base.add_columns(places, bati).where(Structure.id.in_(ids))
             .options(contains_eager(Structure.departement), contains_eager(Structure.operateur))
-            .order_by(order.nulls_last(), Structure.code_dna)
-            .offset(a.page * a.psize).limit(a.psize))
+            .order_by(order.nulls_last(), Structure.code_dna))
     page = db.session.execute(stmt).all()
     ids = [s.id for s, _p, _b in page]
     communes: dict[int, set[str]] = {i: set() for i in ids}
@@ -194,16 +224,33 @@ def options(pairs, selected) -> Markup:
         for value, label in pairs))
 
 
-def choices(scope: Scope) -> dict[str, list]:
-    """Drop-down options of the filters, limited to the user's territory."""
+#: Opérateurs proposed at most by the autocomplete (the first by name).
+OPERATEURS_MAX = 20
+
+
+def operateur_matches(scope: Scope, q: str, limit: int = OPERATEURS_MAX) -> list[dict]:
+    """The opérateurs of the territory whose name contains ``q`` (all when empty), by name:
+    the autocomplete of the opérateur filter (list, map)."""
+    stmt = select(Operateur.id, Operateur.nom).where(condition_for(Operateur, scope))
+    q = q.strip()[:100]
+    if q:
+        stmt = stmt.where(Operateur.nom.ilike(f"%{q}%"))
+    return [{"id": i, "nom": nom} for i, nom in
+            db.session.execute(stmt.order_by(Operateur.nom, Operateur.id).limit(limit))]
+
+
+def choices(scope: Scope, operateur: Optional[int] = None) -> dict[str, list]:
+    """Drop-down options of the filters, limited to the user's territory; the opérateur is
+    chosen by autocomplete (``operateur_matches``): only the selected one is read, when it is
+    in the territory."""
     regions = db.session.execute(select(Region.id, Region.nom).where(condition_for(Region, scope))
                                  .order_by(Region.nom)).all()
     deps = db.session.execute(
         select(Departement.id, Departement.code, Departement.nom)
         .where(condition_for(Departement, scope)).order_by(Departement.code)).all()
-    ops = db.session.execute(select(Operateur.id, Operateur.nom)
-                             .where(condition_for(Operateur, scope)).order_by(Operateur.nom)).all()
-    return {"regions": regions, "departements": deps, "operateurs": ops,
+    selected = db.session.execute(select(Operateur.id, Operateur.nom).where(
+        Operateur.id == operateur, condition_for(Operateur, scope))).first() if operateur else None
+    return {"regions": regions, "departements": deps, "operateur": selected,
             "departements_pairs": [(i, f"{code} - {nom}") for i, code, nom in deps],
             "types": [t.value for t in TypeStructure], "publics": Public.choices(),
             "batis": ["DIFFUS", "COLLECTIF", "MIXTE"]}

@@ -1,9 +1,9 @@
 """Structures: the list, the fiche and one edit form per section, plus the REST API."""
 from __future__ import annotations
 
-from flask import abort, current_app, flash, request
+from flask import abort, current_app, flash, jsonify, request
 from flask_appbuilder import expose
-from flask_appbuilder.security.decorators import has_access
+from flask_appbuilder.security.decorators import has_access, permission_name
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
@@ -76,10 +76,18 @@ class StructureView(ScopedModelView):
         count, rows = sl.fetch(args, scope)
         return self.render_template(
             "bhasile/structure_list.html", title=self.list_title, rows=rows, count=count,
-            args=args, choices=sl.choices(scope), columns=visible_columns(self), labels=LABELS,
+            args=args, choices=sl.choices(scope, args.operateur), columns=visible_columns(self), labels=LABELS,
             page_sizes=sl.PAGE_SIZES, fmt=Fmt(), options=sl.options, export_url=_export_url(),
             can_add=self.appbuilder.sm.has_access("can_add", "StructureView"),
             appbuilder=self.appbuilder)
+
+    @expose("/operateurs.json")
+    @has_access
+    @permission_name("list")
+    def operateurs(self):
+        """The opérateur filter's autocomplete: the first opérateurs of the user's territory
+        whose name contains ``q`` — never another territory's."""
+        return jsonify({"operateurs": sl.operateur_matches(current_scope(), request.args.get("q") or "")})
 
     @expose("/show/<pk>", methods=["GET"])
     @has_access

@@ -93,6 +93,10 @@ def run_migrations_online():
                 logger.info('No changes in schema detected.')
 
     conf_args = current_app.extensions['migrate'].configure_args
+    # the structures' search index (FTS5 and its shadow tables, or the trigram table) is the
+    # migration's alone: autogenerate must not propose to drop it
+    conf_args.setdefault("include_name", lambda name, type_, parents: not (
+        type_ == "table" and name.startswith("structure_recherche")))
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
 

@@ -1,8 +1,9 @@
 """The map without a tile server (Debian chromium driven by Playwright): the départements'
-outline is drawn under the structures, coloured by type with a legend; the filters (type,
-région, département, opérateur) refilter the markers from the server; a popup gives the key
-figures and the link to the fiche; the same with tiles configured. Screenshots go to
-build/screenshots/."""
+outline is drawn under the structures, coloured by type with a legend; the server's clusters
+of the view, opened by a click; the filters (type, région, département, opérateur — the last
+by autocomplete) refilter from the server; a popup gives the key figures and the link to the
+fiche; the list under the map holds the view's structures; the same with tiles configured.
+Screenshots go to build/screenshots/."""
 from __future__ import annotations
 
 import re
@@ -43,7 +44,23 @@ def _wait_markers(page, before: int | None = None) -> int:
 
 
 def _server_count(page, query: str) -> int:
-    return len(page.request.get(f"/carte/structures.json?{query}").json()["structures"])
+    """How many structures the filters hold (the map's count, asked as the page does)."""
+    answer = page.request.get(f"/carte/clusters.json?zoom=5&bbox=-180,-90,180,90&fit=1&{query}").json()
+    assert answer["total"] == len(page.request.get(f"/carte/structures.json?{query}").json()["structures"])
+    return answer["total"]
+
+
+def _single_markers(page) -> int:
+    """Open clusters (a click zooms on one) until single structures are drawn."""
+    for _ in range(8):
+        if page.evaluate("window.bhMap.markers.length"):
+            break
+        before = page.evaluate("document.getElementById('bh-map').dataset.inView + '/' + window.bhMap.map.getZoom()")
+        page.evaluate("window.bhMap.clusters[0].fire('click')")
+        _until(page, "document.getElementById('bh-map').dataset.inView + '/' + window.bhMap.map.getZoom()"
+                     f" !== '{before}'")
+        page.wait_for_timeout(300)
+    return page.evaluate("window.bhMap.markers.length")
 
 
 def test_the_map_draws_the_departements_under_coloured_markers_without_tiles(page):
@@ -52,6 +69,12 @@ def test_the_map_draws_the_departements_under_coloured_markers_without_tiles(pag
     _until(page, f"document.querySelectorAll('{OUTLINE}').length >= 100")
     assert page.locator(".leaflet-tile").count() == 0
     assert total == _server_count(page, "") > 900
+    # the server's clusters of the view, not a marker per structure
+    _until(page, "document.querySelectorAll('.marker-cluster').length > 0")
+    drawn = page.evaluate("window.bhMap.clusters.length + window.bhMap.markers.length")
+    assert 0 < drawn < total / 2
+    counts = page.locator(".marker-cluster span").all_inner_texts()
+    assert counts and all(c.replace("\u202f", "").isdigit() for c in counts)
     # the outline is a layer under the markers' (overlay) pane
     z = page.evaluate("[getComputedStyle(document.querySelector('.leaflet-bh-departements-pane')).zIndex,"
                       " getComputedStyle(document.querySelector('.leaflet-overlay-pane')).zIndex]")
@@ -69,6 +92,7 @@ def test_filters_reduce_the_markers_and_a_popup_gives_the_key_figures(page):
     cph = _wait_markers(page, total)
     assert 0 < cph < total and cph == _server_count(page, "type=CPH")
     assert "type=CPH" in page.url
+    assert _single_markers(page) > 0
     colours = page.evaluate("Array.from(new Set(window.bhMap.markers.map(m => m.options.fillColor)))")
     assert colours == ["#18753C"]
 
@@ -76,24 +100,34 @@ def test_filters_reduce_the_markers_and_a_popup_gives_the_key_figures(page):
     page.select_option("#map-region", normandie)
     both = _wait_markers(page, cph)
     assert 0 < both < cph and both == _server_count(page, f"type=CPH&region={normandie}")
+    _until(page, f"document.getElementById('bh-map').dataset.inView === '{both}'")
+    page.locator("#bh-map-list summary").click()  # the list of the view, asked for when opened
     rows = page.locator("#bh-map-rows tr")
-    assert rows.count() == both
+    _until(page, f"document.querySelectorAll('#bh-map-rows tr').length === {both}")
+    assert rows.count() == both and "/structureview/show/" in rows.first.locator("a").get_attribute("href")
     screenshot(page, "carte-filtre-cph-normandie")
 
     page.select_option("#map-type", "")
     page.select_option("#map-region", "")
-    operateur = page.locator("#map-operateur option").nth(1).get_attribute("value")
-    page.select_option("#map-operateur", operateur)
+    # the opérateur by autocomplete: type part of a name, pick the first proposal
+    page.locator("#map-operateur-q").fill("a")
+    option = page.locator("#map-operateur-options [role=option]").first
+    option.wait_for()
+    assert page.get_attribute("#map-operateur-q", "aria-expanded") == "true"
+    name = option.inner_text()
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Enter")
+    assert page.input_value("#map-operateur-q") == name
+    operateur = page.input_value("#map-operateur")
+    assert operateur
     _until(page, f"window.location.search.includes('operateur={operateur}')")
     expected = _server_count(page, f"operateur={operateur}")
     _until(page, f"Number(document.getElementById('bh-map').dataset.markers) === {expected}")
     mine = _markers(page)
     assert 0 < mine < total
 
-    page.evaluate("""() => new Promise(done => {
-        const marker = window.bhMap.markers[0];
-        window.bhMap.cluster.zoomToShowLayer(marker, () => { marker.openPopup(); done(); });
-    })""")
+    assert _single_markers(page) > 0
+    page.evaluate("window.bhMap.markers[0].openPopup()")
     popup = page.locator(".leaflet-popup-content")
     popup.wait_for()
     text = popup.inner_text()

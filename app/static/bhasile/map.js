@@ -1,9 +1,11 @@
-/* BHasile — the map of structures. Data from the element's data-source (JSON), refetched with the
-   filters of the form above the map (type, région, département, opérateur: the server filters,
-   within the user's scope); the départements' outline (vendored GeoJSON) is drawn under the
-   markers, over the tiles when data-tile-url is set, alone otherwise. Markers are coloured by
-   type (the legend under the map). Popups and the accessible list under the map are built with
-   DOM text nodes, never HTML from the data. */
+/* BHasile — the map of structures. For its view (zoom and frame) the map asks the server
+   (data-source, /carte/clusters.json) what to draw: clusters counted on the zoom's grid, the
+   single structures, and the first structures of the view for the list under the map; again
+   after each move and with the filters of the form above the map (type, région, département,
+   opérateur: the server filters, within the user's scope). The départements' outline (vendored
+   GeoJSON) is drawn under the markers, over the tiles when data-tile-url is set, alone
+   otherwise. Markers are coloured by type (the legend under the map). Popups and the
+   accessible list are built with DOM text nodes, never HTML from the data. */
 (function () {
   "use strict";
   /* DSFR illustrative colours, one per type (the legend's .bh-type-* in pages.css). */
@@ -41,8 +43,9 @@
     return box;
   }
 
-  /* The same structures as a table: the alternative for keyboard and screen-reader users. */
-  function fillList(structures) {
+  /* The first structures of the view as a table: the alternative for keyboard and screen-reader
+     users (the full list, with the same filters, is the structure list linked under it). */
+  function fillList(structures, inView) {
     var body = document.getElementById("bh-map-rows");
     if (!body) { return; }
     var rows = document.createDocumentFragment();
@@ -66,7 +69,33 @@
     body.textContent = "";
     body.appendChild(rows);
     var count = document.getElementById("bh-map-count");
-    if (count) { count.textContent = "(" + numberFr.format(structures.length) + ")"; }
+    if (count) { count.textContent = "(" + numberFr.format(inView) + ")"; }
+    var more = document.getElementById("bh-map-more");
+    if (more) {
+      more.hidden = inView <= structures.length;
+      var n = document.getElementById("bh-map-more-n");
+      if (n) { n.textContent = numberFr.format(inView - structures.length); }
+    }
+  }
+
+  /* A cluster counted by the server: the markercluster look (vendored CSS), the number as
+     text, a click (or Enter) zooms on its structures. */
+  function clusterMarker(c, map, label) {
+    var size = c.count < 10 ? "small" : c.count < 100 ? "medium" : "large";
+    var icon = L.divIcon({ html: "<div><span></span></div>", className: "marker-cluster marker-cluster-" + size,
+                           iconSize: L.point(40, 40) });
+    var marker = L.marker([c.lat, c.lng], { icon: icon, keyboard: true, title: label.replace("%(n)s", numberFr.format(c.count)),
+                                            alt: label.replace("%(n)s", numberFr.format(c.count)) });
+    marker.on("add", function () {
+      var span = marker.getElement() && marker.getElement().querySelector("span");
+      if (span) { span.textContent = numberFr.format(c.count); }
+    });
+    marker.on("click", function () {
+      var b = L.latLngBounds(c.bounds);
+      if (b.getNorthEast().equals(b.getSouthWest())) { map.setView(b.getCenter(), Math.min(map.getZoom() + 3, 18)); }
+      else { map.fitBounds(b, { padding: [30, 30], maxZoom: 18 }); }
+    });
+    return marker;
   }
 
   function outline(map, el, tiles) {
@@ -90,16 +119,13 @@
     return params.toString();
   }
 
+  function clamp(v, low, high) { return Math.max(low, Math.min(high, v)); }
+
   document.addEventListener("DOMContentLoaded", function () {
     var el = document.getElementById("bh-map");
     if (!el) { return; }
     var source = el.getAttribute("data-source").split("?")[0];
     var form = document.getElementById("bh-map-filters");
-    var load = function (url) {
-      return fetch(url, { credentials: "same-origin" }).then(function (r) { return r.json(); });
-    };
-    var data = load(el.getAttribute("data-source"));
-    data.then(function (d) { fillList(d.structures); });
     if (typeof L === "undefined") { return; }
     var map = L.map(el, { maxZoom: 18, zoomSnap: 0.25 }).setView([46.6, 2.4], 6);
     var tiles = el.getAttribute("data-tile-url");
@@ -110,16 +136,26 @@
     var labels = {
       places: el.getAttribute("data-label-places"), occupation: el.getAttribute("data-label-occupation"),
       operateur: el.getAttribute("data-label-operateur"), open: el.getAttribute("data-label-open"),
-      type: el.getAttribute("data-label-type"), commune: el.getAttribute("data-label-commune")
+      type: el.getAttribute("data-label-type"), commune: el.getAttribute("data-label-commune"),
+      cluster: el.getAttribute("data-label-cluster") || "%(n)s"
     };
-    var cluster = L.markerClusterGroup();
-    map.addLayer(cluster);
-    var state = { map: map, cluster: cluster, markers: [] };
+    var layer = L.layerGroup().addTo(map);
+    var state = { map: map, layer: layer, markers: [], clusters: [], liste: [], total: null };
     window.bhMap = state;  /* for the browser tests */
+    var filters = (el.getAttribute("data-source").split("?")[1] || "");
+    var seq = 0;
+
+    function view() {
+      var b = map.getBounds();
+      return "zoom=" + Math.floor(map.getZoom()) + "&bbox=" + [
+        clamp(b.getWest(), -180, 180), clamp(b.getSouth(), -90, 90),
+        clamp(b.getEast(), -180, 180), clamp(b.getNorth(), -90, 90)
+      ].map(function (v) { return v.toFixed(5); }).join(",");
+    }
 
     function show(d) {
-      cluster.clearLayers();
-      var bounds = [];
+      layer.clearLayers();
+      state.clusters = d.clusters.map(function (c) { return clusterMarker(c, map, labels.cluster).addTo(layer); });
       state.markers = d.structures.map(function (s) {
         var colour = TYPE_COLOURS[s.type] || "#000091";
         var marker = L.circleMarker([s.lat, s.lng], {
@@ -127,25 +163,50 @@
           className: "bh-marker bh-marker-" + s.type
         });
         marker.bindPopup(popup(s, labels));
-        bounds.push([s.lat, s.lng]);
-        return marker;
+        marker.structure = s;
+        return marker.addTo(layer);
       });
-      cluster.addLayers(state.markers);
-      el.setAttribute("data-markers", String(state.markers.length));
-      /* Start on mainland France when it has structures (overseas ones: zoom out). */
-      var mainland = bounds.filter(function (p) { return p[0] > 41 && p[0] < 51.5 && p[1] > -5.5 && p[1] < 10; });
-      var view = mainland.length ? mainland : bounds;
-      if (view.length) { map.fitBounds(view, { padding: [20, 20], maxZoom: 12 }); }
+      if (d.liste) {
+        state.liste = d.liste;
+        fillList(d.liste, d.in_view);
+      }
+      el.setAttribute("data-in-view", String(d.in_view));
     }
-    data.then(show);
+
+    /* The view's clusters and structures; ``fit``: frame the filtered structures first. */
+    function load(fit) {
+      var mine = ++seq;
+      var url = source + "?" + (filters ? filters + "&" : "") + view() + (fit ? "&fit=1" : "") +
+        (details && details.open ? "&liste=1" : "");
+      return fetch(url, { credentials: "same-origin" }).then(function (r) { return r.json(); }).then(function (d) {
+        if (mine !== seq) { return; }  /* a later view (or filter) answered instead */
+        if (d.total !== undefined) {  /* the filters' count (asked with fit) */
+          state.total = d.total;
+          el.setAttribute("data-markers", String(d.total));
+        }
+        if (fit && d.extent) {
+          var before = view();
+          map.fitBounds(d.extent, { padding: [20, 20], maxZoom: 12 });
+          if (view() !== before) { return; }  /* moveend loads the framed view */
+        }
+        show(d);
+      });
+    }
+    /* the list under the map is asked for only while it is open */
+    var details = document.querySelector("#bh-map-list details");
+    if (details) { details.addEventListener("toggle", function () { if (details.open) { load(false); } }); }
+    map.on("moveend", function () { load(false); });
+    load(true);
 
     if (form) {
       var refresh = function () {
-        var q = query(form);
+        filters = query(form);
         if (window.history && window.history.replaceState) {
-          window.history.replaceState(null, "", window.location.pathname + (q ? "?" + q : ""));
+          window.history.replaceState(null, "", window.location.pathname + (filters ? "?" + filters : ""));
         }
-        load(source + (q ? "?" + q : "")).then(function (d) { show(d); fillList(d.structures); });
+        var link = document.getElementById("bh-map-list-link");
+        if (link) { link.href = link.getAttribute("href").split("?")[0] + (filters ? "?" + filters : ""); }
+        load(true);
       };
       form.addEventListener("change", refresh);
       form.addEventListener("submit", function (event) { event.preventDefault(); refresh(); });
