@@ -51,6 +51,9 @@ def test_a_traiter_shows_the_lines_and_counts_of_the_old_page(park, username):
         today = dt.date.today()
         old = {s.key: s for s in oracle_pages.sections(today)}
         new = a_traiter.sections(today)
+        # the budget dialogue's section (tests/test_dialogue_gate.py) is newer than the oracle
+        assert new[-1].key == "dialogue"
+        new = new[:-1]
         assert [s.key for s in new] == list(old)
         for section in new:
             before = old[section.key]

@@ -60,6 +60,7 @@ def _single_markers(page) -> int:
         _until(page, "document.getElementById('bh-map').dataset.inView + '/' + window.bhMap.map.getZoom()"
                      f" !== '{before}'")
         page.wait_for_timeout(300)
+    _until(page, "!document.getElementById('bh-map').hasAttribute('aria-busy')")  # the view is drawn
     return page.evaluate("window.bhMap.markers.length")
 
 

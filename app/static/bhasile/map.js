@@ -174,12 +174,18 @@
     }
 
     /* The view's clusters and structures; ``fit``: frame the filtered structures first. */
+    var fitPending = 0;  /* a filter's framing request: a move meanwhile must not discard it */
     function load(fit) {
+      if (!fit && fitPending) { return Promise.resolve(); }  /* the framing loads the view itself */
       var mine = ++seq;
+      if (fit) { fitPending = mine; }
+      el.setAttribute("aria-busy", "true");  /* until the latest view is drawn */
       var url = source + "?" + (filters ? filters + "&" : "") + view() + (fit ? "&fit=1" : "") +
         (details && details.open ? "&liste=1" : "");
+      var done = function () { if (fitPending === mine) { fitPending = 0; } };
       return fetch(url, { credentials: "same-origin" }).then(function (r) { return r.json(); }).then(function (d) {
-        if (mine !== seq) { return; }  /* a later view (or filter) answered instead */
+        done();
+        if (mine !== seq) { return; }  /* a later filter answered instead */
         if (d.total !== undefined) {  /* the filters' count (asked with fit) */
           state.total = d.total;
           el.setAttribute("data-markers", String(d.total));
@@ -190,7 +196,8 @@
           if (view() !== before) { return; }  /* moveend loads the framed view */
         }
         show(d);
-      });
+        el.removeAttribute("aria-busy");
+      }, function () { done(); if (mine === seq) { el.removeAttribute("aria-busy"); } });
     }
     /* the list under the map is asked for only while it is open */
     var details = document.querySelector("#bh-map-list details");
