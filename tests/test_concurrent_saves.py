@@ -102,3 +102,14 @@ def test_a_save_the_database_refuses_as_duplicate_is_a_409_naming_the_record(fre
     message = response.get_json()["message"]
     assert "Enregistrement refusé" in message
     assert first["code_dna"] in message
+
+
+def test_the_load_test_lists_use_arguments_the_list_honours():
+    """benchmarks/load_test.py measures real filters, sorts and page sizes, not ignored ones."""
+    from benchmarks.load_test import PAGES, ignored_arguments
+
+    lists = [p for p in PAGES if p.startswith("/structureview/list/")]
+    assert len(lists) >= 5
+    assert {p: ignored_arguments(p) for p in lists} == {p: [] for p in lists}
+    assert ignored_arguments("/structureview/list/?psize_StructureView=100&dir=up") == [
+        "psize_StructureView=100", "dir=up"]
