@@ -29,7 +29,8 @@ def build(url: str, tmp: Path, scale: int) -> tuple[float, float, dict[str, int]
                       "INSTANCE_DIR": str(tmp), "SQLALCHEMY_ENGINE_OPTIONS": {}})
     runner = app.test_cli_runner()
     started = time.perf_counter()
-    assert runner.invoke(args=["bhasile", "init"]).exit_code == 0
+    result = runner.invoke(args=["bhasile", "init"])
+    assert result.exit_code == 0, f"{result.output}\n{result.exception!r}"
     init_s = time.perf_counter() - started
     started = time.perf_counter()
     result = runner.invoke(args=["bhasile", "demo", "--scale", str(scale)])
