@@ -151,7 +151,10 @@ def generate(session: Session, scale: int = 1, seed: int = 2026,
     used: set[str] = set()
     seq: dict[tuple[str, str], int] = {}
     structures = []
-    for kind, dep in zip(kinds, dep_for):
+    counts = dict.fromkeys((m.__tablename__ for m in all_models), 0)
+    for n, (kind, dep) in enumerate(zip(kinds, dep_for)):
+        if n and n % STREAM == 0:   # ×30, ×100: written as they come, memory stays flat
+            _write(session, rows, counts)
         sid = ids.take(Structure)
         code = _code_dna(rng, LETTER[kind], dep.code, seq, used)
         lo, mode, hi = TYPE_MIX[kind][1]
@@ -191,15 +194,23 @@ def generate(session: Session, scale: int = 1, seed: int = 2026,
                                   "email": f"{_ascii(first)}.{_ascii(last)}@exemple.org",
                                   "telephone": f"0{rng.randint(1, 5)}{rng.randint(10 ** 7, 10 ** 8 - 1)}"})
     _conventions(rng, rows, ids, structures, scale, year)
-
-    counts = {}
-    for model in all_models:
-        batch = rows[model]
-        for start in range(0, len(batch), 5000):
-            session.execute(insert(model), batch[start:start + 5000])
-        counts[model.__tablename__] = len(batch)
+    _write(session, rows, counts)
     _advance_sequences(session, all_models)
     return counts
+
+
+#: Structures generated between two writes: the rows of a few thousand structures in memory,
+#: never the whole park (×100 is 100,000 structures and ~5 million rows).
+STREAM = 2000
+
+
+def _write(session: Session, rows: dict[type, list[dict]], counts: dict[str, int]) -> None:
+    """Insert the rows generated so far, parents first (the order of ``rows``), and forget them."""
+    for model, batch in rows.items():
+        for start in range(0, len(batch), 5000):   # Core executemany: the ORM's bulk path
+            session.execute(insert(model.__table__), batch[start:start + 5000])   # costs 2×
+        counts[model.__tablename__] += len(batch)
+        batch.clear()
 
 
 
@@ -233,14 +244,21 @@ def _ascii(value: str) -> str:
 
 
 def _code_dna(rng, letter, dep, seq, used) -> str:
+    """``C7501``…``C7599``, then a random ``C1234``; when those run out (a type past ~10,000
+    structures, ×30 and beyond), the département's next number: ``C75100`` (unique, since no
+    other code has six characters or more)."""
     prefix = _postal_prefix(dep)[:2]
+    misses = 0
     while True:
         n = seq.get((letter, prefix), 0) + 1
         seq[(letter, prefix)] = n
         code = f"{letter}{prefix}{n:02d}" if n < 100 else f"{letter}{rng.randint(0, 9999):04d}"
+        if n >= 100 and misses >= 20:
+            code = f"{letter}{prefix}{n}"
         if code not in used:
             used.add(code)
             return code
+        misses += 1
 
 
 def _finess(rng, dep: str) -> str:

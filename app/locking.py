@@ -10,12 +10,16 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import literal_column, select
 
 from app.extensions import db
 from app.heures import paris_time
 from app.labels import LABELS
 from models import Changement
+
+#: Written as a literal, not a bound parameter: the partial index ``ix_changement_entity_update``
+#: (models/historique.py) serves only a query whose condition matches its own, as written.
+UPDATES = Changement.action == literal_column("'update'")
 
 
 @dataclass(frozen=True)
@@ -52,13 +56,13 @@ def changes_since(item: Any, loaded_version: int, model: Optional[type] = None) 
     table = (model or type(item)).__tablename__
     times = db.session.scalars(
         select(Changement.at).where(Changement.entity == table, Changement.entity_id == item.id,
-                                    Changement.action == "update")
+                                    UPDATES)
         .group_by(Changement.at).order_by(Changement.at.desc()).limit(missed)).all()
     if not times:
         return []
     rows = db.session.scalars(
         select(Changement).where(Changement.entity == table, Changement.entity_id == item.id,
-                                 Changement.action == "update", Changement.at.in_(times))
+                                 UPDATES, Changement.at.in_(times))
         .order_by(Changement.at.desc(), Changement.id)).all()
     return [Change(r.at, r.username, r.field, r.old_value, r.new_value) for r in rows if r.field]
 

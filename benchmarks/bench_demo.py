@@ -1,11 +1,15 @@
-"""Demo park build: time for ×1 and ×10 on SQLite (and PostgreSQL when reachable),
-SQLite file size, rows per table.
+"""Demo park build: time for ×1, ×10, ×30 and ×100 on SQLite (and PostgreSQL when reachable),
+SQLite file size, rows per table, peak memory of the process so far.
 
-    python benchmarks/bench_demo.py [--scales 1 10] [--postgresql]
+    python benchmarks/bench_demo.py [--scales 1 10 30 100] [--postgresql] [--no-sqlite]
+
+Peak memory (``ru_maxrss``) only grows: run one scale per process to read it per build.
 """
 from __future__ import annotations
 
 import argparse
+import os
+import resource
 import sys
 import tempfile
 import time
@@ -25,7 +29,8 @@ def build(url: str, tmp: Path, scale: int) -> tuple[float, float, dict[str, int]
                       "INSTANCE_DIR": str(tmp), "SQLALCHEMY_ENGINE_OPTIONS": {}})
     runner = app.test_cli_runner()
     started = time.perf_counter()
-    assert runner.invoke(args=["bhasile", "init"]).exit_code == 0
+    result = runner.invoke(args=["bhasile", "init"])
+    assert result.exit_code == 0, f"{result.output}\n{result.exception!r}"
     init_s = time.perf_counter() - started
     started = time.perf_counter()
     result = runner.invoke(args=["bhasile", "demo", "--scale", str(scale)])
@@ -51,26 +56,40 @@ def pg_database(name: str) -> str:
     return f"{PG}/{name}"
 
 
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--scales", type=int, nargs="+", default=[1, 10])
     parser.add_argument("--postgresql", action="store_true")
+    parser.add_argument("--no-sqlite", action="store_true")
     args = parser.parse_args()
+    print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs",
+          flush=True)
     for scale in args.scales:
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "bench.db"
-            init_s, demo_s, counts = build(f"sqlite:///{path}", Path(tmp), scale)
-            size = path.stat().st_size / 1e6
-            print(f"SQLite ×{scale}: init {init_s:.2f} s, demo {demo_s:.2f} s, file {size:.1f} MB, "
-                  f"{sum(counts.values()):,} rows")
-            for table, n in counts.items():
-                print(f"    {table:<24}{n:>10,}")
-        if args.postgresql:
+        if not args.no_sqlite:
             with tempfile.TemporaryDirectory() as tmp:
-                url = pg_database(f"bhasile_bench_demo_{scale}")
-                init_s, demo_s, counts = build(url, Path(tmp), scale)
-                print(f"PostgreSQL ×{scale}: init {init_s:.2f} s, demo {demo_s:.2f} s, "
-                      f"{sum(counts.values()):,} rows")
+                path = Path(tmp) / "bench.db"
+                init_s, demo_s, counts = build(f"sqlite:///{path}", Path(tmp), scale)
+                size = path.stat().st_size / 1e6
+                print(f"SQLite ×{scale}: init {init_s:.2f} s, demo {demo_s:.2f} s, file {size:.1f} MB, "
+                      f"{sum(counts.values()):,} rows, peak memory {_peak_mb():,.0f} MB", flush=True)
+                for table, n in counts.items():
+                    print(f"    {table:<24}{n:>10,}")
+        if args.postgresql:
+            name = f"{os.environ.get('BHASILE_BENCH_DB_PREFIX', 'bhasile')}_bench_demo_{scale}"
+            try:
+                with tempfile.TemporaryDirectory() as tmp:
+                    init_s, demo_s, counts = build(pg_database(name), Path(tmp), scale)
+                    print(f"PostgreSQL ×{scale}: init {init_s:.2f} s, demo {demo_s:.2f} s, "
+                          f"{sum(counts.values()):,} rows, peak memory {_peak_mb():,.0f} MB", flush=True)
+            finally:
+                engine = sa.create_engine(f"{PG}/postgres", isolation_level="AUTOCOMMIT")
+                with engine.connect() as conn:
+                    conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                engine.dispose()
 
 
 if __name__ == "__main__":

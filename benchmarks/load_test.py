@@ -37,8 +37,25 @@ ACCOUNTS = {"admin": ["--role", "Administrateur"],
             "normandie": ["--role", "Agent régional", "--region", "28"],
             "calvados": ["--role", "Agent départemental", "--departement", "14"]}
 PAGES = ["/structureview/list/", "/structureview/list/?psize=100",
-         "/structureview/list/?sort=nom&dir=desc", "/tableaux/",
-         "/tableaux/national/FR/", "/tableaux/region/28/", "/tableaux/departement/14/"]
+         "/structureview/list/?sort=nom&dir=desc",
+         "/structureview/list/?type=CADA&places_min=50&places_max=150&sort=places_latest&dir=desc",
+         "/structureview/list/?type=HUDA&type=CPH&bati=DIFFUS&psize=20&page=1",
+         "/structureview/list/?fin_min=2025-01-01&sort=fin_convention",
+         "/tableaux/", "/tableaux/national/FR/", "/tableaux/region/28/", "/tableaux/departement/14/"]
+
+
+def ignored_arguments(path: str) -> list[str]:
+    """The query arguments of a structure list URL the list does not honour (each alone must
+    change what views.structure_list.ListArgs reads): the load test measures real filters."""
+    from urllib.parse import parse_qsl, urlsplit
+
+    from werkzeug.datastructures import MultiDict
+
+    from views.structure_list import ListArgs
+
+    default = ListArgs.parse(MultiDict())
+    return [f"{key}={value}" for key, value in parse_qsl(urlsplit(path).query)
+            if ListArgs.parse(MultiDict([(key, value)])) == default]
 
 
 class Stats:
@@ -162,6 +179,9 @@ def targets(base: str) -> tuple[dict[str, list[str]], dict[str, list[int]], list
 
 
 def run(args, url: str, tmp: str) -> int:
+    ignored = {p: ignored_arguments(p) for p in PAGES if p.startswith("/structureview/list/")}
+    if any(ignored.values()):
+        raise SystemExit(f"arguments ignorés par la liste : {ignored}")
     build_demo_base(url, Path(tmp), ACCOUNTS)
     server, base = start_server(url, tmp, args.workers, args.threads)
     try:
@@ -214,7 +234,7 @@ def main() -> int:
     parser.add_argument("--think", type=float, default=2.0, help="pause moyenne entre deux clics (s)")
     args = parser.parse_args()
     args.duration = min(args.duration, 600)
-    name = f"bh_load_{uuid.uuid4().hex[:8]}"
+    name = f"{os.environ.get('BHASILE_BENCH_DB_PREFIX', 'bh')}_load_{uuid.uuid4().hex[:8]}"
     admin = sa.create_engine(f"{PG}/postgres", isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))

@@ -81,11 +81,16 @@ def build_demo_base(url: str, instance: Path, users: Optional[dict[str, list[str
     env = {"DATABASE_URL": url, "BHASILE_INSTANCE_DIR": str(instance), "BHASILE_LOG_FORMAT": "text",
            "SECRET_KEY": "f" * 40, "PATH": f"{ROOT / '.venv' / 'bin'}:/usr/bin:/bin"}
     flask = [sys.executable, "-m", "flask"]
+    def run(args: list[str], stdin: bytes | None = None) -> None:
+        done = subprocess.run(flask + args, cwd=ROOT, env=env, capture_output=True, input=stdin)
+        if done.returncode:   # say why (a shared machine: connections, memory…), not just "1"
+            raise SystemExit(f"flask {' '.join(args)} : code {done.returncode}\n"
+                             + done.stderr.decode(errors="replace")[-2000:])
+
     for args in (["bhasile", "init"], ["bhasile", "demo"]):
-        subprocess.run(flask + args, cwd=ROOT, env=env, check=True, capture_output=True)
+        run(args)
     for login, options in (users or {}).items():
-        subprocess.run(flask + ["bhasile", "create-user", login, *options, "--password-stdin"],
-                       cwd=ROOT, env=env, check=True, capture_output=True, input=f"{PASSWORD}\n".encode())
+        run(["bhasile", "create-user", login, *options, "--password-stdin"], f"{PASSWORD}\n".encode())
 
 
 def signed_in_client(app, username: str = "admin", password: str = PASSWORD):

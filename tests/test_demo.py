@@ -49,9 +49,15 @@ def test_demo_park_is_national_and_plausible(app):
         assert any(r < 0.85 for r in rates)
 
 
-def test_demo_is_deterministic_and_refuses_a_non_empty_base(tmp_path):
+def test_demo_is_deterministic_and_refuses_a_non_empty_base(tmp_path, monkeypatch):
+    """The same park twice — the second one written every 300 structures, as ×30 and ×100
+    stream theirs (app.demo.STREAM), which changes nothing of what is written."""
+    from app import demo
+
     signatures = []
     for name in ("det_a", "det_b"):
+        if name == "det_b":
+            monkeypatch.setattr(demo, "STREAM", 300)
         app = make_app(dbutil.create_empty(tmp_path, name), tmp_path)
         assert run_cli(app, "bhasile", "init").exit_code == 0
         assert run_cli(app, "bhasile", "demo").exit_code == 0
@@ -59,9 +65,14 @@ def test_demo_is_deterministic_and_refuses_a_non_empty_base(tmp_path):
             from app.extensions import db
             from models import BudgetAnnee, Structure
 
+            from models import ActiviteMensuelle, AdresseAnnee, ConventionStructure
+
             signatures.append((
                 db.session.scalars(select(Structure.code_dna).order_by(Structure.id)).all(),
                 db.session.scalar(select(func.sum(BudgetAnnee.dotation_accordee))),
+                [db.session.scalar(select(func.count(m.id)))
+                 for m in (ActiviteMensuelle, AdresseAnnee, ConventionStructure)],
+                db.session.scalar(select(func.sum(ActiviteMensuelle.places_occupees))),
             ))
             again = app.test_cli_runner().invoke(args=["bhasile", "demo"])
             assert again.exit_code != 0 and "déjà" in again.output
@@ -80,6 +91,19 @@ def test_operateur_names_stay_distinct_and_finite_at_large_scales():
     names = _operateur_names(random.Random(1), deps, 250 * 30, 12 * 30)
     assert len(names) == len(set(names)) == 7500
     assert not any(" " + deps[0].nom in n for n in names[:360])   # the national ones come first
+
+
+def test_dna_codes_stay_distinct_and_finite_past_ten_thousand_per_type():
+    """×100 makes 39,000 CADA: the random four-digit codes (10,000) used to run out and the
+    drawing never ended; past them a code takes the département's next number."""
+    import random
+
+    from app.demo import _code_dna
+
+    rng, seq, used = random.Random(3), {}, set()
+    codes = [_code_dna(rng, "C", dep, seq, used) for dep in ("75", "13", "59") for _ in range(14_000)]
+    assert len(set(codes)) == len(codes) == 42_000
+    assert all(c[0] == "C" and c[1:].isdigit() and 5 <= len(c) <= 10 for c in codes)
 
 
 ALERTS = ("ecart", "occupation", "bpi", "deboutes", "indues", "vacantes", "indisponibles", "cout",

@@ -1,6 +1,8 @@
 """The base of every BHasile view: the territory filter, applied on every path."""
 from __future__ import annotations
 
+import re
+import threading
 from functools import partial
 from typing import Any, Optional
 
@@ -11,6 +13,7 @@ from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import has_access
 from flask_appbuilder.exceptions import DatabaseException
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError
 from sqlalchemy import Column
@@ -163,6 +166,22 @@ class ScopedModelApi(ModelRestApi):
         self.edit_query_rel_fields = scoped_rel_fields(
             self.datamodel, self.edit_columns, self.edit_query_rel_fields)
         super().__init__(*args, **kwargs)
+        self._schemas = threading.local()
+
+    def _loader(self, kind: str) -> Any:
+        """This thread's own instance of the add or edit schema, for ``load``.
+
+        FAB builds one schema instance per API, and marshmallow-sqlalchemy's ``load`` keeps the
+        record it updates (``instance``) and the session on that instance while it runs: two
+        saves at once in one gunicorn worker (threads) updated each other's record, mixing
+        the objects of two sessions (« Object … is already attached to session », unique
+        violations, autoflush errors under the load test). A schema per thread shares nothing.
+        """
+        schema = getattr(self._schemas, kind, None)
+        if schema is None:
+            schema = type(getattr(self, f"{kind}_model_schema"))()
+            setattr(self._schemas, kind, schema)
+        return schema
 
     def pre_delete(self, item):
         errors = Gate(current_scope()).check_delete(type(item), item)
@@ -197,6 +216,7 @@ class ScopedModelApi(ModelRestApi):
         except BadRequest as exc:
             db.session.rollback()
             return self.response_400(message=str(exc.description))
+        values = record_values(item)   # what was sent: a refusal rolls the object back
         try:
             (self.datamodel.add if status == 201 else self.datamodel.edit)(item)
         except (DatabaseException, SQLAlchemyError, OverflowError) as exc:
@@ -208,9 +228,7 @@ class ScopedModelApi(ModelRestApi):
                     "Enregistrement refusé : cette fiche a été modifiée par quelqu'un d'autre "
                     "pendant votre enregistrement. Rien n'a été écrasé ; relisez-la et recommencez.")))
             if isinstance(cause, IntegrityError):
-                return self.response(409, message=str(_l(
-                    "Enregistrement refusé : il contredit un enregistrement existant (clé déjà "
-                    "utilisée ou ligne liée disparue). Rien n'a été écrit.")))
+                return self.response(409, message=integrity_message(cause, type(item), values))
             if database_unavailable(cause):
                 return self.response(503, message=str(_l(
                     "Enregistrement impossible pour le moment (base de données indisponible). Rien "
@@ -230,7 +248,7 @@ class ScopedModelApi(ModelRestApi):
         if payload is None:
             return self._bad_body()
         try:
-            item = self.add_model_schema.load(payload)
+            item = self._loader("add").load(payload)
         except ValidationError as err:
             db.session.rollback()
             return self.response_422(message=err.messages)
@@ -249,7 +267,7 @@ class ScopedModelApi(ModelRestApi):
         version = loaded_version(payload, request.headers.get("If-Match"))
         before = record_values(item)
         try:
-            item = self.edit_model_schema.load(self._merge_update_item(item, payload), instance=item)
+            item = self._loader("edit").load(self._merge_update_item(item, payload), instance=item)
         except ValidationError as err:
             db.session.rollback()
             return self.response_422(message=err.messages)
@@ -262,6 +280,44 @@ class ScopedModelApi(ModelRestApi):
         if errors:
             return self._refused(errors, stored)
         return self._save(item, 200)
+
+
+_PG_KEY = re.compile(r"Key \((?P<columns>[^)]+)\)=\((?P<values>.*)\) (?P<what>already exists|is not present)")
+_SQLITE_UNIQUE = re.compile(r"UNIQUE constraint failed: (?P<columns>[\w., ]+)")
+
+
+def integrity_message(error: IntegrityError, model: type, values: dict) -> str:
+    """The French 409 of a save the database refused as contradicting another row: the record
+    saved, and the value already used (or the linked row gone) when the database tells it."""
+    from app.audit import record_key
+    from app.historique import ENTITY_LABELS
+    from app.labels import LABELS
+
+    table = getattr(model, "__tablename__", "")
+    key = record_key(None, values) if values.get("id") is None else f"n° {values['id']}"
+    record = f"{ENTITY_LABELS.get(table, table)} {key}".strip()
+    orig = getattr(error, "orig", None)
+    diag = getattr(getattr(orig, "diag", None), "message_detail", None) or ""
+    found = _PG_KEY.search(diag)
+    if found:
+        columns = [c.strip().strip('"') for c in found["columns"].split(",")]
+        shown = ", ".join(str(LABELS.get(c, c)) for c in columns)
+        if found["what"] == "already exists":
+            return _("Enregistrement refusé : %(record)s — « %(field)s » %(value)s est déjà utilisé "
+                     "par un autre enregistrement. Rien n'a été écrit.",
+                     record=record, field=shown, value=found["values"])
+        return _("Enregistrement refusé : %(record)s — « %(field)s » %(value)s n'existe plus. "
+                 "Rien n'a été écrit.", record=record, field=shown, value=found["values"])
+    found = _SQLITE_UNIQUE.search(str(orig or error))
+    if found:
+        columns = [c.strip().rsplit(".", 1)[-1] for c in found["columns"].split(",")]
+        shown = ", ".join(str(LABELS.get(c, c)) for c in columns)
+        value = ", ".join(str(values.get(c, "")) for c in columns)
+        return _("Enregistrement refusé : %(record)s — « %(field)s » %(value)s est déjà utilisé "
+                 "par un autre enregistrement. Rien n'a été écrit.",
+                 record=record, field=shown, value=value)
+    return _("Enregistrement refusé : %(record)s contredit un enregistrement existant (clé déjà "
+             "utilisée ou ligne liée disparue). Rien n'a été écrit.", record=record)
 
 
 class Interface(SQLAInterface):
