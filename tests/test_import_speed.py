@@ -101,3 +101,26 @@ def test_an_export_of_max_rows_imports_again(app, monkeypatch):
     monkeypatch.setitem(app.config, "BHASILE_IMPORT_MAX_ROWS", visible - 1)
     result = preview(app, data)
     assert result.problem and "lignes" in result.problem and not result.changes
+
+
+def _meta(data: bytes, key: str, value) -> bytes:
+    book = openpyxl.load_workbook(io.BytesIO(data))
+    ws = book["_bhasile"]
+    row = next(r for r in ws.iter_rows() if r[0].value == key)
+    row[1].value = value
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def test_a_forged_export_instant_never_writes_more(fresh_app):
+    """``export_utc`` unreadable: every row read in full, as before; set in the future: the
+    change made since is not noted, but the row left as exported is still not written."""
+    old = export(fresh_app)
+    change_in_bhasile(fresh_app, commune="Bayeux-Nouvelle")
+    for value in ("abc", 12.5, ""):
+        result = preview(fresh_app, _meta(old, "export_utc", value))
+        assert result.problem is None and not result.errors and changed_fields(result) == {}
+        assert any("Bayeux-Nouvelle" in n.message for n in result.notes)
+    result = preview(fresh_app, _meta(old, "export_utc", "2999-01-01T00:00:00+00:00"))
+    assert result.problem is None and not result.errors and not result.changes
