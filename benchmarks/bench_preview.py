@@ -13,7 +13,10 @@ folder, run by the same interpreter), each in its own process:
 - the preview (``ImportCommand.validate()``, nothing written) of the file as the national
   administrator and as a Calvados agent (every row of another département refused), in rows
   read per second (target: ≥ 2× the baseline's);
-- the peak memory (RSS) of one preview, in a fresh process.
+- the peak memory (RSS) of one preview, in a fresh process (target ≤ 300 MB at ×10).
+
+A last line per scale says which target is met. The file is the park's untouched export: its
+rows are those an agent leaves as exported (``ImportCommand._as_exported``).
 
 Times are CPU times (``time.process_time``, every thread of the process), best of ``--repeat``,
 so that the other programs of a shared machine weigh little; wall times are printed beside, and
@@ -168,8 +171,10 @@ def _load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def report(scale: int, figures: dict[str, dict], rss: dict[str, dict]) -> None:
+def report(scale: int, figures: dict[str, dict], rss: dict[str, dict]) -> dict:
+    """Prints the figures of one scale; returns its summary (``summary()``)."""
     now = figures["this tree"]
+    out = {"reading": now["read_file"][0] / now["calamine"][0]}
     for label, f in figures.items():
         ratio = f["read_file"][0] / f["calamine"][0]
         print(f"×{scale} {label}: reading {f['mb']:.1f} MB: read_file CPU {f['read_file'][0]:.3f} s "
@@ -183,11 +188,27 @@ def report(scale: int, figures: dict[str, dict], rss: dict[str, dict]) -> None:
             rates[label] = rows / cpu
             print(f"×{scale} {label}: preview as {scope}: {rows:,} rows, {errors:,} errors, "
                   f"CPU {cpu:.2f} s = {rows / cpu:,.0f} rows/s (wall {wall:.2f} s)", flush=True)
-        print(f"×{scale} preview as {scope}: {rates['this tree'] / rates['baseline']:.2f}× the "
+        out[scope] = rates["this tree"] / rates["baseline"]
+        print(f"×{scale} preview as {scope}: {out[scope]:.2f}× the "
               "baseline's rows/s (target ≥ 2×)", flush=True)
     if rss:
+        out["rss"] = rss["this tree"]["rss_mb"]
         print(f"×{scale} peak RSS of one national preview ({now['national'][2]:,} rows): "
-              + ", ".join(f"{label} {r['rss_mb']:,.0f} MB" for label, r in rss.items()), flush=True)
+              + ", ".join(f"{label} {r['rss_mb']:,.0f} MB" for label, r in rss.items())
+              + f" (target ≤ 300 MB; {rss['this tree']['rss_mb'] / rss['baseline']['rss_mb']:.2f}× "
+              "the baseline's)", flush=True)
+    return out
+
+
+def summary(found: dict[int, dict]) -> None:
+    """One line per scale: each target, met or not."""
+    for scale, f in found.items():
+        parts = [f"reading {f['reading']:.2f}× calamine {'ok' if f['reading'] <= 1.3 else 'MISSED'}",
+                 *(f"preview {scope} {f[scope]:.2f}× baseline {'ok' if f[scope] >= 2 else 'MISSED'}"
+                   for scope in ("national", "calvados"))]
+        if "rss" in f:
+            parts.append(f"peak {f['rss']:,.0f} MB {'ok' if f['rss'] <= 300 else 'MISSED'}")
+        print(f"summary ×{scale}: " + "; ".join(parts), flush=True)
 
 
 def main() -> None:
@@ -205,13 +226,15 @@ def main() -> None:
         work = args.workdir or Path(tmp)
         base = baseline_tree(args.baseline, Path(tmp) / "baseline")
         trees = {"baseline": base, "this tree": ROOT}
+        found: dict[int, dict] = {}
         for scale in args.scales:
             folder = work / f"x{scale}"
             prepare(folder, scale)
             figures = {label: measure(tree, folder, args.repeat) for label, tree in trees.items()}
             rss = {label: measure(tree, folder, 1, rss_only=True) for label, tree in trees.items()} \
                 if scale in args.rss_scales else {}
-            report(scale, figures, rss)
+            found[scale] = report(scale, figures, rss)
+    summary(found)
     print(f"load average after: {_load()}", flush=True)
 
 

@@ -44,6 +44,7 @@ MINE, THEIRS = "fichier", "bhasile"
 SIDES = (MINE, THEIRS)
 BASE_KEY = "base:"            #: same as ``exports.writer.BASE_KEY`` (imports never import exports)
 EMPTY = "(vide)"
+EXPORT_UTC_KEY = "export_utc"   #: same as ``exports.writer.EXPORT_UTC_KEY``
 
 
 @dataclass
@@ -117,18 +118,15 @@ def twin_names(meta: dict) -> dict[str, str]:
             if isinstance(k, str) and k.startswith(BASE_KEY) and isinstance(v, str)}
 
 
-def base_records(command: Any, plans: list, raws: list[RawSheet], ignore: set[str]) -> dict:
-    """The rows of every twin, read as their visible sheet is (same header detection and
-    cleaning), by (sheet of the file, canonical sheet, key); and, under (sheet of the file,
-    ``SAME``), the numbers of the visible rows the agent left exactly as exported.
-
-    A twin row whose cells are those of a visible row (most rows of an edited export) is not
-    cleaned again: its base is the visible row's own values."""
-    twins = twin_names(getattr(command, "meta", {}) or {})
+def twins(command: Any, plans: list, raws: list[RawSheet], ignore: set[str]) -> dict:
+    """Each data sheet of the file that has a twin: (the twin's plan, the numbers of the visible
+    rows left exactly as exported, the twin's rows that no visible row equals). Raw cells only:
+    computed before any cleaning (``ImportCommand`` skips the rows left as exported)."""
+    found: dict[str, tuple] = {}
+    names = twin_names(getattr(command, "meta", {}) or {})
     by_name = {raw.name: raw for raw in raws}
-    found: dict[tuple, Any] = {}
     for plan in plans:
-        twin = by_name.get(twins.get(plan.raw.name, ""))
+        twin = by_name.get(names.get(plan.raw.name, ""))
         if twin is None:
             continue
         base_plan = detect(replace(twin, name=plan.raw.name), frozenset(ignore))
@@ -138,17 +136,33 @@ def base_records(command: Any, plans: list, raws: list[RawSheet], ignore: set[st
         same: set[int] = set()
         differing = []
         for number, cells in base_plan.raw.rows[base_plan.header_pos + 1:]:
-            at = visible.get(_cells(cells))
+            at = visible.pop(_cells(cells), None)
             if at is None:
                 differing.append((number, cells))
             else:
                 same.add(at)
-        found[(plan.raw.name, SAME)] = same
+        found[plan.raw.name] = (base_plan, same, differing)
+    return found
+
+
+def base_records(command: Any, plans: list, raws: list[RawSheet], ignore: set[str]) -> dict:
+    """The rows of every twin, read as their visible sheet is (same header detection and
+    cleaning), by (sheet of the file, canonical sheet, key); and, under (sheet of the file,
+    ``SAME``), the numbers of the visible rows the agent left exactly as exported.
+
+    A twin row whose cells are those of a visible row (most rows of an edited export) is not
+    cleaned again: its base is the visible row's own values."""
+    found: dict[tuple, Any] = {}
+    pairs = getattr(command, "twins", None)
+    if pairs is None:
+        pairs = twins(command, plans, raws, ignore)
+    for name, (base_plan, same, differing) in pairs.items():
+        found[(name, SAME)] = same
         rows = base_plan.raw.rows[:base_plan.header_pos + 1] + differing
         base_plan = replace(base_plan, raw=replace(base_plan.raw, rows=rows))
         kept, command.result = command.result, ImportResult()   # the base says nothing itself
         try:
-            records = command._records(base_plan)
+            records = command._records(base_plan, quick=False)
         finally:
             command.result = kept
         for rec in records:
@@ -156,6 +170,31 @@ def base_records(command: Any, plans: list, raws: list[RawSheet], ignore: set[st
                     e.column in {rec.sheet.by_field[f].label for f in rec.sheet.key} for e in rec.errors):
                 found.setdefault((rec.source, rec.sheet.name, match_key(rec.sheet, rec.key)), rec)
     return found
+
+
+def changed_since_export(command: Any) -> Optional[tuple[set, set]]:
+    """(tables, (table, id) pairs) of the records changed in BHasile since the file was
+    exported (one query on the history), or ``None`` for a file without an export instant.
+
+    Only the rows the agent left exactly as exported use it: the merge never writes such a row
+    (file = base on every field), so a change it misses (an edited ``export_utc``, a
+    transaction committed after the export read its rows) can only cost the note saying that
+    a newer value is kept, never a write."""
+    from models.historique import Changement
+
+    raw = (getattr(command, "meta", {}) or {}).get(EXPORT_UTC_KEY)
+    try:
+        since = dt.datetime.fromisoformat(str(raw)) if raw else None
+    except ValueError:
+        return None
+    if since is None:
+        return None
+    if since.tzinfo is not None:
+        since = since.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    query = select(Changement.entity, Changement.entity_id).where(
+        Changement.at >= since).distinct()
+    pairs = {(entity, ident) for entity, ident in command.session.execute(query)}
+    return {entity for entity, _id in pairs}, pairs
 
 
 #: ``base_records``' entry of a sheet's visible rows left exactly as exported

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import posixpath
+import re
 import zipfile
 from dataclasses import dataclass, field, replace
 from typing import Optional
@@ -25,9 +26,10 @@ _ENCRYPTED = "EncryptedPackage".encode("utf-16-le")
 _PASSWORD = ("Le classeur est protégé par un mot de passe : enregistrez-le sans mot de passe puis "
              "importez-le de nouveau.")
 _SAFE_INT = float(2 ** 53)
+_TWIN = re.compile(r"_base[0-9]{1,3}")
 
 __all__ = ["ExcelError", "FileProblem", "Limits", "NO_VALUE", "RawSheet", "col_index", "col_letters",
-           "read_file"]
+           "read_file", "whole"]
 
 
 class FileProblem(Exception):
@@ -174,6 +176,11 @@ def _sheets(prepared: Prepared, limits: Limits, kind: str) -> list[RawSheet]:
                        date1904=prepared.date1904)
         prepared.sheet(meta.name)          # measured before calamine builds it
         counter.count_text = prepared.count_text
+        # an export's hidden twin (``_base1``...) repeats its data sheet's rows: its rows have a
+        # budget of their own, so that an export of ``rows`` rows can be imported again
+        twin = raw.hidden and _TWIN.fullmatch(meta.name) is not None
+        if twin:
+            counter.rows, counter.twin_rows = counter.twin_rows, counter.rows
         try:
             sheet = book.get_sheet_by_name(meta.name)
             start, end, merged = sheet.start, sheet.end, sheet.merged_cell_ranges
@@ -188,6 +195,8 @@ def _sheets(prepared: Prepared, limits: Limits, kind: str) -> list[RawSheet]:
         marks = prepared.marks.get(meta.name)
         if marks:
             _mark(raw, marks, counter)
+        if twin:
+            counter.rows, counter.twin_rows = counter.twin_rows, counter.rows
         raw.merged = prepared.merged.get(meta.name) or [
             (r1 + 1, c1 + 1, r2 + 1, c2 + 1) for (r1, c1), (r2, c2) in merged or ()]
         out.append(raw)
@@ -201,6 +210,7 @@ class _Counter:
     def __init__(self, limits: Limits, count_text: bool):
         self.limits, self.count_text = limits, count_text
         self.rows = 0
+        self.twin_rows = 0     #: rows of the export's hidden twins, counted apart
         self.text = 0
 
     def too_many_rows(self) -> FileProblem:
@@ -220,29 +230,37 @@ class _Counter:
 
 def _rows(raw: RawSheet, sheet, start: tuple[int, int], counter: _Counter) -> None:
     """calamine's rows, lazily, as spreadsheet row numbers and values from column A (``None``
-    for empty, whole numbers as ``int``); only the rows with a value are kept."""
+    for empty); only the rows with a value are kept. Numbers stay as calamine gives them (a
+    whole number is a ``float``, equal to its ``int``): ``whole()`` turns one into an ``int``
+    where its type matters, so that the reading does no per-cell work in Python."""
     first_row, first_col = start
     rows = sheet.iter_rows()
     for _ in range(first_row):          # calamine gives the rows above its range as empty lists
         next(rows, None)
     pad = [None] * first_col
-    float_, str_, safe = float, str, _SAFE_INT
     append = raw.rows.append
     count_text, max_rows = counter.count_text, counter.limits.rows
     seen = counter.rows
     for number, cells in enumerate(rows, first_row + 1):
-        if cells.count("") == len(cells):
+        empty = cells.count("")
+        if empty == len(cells):
             continue
         seen += 1
         if seen > max_rows:
             raise counter.too_many_rows()
-        values = [(None if v == "" else v) if v.__class__ is str_ else
-                  (int(v) if v.__class__ is float_ and v.is_integer() and -safe < v < safe else v)
-                  for v in cells]
+        if empty:
+            cells = [None if v == "" else v for v in cells]
         if count_text:
-            counter.text_of(values)
-        append((number, pad + values if first_col else values))
+            counter.text_of(cells)
+        append((number, pad + cells if first_col else cells))
     counter.rows = seen
+
+
+def whole(value):
+    """A whole ``float`` as an ``int`` (as a cell typed ``2024`` reads), anything else as is."""
+    if value.__class__ is float and value.is_integer() and -_SAFE_INT < value < _SAFE_INT:
+        return int(value)
+    return value
 
 
 def _mark(raw: RawSheet, marks: dict, counter: _Counter) -> None:
