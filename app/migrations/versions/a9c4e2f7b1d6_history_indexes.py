@@ -3,7 +3,7 @@ of one record only (partial), no username nor batch index — an import writes ~
 rows per row it creates, each index cost on every one of them
 
 Revision ID: a9c4e2f7b1d6
-Revises: f2b6d8e4a1c3
+Revises: a7c4e2f9d815
 Create Date: 2026-12-03 17:00:00
 
 """
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'a9c4e2f7b1d6'
-down_revision = 'f2b6d8e4a1c3'
+down_revision = 'a7c4e2f9d815'
 branch_labels = None
 depends_on = None
 
