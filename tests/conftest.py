@@ -15,6 +15,22 @@ from tests import dbutil
 SAMPLES = Path(__file__).parent / "samples"
 
 
+def pytest_collection_modifyitems(items):
+    """Under ``pytest -n`` (``make test``), with ``--dist loadgroup``: a module's tests stay on
+    one worker (its module-scoped app is built once), and all the browser tests on one worker
+    (one live server, one chromium)."""
+    for item in items:
+        group = "e2e" if "/e2e/" in f"/{item.nodeid}" else item.nodeid.split("::")[0]
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
+@pytest.fixture(scope="session")
+def soffice_profile(tmp_path_factory) -> str:
+    """One LibreOffice user profile for the run (a new profile costs seconds of start-up per
+    conversion), as the ``-env:UserInstallation`` argument of ``soffice``."""
+    return f"-env:UserInstallation=file://{tmp_path_factory.mktemp('soffice-profile')}"
+
+
 def make_app(url: str, tmp: Path, **extra):
     from app import create_app
 

@@ -88,13 +88,12 @@ def _edit_places_of_other_territory(data: bytes, scope) -> bytes:
 
 
 @pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice (make system-deps) absent")
-def test_file_resaved_by_libreoffice_reimports_unchanged(app, tmp_path):
+def test_file_resaved_by_libreoffice_reimports_unchanged(app, tmp_path, soffice_profile):
     path = tmp_path / "calvados.xlsx"
     assert run_cli(app, "bhasile", "export", str(path), "--user", "calvados").exit_code == 0
     outdir = tmp_path / "lo"
-    profile = tmp_path / "profile"
     completed = subprocess.run(
-        ["soffice", f"-env:UserInstallation=file://{profile}", "--headless", "--convert-to",
+        ["soffice", soffice_profile, "--headless", "--convert-to",
          "xlsx:Calc MS Excel 2007 XML", "--outdir", str(outdir), str(path)],
         capture_output=True, timeout=180)
     assert completed.returncode == 0, completed.stderr
