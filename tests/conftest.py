@@ -99,8 +99,8 @@ def _fresh_pool(template_db, tmp_path_factory):
     thousand tests use one): its database and settings are put back before each test."""
     url, tmp = template_db
     application = make_app(dbutil.clone(url, tmp, "fresh"), tmp_path_factory.mktemp("fresh"))
-    settings = dict(application.config)
-    yield application, settings, url
+    settings = {key: _copy(value) for key, value in application.config.items()}
+    yield application, settings, set(application.extensions), url
     _close(application)
 
 
@@ -127,14 +127,19 @@ def fresh_app(_fresh_pool, tmp_path):
     """An app on its own copy of the demo park, for tests that change shared records: the
     database is a fresh copy of the template, the settings those of a new app, the instance
     directory (uploads, exports, documents) the test's own ``tmp_path``."""
-    application, settings, template_url = _fresh_pool
+    application, settings, extensions, template_url = _fresh_pool
     _close(application)
     dbutil.reset(template_url, application.config["SQLALCHEMY_DATABASE_URI"])
-    application.config.clear()
-    application.config.update({key: _copy(value) for key, value in settings.items()})
-    application.config.update(INSTANCE_DIR=str(tmp_path), UPLOAD_FOLDER=str(tmp_path / "uploads"))
+    config = application.config
+    for key in set(config) - set(settings):
+        del config[key]
+    for key, value in settings.items():  # an unchanged setting keeps its object
+        if key not in config or config[key] != value:
+            config[key] = _copy(value)
+    config.update(INSTANCE_DIR=str(tmp_path), UPLOAD_FOLDER=str(tmp_path / "uploads"))
     application.instance_path = str(tmp_path)
-    application.extensions.pop("bhasile_storage", None)  # built on first use from the settings
+    for name in set(application.extensions) - extensions:  # built on first use (documents storage)
+        del application.extensions[name]
     yield application
 
 
