@@ -15,6 +15,10 @@ from tests import dbutil
 SAMPLES = Path(__file__).parent / "samples"
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "xdist_group(name): the tests pytest-xdist keeps on one worker")
+
+
 def pytest_collection_modifyitems(items):
     """Under ``pytest -n`` (``make test``), with ``--dist loadgroup``: a module's tests stay on
     one worker (its module-scoped app is built once), and all the browser tests on one worker
