@@ -33,13 +33,18 @@ run: install
 	$(FLASK) bhasile demo-users --quiet
 	BHASILE_SCHEDULER=1 BHASILE_SHOW_DEMO_ACCOUNTS=1 $(PY) run.py
 
-## Install (Python and system packages the tests drive) and run the whole suite on SQLite.
-test: install-test system-deps
-	$(PY) -m pytest
+## Install (Python and system packages the tests drive) and run the whole suite on SQLite, on
+## every core (pytest-xdist: TEST_WORKERS=0 runs it in this one process; a module's tests, and
+## all the browser tests, stay together on one worker).
+TEST_WORKERS ?= auto
+PYTEST_PARALLEL = $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadgroup)
 
-## The same suite against the local PostgreSQL server (own database names).
+test: install-test system-deps
+	$(PY) -m pytest $(PYTEST_PARALLEL)
+
+## The same suite against the local PostgreSQL server (own database names, per worker).
 test-postgresql: install-test system-deps
-	BHASILE_TEST_DATABASE=postgresql $(PY) -m pytest
+	BHASILE_TEST_DATABASE=postgresql $(PY) -m pytest $(PYTEST_PARALLEL)
 
 ## Debian packages the end-to-end tests use (a real browser, a real spreadsheet program) and
 ## the budget dialogue's documents need (LibreOffice Writer turns DOCX into PDF; pdftotext reads

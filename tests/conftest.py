@@ -1,15 +1,38 @@
 """Fixtures: a demo-park database built once per run, apps on clones of it, logged-in clients."""
 from __future__ import annotations
 
+import copy
 import re
+import threading
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from click.testing import CliRunner
 
 from tests import dbutil
 
 SAMPLES = Path(__file__).parent / "samples"
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "xdist_group(name): the tests pytest-xdist keeps on one worker")
+
+
+def pytest_collection_modifyitems(items):
+    """Under ``pytest -n`` (``make test``), with ``--dist loadgroup``: a module's tests stay on
+    one worker (its module-scoped app is built once), and all the browser tests on one worker
+    (one live server, one chromium)."""
+    for item in items:
+        group = "e2e" if "/e2e/" in f"/{item.nodeid}" else item.nodeid.split("::")[0]
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
+@pytest.fixture(scope="session")
+def soffice_profile(tmp_path_factory) -> str:
+    """One LibreOffice user profile for the run (a new profile costs seconds of start-up per
+    conversion), as the ``-env:UserInstallation`` argument of ``soffice``."""
+    return f"-env:UserInstallation=file://{tmp_path_factory.mktemp('soffice-profile')}"
 
 
 def make_app(url: str, tmp: Path, **extra):
@@ -28,6 +51,20 @@ def run_cli(app, *args, input: str | None = None):
     return app.test_cli_runner().invoke(args=list(args), input=input, catch_exceptions=False)
 
 
+def _cheap_demo_hashes(db) -> None:
+    """The demo accounts' password hashed with one PBKDF2 round instead of scrypt (~0.1 s of
+    CPU per check): the suite signs in about a thousand times. The check is the same one
+    (werkzeug reads the method from the stored hash: a wrong password is still refused); only
+    these test accounts are concerned, every password the app itself hashes keeps its method."""
+    from werkzeug.security import generate_password_hash
+
+    users = db.session.execute(sa.text("SELECT id FROM ab_user")).scalars().all()
+    for user_id in users:
+        db.session.execute(sa.text("UPDATE ab_user SET password = :p WHERE id = :id"),
+                           {"p": generate_password_hash(dbutil.PASSWORD, "pbkdf2:sha256:1"), "id": user_id})
+    db.session.commit()
+
+
 @pytest.fixture(scope="session")
 def template_db(tmp_path_factory):
     """Schema + reference + roles + ×1 demo park + one account per role (password PASSWORD)."""
@@ -43,6 +80,7 @@ def template_db(tmp_path_factory):
         from app.extensions import db
 
         create_demo_users(lambda: dbutil.PASSWORD)
+        _cheap_demo_hashes(db)
         db.session.remove()
         db.engine.dispose()
     yield url, tmp
@@ -62,17 +100,54 @@ def app(template_db):
         db.engine.dispose()
 
 
-@pytest.fixture()
-def fresh_app(template_db, tmp_path):
-    """An app on its own copy of the demo park, for tests that change shared records."""
+@pytest.fixture(scope="session")
+def _fresh_pool(template_db, tmp_path_factory):
+    """The one app behind ``fresh_app`` (building an app takes about a second of CPU, and a
+    thousand tests use one): its database and settings are put back before each test."""
     url, tmp = template_db
-    application = make_app(dbutil.clone(url, tmp), tmp_path)
-    yield application
+    application = make_app(dbutil.clone(url, tmp, "fresh"), tmp_path_factory.mktemp("fresh"))
+    settings = {key: _copy(value) for key, value in application.config.items()}
+    yield application, settings, set(application.extensions), url
+    _close(application)
+
+
+def _close(application) -> None:
+    for thread in threading.enumerate():  # background exports and imports of the last test
+        if thread.name.startswith(("bhasile-export-", "bhasile-import-")):
+            thread.join(30)
     with application.app_context():
         from app.extensions import db
 
         db.session.remove()
         db.engine.dispose()
+
+
+def _copy(value):
+    try:
+        return copy.deepcopy(value)
+    except Exception:  # a setting that cannot be copied is not one a test changes in place
+        return value
+
+
+@pytest.fixture()
+def fresh_app(_fresh_pool, tmp_path):
+    """An app on its own copy of the demo park, for tests that change shared records: the
+    database is a fresh copy of the template, the settings those of a new app, the instance
+    directory (uploads, exports, documents) the test's own ``tmp_path``."""
+    application, settings, extensions, template_url = _fresh_pool
+    _close(application)
+    dbutil.reset(template_url, application.config["SQLALCHEMY_DATABASE_URI"])
+    config = application.config
+    for key in set(config) - set(settings):
+        del config[key]
+    for key, value in settings.items():  # an unchanged setting keeps its object
+        if key not in config or config[key] != value:
+            config[key] = _copy(value)
+    config.update(INSTANCE_DIR=str(tmp_path), UPLOAD_FOLDER=str(tmp_path / "uploads"))
+    application.instance_path = str(tmp_path)
+    for name in set(application.extensions) - extensions:  # built on first use (documents storage)
+        del application.extensions[name]
+    yield application
 
 
 class Auth:

@@ -1,6 +1,7 @@
 """Test databases: one template built per run (schema, reference, roles, demo park, accounts),
 cloned for each test module that writes. SQLite by default; PostgreSQL with
-``BHASILE_TEST_DATABASE=postgresql`` (database names from ``BHASILE_TEST_DB_PREFIX``)."""
+``BHASILE_TEST_DATABASE=postgresql`` (database names from ``BHASILE_TEST_DB_PREFIX``, plus the
+pytest-xdist worker's name, so that parallel workers never drop each other's databases)."""
 from __future__ import annotations
 
 import os
@@ -12,7 +13,8 @@ import sqlalchemy as sa
 
 BACKEND = os.environ.get("BHASILE_TEST_DATABASE", "sqlite")
 PG_SERVER = os.environ.get("BHASILE_TEST_PG_SERVER", "postgresql+psycopg://postgres@127.0.0.1:5432")
-PREFIX = os.environ.get("BHASILE_TEST_DB_PREFIX", "bhasile_test")
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")  # gw0, gw1... under ``pytest -n``
+PREFIX = os.environ.get("BHASILE_TEST_DB_PREFIX", "bhasile_test") + (f"_{WORKER}" if WORKER else "")
 PASSWORD = "motdepasse-de-test-2026"
 
 
@@ -50,6 +52,23 @@ def clone(template_url: str, tmp: Path, name: str | None = None) -> str:
     else:
         shutil.copyfile(template_url.removeprefix("sqlite:///"), tmp / f"{name}.db")
     return url
+
+
+def reset(template_url: str, url: str) -> None:
+    """Give the database at ``url`` (made by :func:`clone`) the template's content again: the
+    caller has closed every connection to it (``engine.dispose()``)."""
+    if BACKEND == "postgresql":
+        name, template = url.rsplit("/", 1)[1], template_url.rsplit("/", 1)[1]
+        engine = _pg_admin()
+        with engine.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+        engine.dispose()
+    else:
+        path = Path(url.removeprefix("sqlite:///"))
+        for suffix in ("-wal", "-shm", "-journal"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        shutil.copyfile(template_url.removeprefix("sqlite:///"), path)
 
 
 def drop_all_test_databases() -> None:

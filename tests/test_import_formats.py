@@ -42,9 +42,9 @@ def test_xlsm_reads_like_xlsx(app, tmp_path):
 
 
 @pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice (make system-deps) absent")
-def test_ods_reads_like_xlsx(app, tmp_path):
+def test_ods_reads_like_xlsx(app, tmp_path, soffice_profile):
     completed = subprocess.run(
-        ["soffice", f"-env:UserInstallation=file://{tmp_path / 'profile'}", "--headless",
+        ["soffice", soffice_profile, "--headless",
          "--convert-to", "ods", "--outdir", str(tmp_path), str(SAMPLES / "suivi-ddets-calvados.xlsx")],
         capture_output=True, timeout=180)
     assert completed.returncode == 0, completed.stderr
@@ -67,9 +67,9 @@ def _export(app, tmp_path) -> Path:
     return path
 
 
-def _soffice(source: Path, fmt: str, out: Path) -> Path:
+def _soffice(source: Path, fmt: str, out: Path, profile: str) -> Path:
     completed = subprocess.run(
-        ["soffice", f"-env:UserInstallation=file://{out / 'profile'}", "--headless",
+        ["soffice", profile, "--headless",
          "--convert-to", fmt, "--outdir", str(out), str(source)],
         capture_output=True, timeout=300, check=False)
     assert completed.returncode == 0, completed.stderr
@@ -100,12 +100,12 @@ def _report(app, path: Path) -> dict:
 
 
 @pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice (make system-deps) absent")
-def test_the_same_workbook_as_xls_xlsx_ods_and_prefixed_xlsx_previews_the_same(app, tmp_path):
+def test_the_same_workbook_as_xls_xlsx_ods_and_prefixed_xlsx_previews_the_same(app, tmp_path, soffice_profile):
     export = _export(app, tmp_path)
     original = _report(app, export)
     assert original["changes"] == [] and original["errors"] == [] and original["warnings"] == []
     assert original["sheets"]["Activité"]["unchanged"] > 100
-    files = {fmt: _soffice(export, fmt, tmp_path / fmt) for fmt in ("xls", "xlsx", "ods")}
+    files = {fmt: _soffice(export, fmt, tmp_path / fmt, soffice_profile) for fmt in ("xls", "xlsx", "ods")}
     files["x:"] = _prefixed(export, tmp_path / "sdk.xlsx")
     for fmt, path in files.items():
         report = _report(app, path)

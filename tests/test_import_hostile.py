@@ -221,7 +221,7 @@ def test_hostile_files_through_the_web_upload_never_answer_500(fresh_app, hostil
 
 
 @pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice (make system-deps) absent")
-def test_hostile_xls_files_are_refused_in_bounded_memory(fresh_app, tmp_path):
+def test_hostile_xls_files_are_refused_in_bounded_memory(fresh_app, tmp_path, soffice_profile):
     """Excel 97 has its own ways: a cell at IV65536 (16.7 million cells of grid) and one
     30,000-character shared string in 20,000 cells, both saved as .xls by LibreOffice."""
     import openpyxl
@@ -239,7 +239,7 @@ def test_hostile_xls_files_are_refused_in_bounded_memory(fresh_app, tmp_path):
         shared.active.append([text])
     shared.save(tmp_path / "xls-texte-partage.xlsx")
     done = subprocess.run(
-        ["soffice", f"-env:UserInstallation=file://{tmp_path / 'profile'}", "--headless", "--convert-to",
+        ["soffice", soffice_profile, "--headless", "--convert-to",
          "xls", "--outdir", str(tmp_path), str(tmp_path / "xls-loin.xlsx"),
          str(tmp_path / "xls-texte-partage.xlsx")], capture_output=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr

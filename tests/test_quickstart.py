@@ -18,7 +18,7 @@ from tests import dbutil
 from tests.conftest import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
-TEST_TOOLS = ("pytest", "playwright", "schemathesis", "hypothesis", "oidc-provider-mock")
+TEST_TOOLS = ("pytest", "playwright", "schemathesis", "hypothesis", "oidc-provider-mock", "pytest-xdist")
 
 
 def _passwords(app) -> dict[str, str]:
