@@ -293,10 +293,10 @@ def apply_role_default():
     from flask import redirect
     from flask_login import current_user
 
-    if request.method != "GET" or request.args or not current_user.is_authenticated:
+    if request.method != "GET" or request.args:
         return None
-    page = current_page()
-    if page is None:
+    page = current_page()  # from the endpoint alone: static files and /healthz never load the user
+    if page is None or not current_user.is_authenticated:
         return None
     vue = role_default(page)
     url = open_url(vue) if vue is not None else None

@@ -203,5 +203,6 @@ def test_api_creating_a_duplicate_is_a_409_and_writes_nothing(fresh_app):
     client = client_for(fresh_app, "calvados")
     answer = client.post("/api/v1/structure/", json={"code_dna": code, "nom": "Doublon", "type": "HUDA",
                                                      "departement": calvados})
-    assert answer.status_code == 409 and "existant" in answer.get_json()["message"]
+    message = answer.get_json()["message"]
+    assert answer.status_code == 409 and "déjà utilisé" in message and code in message  # names the value
     assert _one(fresh_app, select(Structure.id).where(Structure.nom == "Doublon")) is None
