@@ -156,10 +156,14 @@ def store_decision(session: Session, storage: Storage, scope: Scope, dialogue: D
     if refused:
         raise WriteRefused(refused)
     doc.stockage = storage.save(pdf)
-    session.add(doc)
-    session.flush()
-    record(session, doc, "upload")
-    dialogue.document_id = doc.id
+    try:
+        session.add(doc)
+        session.flush()
+        record(session, doc, "upload")
+        dialogue.document_id = doc.id
+    except BaseException:  # the file must not outlive a row that was never written
+        storage.delete(doc.stockage)
+        raise
     return doc
 
 
@@ -180,25 +184,138 @@ def check_template(data: bytes) -> None:
     render_docx(data, sample)
 
 
-def decide(session: Session, storage: Storage, scope: Scope, dialogue: DialogueBudgetaire,
-           choices: dict[str, Any], version: Any, username: str,
-           today: Optional[dt.date] = None) -> Document:
-    """The agent's decision in one transaction: retained amounts, the year's dotation accordée
-    (with its history), and the notification rendered, stored and linked. Any refusal or a
-    failed rendering writes nothing."""
+def decide(session: Session, scope: Scope, dialogue: DialogueBudgetaire, choices: dict[str, Any],
+           version: Any, username: str, today: Optional[dt.date] = None) -> DialogueBudgetaire:
+    """The agent's decision in one transaction: retained amounts and the year's dotation
+    accordée (with its history). Any refusal, or a template that does not fill, writes nothing.
+
+    The notification's PDF is not made here: LibreOffice takes seconds to minutes, so the
+    caller hands ``generate`` to the queue (job ``notification``) once this is committed; the
+    dialogue page shows it being generated, then the link."""
     picks = prepare_decision(session, scope, dialogue, choices, version, username, today)
-    key = None
     try:
         apply_decision(session, scope, dialogue, picks, username)
-        places = places_of(session, dialogue)
-        pdf = to_pdf(render_docx(template_for(session), context(
-            dialogue, places, cout_journalier(dialogue.dotation_accordee, places, dialogue.annee))))
-        doc = store_decision(session, storage, scope, dialogue, pdf)
-        key = doc.stockage
+        render_docx(template_for(session), values_of(session, dialogue))  # a broken template refuses now
         session.commit()
     except Exception:
         session.rollback()
-        if key is not None:
-            storage.delete(key)
         raise
-    return doc
+    return dialogue
+
+
+def values_of(session: Session, dialogue: DialogueBudgetaire) -> dict[str, Any]:
+    places = places_of(session, dialogue)
+    return context(dialogue, places, cout_journalier(dialogue.dotation_accordee, places, dialogue.annee))
+
+
+# --- the notification, generated in the background ---------------------------------------------
+#
+# Where a failed generation says why: a small text in the file store (shared by every host, like
+# the exports), read by the dialogue page until a generation succeeds. No table is needed: the
+# dialogue's ``document_id`` says whether the notification exists.
+
+def _error_name(dialogue_id: int) -> str:
+    return f"generes/notifications/dialogue-{int(dialogue_id)}.erreur"
+
+
+def generation_error(dialogue_id: int) -> Optional[str]:
+    """The French reason the last generation of this dialogue's notification failed, if any."""
+    from app.storage import file_store
+
+    store = file_store()
+    name = _error_name(dialogue_id)
+    try:
+        return store.read(name).decode("utf-8") if store.exists(name) else None
+    except OSError:
+        return None
+
+
+def clear_generation_error(dialogue_id: int) -> None:
+    from app.storage import file_store
+
+    store, name = file_store(), _error_name(dialogue_id)
+    if store.exists(name):
+        store.delete(name)
+
+
+def _failed(dialogue_id: int, messages: list[str]) -> None:
+    from app.storage import file_store
+
+    file_store().put(_error_name(dialogue_id), " ".join(str(m) for m in messages).encode("utf-8"))
+
+
+def notification_state(dialogue: DialogueBudgetaire) -> Optional[dict[str, Any]]:
+    """What the dialogue page says of the notification: ``None`` before the decision, else
+    its status (``pret`` / ``en_cours`` / ``echec``) and the error."""
+    if dialogue.decide_le is None:
+        return None
+    if dialogue.document_id is not None:
+        return {"statut": "pret", "document_id": dialogue.document_id, "erreur": None}
+    error = generation_error(dialogue.id)
+    return {"statut": "echec" if error else "en_cours", "document_id": None, "erreur": error}
+
+
+def generate(session: Session, storage: Storage, dialogue_id: int, user_id: Optional[int]) -> Optional[int]:
+    """The job ``notification``: render the decided dialogue's notification to PDF and store it
+    as one of the structure's documents; returns its id.
+
+    Only ids come in: the owner is the account ``user_id`` and its scope is read from the account
+    now (``scope_of``), so the dialogue must be inside it and the write gate of that scope
+    accepts the document, else nothing is stored. Run again (a retry after a worker died, a
+    second click), it stores no second document: the dialogue row is locked and re-read before
+    the document is added, and a dialogue that already has its notification is left alone."""
+    from app.audit import audit_context
+    from app.scope import find_inside, scope_of
+    from models import BhasileUser
+
+    user = session.get(BhasileUser, user_id) if user_id is not None else None
+    if user is None:
+        return None
+    scope = scope_of(user)
+    dialogue = None if scope.is_operateur else find_inside(session, DialogueBudgetaire, dialogue_id, scope)
+    if dialogue is None:  # not an agent, or outside the owner's scope (now): nothing stored or said
+        import logging
+
+        logging.getLogger(__name__).warning("Notification du dialogue %s refusée à l'utilisateur %s "
+                                            "(hors de son périmètre).", dialogue_id, user_id)
+        return None
+    if dialogue.document_id is not None or dialogue.decide_le is None:
+        return dialogue.document_id
+    try:
+        docx = render_docx(template_for(session), values_of(session, dialogue))
+        session.rollback()  # no transaction held open while LibreOffice works
+        pdf = to_pdf(docx)
+    except DialogueError as exc:
+        session.rollback()
+        _failed(dialogue_id, exc.messages)
+        return None
+    except Exception:
+        session.rollback()
+        _failed(dialogue_id, [_("La conversion en PDF a échoué : rien n'a été enregistré.")])
+        raise
+    key = None
+    with audit_context("job", username=user.username, user_id=user.id):
+        try:
+            locked = session.scalars(select(DialogueBudgetaire).where(DialogueBudgetaire.id == dialogue_id)
+                                     .with_for_update().execution_options(populate_existing=True)).one()
+            if locked.document_id is not None:  # another run stored it meanwhile
+                session.rollback()
+                return locked.document_id
+            doc = store_decision(session, storage, scope, locked, pdf)
+            key = doc.stockage
+            session.commit()
+        except WriteRefused as exc:
+            session.rollback()
+            if key is not None:
+                storage.delete(key)
+            _failed(dialogue_id, [_("La notification n'a pas été enregistrée : %(r)s",
+                                    r=" ".join(e.message for e in exc.errors))])
+            return None
+        except Exception:
+            session.rollback()
+            if key is not None:
+                storage.delete(key)
+            _failed(dialogue_id, [_("La génération de la notification a échoué : rien n'a été enregistré.")])
+            raise
+    clear_generation_error(dialogue_id)
+    return doc.id

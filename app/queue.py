@@ -216,7 +216,7 @@ def run_worker(app: Flask, name: Optional[str] = None, wait: bool = True) -> Non
               help="Nombre de processus de travail (chacun traite une tâche à la fois).")
 @click.option("--once", is_flag=True, help="S'arrêter quand la file est vide (tests, reprise).")
 def worker_command(processes: int, once: bool) -> None:
-    """Traite les tâches de fond (exports, imports, recalculs…) de la file PostgreSQL."""
+    """Traite les tâches de fond (exports, imports, notifications, recalculs…) de la file PostgreSQL."""
     app = current_app._get_current_object()
     if backend(app) != "postgresql":
         click.echo("Base SQLite (ou BHASILE_QUEUE=thread) : les tâches de fond tournent dans le "
@@ -284,6 +284,16 @@ def _import_apply(batch_id: int, user_id: Optional[int], scope: Optional[dict] =
     from imports.background import run_apply
 
     run_apply(int(batch_id), import_owner(user_id, scope))
+
+
+@task("notification")
+def _notification(dialogue_id: int, user_id: Optional[int]) -> Optional[int]:
+    """The notification of a budget dialogue's decision (DOCX → PDF by LibreOffice), stored once."""
+    from .dialogue_documents import generate
+    from .extensions import db
+    from .storage import get_storage
+
+    return generate(db.session, get_storage(), int(dialogue_id), user_id)
 
 
 @task("scheduled")

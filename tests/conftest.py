@@ -113,7 +113,7 @@ def _fresh_pool(template_db, tmp_path_factory):
 
 def _close(application) -> None:
     for thread in threading.enumerate():  # background exports and imports of the last test
-        if thread.name.startswith(("bhasile-export-", "bhasile-import-")):
+        if thread.name.startswith(("bhasile-export", "bhasile-import", "bhasile-notification")):
             thread.join(30)
     with application.app_context():
         from app.extensions import db

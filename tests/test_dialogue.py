@@ -10,6 +10,7 @@ import io
 import re
 import shutil
 import subprocess
+import threading
 
 import openpyxl
 import pytest
@@ -30,6 +31,9 @@ def dlg_app(template_db, tmp_path_factory):
     url, tmp = template_db
     application = make_app(dbutil.clone(url, tmp), tmp_path_factory.mktemp("dialogue"))
     yield application
+    for thread in threading.enumerate():  # a notification still being generated
+        if thread.name.startswith("bhasile-notification"):
+            thread.join(240)
     with application.app_context():
         from app.extensions import db
 
@@ -90,6 +94,20 @@ def dialogue(application, pk: int):
                 "lignes": {x.code: x for x in d.lignes}, "decide_le": d.decide_le,
                 "decide_par": d.decide_par, "dotation": d.dotation_accordee, "numero": d.numero,
                 "document_id": d.document_id, "structure_id": d.structure_id}
+
+
+def wait_notification(client, pk: int, timeout: float = 240) -> dict:
+    """Polls the notification's JSON status (as the page's poll.js does) until it is made."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        response = client.get(f"/dialogue/{pk}/notification.json")
+        assert response.status_code == 200, response.status_code
+        state = response.get_json()
+        if state["statut"] != "en_cours" or time.monotonic() > deadline:
+            return state
+        time.sleep(0.2)
 
 
 def test_a_full_year_of_dialogue(dlg_app, park):
@@ -153,7 +171,12 @@ def test_a_full_year_of_dialogue(dlg_app, park):
     # 4. the agent decides (the counter-proposal met halfway)
     decided = post(agent, f"/dialogue/{pk}/decider",
                    {"version": str(state["version"]), "retenu_charges_3": "235 000"})
-    assert decided.status_code == 302
+    assert decided.status_code == 302, re.sub(r"<[^>]+>", " ", decided.get_data(as_text=True))[-6000:]
+    assert "en cours de génération" in agent.get(f"/dialogue/{pk}/").get_data(as_text=True) \
+        or dialogue(dlg_app, pk)["document_id"]  # LibreOffice (in a thread on SQLite) may be done
+    done = wait_notification(agent, pk)
+    assert done["statut"] == "pret" and done["url"], done
+    assert "Notification (PDF)" in agent.get(f"/dialogue/{pk}/").get_data(as_text=True)
     state = dialogue(dlg_app, pk)
     assert state["statut"] == "decide" and state["decide_par"] == "calvados"
     assert state["dotation"] == Decimal("945000")
@@ -236,3 +259,129 @@ def test_the_central_administration_manages_templates_and_ceilings(dlg_app, park
     with dlg_app.app_context():
         assert ceiling(session(dlg_app), "CADA", YEAR) == (22.5, True)
         assert ceiling(session(dlg_app), "HUDA", YEAR)[1] is False
+
+
+FAKE_PDF = b"%PDF-1.4 notification de test"
+
+
+def _decided(application, pk: int) -> str:
+    """Put dialogue ``pk`` in the decided state (by the Calvados agent) without its notification,
+    as the decision leaves it before the queued job runs; returns its number."""
+    from models.base import utcnow
+    from models.dialogue import DialogueBudgetaire, StatutDialogue
+
+    with application.app_context():
+        s = session(application)
+        d = s.get(DialogueBudgetaire, pk)
+        d.statut, d.decide_le, d.decide_par = StatutDialogue.DECIDE, utcnow(), "calvados"
+        d.numero, d.document_id = f"DBT-{YEAR}-{pk:06d}", None
+        s.commit()
+        return d.numero
+
+
+def _generate(application, pk: int, username: str):
+    from app.dialogue_documents import generate
+    from app.storage import get_storage
+    from models import BhasileUser
+
+    with application.app_context():
+        s = session(application)
+        user_id = s.scalar(select(BhasileUser.id).where(BhasileUser.username == username))
+        try:
+            return generate(s, get_storage(), pk, user_id)
+        finally:
+            s.remove()
+
+
+def _notifications(application, numero: str) -> list:
+    from models import Document
+
+    with application.app_context():
+        s = session(application)
+        s.expire_all()
+        return s.execute(select(Document.id, Document.stockage)
+                         .where(Document.nom_original == f"Notification {numero}.pdf")).all()
+
+
+def test_a_crashed_then_retried_generation_stores_one_notification(dlg_app, park, monkeypatch):
+    """The job dies after the PDF was written to the storage and the document added, before the
+    commit (as a worker killed there): nothing stays, the page says why; run again, and again
+    (a retry of a job that had in fact finished), it stores exactly one document."""
+    import app.dialogue_documents as docs
+    from app.storage import get_storage
+    from models.dialogue import DialogueBudgetaire
+
+    pk = park["other"].id
+    numero = _decided(dlg_app, pk)
+    monkeypatch.setattr(docs, "to_pdf", lambda docx: FAKE_PDF)
+    saved = []
+    real_record = docs.record
+
+    def crash(session_, doc, action):
+        saved.append(doc.stockage)
+        raise RuntimeError("worker tué")
+
+    monkeypatch.setattr(docs, "record", crash)
+    with pytest.raises(RuntimeError):
+        _generate(dlg_app, pk, "calvados")
+    assert _notifications(dlg_app, numero) == []
+    with dlg_app.app_context():
+        assert not get_storage().exists(saved[0])  # the file written before the crash went away
+        state = docs.notification_state(session(dlg_app).get(DialogueBudgetaire, pk))
+        assert state["statut"] == "echec" and "rien n'a été enregistré" in state["erreur"]
+    agent = client_for(dlg_app, "calvados")
+    page = agent.get(f"/dialogue/{pk}/").get_data(as_text=True)
+    assert "pas été générée" in page and "Générer à nouveau" in page
+
+    monkeypatch.setattr(docs, "record", real_record)
+    retried = post(agent, f"/dialogue/{pk}/notification")  # the agent's button: the queue again
+    assert retried.status_code == 302
+    done = wait_notification(agent, pk, timeout=60)
+    assert done["statut"] == "pret" and done["erreur"] is None, done
+    first = _notifications(dlg_app, numero)
+    assert len(first) == 1 and done["document_id"] == first[0].id
+
+    def no_second_rendering(docx):
+        raise AssertionError("the notification exists: no second rendering")
+
+    monkeypatch.setattr(docs, "to_pdf", no_second_rendering)
+    assert _generate(dlg_app, pk, "calvados") == first[0].id  # a retried job that had finished
+    assert post(agent, f"/dialogue/{pk}/notification").status_code == 302  # a second click
+    assert _notifications(dlg_app, numero) == first
+    with dlg_app.app_context():
+        assert get_storage().open(first[0].stockage).read() == FAKE_PDF
+
+
+def test_a_generation_job_stores_nothing_outside_its_owners_scope(dlg_app, park, monkeypatch):
+    """The job reads the owner's scope from the account: a job naming a dialogue its owner does
+    not see (another opérateur's structure, another département) stores nothing, says nothing
+    there; the status and the notification stay out of reach of users outside the territory."""
+    import app.dialogue_documents as docs
+    from models.dialogue import DialogueBudgetaire
+
+    monkeypatch.setattr(docs, "to_pdf", lambda docx: FAKE_PDF)
+    paris = park["paris"].id
+    numero = _decided(dlg_app, paris)
+    assert _generate(dlg_app, paris, "calvados") is None          # another département
+    assert _generate(dlg_app, paris, "operateur") is None         # another opérateur
+    assert _generate(dlg_app, paris, "personne") is None          # no such account
+    assert _notifications(dlg_app, numero) == []
+    with dlg_app.app_context():
+        d = session(dlg_app).get(DialogueBudgetaire, paris)
+        assert d.document_id is None and docs.generation_error(paris) is None
+    for username in ("calvados", "operateur"):
+        client = client_for(dlg_app, username)
+        assert client.get(f"/dialogue/{paris}/notification.json").status_code == 404
+        assert post(client, f"/dialogue/{paris}/notification").status_code in (302, 403, 404)
+    assert _notifications(dlg_app, numero) == []
+    # the Calvados notification made by the full year is the opérateur's and the agent's only
+    mine = dialogue(dlg_app, park["mine"].id)["document_id"]
+    if mine is not None:
+        other_operateur = client_for(dlg_app, "operateur").get(f"/dialogue/{park['other'].id}/notification.json")
+        assert other_operateur.status_code == 404
+        assert client_for(dlg_app, "operateur").get(f"/dialogue/{park['mine'].id}/notification.json").get_json()["statut"] == "pret"
+    # the notification is the State's: a job owned by the opérateur, even on its own structure, stores nothing
+    numero = _decided(dlg_app, park["mine"].id)
+    before = _notifications(dlg_app, numero)
+    assert _generate(dlg_app, park["mine"].id, "operateur") is None
+    assert _notifications(dlg_app, numero) == before and dialogue(dlg_app, park["mine"].id)["document_id"] is None

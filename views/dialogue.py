@@ -11,7 +11,7 @@ import datetime as dt
 import io
 from typing import Any
 
-from flask import abort, flash, g, redirect, request, send_file, url_for
+from flask import abort, flash, g, jsonify, redirect, request, send_file, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access, permission_name
 from flask_babel import gettext as _
@@ -21,13 +21,14 @@ from sqlalchemy import func, select
 
 from app import dialogue as dlg
 from app.dialogue_classeur import read_sheet, write_sheet
-from app.dialogue_documents import NOTIFICATION, check_template, decide
+from app.dialogue_documents import (NOTIFICATION, check_template, clear_generation_error, decide,
+                                    notification_state)
 from app.dialogue_suivi import analyse, dashboard, export_proposals, late, set_ceilings
 from app.errors import refused_page
 from app.extensions import db
 from app.gate import STATE_FIELDS, Gate, WriteRefused
 from app.scope import choosable_condition, condition_for, current_scope, find_inside
-from app.storage import get_storage
+from app.queue import enqueue
 from models import Departement, Region, Structure
 from models.dialogue import DialogueBudgetaire, ModeleDocument, PlafondCout
 from models.enums import TypeStructure
@@ -55,6 +56,13 @@ def _year() -> int:
 def _posted(prefix: str) -> dict[str, Any]:
     """The form's values ``<prefix><code>`` by line code (unknown codes kept: refused later)."""
     return {key[len(prefix):]: value for key, value in request.form.items() if key.startswith(prefix)}
+
+
+def _generate(dialogue: DialogueBudgetaire) -> None:
+    """Hand the notification of a decided dialogue to the queue (ids only: the job reads the
+    agent's scope from the account)."""
+    clear_generation_error(dialogue.id)
+    enqueue("notification", dialogue_id=dialogue.id, user_id=g.user.id)
 
 
 def _tampered() -> dict[str, Any]:
@@ -110,6 +118,7 @@ class DialogueView(BaseView):
         return self.render_template(f"bhasile/dialogue/{template}", d=dialogue, lignes=dlg.LIGNES,
                                     groupes=dlg.GROUPES, analysis=analyse(db.session, dialogue),
                                     retard=late(dialogue, dt.date.today()), csrf=generate_csrf(),
+                                    notification=notification_state(dialogue),
                                     title=_("Dialogue budgétaire %(y)s — %(c)s", y=dialogue.annee,
                                             c=dialogue.structure.code_dna))
 
@@ -175,10 +184,33 @@ class DialogueView(BaseView):
     @permission_name("decider")
     def decider(self, pk: int):
         def run(d):
-            doc = decide(db.session, get_storage(), current_scope(), d, _posted("retenu_"),
-                         request.form.get("version"), g.user.username)
-            flash(_("Décision enregistrée ; notification %(n)s générée.", n=doc.nom_original), "success")
+            decide(db.session, current_scope(), d, _posted("retenu_"), request.form.get("version"),
+                   g.user.username)
+            _generate(d)
+            flash(_("Décision enregistrée ; la notification %(n)s est en cours de génération.",
+                    n=d.numero), "success")
         return self._step(pk, run) or redirect(url_for(".show", pk=pk))
+
+    @expose("/<int:pk>/notification", methods=["POST"])
+    @has_access
+    @permission_name("decider")
+    def notification(self, pk: int):
+        """Generate again a notification whose generation failed (a template fixed since…)."""
+        dialogue = _dialogue(pk)
+        if dialogue.decide_le is not None and dialogue.document_id is None:
+            _generate(dialogue)
+            flash(_("La notification est en cours de génération."), "success")
+        return redirect(url_for(".show", pk=pk))
+
+    @expose("/<int:pk>/notification.json")
+    @has_access
+    @permission_name("show")
+    def notification_status(self, pk: int):
+        """The notification's state for the dialogue page's polling (bhasile/poll.js)."""
+        state = notification_state(_dialogue(pk)) or {"statut": "aucune", "document_id": None, "erreur": None}
+        state["url"] = (url_for("DocumentView.download", doc_id=state["document_id"])
+                        if state["document_id"] else None)
+        return jsonify(state)
 
     @expose("/ouvrir", methods=["GET", "POST"])
     @has_access
