@@ -20,6 +20,7 @@ from flask_wtf.csrf import generate_csrf
 from sqlalchemy import func, select
 
 from app import dialogue as dlg
+from app import dialogue_compte as ca
 from app.dialogue_classeur import read_sheet, write_sheet
 from app.dialogue_documents import NOTIFICATION, check_template, decide
 from app.dialogue_suivi import analyse, dashboard, export_proposals, late, set_ceilings
@@ -109,7 +110,7 @@ class DialogueView(BaseView):
         template = "operateur.html" if scope.is_operateur else "agent.html"
         return self.render_template(f"bhasile/dialogue/{template}", d=dialogue, lignes=dlg.LIGNES,
                                     groupes=dlg.GROUPES, analysis=analyse(db.session, dialogue),
-                                    retard=late(dialogue, dt.date.today()), csrf=generate_csrf(),
+                                    retard=late(dialogue, dt.date.today()), csrf=generate_csrf(), ca=ca,
                                     title=_("Dialogue budgétaire %(y)s — %(c)s", y=dialogue.annee,
                                             c=dialogue.structure.code_dna))
 
@@ -180,6 +181,29 @@ class DialogueView(BaseView):
             flash(_("Décision enregistrée ; notification %(n)s générée.", n=doc.nom_original), "success")
         return self._step(pk, run) or redirect(url_for(".show", pk=pk))
 
+    @expose("/<int:pk>/compte", methods=["POST"])
+    @has_access
+    @permission_name("deposer")
+    def deposer_compte(self, pk: int):
+        """The opérateur files the year's compte administratif (``app.dialogue_compte``)."""
+        def run(d):
+            ca.file_compte(db.session, current_scope(), d, _posted("realise_"), request.form.get("affectation"),
+                           request.form.get("ca_commentaire", ""), request.form.get("version"),
+                           g.user.username, _tampered())
+            flash(_("Compte administratif déposé."), "success")
+        return self._step(pk, run) or redirect(url_for(".show", pk=pk))
+
+    @expose("/<int:pk>/affectation", methods=["POST"])
+    @has_access
+    @permission_name("decider")
+    def arreter_compte(self, pk: int):
+        """The agent accepts or amends the affectation du résultat."""
+        def run(d):
+            ca.settle_compte(db.session, current_scope(), d, request.form.get("affectation"),
+                             request.form.get("motif_affectation"), request.form.get("version"), g.user.username)
+            flash(_("Affectation du résultat arrêtée."), "success")
+        return self._step(pk, run) or redirect(url_for(".show", pk=pk))
+
     @expose("/ouvrir", methods=["GET", "POST"])
     @has_access
     @permission_name("ouvrir")
@@ -192,10 +216,11 @@ class DialogueView(BaseView):
                 if not 2000 <= annee <= 2100:
                     raise dlg.DialogueError([_("Année invalide.")])
                 echeance = dt.date.fromisoformat(form["echeance"]) if form.get("echeance") else None
+                echeance_ca = dt.date.fromisoformat(form["echeance_ca"]) if form.get("echeance_ca") else None
                 delai = int(form.get("delai") or dlg.DELAI_REPONSE) if (form.get("delai") or "8").isdigit() else 0
                 ids, garbage = _ids(form.getlist("departement"))
                 campagne = dlg.open_dialogues(db.session, scope, annee, sorted(ids | ({-1} if garbage else set())),
-                                              echeance, g.user.username, delai)
+                                              echeance, g.user.username, delai, echeance_ca)
             except WriteRefused as exc:
                 return refused_page(exc)
             except ValueError as exc:  # DialogueError, CampagneError, a malformed date
