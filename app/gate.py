@@ -67,7 +67,7 @@ STATE_FIELDS: dict[str, frozenset[str]] = {
                                       "decide_par", "dotation_accordee", "numero", "document_id",
                                       # the compte administratif: the agent settles the affectation
                                       "echeance_ca", "affectation_retenue", "motif_affectation",
-                                      "ca_arrete_le", "ca_arrete_par"}),
+                                      "ca_arrete_le", "ca_arrete_par", "avenant_document_id"}),
     "dialogue_ligne": frozenset({"propose", "motif", "retenu"}),
 }
 #: The relations that place a row in the territory (one of them at least is set on a

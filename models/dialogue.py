@@ -77,9 +77,15 @@ class DialogueBudgetaire(Versioned, Model):
     motif_affectation: Mapped[Optional[str]] = mapped_column(Text)
     ca_arrete_le: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)
     ca_arrete_par: Mapped[Optional[str]] = mapped_column(String(128))
+    #: the draft avenant to the structure's convention the decision generated (structures under
+    #: convention or CPOM members, ``app.dialogue_avenant``)
+    avenant_document_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("document.id", ondelete="SET NULL", name="fk_dialogue_avenant_document_id"))
 
     structure: Mapped["Structure"] = relationship()  # noqa: F821
-    document: Mapped[Optional["Document"]] = relationship()  # noqa: F821
+    document: Mapped[Optional["Document"]] = relationship(foreign_keys=[document_id])  # noqa: F821
+    avenant_document: Mapped[Optional["Document"]] = relationship(  # noqa: F821
+        foreign_keys=[avenant_document_id])
     lignes: Mapped[list["DialogueLigne"]] = relationship(
         back_populates="dialogue", cascade="all, delete-orphan", order_by="DialogueLigne.rang")
 

@@ -21,8 +21,9 @@ from sqlalchemy import func, select
 
 from app import dialogue as dlg
 from app import dialogue_compte as ca
+from app.dialogue_avenant import convention_of, draft_avenant
 from app.dialogue_classeur import read_sheet, write_sheet
-from app.dialogue_documents import NOTIFICATION, check_template, decide
+from app.dialogue_documents import AVENANT, NOTIFICATION, check_template, decide
 from app.dialogue_suivi import analyse, dashboard, export_proposals, late, set_ceilings
 from app.errors import refused_page
 from app.extensions import db
@@ -108,9 +109,12 @@ class DialogueView(BaseView):
     def show(self, pk: int):
         dialogue, scope = _dialogue(pk), current_scope()
         template = "operateur.html" if scope.is_operateur else "agent.html"
+        avenant_du = (not scope.is_operateur and dialogue.statut.value == "decide"
+                      and dialogue.avenant_document_id is None and convention_of(db.session, dialogue) is not None)
         return self.render_template(f"bhasile/dialogue/{template}", d=dialogue, lignes=dlg.LIGNES,
                                     groupes=dlg.GROUPES, analysis=analyse(db.session, dialogue),
                                     retard=late(dialogue, dt.date.today()), csrf=generate_csrf(), ca=ca,
+                                    avenant_du=avenant_du,
                                     title=_("Dialogue budgétaire %(y)s — %(c)s", y=dialogue.annee,
                                             c=dialogue.structure.code_dna))
 
@@ -179,6 +183,33 @@ class DialogueView(BaseView):
             doc = decide(db.session, get_storage(), current_scope(), d, _posted("retenu_"),
                          request.form.get("version"), g.user.username)
             flash(_("Décision enregistrée ; notification %(n)s générée.", n=doc.nom_original), "success")
+            self._avenant(d)
+        return self._step(pk, run) or redirect(url_for(".show", pk=pk))
+
+    @staticmethod
+    def _avenant(d, version=None) -> None:
+        """The draft avenant of a structure under convention, after its decision: a failure
+        keeps the decision and says so (the agent drafts it again from the dialogue)."""
+        try:
+            doc = draft_avenant(db.session, get_storage(), current_scope(), d, version)
+        except (dlg.DialogueError, WriteRefused) as exc:
+            db.session.rollback()
+            reasons = exc.messages if isinstance(exc, dlg.DialogueError) else [e.message for e in exc.errors]
+            flash(_("L'avenant n'a pas pu être rédigé : %(e)s", e=" ".join(reasons)), "warning")
+        else:
+            if doc is not None:
+                flash(_("Projet d'avenant rédigé (%(n)s) et rangé dans les documents de la structure.",
+                        n=doc.nom_original), "success")
+
+    @expose("/<int:pk>/avenant", methods=["POST"])
+    @has_access
+    @permission_name("decider")
+    def avenant(self, pk: int):
+        """Draft again the avenant a decision could not (a broken template, LibreOffice down)."""
+        def run(d):
+            if draft_avenant(db.session, get_storage(), current_scope(), d, request.form.get("version")) is None:
+                raise dlg.DialogueError([_("La structure n'est sous aucune convention ni aucun CPOM signé.")])
+            flash(_("Projet d'avenant rédigé."), "success")
         return self._step(pk, run) or redirect(url_for(".show", pk=pk))
 
     @expose("/<int:pk>/compte", methods=["POST"])
@@ -284,12 +315,15 @@ class DialogueView(BaseView):
             try:
                 if not data:
                     raise dlg.DialogueError([_("Choisissez un modèle Word (.docx).")])
-                check_template(data)
+                nature = request.form.get("nature") or NOTIFICATION
+                if nature not in (NOTIFICATION, AVENANT):
+                    raise dlg.DialogueError([_("Nature de modèle inconnue.")])
+                check_template(data, nature)
             except dlg.DialogueError as exc:
                 for message in exc.messages:
                     flash(message, "danger")
             else:
-                db.session.add(ModeleDocument(nature=NOTIFICATION, nom_original=(upload.filename or "modele.docx")[:255],
+                db.session.add(ModeleDocument(nature=nature, nom_original=(upload.filename or "modele.docx")[:255],
                                               contenu=data, uploaded_by=g.user.username))
                 db.session.commit()
                 flash(_("Modèle enregistré : il sert aux prochaines décisions."), "success")

@@ -1,5 +1,6 @@
 """budget dialogue, step 5: the compte administratif of the year (realised amounts per line,
-result, affectation du résultat proposed by the opérateur and settled by the agent)
+result, affectation du résultat proposed by the opérateur and settled by the agent); the draft
+avenant to the convention the decision generates
 
 Revision ID: b3f8d1c6e2a9
 Revises: a9c4e2f7b1d6
@@ -34,6 +35,9 @@ def upgrade():
     with op.batch_alter_table('dialogue_budgetaire', schema=None) as batch_op:
         for name, type_ in COLUMNS:
             batch_op.add_column(sa.Column(name, type_, nullable=True))
+        batch_op.add_column(sa.Column('avenant_document_id', sa.Integer(), nullable=True))
+        batch_op.create_foreign_key('fk_dialogue_avenant_document_id', 'document', ['avenant_document_id'],
+                                    ['id'], ondelete='SET NULL')
     with op.batch_alter_table('dialogue_ligne', schema=None) as batch_op:
         batch_op.add_column(sa.Column('realise', sa.Numeric(precision=14, scale=2), nullable=True))
 
@@ -42,5 +46,7 @@ def downgrade():
     with op.batch_alter_table('dialogue_ligne', schema=None) as batch_op:
         batch_op.drop_column('realise')
     with op.batch_alter_table('dialogue_budgetaire', schema=None) as batch_op:
+        batch_op.drop_constraint('fk_dialogue_avenant_document_id', type_='foreignkey')
+        batch_op.drop_column('avenant_document_id')
         for name, _type in reversed(COLUMNS):
             batch_op.drop_column(name)
