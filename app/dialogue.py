@@ -134,12 +134,19 @@ def _line_gate(gate: Gate, ligne: Optional[DialogueLigne], values: dict, area: s
 # --- opening --------------------------------------------------------------------------------
 def open_dialogues(session: Session, scope: Scope, annee: int, departement_ids: list[int],
                    echeance: Optional[dt.date], username: Optional[str],
-                   delai: int = DELAI_REPONSE) -> Campagne:
+                   delai: int = DELAI_REPONSE, echeance_ca: Optional[dt.date] = None) -> Campagne:
     """The budget campaign of year ``annee`` on these départements (``app.campagnes``: the gate
-    keeps them inside the territory), with one dialogue per structure."""
+    keeps them inside the territory), with one dialogue per structure. ``echeance_ca``: when
+    the year's compte administratif is due (30 April of the next year by default)."""
+    from app.dialogue_compte import default_echeance_ca
+
     echeance = echeance or default_echeance(annee)
+    echeance_ca = echeance_ca or default_echeance_ca(annee)
     if not 1 <= int(delai) <= 60:
         raise DialogueError([_("Le délai de réponse doit être compris entre 1 et 60 jours.")])
+    if echeance_ca.year not in (annee, annee + 1):
+        raise DialogueError([_("L'échéance du compte administratif doit tomber en %(y)s ou %(z)s.",
+                               y=annee, z=annee + 1)])
     campagne = open_campagne(session, scope, _("Dialogue budgétaire %(y)s", y=annee), departement_ids,
                              [annee], ["Budgets"], echeance, username)
     existing = set(session.scalars(select(DialogueBudgetaire.structure_id).where(
@@ -148,7 +155,7 @@ def open_dialogues(session: Session, scope: Scope, annee: int, departement_ids: 
         if tache.structure_id not in existing:
             session.add(DialogueBudgetaire(structure_id=tache.structure_id, annee=annee,
                                            campagne_id=campagne.id, echeance_depot=echeance,
-                                           delai_reponse=int(delai)))
+                                           delai_reponse=int(delai), echeance_ca=echeance_ca))
     session.commit()
     return campagne
 

@@ -36,7 +36,10 @@ from models.dialogue import DialogueBudgetaire, ModeleDocument
 from models.enums import CategorieDocument
 
 NOTIFICATION = "notification"
-NATURES = {NOTIFICATION: "Notification de la décision de tarification"}
+AVENANT = "avenant"
+#: The kinds of template the central administration manages (``ModeleDocument.nature``).
+NATURES = {NOTIFICATION: "Notification de la décision de tarification",
+           AVENANT: "Avenant à la convention"}
 PDF_TIMEOUT = 180
 
 
@@ -81,10 +84,16 @@ def default_template() -> bytes:
     return out.getvalue()
 
 
+#: Per kind of template: the default one (when none was uploaded), a sample context an
+#: uploaded one must render, the documents' category and file name ({n}: the number).
+#: ``app.dialogue_avenant`` adds the avenant's.
+KINDS: dict[str, dict[str, Any]] = {}
+
+
 def template_for(session: Session, nature: str = NOTIFICATION) -> bytes:
     found = session.scalar(select(ModeleDocument.contenu).where(ModeleDocument.nature == nature)
                            .order_by(ModeleDocument.uploaded_at.desc(), ModeleDocument.id.desc()).limit(1))
-    return found or default_template()
+    return found or KINDS[nature]["default"]()
 
 
 def context(dialogue: DialogueBudgetaire, places: Optional[int], cout: Optional[float]) -> dict[str, Any]:
@@ -145,11 +154,14 @@ def to_pdf(docx: bytes) -> bytes:
 
 
 def store_decision(session: Session, storage: Storage, scope: Scope, dialogue: DialogueBudgetaire,
-                   pdf: bytes) -> Document:
+                   pdf: bytes, nature: str = NOTIFICATION, numero: Optional[str] = None,
+                   categorie: Optional[CategorieDocument] = None) -> Document:
     """Add the PDF to the structure's documents (not committed): the deciding agent is its
-    author; the file goes away again if the transaction fails (the caller's ``discard``)."""
-    doc = Document(structure_id=dialogue.structure_id, categorie=CategorieDocument.ARRETE_TARIFICATION,
-                   annee=dialogue.annee, nom_original=f"Notification {dialogue.numero}.pdf",
+    author; the file goes away again if the transaction fails (the caller's ``discard``).
+    The notification is linked to the dialogue; another kind is returned to its caller."""
+    kind = KINDS[nature]
+    doc = Document(structure_id=dialogue.structure_id, categorie=categorie or kind["categorie"],
+                   annee=dialogue.annee, nom_original=kind["nom"].format(n=numero or dialogue.numero),
                    taille=len(pdf), mime_type="application/pdf", uploaded_by=dialogue.decide_par,
                    uploaded_at=dialogue.decide_le)
     refused = write_refusals(Gate(scope, session), doc)
@@ -160,15 +172,16 @@ def store_decision(session: Session, storage: Storage, scope: Scope, dialogue: D
         session.add(doc)
         session.flush()
         record(session, doc, "upload")
-        dialogue.document_id = doc.id
+        if nature == NOTIFICATION:
+            dialogue.document_id = doc.id
     except BaseException:  # the file must not outlive a row that was never written
         storage.delete(doc.stockage)
         raise
     return doc
 
 
-def check_template(data: bytes) -> None:
-    """An uploaded template must be a DOCX docxtpl can fill with a sample decision."""
+def check_template(data: bytes, nature: str = NOTIFICATION) -> None:
+    """An uploaded template must be a DOCX docxtpl can fill with a sample of its kind."""
     from app.documents import DocumentError, detect_type
 
     try:
@@ -177,11 +190,19 @@ def check_template(data: bytes) -> None:
         raise DialogueError([str(exc)]) from None
     if kind.code != "DOCX":
         raise DialogueError([_("Le modèle doit être un document Word (.docx).")])
-    sample = {"numero": "DBT-2000-000000", "annee": 2000, "places": 1,
-              "structure": {"code_dna": "C0000", "nom": "", "type": "CADA"}, "departement": "",
-              "operateur": "", "lignes": [], "total_charges": "", "dotation": "",
-              "cout_journalier": "", "agent": "", "date_decision": ""}
-    render_docx(data, sample)
+    if nature not in KINDS:
+        raise DialogueError([_("Nature de modèle inconnue.")])
+    render_docx(data, KINDS[nature]["sample"])
+
+
+KINDS[NOTIFICATION] = {
+    "default": default_template, "categorie": CategorieDocument.ARRETE_TARIFICATION,
+    "nom": "Notification {n}.pdf",
+    "sample": {"numero": "DBT-2000-000000", "annee": 2000, "places": 1,
+               "structure": {"code_dna": "C0000", "nom": "", "type": "CADA"}, "departement": "",
+               "operateur": "", "lignes": [], "total_charges": "", "dotation": "",
+               "cout_journalier": "", "agent": "", "date_decision": ""},
+}
 
 
 def decide(session: Session, scope: Scope, dialogue: DialogueBudgetaire, choices: dict[str, Any],

@@ -126,6 +126,10 @@ def analyse(session: Session, dialogue: DialogueBudgetaire) -> Analysis:
 # --- deadlines ---------------------------------------------------------------------------------
 def late(dialogue: DialogueBudgetaire, today: dt.date) -> Optional[str]:
     """Why a dialogue is late, or ``None``."""
+    if dialogue.statut is StatutDialogue.DECIDE:
+        from app.dialogue_compte import late_compte
+
+        return late_compte(dialogue, today)
     if dialogue.statut is StatutDialogue.A_DEPOSER and dialogue.echeance_depot \
             and dialogue.echeance_depot < today:
         return _("budget prévisionnel non déposé (échéance %(d)s)", d=dialogue.echeance_depot.strftime("%d/%m/%Y"))
@@ -138,14 +142,22 @@ def late(dialogue: DialogueBudgetaire, today: dt.date) -> Optional[str]:
 
 def reminders(session: Session, scope: Scope, today: dt.date) -> list[tuple[int, str, str, str]]:
     """What each side must do next, for « À traiter »: (dialogue id, code DNA, name, detail)."""
+    from app.dialogue_compte import reminder
+
     mine = ((StatutDialogue.A_DEPOSER, StatutDialogue.PROPOSE) if scope.is_operateur
             else (StatutDialogue.DEPOSE, StatutDialogue.REPONDU, StatutDialogue.PROPOSE))
+    mine = (*mine, StatutDialogue.DECIDE)  # the compte administratif (``app.dialogue_compte``)
     rows = session.execute(select(DialogueBudgetaire, Structure.code_dna, Structure.nom)
                            .join(Structure, Structure.id == DialogueBudgetaire.structure_id)
                            .where(condition_for(DialogueBudgetaire, scope), DialogueBudgetaire.statut.in_(mine))
                            .order_by(DialogueBudgetaire.annee, Structure.code_dna)).all()
     out = []
     for d, code, nom in rows:
+        if d.statut is StatutDialogue.DECIDE:
+            detail = reminder(d, scope.is_operateur, today)
+            if detail:
+                out.append((d.id, code, nom or "", detail))
+            continue
         retard = late(d, today)
         if d.statut is StatutDialogue.PROPOSE and not scope.is_operateur and not retard:
             continue  # the agent waits for the answer until its deadline

@@ -64,7 +64,10 @@ STATE_FIELDS: dict[str, frozenset[str]] = {
     # the budget dialogue: the State's proposals, its deadlines and its decision
     "dialogue_budgetaire": frozenset({"structure_id", "annee", "echeance_depot", "delai_reponse",
                                       "echeance_reponse", "propose_le", "propose_par", "decide_le",
-                                      "decide_par", "dotation_accordee", "numero", "document_id"}),
+                                      "decide_par", "dotation_accordee", "numero", "document_id",
+                                      # the compte administratif: the agent settles the affectation
+                                      "echeance_ca", "affectation_retenue", "motif_affectation",
+                                      "ca_arrete_le", "ca_arrete_par", "avenant_document_id"}),
     "dialogue_ligne": frozenset({"propose", "motif", "retenu"}),
 }
 #: The relations that place a row in the territory (one of them at least is set on a

@@ -65,9 +65,27 @@ class DialogueBudgetaire(Versioned, Model):
     document_id: Mapped[Optional[int]] = mapped_column(
         ForeignKey("document.id", ondelete="SET NULL", name="fk_dialogue_document_id"))
     commentaire: Mapped[Optional[str]] = mapped_column(Text)
+    # the compte administratif of the year (after the decision): filed by the opérateur with
+    # its proposed affectation du résultat, settled by the agent (``app.dialogue_compte``)
+    echeance_ca: Mapped[Optional[dt.date]] = mapped_column(Date)
+    ca_depose_le: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)
+    ca_depose_par: Mapped[Optional[str]] = mapped_column(String(128))
+    resultat: Mapped[Optional[Decimal]] = mapped_column(Money)
+    affectation_proposee: Mapped[Optional[str]] = mapped_column(String(30))
+    ca_commentaire: Mapped[Optional[str]] = mapped_column(Text)
+    affectation_retenue: Mapped[Optional[str]] = mapped_column(String(30))
+    motif_affectation: Mapped[Optional[str]] = mapped_column(Text)
+    ca_arrete_le: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)
+    ca_arrete_par: Mapped[Optional[str]] = mapped_column(String(128))
+    #: the draft avenant to the structure's convention the decision generated (structures under
+    #: convention or CPOM members, ``app.dialogue_avenant``)
+    avenant_document_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("document.id", ondelete="SET NULL", name="fk_dialogue_avenant_document_id"))
 
     structure: Mapped["Structure"] = relationship()  # noqa: F821
-    document: Mapped[Optional["Document"]] = relationship()  # noqa: F821
+    document: Mapped[Optional["Document"]] = relationship(foreign_keys=[document_id])  # noqa: F821
+    avenant_document: Mapped[Optional["Document"]] = relationship(  # noqa: F821
+        foreign_keys=[avenant_document_id])
     lignes: Mapped[list["DialogueLigne"]] = relationship(
         back_populates="dialogue", cascade="all, delete-orphan", order_by="DialogueLigne.rang")
 
@@ -96,6 +114,7 @@ class DialogueLigne(Versioned, Model):
     contre: Mapped[Optional[Decimal]] = mapped_column(Money)
     motif_reponse: Mapped[Optional[str]] = mapped_column(Text)
     retenu: Mapped[Optional[Decimal]] = mapped_column(Money)
+    realise: Mapped[Optional[Decimal]] = mapped_column(Money)  #: the compte administratif's amount
 
     dialogue: Mapped[DialogueBudgetaire] = relationship(back_populates="lignes")
 

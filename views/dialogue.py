@@ -20,11 +20,14 @@ from flask_wtf.csrf import generate_csrf
 from sqlalchemy import func, select
 
 from app import dialogue as dlg
+from app import dialogue_compte as ca
+from app.dialogue_avenant import convention_of, draft_avenant
 from app.dialogue_classeur import read_sheet, write_sheet
-from app.dialogue_documents import (NOTIFICATION, check_template, clear_generation_error, decide,
+from app.dialogue_documents import (AVENANT, NOTIFICATION, check_template, clear_generation_error, decide,
                                     notification_state)
 from app.dialogue_suivi import analyse, dashboard, export_proposals, late, set_ceilings
 from app.errors import refused_page
+from app.storage import get_storage
 from app.extensions import db
 from app.gate import STATE_FIELDS, Gate, WriteRefused
 from app.scope import choosable_condition, condition_for, current_scope, find_inside
@@ -115,10 +118,12 @@ class DialogueView(BaseView):
     def show(self, pk: int):
         dialogue, scope = _dialogue(pk), current_scope()
         template = "operateur.html" if scope.is_operateur else "agent.html"
+        avenant_du = (not scope.is_operateur and dialogue.statut.value == "decide"
+                      and dialogue.avenant_document_id is None and convention_of(db.session, dialogue) is not None)
         return self.render_template(f"bhasile/dialogue/{template}", d=dialogue, lignes=dlg.LIGNES,
                                     groupes=dlg.GROUPES, analysis=analyse(db.session, dialogue),
-                                    retard=late(dialogue, dt.date.today()), csrf=generate_csrf(),
-                                    notification=notification_state(dialogue),
+                                    retard=late(dialogue, dt.date.today()), csrf=generate_csrf(), ca=ca,
+                                    notification=notification_state(dialogue), avenant_du=avenant_du,
                                     title=_("Dialogue budgétaire %(y)s — %(c)s", y=dialogue.annee,
                                             c=dialogue.structure.code_dna))
 
@@ -189,6 +194,56 @@ class DialogueView(BaseView):
             _generate(d)
             flash(_("Décision enregistrée ; la notification %(n)s est en cours de génération.",
                     n=d.numero), "success")
+            self._avenant(d)
+        return self._step(pk, run) or redirect(url_for(".show", pk=pk))
+
+    @staticmethod
+    def _avenant(d, version=None) -> None:
+        """The draft avenant of a structure under convention, after its decision: a failure
+        keeps the decision and says so (the agent drafts it again from the dialogue)."""
+        try:
+            doc = draft_avenant(db.session, get_storage(), current_scope(), d, version)
+        except (dlg.DialogueError, WriteRefused) as exc:
+            db.session.rollback()
+            reasons = exc.messages if isinstance(exc, dlg.DialogueError) else [e.message for e in exc.errors]
+            flash(_("L'avenant n'a pas pu être rédigé : %(e)s", e=" ".join(reasons)), "warning")
+        else:
+            if doc is not None:
+                flash(_("Projet d'avenant rédigé (%(n)s) et rangé dans les documents de la structure.",
+                        n=doc.nom_original), "success")
+
+    @expose("/<int:pk>/avenant", methods=["POST"])
+    @has_access
+    @permission_name("decider")
+    def avenant(self, pk: int):
+        """Draft again the avenant a decision could not (a broken template, LibreOffice down)."""
+        def run(d):
+            if draft_avenant(db.session, get_storage(), current_scope(), d, request.form.get("version")) is None:
+                raise dlg.DialogueError([_("La structure n'est sous aucune convention ni aucun CPOM signé.")])
+            flash(_("Projet d'avenant rédigé."), "success")
+        return self._step(pk, run) or redirect(url_for(".show", pk=pk))
+
+    @expose("/<int:pk>/compte", methods=["POST"])
+    @has_access
+    @permission_name("deposer")
+    def deposer_compte(self, pk: int):
+        """The opérateur files the year's compte administratif (``app.dialogue_compte``)."""
+        def run(d):
+            ca.file_compte(db.session, current_scope(), d, _posted("realise_"), request.form.get("affectation"),
+                           request.form.get("ca_commentaire", ""), request.form.get("version"),
+                           g.user.username, _tampered())
+            flash(_("Compte administratif déposé."), "success")
+        return self._step(pk, run) or redirect(url_for(".show", pk=pk))
+
+    @expose("/<int:pk>/affectation", methods=["POST"])
+    @has_access
+    @permission_name("decider")
+    def arreter_compte(self, pk: int):
+        """The agent accepts or amends the affectation du résultat."""
+        def run(d):
+            ca.settle_compte(db.session, current_scope(), d, request.form.get("affectation"),
+                             request.form.get("motif_affectation"), request.form.get("version"), g.user.username)
+            flash(_("Affectation du résultat arrêtée."), "success")
         return self._step(pk, run) or redirect(url_for(".show", pk=pk))
 
     @expose("/<int:pk>/notification", methods=["POST"])
@@ -224,10 +279,11 @@ class DialogueView(BaseView):
                 if not 2000 <= annee <= 2100:
                     raise dlg.DialogueError([_("Année invalide.")])
                 echeance = dt.date.fromisoformat(form["echeance"]) if form.get("echeance") else None
+                echeance_ca = dt.date.fromisoformat(form["echeance_ca"]) if form.get("echeance_ca") else None
                 delai = int(form.get("delai") or dlg.DELAI_REPONSE) if (form.get("delai") or "8").isdigit() else 0
                 ids, garbage = _ids(form.getlist("departement"))
                 campagne = dlg.open_dialogues(db.session, scope, annee, sorted(ids | ({-1} if garbage else set())),
-                                              echeance, g.user.username, delai)
+                                              echeance, g.user.username, delai, echeance_ca)
             except WriteRefused as exc:
                 return refused_page(exc)
             except ValueError as exc:  # DialogueError, CampagneError, a malformed date
@@ -291,12 +347,15 @@ class DialogueView(BaseView):
             try:
                 if not data:
                     raise dlg.DialogueError([_("Choisissez un modèle Word (.docx).")])
-                check_template(data)
+                nature = request.form.get("nature") or NOTIFICATION
+                if nature not in (NOTIFICATION, AVENANT):
+                    raise dlg.DialogueError([_("Nature de modèle inconnue.")])
+                check_template(data, nature)
             except dlg.DialogueError as exc:
                 for message in exc.messages:
                     flash(message, "danger")
             else:
-                db.session.add(ModeleDocument(nature=NOTIFICATION, nom_original=(upload.filename or "modele.docx")[:255],
+                db.session.add(ModeleDocument(nature=nature, nom_original=(upload.filename or "modele.docx")[:255],
                                               contenu=data, uploaded_by=g.user.username))
                 db.session.commit()
                 flash(_("Modèle enregistré : il sert aux prochaines décisions."), "success")

@@ -88,3 +88,35 @@ def test_dashboard(open_page, filed):
     assert page.locator('[data-kpi="discussion"]').inner_text() == "1"
     screenshot(page, "dialogue-tableau-de-bord")
     assert page.problems == []
+
+
+def test_compte_administratif(open_page, filed):
+    """After the decision, the opérateur files the compte administratif and proposes the
+    affectation du résultat; the agent reads the gap to what was granted and amends it."""
+    agent = open_page("calvados")
+    agent.goto(f"/dialogue/{filed}/")
+    agent.fill("#retenu_charges_3", "235 000")
+    agent.locator("#form-agent button[type=submit]").click()
+    agent.wait_for_load_state()
+    assert "Décision enregistrée" in agent.content()
+    operateur = open_page("operateur")
+    operateur.goto(f"/dialogue/{filed}/")
+    for code, value in (("charges_1", "160 000"), ("charges_2", "600 000"), ("charges_3", "235 000"),
+                        ("produits_1", "945 000"), ("produits_2", "80 000"), ("produits_3", "5 000")):
+        operateur.fill(f"#realise_{code}", value)
+    operateur.select_option("#affectation", "investissement")
+    operateur.fill("#ca_commentaire", "Travaux de mise aux normes")
+    operateur.locator("#form-compte button[type=submit]").click()
+    operateur.wait_for_load_state()
+    assert "Compte administratif déposé" in operateur.content()
+    screenshot(operateur, "dialogue-compte-operateur")
+    agent.goto(f"/dialogue/{filed}/")
+    assert "35 000,00" in agent.locator("#resultat-ca").inner_text().replace("\u202f", " ").replace("\xa0", " ")
+    agent.select_option("#affectation", "reserve_compensation")
+    agent.fill("#motif_affectation", "Déficits antérieurs à couvrir")
+    agent.locator("#compte-administratif").scroll_into_view_if_needed()
+    screenshot(agent, "dialogue-compte-agent")
+    agent.locator("#form-compte button[type=submit]").click()
+    agent.wait_for_load_state()
+    assert "Affectation du résultat arrêtée" in agent.content()
+    assert agent.problems == [] and operateur.problems == []
