@@ -14,7 +14,7 @@ from decimal import Decimal
 import pytest
 
 from tests.conftest import client_for
-from tests.test_dialogue import YEAR, dialogue, dlg_app, park, post, session  # noqa: F401
+from tests.test_dialogue import YEAR, dialogue, dlg_app, park, post, session, wait_notification  # noqa: F401
 from tests.test_dialogue_gate import put_in, snapshot, text
 
 
@@ -68,6 +68,7 @@ def test_the_decision_drafts_the_avenant_of_a_cpom_member(dlg_app, park):
                                                             "retenu_produits_1": "465 000"}, follow_redirects=True)
     assert decided.status_code == 200 and f"Projet d'avenant rédigé (Avenant AVT-{YEAR}-" in text(decided)
     assert "Projet d'avenant (PDF)" in text(decided)
+    assert wait_notification(agent, other.id)["statut"] == "pret"  # the notification comes from the queue
     with dlg_app.app_context():
         s = session(dlg_app)
         s.expire_all()

@@ -191,10 +191,10 @@ class DialogueView(BaseView):
         def run(d):
             decide(db.session, current_scope(), d, _posted("retenu_"), request.form.get("version"),
                    g.user.username)
+            self._avenant(d)  # first: the notification's job then finds the dialogue as it stays
             _generate(d)
             flash(_("Décision enregistrée ; la notification %(n)s est en cours de génération.",
                     n=d.numero), "success")
-            self._avenant(d)
         return self._step(pk, run) or redirect(url_for(".show", pk=pk))
 
     @staticmethod
