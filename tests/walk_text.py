@@ -13,8 +13,10 @@ TOKEN = re.compile(r"[\w'’-]+")
 SEGMENT = re.compile(r'[\n\r\t"<>{}\[\],;|]+')
 #: Ids in paths and query strings (``/show/35012``, ``page=12345``) are no postal codes.
 ID_IN_URL = re.compile(r"(?<=[/=])\d+")
-#: Amounts (« 15926.50 », as the API writes money) are no postal codes either.
-DECIMAL = re.compile(r"\d+\.\d+")
+#: Amounts (« 15926.50 », as the API writes money) are no postal codes either, nor a French
+#: decimal (« 49,05639 », a latitude in a form): a short whole part, a comma, the fraction
+#: (a list of codes « 14000,05639 » stays: its first number is too long to be a whole part).
+DECIMAL = re.compile(r"\d+\.\d+|(?<![\d,])\d{1,3},\d+")
 XML_TEXT = re.compile(r"<t(?:\s[^>]*)?>(.*?)</t>", re.DOTALL)
 
 
