@@ -26,8 +26,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.dialogue import BY_CODE, DialogueError, apply_decision, places_of, prepare_decision, totals
-from app.documents import record, write_refusals
-from app.gate import Gate, WriteRefused
+from app.documents import add_document
+from app.gate import WriteRefused
 from app.indicators import cout_journalier
 from app.scope import Scope
 from app.storage import Storage
@@ -164,19 +164,9 @@ def store_decision(session: Session, storage: Storage, scope: Scope, dialogue: D
                    annee=dialogue.annee, nom_original=kind["nom"].format(n=numero or dialogue.numero),
                    taille=len(pdf), mime_type="application/pdf", uploaded_by=dialogue.decide_par,
                    uploaded_at=dialogue.decide_le)
-    refused = write_refusals(Gate(scope, session), doc)
-    if refused:
-        raise WriteRefused(refused)
-    doc.stockage = storage.save(pdf)
-    try:
-        session.add(doc)
-        session.flush()
-        record(session, doc, "upload")
-        if nature == NOTIFICATION:
-            dialogue.document_id = doc.id
-    except BaseException:  # the file must not outlive a row that was never written
-        storage.delete(doc.stockage)
-        raise
+    add_document(session, storage, doc, pdf, scope)
+    if nature == NOTIFICATION:
+        dialogue.document_id = doc.id
     return doc
 
 

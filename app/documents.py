@@ -261,14 +261,11 @@ def write_refusals(gate: Gate, doc: Document, stored: bool = False) -> list[Rule
         Document, None, values, area=area)
 
 
-def save_document(session: Session, storage: Storage, doc: Document, data: bytes,
-                  scope: Scope) -> Document:
-    """Store the file, then the row and its history in one transaction, once the gate let
-    ``scope`` add it (else ``WriteRefused``, nothing stored).
-
-    A failed commit removes the file again: the table never points to a missing file, and the
-    storage keeps no file of a document that does not exist.
-    """
+def add_document(session: Session, storage: Storage, doc: Document, data: bytes,
+                 scope: Scope) -> Document:
+    """Store the file, then add the row and its history to the caller's transaction (not
+    committed), once the gate let ``scope`` add it (else ``WriteRefused``, nothing stored).
+    If the row cannot be added, the file goes away again."""
     refused = write_refusals(Gate(scope, session), doc)
     if refused:
         raise WriteRefused(refused)
@@ -277,6 +274,21 @@ def save_document(session: Session, storage: Storage, doc: Document, data: bytes
         session.add(doc)
         session.flush()
         record(session, doc, "upload")
+    except BaseException:  # the file must not outlive a row that was never written
+        storage.delete(doc.stockage)
+        raise
+    return doc
+
+
+def save_document(session: Session, storage: Storage, doc: Document, data: bytes,
+                  scope: Scope) -> Document:
+    """Store the file, then the row and its history in one transaction (``add_document``).
+
+    A failed commit removes the file again: the table never points to a missing file, and the
+    storage keeps no file of a document that does not exist.
+    """
+    add_document(session, storage, doc, data, scope)
+    try:
         session.commit()
     except Exception:
         session.rollback()

@@ -308,6 +308,7 @@ def test_a_crashed_then_retried_generation_stores_one_notification(dlg_app, park
     commit (as a worker killed there): nothing stays, the page says why; run again, and again
     (a retry of a job that had in fact finished), it stores exactly one document."""
     import app.dialogue_documents as docs
+    import app.documents as documents  # where a stored document's history is recorded
     from app.storage import get_storage
     from models.dialogue import DialogueBudgetaire
 
@@ -315,13 +316,13 @@ def test_a_crashed_then_retried_generation_stores_one_notification(dlg_app, park
     numero = _decided(dlg_app, pk)
     monkeypatch.setattr(docs, "to_pdf", lambda docx: FAKE_PDF)
     saved = []
-    real_record = docs.record
+    real_record = documents.record
 
     def crash(session_, doc, action):
         saved.append(doc.stockage)
         raise RuntimeError("worker tué")
 
-    monkeypatch.setattr(docs, "record", crash)
+    monkeypatch.setattr(documents, "record", crash)
     with pytest.raises(RuntimeError):
         _generate(dlg_app, pk, "calvados")
     assert _notifications(dlg_app, numero) == []
@@ -333,7 +334,7 @@ def test_a_crashed_then_retried_generation_stores_one_notification(dlg_app, park
     page = agent.get(f"/dialogue/{pk}/").get_data(as_text=True)
     assert "pas été générée" in page and "Générer à nouveau" in page
 
-    monkeypatch.setattr(docs, "record", real_record)
+    monkeypatch.setattr(documents, "record", real_record)
     retried = post(agent, f"/dialogue/{pk}/notification")  # the agent's button: the queue again
     assert retried.status_code == 302
     done = wait_notification(agent, pk, timeout=60)
