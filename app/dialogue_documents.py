@@ -166,7 +166,14 @@ def store_decision(session: Session, storage: Storage, scope: Scope, dialogue: D
                    uploaded_at=dialogue.decide_le)
     add_document(session, storage, doc, pdf, scope)
     if nature == NOTIFICATION:
-        dialogue.document_id = doc.id
+        # a link the job adds, not a user's edit: the dialogue's version stays, so the forms
+        # the opérateur and the agent opened meanwhile are not refused as stale
+        from sqlalchemy import update
+        from sqlalchemy.orm.attributes import set_committed_value
+
+        session.execute(update(DialogueBudgetaire).where(DialogueBudgetaire.id == dialogue.id)
+                        .values(document_id=doc.id))
+        set_committed_value(dialogue, "document_id", doc.id)
     return doc
 
 

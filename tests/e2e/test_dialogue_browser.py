@@ -59,8 +59,8 @@ def test_agent_proposes_with_totals_following(open_page, filed):
     assert page.locator("[data-cout-propose]").inner_text() == "25,89"   # 945 000 / (100 places × 365 days)
     page.evaluate("document.activeElement.blur(); document.querySelectorAll('*').forEach(e => { if (e.scrollLeft) e.scrollLeft = 0; })")
     screenshot(page, "dialogue-agent")
-    page.locator("#form-agent button[type=submit]").click()
-    page.wait_for_load_state()
+    with page.expect_navigation():  # the answer page, not the form
+        page.locator("#form-agent button[type=submit]").click()
     assert "Propositions envoyées" in page.content()
     assert page.problems == []
 
@@ -76,8 +76,8 @@ def test_operateur_answers(open_page, filed):
     page.fill("#motif_reponse_charges_3", "Bail signé jusqu'en 2034")
     page.evaluate("document.activeElement.blur(); document.querySelectorAll('*').forEach(e => { if (e.scrollLeft) e.scrollLeft = 0; })")
     screenshot(page, "dialogue-operateur")
-    page.locator("#form-operateur button[type=submit]").click()
-    page.wait_for_load_state()
+    with page.expect_navigation():  # the answer page, not the form
+        page.locator("#form-operateur button[type=submit]").click()
     assert "Réponses envoyées" in page.content()
     assert page.problems == []
 
@@ -96,8 +96,8 @@ def test_compte_administratif(open_page, filed):
     agent = open_page("calvados")
     agent.goto(f"/dialogue/{filed}/")
     agent.fill("#retenu_charges_3", "235 000")
-    agent.locator("#form-agent button[type=submit]").click()
-    agent.wait_for_load_state()
+    with agent.expect_navigation():  # the answer page, not the form
+        agent.locator("#form-agent button[type=submit]").click()
     assert "Décision enregistrée" in agent.content()
     operateur = open_page("operateur")
     operateur.goto(f"/dialogue/{filed}/")
@@ -106,8 +106,8 @@ def test_compte_administratif(open_page, filed):
         operateur.fill(f"#realise_{code}", value)
     operateur.select_option("#affectation", "investissement")
     operateur.fill("#ca_commentaire", "Travaux de mise aux normes")
-    operateur.locator("#form-compte button[type=submit]").click()
-    operateur.wait_for_load_state()
+    with operateur.expect_navigation():  # the answer page, not the form
+        operateur.locator("#form-compte button[type=submit]").click()
     assert "Compte administratif déposé" in operateur.content()
     screenshot(operateur, "dialogue-compte-operateur")
     agent.goto(f"/dialogue/{filed}/")
@@ -116,7 +116,7 @@ def test_compte_administratif(open_page, filed):
     agent.fill("#motif_affectation", "Déficits antérieurs à couvrir")
     agent.locator("#compte-administratif").scroll_into_view_if_needed()
     screenshot(agent, "dialogue-compte-agent")
-    agent.locator("#form-compte button[type=submit]").click()
-    agent.wait_for_load_state()
+    with agent.expect_navigation():  # the answer page, not the form
+        agent.locator("#form-compte button[type=submit]").click()
     assert "Affectation du résultat arrêtée" in agent.content()
     assert agent.problems == [] and operateur.problems == []
