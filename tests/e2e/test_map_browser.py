@@ -56,6 +56,7 @@ def _single_markers(page) -> int:
         if page.evaluate("window.bhMap.markers.length"):
             break
         before = page.evaluate("document.getElementById('bh-map').dataset.inView + '/' + window.bhMap.map.getZoom()")
+        _until(page, "window.bhMap.clusters.length > 0")
         page.evaluate("window.bhMap.clusters[0].fire('click')")
         _until(page, "document.getElementById('bh-map').dataset.inView + '/' + window.bhMap.map.getZoom()"
                      f" !== '{before}'")
@@ -128,8 +129,13 @@ def test_filters_reduce_the_markers_and_a_popup_gives_the_key_figures(page):
     assert 0 < mine < total
 
     assert _single_markers(page) > 0
-    page.evaluate("window.bhMap.markers[0].openPopup()")
     popup = page.locator(".leaflet-popup-content")
+    for _ in range(5):  # a view still being redrawn replaces the markers (and closes their popup)
+        _until(page, "!document.getElementById('bh-map').hasAttribute('aria-busy')")
+        page.evaluate("window.bhMap.markers.length && window.bhMap.markers[0].openPopup()")
+        page.wait_for_timeout(500)
+        if popup.count() and popup.first.is_visible():
+            break
     popup.wait_for()
     text = popup.inner_text()
     for label in ("Type", "Opérateur", "Commune", "Places", "Taux d'occupation (12 mois)"):
