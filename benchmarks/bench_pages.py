@@ -20,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_aggregates import drop_pg, make_app  # noqa: E402
+from bench_aggregates import drop_pg, make_app, pg_database  # noqa: E402
 
 USER, PASSWORD = "banc-pages", "Mot-de-passe-du-banc-2026"
 
@@ -29,17 +29,6 @@ PG_PREFIX = os.environ.get("BHASILE_BENCH_PG_PREFIX", "bhasile_bench_pages")
 TARGET_RATIO, TARGET_MS = 1.5, 150.0
 #: The map's first request: mainland France at the page's initial zoom.
 MAP_VIEW = "zoom=6&bbox=-5.5,41.0,10.0,51.5"
-
-
-def pg_database(name: str) -> str:
-    import sqlalchemy as sa
-
-    engine = sa.create_engine(f"{PG}/postgres", isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    engine.dispose()
-    return f"{PG}/{name}"
 
 
 def prepare(app, scale: int) -> None:
