@@ -42,7 +42,30 @@ def filed(live_server) -> int:
     return pk
 
 
-def test_agent_proposes_with_totals_following(open_page, filed):
+def _statut(live_server, pk: int) -> str:
+    """The dialogue's stored status, read beside the pages (said when a step fails)."""
+    from app.extensions import db
+    from models.dialogue import DialogueBudgetaire
+
+    with live_server.app.app_context():
+        statut = db.session.get(DialogueBudgetaire, pk).statut.value
+        db.session.remove()
+    return statut
+
+
+def test_dialogue_step_by_step(open_page, filed, live_server):
+    """One test for the whole procedure: each step needs the previous one, and steps split into
+    tests could be run apart (another order, another worker) and read a dialogue at the wrong
+    step."""
+    _agent_proposes_with_totals_following(open_page, filed)
+    assert _statut(live_server, filed) == "propose"
+    _operateur_answers(open_page, filed)
+    assert _statut(live_server, filed) == "repondu"
+    _dashboard(open_page, filed)
+    _compte_administratif(open_page, filed)
+
+
+def _agent_proposes_with_totals_following(open_page, filed):
     page = open_page("calvados")
     page.goto(f"/dialogue/{filed}/")
     assert page.locator("#historique tbody tr").count() == 5
@@ -65,7 +88,7 @@ def test_agent_proposes_with_totals_following(open_page, filed):
     assert page.problems == []
 
 
-def test_operateur_answers(open_page, filed):
+def _operateur_answers(open_page, filed):
     page = open_page("operateur")
     page.goto(f"/dialogue/{filed}/")
     assert "Loyers renégociés" in page.content()
@@ -82,7 +105,7 @@ def test_operateur_answers(open_page, filed):
     assert page.problems == []
 
 
-def test_dashboard(open_page, filed):
+def _dashboard(open_page, filed):
     page = open_page("calvados")
     page.goto(f"/dialogue/tableau-de-bord?annee={YEAR}&niveau=departement&code=14")
     assert page.locator('[data-kpi="discussion"]').inner_text() == "1"
@@ -90,7 +113,7 @@ def test_dashboard(open_page, filed):
     assert page.problems == []
 
 
-def test_compte_administratif(open_page, filed):
+def _compte_administratif(open_page, filed):
     """After the decision, the opérateur files the compte administratif and proposes the
     affectation du résultat; the agent reads the gap to what was granted and amends it."""
     agent = open_page("calvados")
