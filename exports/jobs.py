@@ -149,7 +149,8 @@ def run(job_id: int) -> None:
     job.status, job.updated_at, job.rows_done = RUNNING, utcnow(), 0
     db.session.commit()
     final = stored_name(job.id)
-    fd, part = tempfile.mkstemp(prefix=f"bhasile-export-{job.id}-", suffix=".xlsx")
+    _remove_parts(job.id)  # a previous attempt's, when its worker was killed on this host
+    fd, part = tempfile.mkstemp(prefix=_part_prefix(job.id), suffix=".xlsx", dir=_parts_folder())
     os.close(fd)
     progress = Progress(job_id)
     try:
@@ -172,6 +173,37 @@ def run(job_id: int) -> None:
     progress.save(status=DONE, rows_total=rows, file_path=final, finished_at=now,
                   expires_at=now + dt.timedelta(hours=hours))
     return None
+
+
+def _parts_folder() -> Path:
+    """This host's folder of exports being written (the instance's, not the shared /tmp: its
+    leftovers are swept by job id, and ids are those of this instance's database)."""
+    folder = Path(current_app.config["INSTANCE_DIR"]) / "exports-en-cours"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _part_prefix(job_id: int) -> str:
+    return f"bhasile-export-{job_id}-"
+
+
+def _remove_parts(job_id: Optional[int] = None) -> int:
+    """Delete the temporary files a killed worker left on this host (SIGKILL runs no
+    ``finally``): those of job ``job_id``, or those of every job not waiting or running any
+    more. Returns how many."""
+    folder = _parts_folder()
+    if job_id is not None:
+        parts = list(folder.glob(f"{_part_prefix(job_id)}*.xlsx"))
+    else:
+        alive = set(db.session.scalars(select(ExportJob.id).where(ExportJob.status.in_((PENDING, RUNNING)))))
+        parts = [p for p in folder.glob("bhasile-export-*-*.xlsx")
+                 if p.name.split("-")[2].isdigit() and int(p.name.split("-")[2]) not in alive]
+    removed = 0
+    for part in parts:
+        with contextlib.suppress(OSError):
+            part.unlink()
+            removed += 1
+    return removed
 
 
 def _write(kind: str, params: dict, target: str, progress: Progress,
@@ -221,6 +253,7 @@ def cleanup_exports(now: Optional[dt.datetime] = None) -> int:
         ExportJob.updated_at <= now - dt.timedelta(days=HISTORY_DAYS)))
     db.session.commit()
     _remove_orphans(now)
+    _remove_parts()  # of the jobs just declared failed, or run again and ended elsewhere
     return changed
 
 

@@ -191,6 +191,31 @@ def test_a_failing_export_says_so_in_french_and_leaves_no_file(fresh_app, monkey
     assert not list(folder.glob(f"{job_id}-*"))
 
 
+def test_an_export_run_again_after_its_worker_was_killed_leaves_one_file(fresh_app, monkeypatch):
+    """A worker SIGKILLed in the middle of an export leaves its temporary file (no ``finally``
+    runs); the queue runs the job again: the new attempt removes the old one's file."""
+    from exports import jobs
+
+    fresh_app.config["BHASILE_EXPORT_SYNC_MAX_ROWS"] = 5
+    client = client_for(fresh_app, "calvados")
+    monkeypatch.setattr(jobs, "start", lambda app, job_id: None)
+    response = confirm(client, client.get("/exporter/classeur.xlsx"))
+    job_id = int(re.search(r"/suivi/(\d+)/", response.headers["Location"]).group(1))
+    parts = Path(fresh_app.config["INSTANCE_DIR"]) / "exports-en-cours"
+    parts.mkdir(exist_ok=True)
+    killed = parts / f"bhasile-export-{job_id}-killed.xlsx"
+    killed.write_bytes(b"PK half an export")
+    with fresh_app.app_context():
+        from app.extensions import db
+        from models import ExportJob
+
+        db.session.get(ExportJob, job_id).status = "en_cours"  # as the killed worker left it
+        db.session.commit()
+        jobs.run(job_id)
+    assert client.get(f"/exporter/suivi/{job_id}/etat.json").get_json()["status"] == "termine"
+    assert list(parts.iterdir()) == []
+
+
 def test_expired_files_are_cleaned_and_silent_jobs_fail(fresh_app):
     fresh_app.config["BHASILE_EXPORT_SYNC_MAX_ROWS"] = 5
     client = client_for(fresh_app, "calvados")
@@ -209,10 +234,19 @@ def test_expired_files_are_cleaned_and_silent_jobs_fail(fresh_app):
         assert path.exists()
         stuck = ExportJob(owner_id=job.owner_id, kind="classeur", title="x.xlsx", params="{}",
                           status="en_cours", updated_at=utcnow() - dt.timedelta(hours=2))
-        db.session.add(stuck)
+        running = ExportJob(owner_id=job.owner_id, kind="classeur", title="z.xlsx", params="{}",
+                            status="en_cours", updated_at=utcnow())
+        db.session.add_all([stuck, running])
         job.expires_at = utcnow() - dt.timedelta(minutes=1)
         db.session.commit()
+        # what SIGKILLed workers left on this host, and the file an export is writing now
+        parts = Path(fresh_app.config["INSTANCE_DIR"]) / "exports-en-cours"
+        parts.mkdir(exist_ok=True)
+        left, writing = parts / f"bhasile-export-{stuck.id}-a1.xlsx", parts / f"bhasile-export-{running.id}-b2.xlsx"
+        left.write_bytes(b"PK partial")
+        writing.write_bytes(b"PK writing")
         run_id = run_job("export_cleanup", "cli")
+        assert not left.exists() and writing.exists()
         run = db.session.get(JobRun, run_id)
         assert run.status == "SUCCES" and run.rows == 2
         db.session.expire_all()
