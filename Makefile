@@ -40,11 +40,11 @@ TEST_WORKERS ?= auto
 PYTEST_PARALLEL = $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadgroup)
 
 test: install-test system-deps
-	$(PY) -m pytest $(PYTEST_PARALLEL)
+	$(PY) -m pytest $(PYTEST_PARALLEL) --durations=30
 
 ## The same suite against the local PostgreSQL server (own database names, per worker).
 test-postgresql: install-test system-deps
-	BHASILE_TEST_DATABASE=postgresql $(PY) -m pytest $(PYTEST_PARALLEL)
+	BHASILE_TEST_DATABASE=postgresql $(PY) -m pytest $(PYTEST_PARALLEL) --durations=30
 
 ## Debian packages the end-to-end tests use (a real browser, a real spreadsheet program) and
 ## the budget dialogue's documents need (LibreOffice Writer turns DOCX into PDF; pdftotext reads

@@ -49,35 +49,37 @@ def test_demo_park_is_national_and_plausible(app):
         assert any(r < 0.85 for r in rates)
 
 
-def test_demo_is_deterministic_and_refuses_a_non_empty_base(tmp_path, monkeypatch):
-    """The same park twice — the second one written every 300 structures, as ×30 and ×100
-    stream theirs (app.demo.STREAM), which changes nothing of what is written."""
+def test_demo_is_deterministic_and_refuses_a_non_empty_base(template_db, tmp_path, monkeypatch):
+    """The same park twice — the suite's template (``bhasile demo``) and one written every 300
+    structures, as ×30 and ×100 stream theirs (app.demo.STREAM), which changes nothing of what
+    is written."""
     from app import demo
 
-    signatures = []
-    for name in ("det_a", "det_b"):
-        if name == "det_b":
-            monkeypatch.setattr(demo, "STREAM", 300)
-        app = make_app(dbutil.create_empty(tmp_path, name), tmp_path)
-        assert run_cli(app, "bhasile", "init").exit_code == 0
-        assert run_cli(app, "bhasile", "demo").exit_code == 0
+    def signature(app):
         with app.app_context():
             from app.extensions import db
-            from models import BudgetAnnee, Structure
+            from models import ActiviteMensuelle, AdresseAnnee, BudgetAnnee, ConventionStructure, Structure
 
-            from models import ActiviteMensuelle, AdresseAnnee, ConventionStructure
-
-            signatures.append((
+            found = (
                 db.session.scalars(select(Structure.code_dna).order_by(Structure.id)).all(),
                 db.session.scalar(select(func.sum(BudgetAnnee.dotation_accordee))),
                 [db.session.scalar(select(func.count(m.id)))
                  for m in (ActiviteMensuelle, AdresseAnnee, ConventionStructure)],
                 db.session.scalar(select(func.sum(ActiviteMensuelle.places_occupees))),
-            ))
-            again = app.test_cli_runner().invoke(args=["bhasile", "demo"])
-            assert again.exit_code != 0 and "déjà" in again.output
+            )
+            db.session.remove()
             db.engine.dispose()
-    assert signatures[0] == signatures[1]
+        return found
+
+    url, tmp = template_db
+    template = make_app(dbutil.clone(url, tmp), tmp_path / "template")
+    monkeypatch.setattr(demo, "STREAM", 300)
+    streamed = make_app(dbutil.create_empty(tmp_path, "det_b"), tmp_path)
+    assert run_cli(streamed, "bhasile", "init").exit_code == 0
+    assert run_cli(streamed, "bhasile", "demo").exit_code == 0
+    again = streamed.test_cli_runner().invoke(args=["bhasile", "demo"])
+    assert again.exit_code != 0 and "déjà" in again.output
+    assert signature(streamed) == signature(template)
 
 
 def test_operateur_names_stay_distinct_and_finite_at_large_scales():
