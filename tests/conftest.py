@@ -19,10 +19,13 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "xdist_group(name): the tests pytest-xdist keeps on one worker")
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items):
     """Under ``pytest -n`` (``make test``), with ``--dist loadgroup``: a module's tests stay on
     one worker (its module-scoped app is built once), and all the browser tests on one worker
-    (one live server, one chromium)."""
+    (one live server, one chromium). First of the hooks: pytest-xdist's own, which reads these
+    marks, runs before a conftest's otherwise, and the tests were spread test by test (a
+    module's fixtures built on both workers, a browser procedure's steps run apart)."""
     for item in items:
         group = "e2e" if "/e2e/" in f"/{item.nodeid}" else item.nodeid.split("::")[0]
         item.add_marker(pytest.mark.xdist_group(group))
