@@ -9,6 +9,10 @@
   var cfgEl = document.getElementById("bh-grid-config");
   if (!cfgEl || !window.Tabulator) { return; }
   var cfg = JSON.parse(cfgEl.textContent);
+  /* The first page's rows come inside the HTML (no request before the first draw); taken once. */
+  var firstEl = document.getElementById("bh-grid-rows");
+  var firstPage = firstEl ? JSON.parse(firstEl.textContent) : null;
+  var ROW_HEIGHT = 38;  // px: one line of text and the cell's padding (grid.css); no row is measured
   var T = cfg.texts || {};
   var english = /^en/.test(cfg.locale || "");
   var decimalMark = english ? "." : ",";  // as the user writes numbers
@@ -918,10 +922,29 @@
     if (size) { size.setAttribute("aria-label", t("rowsPerPage")); }
   }
 
+  /* The first page from the HTML when the grid asks for it as it was drawn (page 1 of 100
+     rows, nothing filtered or sorted); any other page from the server. */
+  function request(url, config, params) {
+    var page = firstPage;
+    firstPage = null;
+    var plain = params.page === 1 && params.size === 100 && !params.q && !params.valeurs &&
+      !(params.filter || []).length && !(params.sort || []).length;
+    if (page && plain) { return Promise.resolve(page); }
+    return this.constructor.defaultLoaderPromise.call(this, url, config, params);
+  }
+
+  /* A fixed height (70% of the window, less for a short first page): the table's size never
+     changes when rows arrive, so Tabulator draws them once, never again on a resize. */
+  function tableHeight() {
+    var rows = firstPage ? firstPage.rows.length : 100;
+    var needed = 140 + Math.max(rows, 3) * (ROW_HEIGHT + 1);
+    return needed < window.innerHeight * 0.7 ? needed + "px" : "70vh";
+  }
+
   table = new window.Tabulator("#bh-grid", {
-    maxHeight: "70vh", layout: "fitDataFill", index: "_k", headerSortClickElement: "icon",
-    renderVertical: "virtual", columnHeaderSortMulti: true,
-    ajaxURL: cfg.urls.data,
+    height: tableHeight(), layout: "fitData", index: "_k", headerSortClickElement: "icon",
+    renderVertical: "virtual", renderVerticalBuffer: 300, rowHeight: ROW_HEIGHT, columnHeaderSortMulti: true,
+    ajaxURL: cfg.urls.data, ajaxRequestFunc: request,
     ajaxParams: function () {
       var p = Object.assign({}, cfg.period);
       if (search) { p.q = search; }
