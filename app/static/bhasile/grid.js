@@ -244,7 +244,7 @@
       el.removeAttribute("title"); el.removeAttribute("aria-description");
     }
     if (dirty) { el.setAttribute("aria-roledescription", t("edited")); } else { el.removeAttribute("aria-roledescription"); }
-    return escapeHtml(display(c, value));
+    return document.createTextNode(display(c, value));  // a text node: no HTML parsed per cell
   }
 
   function sumCalc(values) {
@@ -891,6 +891,26 @@
     });
   }
 
+  /* The DSFR's engine watches every change of the page (attributes too) and re-examines each
+     changed element against its components' selectors: as a 1,000-row page scrolls, Tabulator
+     changes thousands of cells, and that watch cost more than drawing them. The grid holds no
+     DSFR component: its changes are kept from the engine (the rest of the page is watched as
+     before). Without that engine, or if it changes shape, nothing is done. */
+  function quietDsfr() {
+    var stage = window.dsfr && window.dsfr.internals && window.dsfr.internals.stage;
+    var box = document.getElementById("bh-grid");
+    if (!stage || !stage.observer || typeof stage.mutate !== "function" || stage.bhQuiet) { return; }
+    stage.observer.disconnect();
+    stage.observer = new MutationObserver(function (records) {
+      records = records.filter(function (r) { return !box.contains(r.target); });
+      if (records.length) { stage.mutate(records); }
+    });
+    stage.observer.observe(document.documentElement, {childList: true, subtree: true, attributes: true});
+    stage.bhQuiet = true;
+  }
+  document.documentElement.addEventListener("dsfr.start", function () { window.setTimeout(quietDsfr, 0); });
+  window.addEventListener("load", quietDsfr);
+
   /* ARIA: Tabulator makes its whole box the grid, footer buttons and page-size selector included,
      which a grid may not contain. The box becomes a named region; the focusable row holder is the
      grid, owning the header row group first, then the body: only rows inside the grid. */
@@ -956,6 +976,7 @@
     paginationSizeSelector: [50, 100, 250, 500, 1000], paginationCounter: "rows",
     filterMode: "remote", sortMode: "remote", headerFilterLiveFilterDelay: 500,
     columns: orderedColumns().map(columnDef), columnCalcs: "table",
+    columnDefaults: {resizable: "header"},  // widths change from the header: no handle in every cell
     rowHeader: {title: t("rowNumber"), resizable: false, frozen: true, width: 48, hozAlign: "center", formatter: "rownum",
                 cssClass: "bh-row-header", headerSort: false, editor: false},
     selectableRange: 1, selectableRangeColumns: true, selectableRangeRows: true,
