@@ -150,7 +150,7 @@ def filtered(spec: GridSpec, scope: Scope, period: Period, args: Any, skip_value
 
 
 def _memo(render: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """``render`` computed once per distinct value (French labels are translated lazily)."""
+    """``render`` computed once per distinct value (labels translated, dates formatted once)."""
     seen: dict = {}
 
     def show(value: Any) -> Any:
@@ -174,9 +174,9 @@ def _converter(column: GridColumn) -> Optional[Callable[[Any], Any]]:
     those to floats)."""
     kind = column.kind
     if isinstance(kind, Month):
-        return lambda v: f"{v.month:02d}/{v.year:04d}"
+        return _memo(lambda v: f"{v.month:02d}/{v.year:04d}")
     if isinstance(kind, Date):
-        return lambda v: f"{v.day:02d}/{v.month:02d}/{v.year:04d}"
+        return _memo(lambda v: f"{v.day:02d}/{v.month:02d}/{v.year:04d}")
     if isinstance(kind, (Choice, Boolean)):
         return _memo(kind.render)
     if isinstance(kind, Coordinate):
@@ -191,7 +191,8 @@ def _keyer(names: list[str]) -> Callable[[Any], str]:
     if "_pid" in pos:
         return lambda row: str(row[pos["_pid"]])
     if "_sid" in pos and "mois" in pos:
-        return lambda row: f"{row[pos['_sid']]}|{row[pos['mois']]:%Y-%m}"
+        sid, mois, month = pos["_sid"], pos["mois"], _memo(lambda v: f"{v.year:04d}-{v.month:02d}")
+        return lambda row: f"{row[sid]}|{month(row[mois])}"
     if "_sid" in pos:
         return lambda row: str(row[pos["_sid"]])
     return lambda row: str(row[pos["_id"]])
@@ -203,7 +204,10 @@ def grid_page(spec: GridSpec, scope: Scope, period: Period, args: Any) -> dict:
     stmt, columns = filtered(spec, scope, period, args)
     size = _int(args.get("size"), DEFAULT_SIZE, 1, MAX_SIZE)
     conn = db.session.connection()
-    total = conn.execute(select(func.count()).select_from(stmt.order_by(None).subquery())).scalar()
+    filtering = _indexed(args, "filter") or args.get("q") or args.get("valeurs")
+    count = (select(func.count()).select_from(stmt.order_by(None).subquery()) if filtering
+             else spec.count(scope, period))
+    total = conn.execute(count).scalar()
     last = max(1, math.ceil(total / size))
     page = _int(args.get("page"), 1, 1, last)
     result = conn.execute(stmt.limit(size).offset((page - 1) * size))

@@ -13,7 +13,7 @@ from functools import lru_cache
 from types import MappingProxyType
 from typing import Any, Mapping, Optional
 
-from sqlalchemy import Date, Float, Select, and_, cast, literal, select, true, union_all
+from sqlalchemy import Date, Float, Select, and_, cast, func, literal, select, true, union_all
 from sqlalchemy.orm import aliased
 
 from app.labels import LABELS
@@ -102,6 +102,11 @@ class GridSpec:
         stmt, exprs, ids = _unscoped(self.slug, period)
         return stmt.where(structure_condition(scope)), exprs, ids
 
+    def count(self, scope: Scope, period: Period) -> Select:
+        """How many rows this grid has in ``scope``, unfiltered: each row's records of the
+        period are joined on unique keys (at most one per row), so the count skips them."""
+        return _COUNTS[self.slug](period).where(structure_condition(scope))
+
 
 @lru_cache(maxsize=64)
 def _unscoped(slug: str, period: Period) -> tuple[Select, Mapping[str, Any], list[str]]:
@@ -180,6 +185,16 @@ def _adresses(spec: GridSpec, period: Period):
 
 _QUERIES = {"structures": _structures, "places": _by_year, "budgets": _by_year,
             "activite": _by_month, "adresses": _adresses}
+
+_COUNTS = {
+    "structures": lambda period: select(func.count()).select_from(Structure)
+    .join(Departement, Structure.departement_id == Departement.id),
+    "places": lambda period: select(func.count()).select_from(Structure),
+    "budgets": lambda period: select(func.count()).select_from(Structure),
+    "activite": lambda period: select(func.count() * len(period.months())).select_from(Structure),
+    "adresses": lambda period: select(func.count()).select_from(Adresse)
+    .join(Structure, Adresse.structure_id == Structure.id),
+}
 
 SPECS: dict[str, GridSpec] = {s.slug: s for s in (
     GridSpec("structures", "Structures", "Structures"),
