@@ -24,8 +24,8 @@ from sqlalchemy import select
 from app.extensions import db
 from app.gate import may_change, reserved_fields
 from app.scope import current_scope
-from app.vues import VIEW_ARG
 from app.sheets.kinds import Integer, Number, Year
+from app.vues import VIEW_ARG
 from models import Adresse
 from models.grid import GridPreference
 
