@@ -57,6 +57,16 @@ def test_the_rows_a_grid_announces_are_the_rows_it_lists(login, slug, username):
         assert page["last_row"] == listed > 0
 
 
+@pytest.mark.parametrize("search", [{}, {"q": "a"}])
+def test_a_page_past_the_end_shows_the_last_page(login, search):
+    """Rows deleted since the pager was drawn: asking for a page beyond the end gives the last."""
+    client = login("calvados")
+    everything = _page(client, "activite", size=1000, **search)["data"]
+    past = _page(client, "activite", size=5, page=999, **search)
+    assert past["page"] == past["last_page"] == -(-len(everything) // 5) > 1
+    assert [r["_k"] for r in past["data"]] == [r["_k"] for r in everything[(past["page"] - 1) * 5:]]
+
+
 def test_places_show_last_year_beside_read_only(login):
     config = _config(login("calvados"), "places", annee=YEAR)
     fields = [c["field"] for c in config["columns"]]

@@ -200,21 +200,28 @@ def _keyer(names: list[str]) -> Callable[[Any], str]:
 
 def grid_page(spec: GridSpec, scope: Scope, period: Period, args: Any) -> dict:
     """One page of rows, compact: ``fields`` once, then one array per row (the grid's script
-    turns them into Tabulator's rows), with each row's key and loaded versions."""
+    turns them into Tabulator's rows), with each row's key and loaded versions.
+
+    One query: the rows carry the count of every row as an uncorrelated sub-select, computed
+    once; only a page past the end (rows gone since) asks for the count, then the last page."""
     stmt, columns = filtered(spec, scope, period, args)
     size = _int(args.get("size"), DEFAULT_SIZE, 1, MAX_SIZE)
-    conn = db.session.connection()
+    page = _int(args.get("page"), 1, 1, 10 ** 6)
     filtering = _indexed(args, "filter") or args.get("q") or args.get("valeurs")
     count = (select(func.count()).select_from(stmt.order_by(None).subquery()) if filtering
-             else spec.count(scope, period))
-    total = conn.execute(count).scalar()
+             else spec.count(scope, period)).correlate(None)
+    counted = stmt.add_columns(count.scalar_subquery().label("_total"))
+    conn = db.session.connection()
+    result = conn.execute(counted.limit(size).offset((page - 1) * size))
+    names, found = list(result.keys()), result.all()
+    total = found[0][-1] if found else conn.execute(count).scalar()
     last = max(1, math.ceil(total / size))
-    page = _int(args.get("page"), 1, 1, last)
-    result = conn.execute(stmt.limit(size).offset((page - 1) * size))
-    names = list(result.keys())
+    if not found and page > last:
+        page = last
+        found = conn.execute(counted.limit(size).offset((page - 1) * size)).all()
     return {"last_page": last, "last_row": total, "page": page,
             "fields": [c.field for c in columns] + ["_k", "_v", "_pv"],
-            "rows": _rows(columns, names, result)}
+            "rows": _rows(columns, names, found)}
 
 
 def _rows(columns: list[GridColumn], names: list[str], result: Iterable) -> list[list]:
