@@ -1,7 +1,8 @@
 """Saisie en grille: spreadsheet-like pages for Structures, Places, Budgets, Activité and Adresses.
 
 Each page is driven by its canonical sheet (``app.sheets``): the columns, their kinds and
-labels; rows come page by page from ``/donnees`` (scope, filters, sort on the server); a save
+labels; rows come page by page from ``/donnees`` (scope, filters, sort on the server; the
+first page inside the page's HTML, drawn without waiting for a second request); a save
 posts the changed cells to ``/enregistrer`` (``views.grid_save``), the last save can be undone
 (``/annuler``), the hidden columns are kept per user (``/colonnes``) and the current view
 exported to Excel (``/export``). One view class per sheet, so roles grant each by its area.
