@@ -42,6 +42,31 @@ def test_each_grid_page_is_driven_by_its_sheet(login, slug):
     assert config["urls"]["save"] == f"/grille/{slug}/enregistrer"
 
 
+@pytest.mark.parametrize("slug", SLUGS)
+@pytest.mark.parametrize("username", ["normandie", "operateur"])
+def test_the_rows_a_grid_announces_are_the_rows_it_lists(login, slug, username):
+    """The count under the grid (“n ligne(s)”) is its rows in the user's scope, with or without
+    a search."""
+    client = login(username)
+    period = {"annee": YEAR} if slug in ("places", "budgets", "adresses") else {}
+    for search in ({}, {"q": "a"}):
+        pages, listed, number = None, 0, 1
+        while pages is None or number <= pages:
+            page = _page(client, slug, size=1000, page=number, **period, **search)
+            pages, listed, number = page["last_page"], listed + len(page["data"]), number + 1
+        assert page["last_row"] == listed > 0
+
+
+@pytest.mark.parametrize("search", [{}, {"q": "a"}])
+def test_a_page_past_the_end_shows_the_last_page(login, search):
+    """Rows deleted since the pager was drawn: asking for a page beyond the end gives the last."""
+    client = login("calvados")
+    everything = _page(client, "activite", size=1000, **search)["data"]
+    past = _page(client, "activite", size=5, page=999, **search)
+    assert past["page"] == past["last_page"] == -(-len(everything) // 5) > 1
+    assert [r["_k"] for r in past["data"]] == [r["_k"] for r in everything[(past["page"] - 1) * 5:]]
+
+
 def test_places_show_last_year_beside_read_only(login):
     config = _config(login("calvados"), "places", annee=YEAR)
     fields = [c["field"] for c in config["columns"]]

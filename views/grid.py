@@ -1,7 +1,8 @@
 """Saisie en grille: spreadsheet-like pages for Structures, Places, Budgets, Activité and Adresses.
 
 Each page is driven by its canonical sheet (``app.sheets``): the columns, their kinds and
-labels; rows come page by page from ``/donnees`` (scope, filters, sort on the server); a save
+labels; rows come page by page from ``/donnees`` (scope, filters, sort on the server; the
+first page inside the page's HTML, drawn without waiting for a second request); a save
 posts the changed cells to ``/enregistrer`` (``views.grid_save``), the last save can be undone
 (``/annuler``), the hidden columns are kept per user (``/colonnes``) and the current view
 exported to Excel (``/export``). One view class per sheet, so roles grant each by its area.
@@ -18,16 +19,18 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import generate_csrf
+from markupsafe import Markup
 from sqlalchemy import select
 
 from app.extensions import db
 from app.gate import may_change, reserved_fields
 from app.scope import current_scope
 from app.sheets.kinds import Integer, Number, Year
+from app.vues import VIEW_ARG
 from models import Adresse
 from models.grid import GridPreference
 
-from .grid_data import distinct_values, export_grid, grid_page, parse_period
+from .grid_data import distinct_values, export_grid, grid_page, page_json, parse_period
 from .grid_rows import RowAdd, add_fields, delete_rows
 from .grid_save import BatchSave, GridRefused
 from .grid_specs import SPECS, GridSpec
@@ -150,8 +153,12 @@ class GridView(BaseView):
         period = parse_period(self.spec, request.args)
         config = self._config(scope, period)
         pages = [(s.slug, str(LABELS[s.slug])) for s in SPECS.values()]
-        return self.render_template("bhasile/grid.html", config=config, spec=self.spec,
-                                    period=period, pages=pages, title=_("Saisie en grille"))
+        # the first page's rows in the HTML: drawn without a second request (a saved view
+        # filters and sorts first, then asks for its own rows)
+        first = None if request.args.get(VIEW_ARG) else page_json(grid_page(self.spec, scope, period, {}))
+        return self.render_template("bhasile/grid.html", config=config, spec=self.spec, period=period,
+                                    pages=pages, first_rows=Markup(first.decode()) if first else None,
+                                    title=_("Saisie en grille"))
 
     @expose("/donnees")
     @has_access
@@ -159,8 +166,7 @@ class GridView(BaseView):
     def data(self):
         spec = self.spec
         page = grid_page(spec, current_scope(), parse_period(spec, request.args), request.args)
-        return Response(json.dumps(page, separators=(",", ":"), ensure_ascii=False),
-                        mimetype="application/json")
+        return Response(page_json(page), mimetype="application/json")
 
     @expose("/enregistrer", methods=["POST"])
     @has_access

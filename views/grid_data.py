@@ -8,6 +8,7 @@ import math
 import re
 from typing import IO, Any, Callable, Iterable, Optional
 
+import orjson
 from sqlalchemy import String, cast, false, func, or_, select
 
 from app.extensions import db
@@ -149,7 +150,7 @@ def filtered(spec: GridSpec, scope: Scope, period: Period, args: Any, skip_value
 
 
 def _memo(render: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """``render`` computed once per distinct value (French labels are translated lazily)."""
+    """``render`` computed once per distinct value (labels translated, dates formatted once)."""
     seen: dict = {}
 
     def show(value: Any) -> Any:
@@ -162,16 +163,25 @@ def _memo(render: Callable[[Any], Any]) -> Callable[[Any], Any]:
 
 def _displayer(column: GridColumn) -> Callable[[Any], Any]:
     """How a stored value is shown in a cell: dates jj/mm/aaaa, months mm/aaaa, labels, floats."""
+    if isinstance(column.kind, Number):
+        return float
+    return _converter(column) or (lambda v: v)
+
+
+def _converter(column: GridColumn) -> Optional[Callable[[Any], Any]]:
+    """The ``_displayer`` of a column whose value, as the grid's query returns it, is not
+    shown as it is (``None`` for texts, integers, and money and ratios: the query casts
+    those to floats)."""
     kind = column.kind
     if isinstance(kind, Month):
-        return lambda v: f"{v.month:02d}/{v.year:04d}"
+        return _memo(lambda v: f"{v.month:02d}/{v.year:04d}")
     if isinstance(kind, Date):
-        return lambda v: f"{v.day:02d}/{v.month:02d}/{v.year:04d}"
+        return _memo(lambda v: f"{v.day:02d}/{v.month:02d}/{v.year:04d}")
     if isinstance(kind, (Choice, Boolean)):
         return _memo(kind.render)
-    if isinstance(kind, (Number, Coordinate)):
+    if isinstance(kind, Coordinate):
         return float
-    return lambda v: v
+    return None
 
 
 def _keyer(names: list[str]) -> Callable[[Any], str]:
@@ -181,7 +191,8 @@ def _keyer(names: list[str]) -> Callable[[Any], str]:
     if "_pid" in pos:
         return lambda row: str(row[pos["_pid"]])
     if "_sid" in pos and "mois" in pos:
-        return lambda row: f"{row[pos['_sid']]}|{row[pos['mois']]:%Y-%m}"
+        sid, mois, month = pos["_sid"], pos["mois"], _memo(lambda v: f"{v.year:04d}-{v.month:02d}")
+        return lambda row: f"{row[sid]}|{month(row[mois])}"
     if "_sid" in pos:
         return lambda row: str(row[pos["_sid"]])
     return lambda row: str(row[pos["_id"]])
@@ -189,26 +200,52 @@ def _keyer(names: list[str]) -> Callable[[Any], str]:
 
 def grid_page(spec: GridSpec, scope: Scope, period: Period, args: Any) -> dict:
     """One page of rows, compact: ``fields`` once, then one array per row (the grid's script
-    turns them into Tabulator's rows), with each row's key and loaded versions."""
+    turns them into Tabulator's rows), with each row's key and loaded versions.
+
+    One query: the rows carry the count of every row as an uncorrelated sub-select, computed
+    once; only a page past the end (rows gone since) asks for the count, then the last page."""
     stmt, columns = filtered(spec, scope, period, args)
     size = _int(args.get("size"), DEFAULT_SIZE, 1, MAX_SIZE)
+    page = _int(args.get("page"), 1, 1, 10 ** 6)
+    filtering = _indexed(args, "filter") or args.get("q") or args.get("valeurs")
+    count = (select(func.count()).select_from(stmt.order_by(None).subquery()) if filtering
+             else spec.count(scope, period)).correlate(None)
+    counted = stmt.add_columns(count.scalar_subquery().label("_total"))
     conn = db.session.connection()
-    total = conn.execute(select(func.count()).select_from(stmt.order_by(None).subquery())).scalar()
+    result = conn.execute(counted.limit(size).offset((page - 1) * size))
+    names, found = list(result.keys()), result.all()
+    total = found[0][-1] if found else conn.execute(count).scalar()
     last = max(1, math.ceil(total / size))
-    page = _int(args.get("page"), 1, 1, last)
-    result = conn.execute(stmt.limit(size).offset((page - 1) * size))
-    names = list(result.keys())
-    key = _keyer(names)
-    shows = [_displayer(c) for c in columns]
-    n = len(shows)
-    version, parent = names.index("_v"), names.index("_pv") if "_pv" in names else None
+    if not found and page > last:
+        page = last
+        found = conn.execute(counted.limit(size).offset((page - 1) * size)).all()
+    return {"last_page": last, "last_row": total, "page": page,
+            "fields": [c.field for c in columns] + ["_k", "_v", "_pv"],
+            "rows": _rows(columns, names, found)}
+
+
+def _rows(columns: list[GridColumn], names: list[str], result: Iterable) -> list[list]:
+    """Each row as the grid shows it: its cells (converted only where a column needs it),
+    its key, its version and its address's version."""
+    n, key = len(columns), _keyer(names)
+    convert = [(i, show) for i, show in enumerate(_converter(c) for c in columns) if show is not None]
+    version = names.index("_v")
+    parent = names.index("_pv") if "_pv" in names else None
     rows = []
     for row in result:
-        out = [show(value) if value is not None else None for show, value in zip(shows, row)]
-        out += [key(row), row[version], row[parent] if parent is not None else None]
+        out = list(row[:n])
+        for i, show in convert:
+            if out[i] is not None:
+                out[i] = show(out[i])
+        out += (key(row), row[version], row[parent] if parent is not None else None)
         rows.append(out)
-    return {"last_page": last, "last_row": total, "page": page,
-            "fields": [c.field for c in columns[:n]] + ["_k", "_v", "_pv"], "rows": rows}
+    return rows
+
+
+def page_json(page: dict) -> bytes:
+    """A page as compact JSON, safe inside a ``<script>`` element of the HTML too (orjson:
+    a 1,000-row page in a few milliseconds, several times faster than ``json``)."""
+    return orjson.dumps(page).replace(b"<", b"\\u003c").replace(b">", b"\\u003e").replace(b"&", b"\\u0026")
 
 
 def distinct_values(spec: GridSpec, scope: Scope, period: Period, args: Any, field: str) -> Optional[dict]:
@@ -255,4 +292,4 @@ def export_grid(spec: GridSpec, scope: Scope, period: Period, args: Any, hidden:
     return count
 
 
-__all__ = ["MAX_MONTHS", "distinct_values", "export_grid", "grid_page", "parse_period"]
+__all__ = ["MAX_MONTHS", "distinct_values", "export_grid", "grid_page", "page_json", "parse_period"]

@@ -9,6 +9,10 @@
   var cfgEl = document.getElementById("bh-grid-config");
   if (!cfgEl || !window.Tabulator) { return; }
   var cfg = JSON.parse(cfgEl.textContent);
+  /* The first page's rows come inside the HTML (no request before the first draw); taken once. */
+  var firstEl = document.getElementById("bh-grid-rows");
+  var firstPage = firstEl ? JSON.parse(firstEl.textContent) : null;
+  var ROW_HEIGHT = 38;  // px: one line of text and the cell's padding (grid.css); no row is measured
   var T = cfg.texts || {};
   var english = /^en/.test(cfg.locale || "");
   var decimalMark = english ? "." : ",";  // as the user writes numbers
@@ -240,7 +244,7 @@
       el.removeAttribute("title"); el.removeAttribute("aria-description");
     }
     if (dirty) { el.setAttribute("aria-roledescription", t("edited")); } else { el.removeAttribute("aria-roledescription"); }
-    return escapeHtml(display(c, value));
+    return document.createTextNode(display(c, value));  // a text node: no HTML parsed per cell
   }
 
   function sumCalc(values) {
@@ -887,6 +891,26 @@
     });
   }
 
+  /* The DSFR's engine watches every change of the page (attributes too) and re-examines each
+     changed element against its components' selectors: as a 1,000-row page scrolls, Tabulator
+     changes thousands of cells, and that watch cost more than drawing them. The grid holds no
+     DSFR component: its changes are kept from the engine (the rest of the page is watched as
+     before). Without that engine, or if it changes shape, nothing is done. */
+  function quietDsfr() {
+    var stage = window.dsfr && window.dsfr.internals && window.dsfr.internals.stage;
+    var box = document.getElementById("bh-grid");
+    if (!stage || !stage.observer || typeof stage.mutate !== "function" || stage.bhQuiet) { return; }
+    stage.observer.disconnect();
+    stage.observer = new MutationObserver(function (records) {
+      records = records.filter(function (r) { return !box.contains(r.target); });
+      if (records.length) { stage.mutate(records); }
+    });
+    stage.observer.observe(document.documentElement, {childList: true, subtree: true, attributes: true});
+    stage.bhQuiet = true;
+  }
+  document.documentElement.addEventListener("dsfr.start", function () { window.setTimeout(quietDsfr, 0); });
+  window.addEventListener("load", quietDsfr);
+
   /* ARIA: Tabulator makes its whole box the grid, footer buttons and page-size selector included,
      which a grid may not contain. The box becomes a named region; the focusable row holder is the
      grid, owning the header row group first, then the body: only rows inside the grid. */
@@ -918,10 +942,29 @@
     if (size) { size.setAttribute("aria-label", t("rowsPerPage")); }
   }
 
+  /* The first page from the HTML when the grid asks for it as it was drawn (page 1 of 100
+     rows, nothing filtered or sorted); any other page from the server. */
+  function request(url, config, params) {
+    var page = firstPage;
+    firstPage = null;
+    var plain = params.page === 1 && params.size === 100 && !params.q && !params.valeurs &&
+      !(params.filter || []).length && !(params.sort || []).length;
+    if (page && plain) { return Promise.resolve(page); }
+    return this.constructor.defaultLoaderPromise.call(this, url, config, params);
+  }
+
+  /* A fixed height (70% of the window, less for a short first page): the table's size never
+     changes when rows arrive, so Tabulator draws them once, never again on a resize. */
+  function tableHeight() {
+    var rows = firstPage ? firstPage.rows.length : 100;
+    var needed = 140 + Math.max(rows, 3) * (ROW_HEIGHT + 1);
+    return needed < window.innerHeight * 0.7 ? needed + "px" : "70vh";
+  }
+
   table = new window.Tabulator("#bh-grid", {
-    maxHeight: "70vh", layout: "fitDataFill", index: "_k", headerSortClickElement: "icon",
-    renderVertical: "virtual", columnHeaderSortMulti: true,
-    ajaxURL: cfg.urls.data,
+    height: tableHeight(), layout: "fitData", index: "_k", headerSortClickElement: "icon",
+    renderVertical: "virtual", renderVerticalBuffer: 300, rowHeight: ROW_HEIGHT, columnHeaderSortMulti: true,
+    ajaxURL: cfg.urls.data, ajaxRequestFunc: request,
     ajaxParams: function () {
       var p = Object.assign({}, cfg.period);
       if (search) { p.q = search; }
@@ -933,6 +976,7 @@
     paginationSizeSelector: [50, 100, 250, 500, 1000], paginationCounter: "rows",
     filterMode: "remote", sortMode: "remote", headerFilterLiveFilterDelay: 500,
     columns: orderedColumns().map(columnDef), columnCalcs: "table",
+    columnDefaults: {resizable: "header"},  // widths change from the header: no handle in every cell
     rowHeader: {title: t("rowNumber"), resizable: false, frozen: true, width: 48, hozAlign: "center", formatter: "rownum",
                 cssClass: "bh-row-header", headerSort: false, editor: false},
     selectableRange: 1, selectableRangeColumns: true, selectableRangeRows: true,
