@@ -131,19 +131,8 @@ class ImportCommand:
         merge.resolve(result, self.checker)
         if result.errors:
             return result
-        with audit_context(origin, batch_id=batch_id, username=username, user_id=user_id):
-            try:
-                Applier(self.session, self.lookups, self.progress).apply(result.records)
-                self.session.commit()
-            except StaleRows:
-                self.session.rollback()
-                raise
-            except (DBAPIError, StaleDataError) as exc:
-                self.session.rollback()
-                raise StaleRows([f"écriture refusée par la base ({type(exc).__name__})"]) from exc
-            except BaseException:
-                self.session.rollback()
-                raise
+        write(self.session, self.lookups, result.records, self.progress, origin=origin,
+              batch_id=batch_id, username=username, user_id=user_id)
         result.applied = True
         return result
 
@@ -445,6 +434,26 @@ class ImportCommand:
         derived.cols = {"code_dna": rec.cols.get("code_dna")}
         self._fill(derived, maps, cells)
         return derived
+
+
+def write(session: Any, lookups: Lookups, records: list[Record], progress: Any = None,
+          origin: str = "import", batch_id: Optional[int] = None, username: Optional[str] = None,
+          user_id: Optional[int] = None) -> None:
+    """Write a preview's records in one transaction, committed, or nothing (``StaleRows``
+    names the rows changed since the preview; any other failure is raised as is)."""
+    with audit_context(origin, batch_id=batch_id, username=username, user_id=user_id):
+        try:
+            Applier(session, lookups, progress).apply(records)
+            session.commit()
+        except StaleRows:
+            session.rollback()
+            raise
+        except (DBAPIError, StaleDataError) as exc:
+            session.rollback()
+            raise StaleRows([f"écriture refusée par la base ({type(exc).__name__})"]) from exc
+        except BaseException:
+            session.rollback()
+            raise
 
 
 def _lean_key(lean: list, cells: list, lookups: Lookups) -> Optional[tuple]:

@@ -1,0 +1,228 @@
+"""A preview's detail in ``import_change``: written in bulk once, read a page at a time.
+
+The page lists it by kind and sheet without loading the rest; the apply reads back the
+records it writes (values as cleaned, stored ids and versions) instead of reading the file
+again, and the stored versions still refuse a row changed since the preview.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import json
+from decimal import Decimal
+from typing import Any, Iterator, Optional
+
+from sqlalchemy import delete, func, insert, select, update
+
+from app.sheets import SHEETS
+
+from .result import CellIssue, ImportResult, Record, json_value
+
+#: the kinds of the detail, in the order of the page (a conflict's ``seq`` is its number)
+KINDS = ("conflict", "error", "verify", "created", "modified", "note")
+#: Record status → kind of the detail
+_BY_STATUS = {"new": "created", "updated": "modified"}
+#: the warnings kept in the batch's counts (the rest is counted)
+WARNINGS = 500
+_ENUMS = {f"{c.kind.enum_cls.__module__}.{c.kind.enum_cls.__qualname__}": c.kind.enum_cls
+          for s in SHEETS for c in s.columns if hasattr(c.kind, "enum_cls")}
+_SHEETS = {s.name: s for s in SHEETS}
+
+
+# --- values, as cleaned, through JSON ----------------------------------------------------------
+def _typed(value: Any) -> Any:
+    if isinstance(value, enum.Enum):
+        return {"$e": f"{type(value).__module__}.{type(value).__qualname__}", "v": value.value}
+    if isinstance(value, Decimal):
+        return {"$n": str(value)}
+    if isinstance(value, dt.datetime):
+        return {"$t": value.isoformat()}
+    if isinstance(value, dt.date):
+        return {"$d": value.isoformat()}
+    if isinstance(value, tuple):
+        return {"$l": list(value)}
+    raise TypeError(type(value).__name__)
+
+
+def _untyped(obj: dict) -> Any:
+    if "$e" in obj:
+        return _ENUMS[obj["$e"]](obj["v"])   # only the enumerations of the sheets' columns
+    if "$n" in obj:
+        return Decimal(obj["$n"])
+    if "$t" in obj:
+        return dt.datetime.fromisoformat(obj["$t"])
+    if "$d" in obj:
+        return dt.date.fromisoformat(obj["$d"])
+    if "$l" in obj:
+        return tuple(obj["$l"])
+    return obj
+
+
+_dump = json.JSONEncoder(ensure_ascii=False, default=_typed, separators=(",", ":")).encode
+
+
+def _record_data(rec: Record) -> str:
+    return _dump([rec.status, list(rec.key), list(rec.ids) if rec.ids is not None else None,
+                  rec.values, [[f, o, n] for f, (o, n) in rec.changed.items()], rec.source])
+
+
+def record(row: Any) -> Record:
+    """The record a ``created`` or ``modified`` line of the detail writes."""
+    status, key, ids, values, changed, source = json.loads(row.data, object_hook=_untyped)
+    rec = Record(_SHEETS[row.sheet], tuple(key), row.row, source, values=values,
+                 status=status, ids=tuple(ids) if ids is not None else None)
+    rec.changed = {f: (o, n) for f, o, n in changed}
+    return rec
+
+
+# --- writing the detail ------------------------------------------------------------------------
+def _issue(batch_id: int, seq: int, kind: str, e: CellIssue, key: Any = None) -> dict:
+    value = json_value(e.value)
+    return {"batch_id": batch_id, "seq": seq, "kind": kind, "sheet": e.sheet, "row": e.row,
+            "column": e.column, "key": key, "message": e.message, "data": None, "choice": None,
+            "value": None if value is None else str(value)}
+
+
+def _lines(batch_id: int, result: ImportResult) -> Iterator[dict]:
+    seq = 0
+    for c in result.conflicts:
+        line = _issue(batch_id, seq, "conflict", c.issue, _dump([shown for shown in c.as_dict()["key"]]))
+        line.update(data=c.ident, choice=c.choice, value=_dump([c.texts[0], c.texts[1]]))
+        yield line
+        seq += 1
+    for e in result.errors:
+        yield _issue(batch_id, seq, "error", e)
+        seq += 1
+    for e in result.notes:
+        yield _issue(batch_id, seq, "verify" if e.message.startswith("à vérifier") else "note", e)
+        seq += 1
+    for rec in result.changes:
+        yield {"batch_id": batch_id, "seq": seq, "kind": _BY_STATUS[rec.status],
+               "sheet": rec.sheet.name, "row": rec.row, "column": None,
+               "key": _dump([json_value(k) for k in rec.key]), "message": None, "value": None,
+               "data": _record_data(rec), "choice": None}
+        seq += 1
+
+
+def store(conn: Any, batch_id: int, result: ImportResult, chunk: int = 5000) -> dict:
+    """Write the detail of ``result`` for the batch (the previous one dropped); returns the
+    batch's summary: per-sheet counts, the detail's counts per kind and sheet, warnings."""
+    from models.imports import ImportChange
+
+    table = ImportChange.__table__
+    conn.execute(delete(table).where(table.c.batch_id == batch_id))
+    kinds: dict[str, int] = dict.fromkeys(KINDS, 0)
+    sheets: dict[str, int] = {}
+    lines: list[dict] = []
+    for line in _lines(batch_id, result):
+        kinds[line["kind"]] += 1
+        sheets[line["sheet"]] = sheets.get(line["sheet"], 0) + 1
+        lines.append(line)
+        if len(lines) >= chunk:
+            conn.execute(insert(table), lines)
+            lines = []
+    if lines:
+        conn.execute(insert(table), lines)
+    return summary(result, kinds, sheets)
+
+
+def add_errors(conn: Any, batch_id: int, errors: list[CellIssue]) -> int:
+    """Errors found at the apply, after the preview's detail; returns the batch's errors."""
+    from models.imports import ImportChange as C
+
+    last = conn.scalar(select(func.max(C.seq)).where(C.batch_id == batch_id))
+    start = (last if last is not None else -1) + 1
+    conn.execute(insert(C.__table__), [_issue(batch_id, start + n, "error", e)
+                                       for n, e in enumerate(errors)])
+    return conn.scalar(select(func.count()).select_from(C).where(C.batch_id == batch_id,
+                                                                 C.kind == "error"))
+
+
+def summary(result: ImportResult, kinds: dict[str, int], sheets: dict[str, int]) -> dict:
+    out = {"sheets": {name: c for name, c in result.counts.items() if any(c.values())},
+           "warnings": result.warnings[:WARNINGS], "warnings_total": len(result.warnings),
+           "kinds": kinds, "detail_sheets": sheets}
+    if result.problem:
+        out["problem"] = result.problem
+    return out
+
+
+# --- reading it ---------------------------------------------------------------------------------
+def page(session: Any, batch_id: int, kind: Any = None, sheet: Optional[str] = None,
+         offset: int = 0, limit: int = 50) -> tuple[list, int]:
+    """One page of the detail (in ``seq`` order), filtered by kind (or kinds) and sheet, and the number
+    of lines the filter keeps."""
+    from models.imports import ImportChange as C
+
+    where = [C.batch_id == batch_id]
+    if isinstance(kind, tuple):
+        where.append(C.kind.in_(kind))
+    elif kind:
+        where.append(C.kind == kind)
+    if sheet:
+        where.append(C.sheet == sheet)
+    total = session.scalar(select(func.count()).select_from(C).where(*where))
+    rows = session.execute(select(C.seq, C.kind, C.sheet, C.row, C.column, C.key, C.message,
+                                  C.value, C.data, C.choice).where(*where)
+                           .order_by(C.seq).offset(offset).limit(limit)).all()
+    return rows, total
+
+
+def records(session: Any, batch_id: int) -> list[Record]:
+    """The records the apply writes, in the order of the preview."""
+    from models.imports import ImportChange as C
+
+    query = (select(C.sheet, C.row, C.data).where(C.batch_id == batch_id,
+                                                   C.kind.in_(("created", "modified")))
+             .order_by(C.seq))
+    return [record(row) for row in session.execute(query)]
+
+
+def conflicts(session: Any, batch_id: int) -> list[tuple[int, str, Optional[str]]]:
+    """(number, id, side chosen) of the batch's conflicts."""
+    from models.imports import ImportChange as C
+
+    return session.execute(select(C.seq, C.data, C.choice).where(
+        C.batch_id == batch_id, C.kind == "conflict").order_by(C.seq)).all()
+
+
+def stored_conflicts(session: Any, batch_id: int) -> list:
+    """The batch's conflicts as the preview found them (``imports.merge.Conflict``), with the
+    side chosen for each."""
+    from models.imports import ImportChange as C
+
+    from .merge import Conflict
+
+    out = []
+    for r in session.execute(select(C.sheet, C.row, C.column, C.key, C.message, C.value, C.data,
+                                    C.choice).where(C.batch_id == batch_id, C.kind == "conflict")
+                             .order_by(C.seq)):
+        mine, theirs = json.loads(r.value)
+        issue = CellIssue(r.sheet, r.row, r.column, mine, r.message)
+        out.append(Conflict(r.data, issue, r.data.rsplit("|", 1)[1], mine, theirs, (mine, theirs),
+                            tuple(json.loads(r.key or "[]")), r.choice))
+    return out
+
+
+def unchosen(session: Any, batch_id: int) -> int:
+    from models.imports import ImportChange as C
+
+    return session.scalar(select(func.count()).select_from(C).where(
+        C.batch_id == batch_id, C.kind == "conflict", C.choice.is_(None)))
+
+
+def choose(session: Any, batch_id: int, choices: dict[str, str]) -> None:
+    """Record the side chosen for each conflict named by its id."""
+    from models.imports import ImportChange as C
+
+    for ident, side in choices.items():
+        session.execute(update(C).where(C.batch_id == batch_id, C.kind == "conflict",
+                                        C.data == ident).values(choice=side))
+
+
+def errors(session: Any, batch_id: int) -> list[CellIssue]:
+    from models.imports import ImportChange as C
+
+    return [CellIssue(r.sheet, r.row, r.column, r.value, r.message) for r in session.execute(
+        select(C.sheet, C.row, C.column, C.value, C.message).where(
+            C.batch_id == batch_id, C.kind == "error").order_by(C.seq))]
