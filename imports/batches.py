@@ -21,6 +21,7 @@ from models.base import utcnow
 from models.imports import ImportBatch
 
 from app.sheets import Lookups
+from app.sheets.normalize import norm
 
 from . import changes
 from .apply import StaleRows
@@ -59,12 +60,6 @@ def original_size(batch: ImportBatch) -> int:
     if _is_local(batch.stored_path):
         return Path(batch.stored_path).stat().st_size
     return file_store().size(batch.stored_path)
-
-
-def _summary(result: ImportResult) -> str:
-    """The counts of a result that has no detail stored (an apply refused by a choice)."""
-    return json.dumps(changes.summary(result, dict.fromkeys(changes.KINDS, 0), {}),
-                      ensure_ascii=False, default=str)
 
 
 def record_preview(batch_id: int, result: ImportResult, scope: Scope, size: int,
@@ -147,6 +142,10 @@ def apply_batch(batch: ImportBatch, scope: Scope, username: Optional[str],
         _add_errors(batch, result.errors)
         return result
     try:
+        gone = moved_since(db.session, scope, lookups, result.records)
+        if gone:
+            db.session.rollback()
+            raise StaleRows(gone)
         write(db.session, lookups, result.records, progress, origin=origin, batch_id=batch_id,
               username=username, user_id=user_id)
     except StaleRows:
@@ -155,6 +154,40 @@ def apply_batch(batch: ImportBatch, scope: Scope, username: Optional[str],
     result.applied = True
     _set_status(batch_id, "applied", result)
     return result
+
+
+def moved_since(session: Any, scope: Scope, lookups: Lookups, records: list) -> list[str]:
+    """The records (named) whose structures or opérateurs are gone since the preview, or
+    have left the importer's territory: their own rows' versions did not change, what they
+    point at did. The preview asked the gate; this asks it again for these only."""
+    from app.gate import Gate
+    from models import Operateur, Structure
+
+    from .apply import _describe, _values
+
+    created_codes = {r.key[0] for r in records if r.sheet.name == "Structures" and r.status == "new"}
+    created_ops = {norm(r.values.get("nom") or r.key[0]) for r in records
+                   if r.sheet.name == "Opérateurs" and r.status == "new"}
+    wanted: list[tuple[Any, type, Any, str]] = []       # (record, model, id or None, kind)
+    for rec in records:
+        values = _values(rec)
+        own = rec.values.get("code_dna") if rec.sheet.name != "Opérateurs" else None
+        for code in [own, *(values.get("codes_dna") or ())]:
+            if code and code not in created_codes:
+                found = lookups.structures.get(code)
+                wanted.append((rec, Structure, found[0] if found else None, "read"))
+        name = values.get("operateur")
+        if name and norm(name) not in created_ops:
+            found = lookups.operateurs.get(norm(name))
+            wanted.append((rec, Operateur, found[0] if found else None, "choose"))
+    gate = Gate(scope, session)
+    for model, kind in ((Structure, "read"), (Operateur, "choose")):
+        gate.preload(model, {i for _r, m, i, _k in wanted if m is model and i is not None}, kind)
+    named: dict[int, str] = {}
+    for rec, model, ident, kind in wanted:
+        if id(rec) not in named and (ident is None or not gate.inside(model, ident, kind)):
+            named[id(rec)] = _describe(rec)
+    return list(named.values())
 
 
 def save_choices(batch: ImportBatch, choices: dict[str, str]) -> int:

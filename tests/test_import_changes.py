@@ -197,3 +197,21 @@ def test_conflict_choices_are_kept_on_their_line(fresh_app, side):
             (result.conflicts[0].ident, side, ("71", "60"), ("C1401", "2025"))
         assert changes.unchosen(db.session, batch.id) == 0
         db.session.rollback()
+
+
+def test_a_structure_gone_from_the_territory_since_the_preview_refuses_the_apply(fresh_app):
+    """The row's own version did not change, its structure left the Calvados: refused."""
+    from app.extensions import db
+    from models import Departement, Structure
+
+    client = client_for(fresh_app, "calvados")
+    before = _places(fresh_app, "C1401", 2025)
+    batch = _upload(client, _book("Places", [["Code DNA", "Année", "Places autorisées"],
+                                             ["C1401", 2025, before + 3]]))
+    with fresh_app.app_context():
+        structure = db.session.scalar(select(Structure).where(Structure.code_dna == "C1401"))
+        structure.departement_id = db.session.scalar(select(Departement.id).where(Departement.code == "01"))
+        db.session.commit()
+    page = _apply(client, batch)
+    (told,) = re.findall(r"Des lignes ont été modifiées depuis l&#39;aperçu[^<]*", page)
+    assert "C1401" in told and _places(fresh_app, "C1401", 2025) == before
