@@ -12,7 +12,7 @@ import json
 from decimal import Decimal
 from typing import Any, Iterator, Optional
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, select, update
 
 from app.sheets import SHEETS
 
@@ -30,17 +30,19 @@ _SHEETS = {s.name: s for s in SHEETS}
 
 
 # --- values, as cleaned, through JSON ----------------------------------------------------------
+_TYPED = {Decimal: lambda v: {"$n": str(v)}, dt.datetime: lambda v: {"$t": v.isoformat()},
+          dt.date: lambda v: {"$d": v.isoformat()}, tuple: lambda v: {"$l": list(v)}}
+
+
 def _typed(value: Any) -> Any:
+    found = _TYPED.get(value.__class__)
+    if found is not None:
+        return found(value)
     if isinstance(value, enum.Enum):
         return {"$e": f"{type(value).__module__}.{type(value).__qualname__}", "v": value.value}
-    if isinstance(value, Decimal):
-        return {"$n": str(value)}
-    if isinstance(value, dt.datetime):
-        return {"$t": value.isoformat()}
-    if isinstance(value, dt.date):
-        return {"$d": value.isoformat()}
-    if isinstance(value, tuple):
-        return {"$l": list(value)}
+    for cls, typed in _TYPED.items():   # a subclass
+        if isinstance(value, cls):
+            return typed(value)
     raise TypeError(type(value).__name__)
 
 
@@ -59,36 +61,49 @@ def _untyped(obj: dict) -> Any:
 
 
 _dump = json.JSONEncoder(ensure_ascii=False, default=_typed, separators=(",", ":")).encode
+#: values an updated record keeps beyond its key and changes: what the apply reads of them
+_KEPT = ("code_dna", "annee")
 
 
 def _record_data(rec: Record) -> str:
-    return _dump([rec.status, list(rec.key), list(rec.ids) if rec.ids is not None else None,
-                  rec.values, [[f, o, n] for f, (o, n) in rec.changed.items()], rec.source])
+    """What the apply needs of a record: a new one's values, an updated one's key and changes
+    (the domain rules of a conflict settled for BHasile take the rest from the stored row)."""
+    values = rec.values
+    if rec.status != "new":
+        keep = (*rec.sheet.key, *_KEPT, *rec.changed)
+        values = {f: values[f] for f in keep if f in values}
+    return _dump([rec.status, list(rec.key), list(rec.ids) if rec.ids is not None else None, values,
+                  [[f, o, n] for f, (o, n) in rec.changed.items()], rec.source])
 
 
 def record(row: Any) -> Record:
     """The record a ``created`` or ``modified`` line of the detail writes."""
     status, key, ids, values, changed, source = json.loads(row.data, object_hook=_untyped)
-    rec = Record(_SHEETS[row.sheet], tuple(key), row.row, source, values=values,
-                 status=status, ids=tuple(ids) if ids is not None else None)
+    rec = Record(_SHEETS[row.sheet], tuple(key), row.row, source, values=values, status=status,
+                 ids=tuple(ids) if ids is not None else None)
     rec.changed = {f: (o, n) for f, o, n in changed}
     return rec
 
 
 # --- writing the detail ------------------------------------------------------------------------
-def _issue(batch_id: int, seq: int, kind: str, e: CellIssue, key: Any = None) -> dict:
+#: the columns written, in the order of ``_lines``' tuples
+_COLUMNS = ("batch_id", "seq", "kind", "sheet", "row", "column", "key", "message", "value",
+            "data", "choice")
+
+
+def _issue(batch_id: int, seq: int, kind: str, e: CellIssue, key: Any = None) -> tuple:
     value = json_value(e.value)
-    return {"batch_id": batch_id, "seq": seq, "kind": kind, "sheet": e.sheet, "row": e.row,
-            "column": e.column, "key": key, "message": e.message, "data": None, "choice": None,
-            "value": None if value is None else str(value)}
+    return (batch_id, seq, kind, e.sheet, e.row, e.column, key, e.message,
+            None if value is None else str(value), None, None)
 
 
-def _lines(batch_id: int, result: ImportResult) -> Iterator[dict]:
+def _lines(batch_id: int, result: ImportResult) -> Iterator[tuple]:
+    """The detail's lines; a created or modified line keeps its key in its data only."""
     seq = 0
     for c in result.conflicts:
-        line = _issue(batch_id, seq, "conflict", c.issue, _dump([shown for shown in c.as_dict()["key"]]))
-        line.update(data=c.ident, choice=c.choice, value=_dump([c.texts[0], c.texts[1]]))
-        yield line
+        yield (batch_id, seq, "conflict", c.issue.sheet, c.issue.row, c.issue.column,
+               _dump(c.as_dict()["key"]), c.issue.message, _dump([c.texts[0], c.texts[1]]),
+               c.ident, c.choice)
         seq += 1
     for e in result.errors:
         yield _issue(batch_id, seq, "error", e)
@@ -97,11 +112,19 @@ def _lines(batch_id: int, result: ImportResult) -> Iterator[dict]:
         yield _issue(batch_id, seq, "verify" if e.message.startswith("à vérifier") else "note", e)
         seq += 1
     for rec in result.changes:
-        yield {"batch_id": batch_id, "seq": seq, "kind": _BY_STATUS[rec.status],
-               "sheet": rec.sheet.name, "row": rec.row, "column": None,
-               "key": _dump([json_value(k) for k in rec.key]), "message": None, "value": None,
-               "data": _record_data(rec), "choice": None}
+        yield (batch_id, seq, _BY_STATUS[rec.status], rec.sheet.name, rec.row, None, None, None,
+               None, _record_data(rec), None)
         seq += 1
+
+
+def _insert(conn: Any, lines: list[tuple]) -> None:
+    """Many lines in one ``executemany`` of the driver (no per-row work of SQLAlchemy)."""
+    from models.imports import ImportChange
+
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    names = ", ".join(conn.dialect.identifier_preparer.quote(n) for n in _COLUMNS)
+    conn.exec_driver_sql(f"INSERT INTO {ImportChange.__tablename__} ({names}) "
+                         f"VALUES ({', '.join([mark] * len(_COLUMNS))})", lines)
 
 
 def store(conn: Any, batch_id: int, result: ImportResult, chunk: int = 5000) -> dict:
@@ -113,16 +136,16 @@ def store(conn: Any, batch_id: int, result: ImportResult, chunk: int = 5000) -> 
     conn.execute(delete(table).where(table.c.batch_id == batch_id))
     kinds: dict[str, int] = dict.fromkeys(KINDS, 0)
     sheets: dict[str, int] = {}
-    lines: list[dict] = []
+    lines: list[tuple] = []
     for line in _lines(batch_id, result):
-        kinds[line["kind"]] += 1
-        sheets[line["sheet"]] = sheets.get(line["sheet"], 0) + 1
+        kinds[line[2]] += 1
+        sheets[line[3]] = sheets.get(line[3], 0) + 1
         lines.append(line)
         if len(lines) >= chunk:
-            conn.execute(insert(table), lines)
+            _insert(conn, lines)
             lines = []
     if lines:
-        conn.execute(insert(table), lines)
+        _insert(conn, lines)
     return summary(result, kinds, sheets)
 
 
@@ -132,8 +155,7 @@ def add_errors(conn: Any, batch_id: int, errors: list[CellIssue]) -> int:
 
     last = conn.scalar(select(func.max(C.seq)).where(C.batch_id == batch_id))
     start = (last if last is not None else -1) + 1
-    conn.execute(insert(C.__table__), [_issue(batch_id, start + n, "error", e)
-                                       for n, e in enumerate(errors)])
+    _insert(conn, [_issue(batch_id, start + n, "error", e) for n, e in enumerate(errors)])
     return conn.scalar(select(func.count()).select_from(C).where(C.batch_id == batch_id,
                                                                  C.kind == "error"))
 

@@ -82,8 +82,9 @@ def detail_line(row) -> dict:
         from imports.result import labels_once
 
         with labels_once():
-            line["fields"] = {k: [_shown(v) for v in pair]
-                              for k, pair in record(row).change_dict()["fields"].items()}
+            change = record(row).change_dict()
+        line["key"] = change["key"]
+        line["fields"] = {k: [_shown(v) for v in pair] for k, pair in change["fields"].items()}
     elif row.kind == "conflict":
         line["mine"], line["theirs"] = json.loads(row.value)
     return line
