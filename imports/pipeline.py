@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
-import json
 import re
 from contextlib import contextmanager
 from operator import itemgetter
@@ -28,7 +27,7 @@ from app.sheets.normalize import norm
 from .headers import Mapping, SheetPlan, detect
 from .reader import NO_VALUE, ExcelError, FileProblem, Limits, RawSheet, read_file, whole
 from .apply import Applier, StaleRows
-from .result import ImportResult, Record, json_value, labels_once
+from .result import ImportResult, Record, labels_once
 from .checks import Checker
 from . import merge
 
@@ -114,20 +113,13 @@ class ImportCommand:
 
     # --- apply -----------------------------------------------------------------------------
     def run(self, batch_id: Optional[int] = None, username: Optional[str] = None,
-            origin: str = "import", expected: Optional[dict] = None,
-            user_id: Optional[int] = None) -> ImportResult:
-        """Apply the file in one transaction; refused while errors remain.
-
-        ``expected`` is the preview's ``signature``: when given, rows whose stored version or
-        planned change differ now are reported (``StaleRows``) and nothing is written.
-        """
+            origin: str = "import", user_id: Optional[int] = None) -> ImportResult:
+        """Apply the file in one transaction; refused while errors remain. A row changed since
+        the preview (its stored version) raises ``StaleRows`` and nothing is written (a
+        previewed batch is applied from its stored detail: ``imports.batches.apply_batch``)."""
         result = self.result if self.checker else self.validate()
         if result.problem or result.errors or result.open_conflicts:
             return result
-        if expected is not None:
-            stale = stale_rows(expected, signature(result))
-            if stale:
-                raise StaleRows(stale)
         merge.resolve(result, self.checker)
         if result.errors:
             return result
@@ -565,26 +557,6 @@ def _year_issue(plan: SheetPlan, m: Mapping, row: int):
     return CellIssue(m.sheet.name, row, m.column.label, m.header,
                      f"colonne « {m.header} » refusée : l'année n'est ni dans l'en-tête ni dans "
                      "une colonne Année ; indiquez l'année de l'import", plan.raw.name, m.index + 1)
-
-
-def signature(result: ImportResult) -> dict[str, list]:
-    """What a preview plans, row by row: enough to notice a change made since."""
-    plan = {f"{r.sheet.name}|{json.dumps([json_value(k) for k in r.key], ensure_ascii=False)}":
-            [r.status, list(r.ids or ()), sorted(r.changed)] for r in result.changes}
-    plan.update(merge.signed(result))   # each conflict: both values and the side chosen
-    return plan
-
-
-def stale_rows(expected: dict, now: dict) -> list[str]:
-    """Rows whose plan differs between the preview and now (named for the agent)."""
-    out = []
-    for ident in sorted(set(expected) | set(now)):
-        if expected.get(ident) != now.get(ident):
-            if ident.startswith(merge.SIGNED):   # a conflict: sheet|key|field
-                ident = ident[len(merge.SIGNED):].rsplit("|", 1)[0]
-            sheet, key = ident.split("|", 1)
-            out.append(f"{sheet} {' / '.join(str(k) for k in json.loads(key))}")
-    return out
 
 
 def preview(data: bytes, filename: str, scope: Scope = NATIONAL, year: Optional[int] = None) -> ImportResult:
