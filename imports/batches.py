@@ -133,7 +133,6 @@ def apply_batch(batch: ImportBatch, scope: Scope, username: Optional[str],
     result.conflicts = changes.stored_conflicts(db.session, batch_id)
     if result.open_conflicts:
         return result
-    (progress or (lambda *_a: None))("read", 0, 0)
     lookups = Lookups(db.session)
     result.records = changes.records(db.session, batch_id)
     resolve(result, Checker(db.session, scope, lookups))
