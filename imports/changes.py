@@ -68,12 +68,19 @@ _KEPT = ("code_dna", "annee")
 def _record_data(rec: Record) -> str:
     """What the apply needs of a record: a new one's values, an updated one's key and changes
     (the domain rules of a conflict settled for BHasile take the rest from the stored row)."""
-    values = rec.values
+    values, changed = rec.values, None   # a new record's changes are its values (``_new``)
     if rec.status != "new":
         keep = (*rec.sheet.key, *_KEPT, *rec.changed)
         values = {f: values[f] for f in keep if f in values}
+        changed = [[f, o, n] for f, (o, n) in rec.changed.items()]
     return _dump([rec.status, list(rec.key), list(rec.ids) if rec.ids is not None else None, values,
-                  [[f, o, n] for f, (o, n) in rec.changed.items()], rec.source])
+                  changed, rec.source])
+
+
+def _new(rec: Record) -> dict:
+    """A new record's changes, as the checker compared it (``Checker._status``)."""
+    by_field = rec.sheet.by_field
+    return {f: (None, v) for f, v in rec.values.items() if v is not None and not by_field[f].read_only}
 
 
 def record(row: Any) -> Record:
@@ -81,7 +88,7 @@ def record(row: Any) -> Record:
     status, key, ids, values, changed, source = json.loads(row.data, object_hook=_untyped)
     rec = Record(_SHEETS[row.sheet], tuple(key), row.row, source, values=values, status=status,
                  ids=tuple(ids) if ids is not None else None)
-    rec.changed = {f: (o, n) for f, o, n in changed}
+    rec.changed = {f: (o, n) for f, o, n in changed} if changed is not None else _new(rec)
     return rec
 
 

@@ -215,3 +215,30 @@ def test_a_structure_gone_from_the_territory_since_the_preview_refuses_the_apply
     page = _apply(client, batch)
     (told,) = re.findall(r"Des lignes ont été modifiées depuis l&#39;aperçu[^<]*", page)
     assert "C1401" in told and _places(fresh_app, "C1401", 2025) == before
+
+
+def test_every_record_reads_back_as_the_apply_writes_it(fresh_app):
+    """The detail keeps what the apply writes of each record: status, key, stored ids and
+    versions, values (enumerations, decimals, dates, lists of codes) and changes."""
+    from app.extensions import db
+    from app.scope import NATIONAL
+    from imports import changes
+    from imports.apply import _values
+    from imports.pipeline import ImportCommand
+    from models.imports import ImportBatch
+    from tests.conftest import SAMPLES
+
+    with fresh_app.app_context():
+        data = (SAMPLES / "classeur-exemple.xlsx").read_bytes()
+        result = ImportCommand(data, "classeur-exemple.xlsx", NATIONAL).validate()
+        assert {r.status for r in result.changes} == {"new", "updated"}
+        batch = ImportBatch(filename="x.xlsx", status="preview")
+        db.session.add(batch)
+        db.session.flush()
+        changes.store(db.session.connection(), batch.id, result)
+        back = changes.records(db.session, batch.id)
+        assert [(r.sheet.name, r.key, r.status, r.ids, r.row, r.source, _values(r), r.changed)
+                for r in back] == \
+            [(r.sheet.name, r.key, r.status, r.ids, r.row, r.source, _values(r), r.changed)
+             for r in result.changes]
+        db.session.rollback()
