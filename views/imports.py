@@ -3,6 +3,7 @@ the list of batches with their original files; empty templates to download."""
 from __future__ import annotations
 
 import io
+import json
 import re
 from typing import Optional
 
@@ -72,8 +73,6 @@ def _kind_options(kinds: dict[str, int]) -> list[tuple[str, str]]:
 
 def detail_line(row) -> dict:
     """A line of the detail as the page shows it: a change's fields (old → new) rendered."""
-    import json
-
     line = {"seq": row.seq, "kind": row.kind, "sheet": row.sheet, "row": row.row,
             "column": row.column, "message": row.message, "value": row.value,
             "key": json.loads(row.key) if row.key else [], "choice": row.choice, "fields": {}}
