@@ -13,7 +13,9 @@ folder, run by the same interpreter), each in its own process:
 - the preview (``ImportCommand.validate()``, nothing written) of the file as the national
   administrator and as a Calvados agent (every row of another département refused), in rows
   read per second (target: ≥ 2× the baseline's);
-- the peak memory (RSS) of one preview, in a fresh process (target ≤ 300 MB at ×10).
+- the peak memory (RSS) of one preview, in a fresh process (target ≤ 300 MB at ×10);
+- this tree's web preview (``create_batch``: the file stored, previewed, its detail written in
+  ``import_change``) against the pipeline alone (issue 21 item 2, target ≤ 1.3×).
 
 A last line per scale says which target is met. The file is the park's untouched export: its
 rows are those an agent leaves as exported (``ImportCommand._as_exported``).
@@ -103,8 +105,13 @@ def _best(fn, repeat: int) -> tuple[float, float, object]:
     return cpu, wall, out
 
 
-def worker(folder: Path, repeat: int, rss_only: bool) -> dict:
+ROOT_TREE = False   #: the worker measures this tree (not the baseline): its web path too
+
+
+def worker(folder: Path, repeat: int, rss_only: bool, web: bool = False) -> dict:
     """Run in the measured tree's own process (its root first on ``sys.path``)."""
+    global ROOT_TREE
+    ROOT_TREE = web
     import python_calamine
 
     app = _app(folder)
@@ -148,6 +155,13 @@ def worker(folder: Path, repeat: int, rss_only: bool) -> dict:
             cpu, wall, result = _best(preview(scope), repeat)
             assert not result.problem, result.problem
             out[name] = (cpu, wall, result.rows_read, len(result.errors))
+        if ROOT_TREE:   # the web path of this tree: the file stored, previewed, detail written
+            from imports.batches import create_batch
+
+            for name, scope in (("web national", NATIONAL), ("web calvados", calvados)):
+                cpu, wall, _batch = _best(lambda: create_batch(data, "full.xlsx", scope)[0].id,
+                                          repeat)
+                out[name] = (cpu, wall)
     return out
 
 
@@ -156,10 +170,12 @@ def measure(tree: Path, folder: Path, repeat: int, rss_only: bool = False) -> di
     code = ("import sys, json; sys.path.insert(0, sys.argv[1]); sys.argv[0] = 'bench';"
             f"sys.path.insert(1, {str(ROOT / 'benchmarks')!r});"
             "import bench_preview as b; from pathlib import Path;"
-            "print('RESULT' + json.dumps(b.worker(Path(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == '1')))")
+            "print('RESULT' + json.dumps(b.worker(Path(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == '1',"
+            " sys.argv[5] == '1')))")
     env = {**os.environ, "PYTHONPATH": str(tree)}
     done = subprocess.run([sys.executable, "-c", code, str(tree), str(folder), str(repeat),
-                           "1" if rss_only else "0"], cwd=tree, env=env, capture_output=True,
+                           "1" if rss_only else "0", "1" if tree == ROOT else "0"], cwd=tree,
+                          env=env, capture_output=True,
                           text=True)
     line = next((x for x in done.stdout.splitlines() if x.startswith("RESULT")), None)
     if line is None:
@@ -191,6 +207,12 @@ def report(scale: int, figures: dict[str, dict], rss: dict[str, dict]) -> dict:
         out[scope] = rates["this tree"] / rates["baseline"]
         print(f"×{scale} preview as {scope}: {out[scope]:.2f}× the "
               "baseline's rows/s (target ≥ 2×)", flush=True)
+        if f"web {scope}" in now:
+            cpu, wall = now[f"web {scope}"]
+            out[f"web {scope}"] = cpu / now[scope][0]
+            print(f"×{scale} web preview as {scope} (file stored, preview, detail written): CPU "
+                  f"{cpu:.2f} s (wall {wall:.2f} s) = {out[f'web {scope}']:.2f}× the pipeline alone "
+                  "(target ≤ 1.3×)", flush=True)
     if rss:
         out["rss"] = rss["this tree"]["rss_mb"]
         print(f"×{scale} peak RSS of one national preview ({now['national'][2]:,} rows): "
@@ -206,6 +228,8 @@ def summary(found: dict[int, dict]) -> None:
         parts = [f"reading {f['reading']:.2f}× calamine {'ok' if f['reading'] <= 1.3 else 'MISSED'}",
                  *(f"preview {scope} {f[scope]:.2f}× baseline {'ok' if f[scope] >= 2 else 'MISSED'}"
                    for scope in ("national", "calvados"))]
+        parts += [f"{key} {f[key]:.2f}× pipeline {'ok' if f[key] <= 1.3 else 'MISSED'}"
+                  for key in ("web national", "web calvados") if key in f]
         if "rss" in f:
             parts.append(f"peak {f['rss']:,.0f} MB {'ok' if f['rss'] <= 300 else 'MISSED'}")
         print(f"summary ×{scale}: " + "; ".join(parts), flush=True)
@@ -217,7 +241,7 @@ def main() -> None:
     parser.add_argument("--baseline", default="68fcaee", help="commit measured beside this tree")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--workdir", type=Path, help="keeps the demo databases between runs")
-    parser.add_argument("--rss-scales", type=int, nargs="*", default=[10],
+    parser.add_argument("--rss-scales", type=int, nargs="*", default=[1, 10],
                         help="scales whose preview's peak memory is measured")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))

@@ -36,7 +36,7 @@ from models.base import utcnow
 from models.imports import ImportBatch
 
 from .apply import StaleRows
-from .batches import _summary, apply_batch, original, store_original
+from .batches import apply_batch, original, record_preview, store_original
 from .pipeline import ImportCommand
 
 log = logging.getLogger(__name__)
@@ -250,12 +250,15 @@ def run_preview(batch_id: int, owner: Owner) -> None:
     batch = db.session.get(ImportBatch, batch_id)
     try:
         _check_owner(owner)
-        result = ImportCommand(original(batch), batch.filename, owner.scope, batch.year,
+        data = original(batch)
+        result = ImportCommand(data, batch.filename, owner.scope, batch.year,
                                progress=progress).validate()
         db.session.rollback()
         progress("save", 0, 0)
         status = "unusable" if result.problem else ("refused" if result.errors else "preview")
-        outcome = {"status": status, "counts": _summary(result)}
+        with db.engine.begin() as conn:   # the detail, then the status that shows it
+            counts = record_preview(batch_id, result, owner.scope, len(data), conn)
+        outcome = {"status": status, "counts": counts}
     except Exception as exc:  # noqa: BLE001 — any failure is recorded; nothing was written
         db.session.rollback()
         log.exception("Import %s : échec de l'aperçu", batch_id)
@@ -288,6 +291,6 @@ def run_apply(batch_id: int, owner: Owner) -> tuple[str, Any]:
     if result.open_conflicts and not (result.problem or result.errors):
         progress.finish(status="preview")   # a conflict still without a choice: choose, then apply
         return "conflicts", len(result.open_conflicts)
-    status = "unusable" if result.problem else "refused"  # the file reads differently now
-    progress.finish(status=status, counts=_summary(result))
+    status = "unusable" if result.problem else "refused"  # a choice breaks a rule, or the scope changed
+    progress.finish(status=status)
     return status, None

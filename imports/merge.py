@@ -67,10 +67,6 @@ class Conflict:
                 "theirs": self.texts[1], "choice": self.choice,
                 "message": e.message}
 
-    def signed(self) -> list:
-        """What the stale check compares: both values and the choice applied."""
-        return [json_value(self.mine), json_value(self.theirs), self.choice]
-
 
 def shown_value(value: Any) -> str:
     """A value as the agent reads it in a message (jj/mm/aaaa, decimal comma, Oui/Non)."""
@@ -281,13 +277,6 @@ class Merger:
                    f"votre fichier : {texts[0]} / BHasile : {texts[1]}")
         self.result.conflicts.append(Conflict(ident, note(rec, f, message, mine), f, mine, theirs,
                                               texts, rec.key, choice if choice in SIDES else None))
-
-
-SIGNED = "conflit|"    #: prefix of the conflicts' entries in a preview's signature
-
-
-def signed(result: ImportResult) -> dict[str, list]:
-    return {SIGNED + c.ident: c.signed() for c in result.conflicts}
 
 
 def resolve(result: ImportResult, checker: Any) -> None:

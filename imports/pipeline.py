@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
-import json
 import re
 from contextlib import contextmanager
 from operator import itemgetter
@@ -28,7 +27,7 @@ from app.sheets.normalize import norm
 from .headers import Mapping, SheetPlan, detect
 from .reader import NO_VALUE, ExcelError, FileProblem, Limits, RawSheet, read_file, whole
 from .apply import Applier, StaleRows
-from .result import ImportResult, Record, json_value, labels_once
+from .result import ImportResult, Record, labels_once
 from .checks import Checker
 from . import merge
 
@@ -114,36 +113,18 @@ class ImportCommand:
 
     # --- apply -----------------------------------------------------------------------------
     def run(self, batch_id: Optional[int] = None, username: Optional[str] = None,
-            origin: str = "import", expected: Optional[dict] = None,
-            user_id: Optional[int] = None) -> ImportResult:
-        """Apply the file in one transaction; refused while errors remain.
-
-        ``expected`` is the preview's ``signature``: when given, rows whose stored version or
-        planned change differ now are reported (``StaleRows``) and nothing is written.
-        """
+            origin: str = "import", user_id: Optional[int] = None) -> ImportResult:
+        """Apply the file in one transaction; refused while errors remain. A row changed since
+        the preview (its stored version) raises ``StaleRows`` and nothing is written (a
+        previewed batch is applied from its stored detail: ``imports.batches.apply_batch``)."""
         result = self.result if self.checker else self.validate()
         if result.problem or result.errors or result.open_conflicts:
             return result
-        if expected is not None:
-            stale = stale_rows(expected, signature(result))
-            if stale:
-                raise StaleRows(stale)
         merge.resolve(result, self.checker)
         if result.errors:
             return result
-        with audit_context(origin, batch_id=batch_id, username=username, user_id=user_id):
-            try:
-                Applier(self.session, self.lookups, self.progress).apply(result.records)
-                self.session.commit()
-            except StaleRows:
-                self.session.rollback()
-                raise
-            except (DBAPIError, StaleDataError) as exc:
-                self.session.rollback()
-                raise StaleRows([f"écriture refusée par la base ({type(exc).__name__})"]) from exc
-            except BaseException:
-                self.session.rollback()
-                raise
+        write(self.session, self.lookups, result.records, self.progress, origin=origin,
+              batch_id=batch_id, username=username, user_id=user_id)
         result.applied = True
         return result
 
@@ -447,6 +428,26 @@ class ImportCommand:
         return derived
 
 
+def write(session: Any, lookups: Lookups, records: list[Record], progress: Any = None,
+          origin: str = "import", batch_id: Optional[int] = None, username: Optional[str] = None,
+          user_id: Optional[int] = None) -> None:
+    """Write a preview's records in one transaction, committed, or nothing (``StaleRows``
+    names the rows changed since the preview; any other failure is raised as is)."""
+    with audit_context(origin, batch_id=batch_id, username=username, user_id=user_id):
+        try:
+            Applier(session, lookups, progress).apply(records)
+            session.commit()
+        except StaleRows:
+            session.rollback()
+            raise
+        except (DBAPIError, StaleDataError) as exc:
+            session.rollback()
+            raise StaleRows([f"écriture refusée par la base ({type(exc).__name__})"]) from exc
+        except BaseException:
+            session.rollback()
+            raise
+
+
 def _lean_key(lean: list, cells: list, lookups: Lookups) -> Optional[tuple]:
     """A row's key from its key cells, each cleaned once per value (``_fill``'s caches), or
     ``None`` to read the row the usual way (an empty key cell, one in error, a type not
@@ -556,26 +557,6 @@ def _year_issue(plan: SheetPlan, m: Mapping, row: int):
     return CellIssue(m.sheet.name, row, m.column.label, m.header,
                      f"colonne « {m.header} » refusée : l'année n'est ni dans l'en-tête ni dans "
                      "une colonne Année ; indiquez l'année de l'import", plan.raw.name, m.index + 1)
-
-
-def signature(result: ImportResult) -> dict[str, list]:
-    """What a preview plans, row by row: enough to notice a change made since."""
-    plan = {f"{r.sheet.name}|{json.dumps([json_value(k) for k in r.key], ensure_ascii=False)}":
-            [r.status, list(r.ids or ()), sorted(r.changed)] for r in result.changes}
-    plan.update(merge.signed(result))   # each conflict: both values and the side chosen
-    return plan
-
-
-def stale_rows(expected: dict, now: dict) -> list[str]:
-    """Rows whose plan differs between the preview and now (named for the agent)."""
-    out = []
-    for ident in sorted(set(expected) | set(now)):
-        if expected.get(ident) != now.get(ident):
-            if ident.startswith(merge.SIGNED):   # a conflict: sheet|key|field
-                ident = ident[len(merge.SIGNED):].rsplit("|", 1)[0]
-            sheet, key = ident.split("|", 1)
-            out.append(f"{sheet} {' / '.join(str(k) for k in json.loads(key))}")
-    return out
 
 
 def preview(data: bytes, filename: str, scope: Scope = NATIONAL, year: Optional[int] = None) -> ImportResult:

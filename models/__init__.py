@@ -9,7 +9,7 @@ from .document import Document
 from .export import ExportJob
 from .grid import GridPreference, GridSave
 from .historique import Changement
-from .imports import ImportBatch
+from .imports import ImportBatch, ImportChange
 from .operateur import Operateur
 from .qualite import Controle, Eig, Evaluation
 from .security import LoginThrottle, UserSession
@@ -24,6 +24,6 @@ __all__ = [
     "Contact", "Controle", "Convention", "ConventionStructure", "Departement", "Document", "Eig",
     "Campagne", "Tache", "TacheCommentaire",
     "DialogueBudgetaire", "DialogueLigne", "ModeleDocument", "PlafondCout",
-    "Evaluation", "ExportJob", "GridPreference", "GridSave", "ImportBatch", "LoginThrottle", "Operateur", "PlacesAnnee", "Region", "Structure",
+    "Evaluation", "ExportJob", "GridPreference", "GridSave", "ImportBatch", "ImportChange", "LoginThrottle", "Operateur", "PlacesAnnee", "Region", "Structure",
     "UserSession", "VueEnregistree",
 ]

@@ -28,7 +28,7 @@ from tests.conftest import client_for, make_app
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = [ROOT / "tests" / "samples", ROOT.parent / "shared" / "samples"]
-VOLATILE = {"import_batch", "login_throttle", "job_run", "job_lock"}  # written outside the apply
+VOLATILE = {"import_batch", "import_change", "login_throttle", "job_run", "job_lock"}  # written outside the apply
 
 CHILD = r'''
 import sys, time

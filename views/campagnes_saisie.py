@@ -110,9 +110,17 @@ class TransmissionView(BaseView):
 
         campagne = _open_campagne(pk)
         batch = _own_batch(batch_id)
+        from imports.changes import page
+        from views.imports import detail_line
+
         summary = load_summary(batch)
+        kinds = summary.get("kinds", {})
+        errors = [detail_line(r) for r in page(db.session, batch.id, "error", limit=500)[0]]
+        changes = [detail_line(r) for r in page(db.session, batch.id, ("created", "modified"), limit=200)[0]]
         return self.render_template(
             "bhasile/campagnes/apercu.html", campagne=campagne, batch=batch, summary=summary,
+            errors=errors, n_errors=kinds.get("error", 0), changes=changes,
+            n_changes=kinds.get("created", 0) + kinds.get("modified", 0),
             csrf=generate_csrf(), title=_("Aperçu de l'envoi"))
 
     @expose("/<int:pk>/import/<int:batch_id>/appliquer", methods=["POST"])

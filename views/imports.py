@@ -3,6 +3,7 @@ the list of batches with their original files; empty templates to download."""
 from __future__ import annotations
 
 import io
+import json
 import re
 from typing import Optional
 
@@ -22,6 +23,7 @@ from models.imports import ImportBatch
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PAGE = 50
+CONFLICTS = 500   #: listed with a choice each; beyond, one side for all
 
 
 _ISO = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
@@ -47,11 +49,44 @@ def _csrf_ok() -> bool:
 
 def _unchosen(batch: ImportBatch) -> int:
     """Conflicts of the batch's preview still without a side chosen."""
-    from imports.batches import load_summary
+    from imports.changes import unchosen
 
-    summary = load_summary(batch)
-    chosen = summary.get("choices") or {}
-    return sum(1 for c in summary.get("conflicts", []) if c["id"] not in chosen)
+    return unchosen(db.session, batch.id)
+
+
+#: the kinds of the detail as the filter names them: a label, or a label holding the count
+KIND_LABELS = {"conflict": _l("Conflits (%(n)s)"), "error": _l("Erreurs (%(n)s)"),
+               "verify": _l("À vérifier"), "created": _l("Nouvelles"), "modified": _l("Modifiées"),
+               "note": _l("Remarques (%(n)s)")}
+
+
+def _kind_options(kinds: dict[str, int]) -> list[tuple[str, str]]:
+    """(kind, label with its count) of the kinds the detail holds."""
+    out = []
+    for kind, label in KIND_LABELS.items():
+        n = kinds.get(kind, 0)
+        if n:
+            text = str(label)
+            out.append((kind, text % {"n": n} if "%(n)s" in text else f"{text} ({n})"))
+    return out
+
+
+def detail_line(row) -> dict:
+    """A line of the detail as the page shows it: a change's fields (old → new) rendered."""
+    line = {"seq": row.seq, "kind": row.kind, "sheet": row.sheet, "row": row.row,
+            "column": row.column, "message": row.message, "value": row.value,
+            "key": json.loads(row.key) if row.key else [], "choice": row.choice, "fields": {}}
+    if row.kind in ("created", "modified"):
+        from imports.changes import record
+        from imports.result import labels_once
+
+        with labels_once():
+            change = record(row).change_dict()
+        line["key"] = change["key"]
+        line["fields"] = {k: [_shown(v) for v in pair] for k, pair in change["fields"].items()}
+    elif row.kind == "conflict":
+        line["mine"], line["theirs"] = json.loads(row.value)
+    return line
 
 
 def _own(batch_id: int) -> ImportBatch:
@@ -80,6 +115,7 @@ class ImportView(BaseView):
             query = query.where(ImportBatch.username == g.user.username)
         from imports.batches import load_summary
 
+        # ``counts`` holds only counts: the detail of a batch stays in ``import_change``
         batches = [(b, load_summary(b).get("sheets", {})) for b in db.session.scalars(query)]
         from app.sheets import SHEETS
 
@@ -127,17 +163,25 @@ class ImportView(BaseView):
         running = progress_page(self, batch)
         if running is not None:
             return running
+        from imports.changes import KINDS, page as detail
+
         summary = load_summary(batch)
-        changes = summary.get("changes", [])
+        kinds = summary.get("kinds", {})
+        kind = request.args.get("type", "")
+        kind = kind if kind in KINDS else ""
+        sheet = request.args.get("feuille", "")
+        sheet = sheet if sheet in summary.get("detail_sheets", {}) else ""
         page = max(request.args.get("page", 1, type=int), 1)
-        pages = max((len(changes) + PAGE - 1) // PAGE, 1)
-        shown = changes[(page - 1) * PAGE: page * PAGE]
-        for change in shown:
-            change["fields"] = {k: [_shown(v) for v in pair] for k, pair in change["fields"].items()}
+        rows, total = detail(db.session, batch.id, kind or None, sheet or None,
+                             (page - 1) * PAGE, PAGE)
+        conflicts = [detail_line(r) for r in detail(db.session, batch.id, "conflict", None, 0,
+                                              CONFLICTS)[0]] if kinds.get("conflict") else []
         return self.render_template(
-            "bhasile/imports/show.html", batch=batch, summary=summary, page=page, pages=pages,
-            changes=shown, n_changes=len(changes),
-            csrf=generate_csrf())
+            "bhasile/imports/show.html", batch=batch, summary=summary, page=page,
+            pages=max((total + PAGE - 1) // PAGE, 1), lines=[detail_line(r) for r in rows], total=total,
+            kind=kind, sheet=sheet, kinds=kinds, kind_options=_kind_options(kinds), conflicts=conflicts,
+            n_changes=kinds.get("created", 0) + kinds.get("modified", 0),
+            unchosen=_unchosen(batch) if kinds.get("conflict") else 0, csrf=generate_csrf())
 
     @expose("/<int:batch_id>/appliquer", methods=["POST"])
     @has_access
@@ -164,7 +208,8 @@ class ImportView(BaseView):
     def choose(self, batch_id: int):
         """The side kept for each conflict (a cell changed in the file and in BHasile since the
         export): one choice per cell, or one side for all."""
-        from imports.batches import load_summary, save_choices
+        from imports.batches import save_choices
+        from imports.changes import conflicts
 
         batch = _own(batch_id)
         if not _csrf_ok():
@@ -172,9 +217,9 @@ class ImportView(BaseView):
         if batch.status != "preview":
             flash(_("Cet import ne peut pas être appliqué (statut : %(s)s).", s=batch.status), "danger")
             return redirect(url_for(".show", batch_id=batch_id))
-        conflicts = load_summary(batch).get("conflicts", [])
         side = request.form.get("tout")
-        choices = {c["id"]: side or request.form.get(f"choix-{n}") for n, c in enumerate(conflicts)}
+        choices = {ident: side or request.form.get(f"choix-{n}")
+                   for n, ident, _choice in conflicts(db.session, batch.id)}
         left = save_choices(batch, {k: v for k, v in choices.items() if v})
         if left:
             flash(_("Choix enregistrés ; %(n)s conflit(s) encore sans choix.", n=left), "warning")
