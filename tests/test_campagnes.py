@@ -280,3 +280,29 @@ def test_formula_like_names_stay_text_in_the_export(fresh_app):
     ws = book["Structures"]
     cells = [row[1] for row in ws.iter_rows(min_row=2) if row[1].value and str(row[1].value).startswith("=")]
     assert cells and all(c.data_type == "s" for c in cells)
+
+
+def test_a_large_campaign_workbook_is_checked_in_the_background_then_previewed(fresh_app):
+    """A workbook above the background size is checked by a job: the opérateur follows it on
+    the campaign's preview address, which shows the preview once the check is done; the status
+    never sends them to another site."""
+    import time
+
+    ids = park(fresh_app)
+    agent, operateur = client_for(fresh_app, "calvados"), client_for(fresh_app, "operateur")
+    campagne = open_campaign(agent, ids["dep"])
+    fresh_app.config["BHASILE_IMPORT_BACKGROUND_BYTES"] = 1  # every file is « large »
+    workbook = operateur.get(f"/campagnes/saisie/{campagne}/classeur.xlsx").data
+    sent = operateur.post(f"/campagnes/saisie/{campagne}/envoyer", data={
+        "csrf_token": csrf(operateur, "/campagnes/saisie/"), "fichier": (io.BytesIO(workbook), "gros.xlsx")})
+    preview = sent.headers["Location"]
+    batch_id = int(preview.rstrip("/").rsplit("/", 1)[1])
+    for _ in range(300):
+        state = operateur.get(f"/imports/{batch_id}/etat.json?retour={preview}").get_json()
+        if state["finished"]:
+            break
+        time.sleep(0.1)
+    assert state["finished"] and state["page_url"] == preview
+    hostile = operateur.get(f"/imports/{batch_id}/etat.json?retour=https://evil.example/").get_json()
+    assert hostile["page_url"] == f"/imports/{batch_id}/"
+    assert "Appliquer le classeur" in operateur.get(preview).get_data(as_text=True)

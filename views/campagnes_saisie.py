@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from flask import abort, flash, g, redirect, request, send_file, url_for
+from flask import abort, current_app, flash, g, redirect, request, send_file, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access, permission_name
 from flask_babel import gettext as _
@@ -18,10 +18,12 @@ from app.errors import refused_page
 from app.extensions import db
 from app.gate import WriteRefused
 from app.scope import condition_for, current_scope
+from imports import background
 from models.campagne import Campagne, StatutCampagne, Tache
 from models.imports import ImportBatch
 
 from .campagnes import XLSX, scoped
+from .import_jobs import owner, progress_page
 
 
 def _own_batch(batch_id: int) -> ImportBatch:
@@ -99,7 +101,11 @@ class TransmissionView(BaseView):
         if upload is None or not upload.filename:
             flash(_("Choisissez le classeur à envoyer."), "warning")
             return redirect(url_for(".index"))
-        batch, _result = create_batch(upload.read(), upload.filename, current_scope(), g.user)
+        data = upload.read()
+        if background.is_large(len(data)):  # checked in the background, followed on the preview's page
+            batch = background.start_preview(current_app._get_current_object(), data, upload.filename, owner(), None)
+        else:
+            batch, _result = create_batch(data, upload.filename, current_scope(), g.user)
         return redirect(url_for(".apercu", pk=campagne.id, batch_id=batch.id))
 
     @expose("/<int:pk>/import/<int:batch_id>/")
@@ -110,6 +116,9 @@ class TransmissionView(BaseView):
 
         campagne = _open_campagne(pk)
         batch = _own_batch(batch_id)
+        waiting = progress_page(self, batch, back=url_for(".apercu", pk=campagne.id, batch_id=batch.id))
+        if waiting is not None:  # a large workbook still being checked (or whose check stopped)
+            return waiting
         from imports.changes import page
         from views.imports import detail_line
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from flask import current_app, flash, g, jsonify, redirect, url_for
+from flask import current_app, flash, g, jsonify, redirect, request, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access, permission_name
 from flask_babel import gettext as _
@@ -61,8 +61,10 @@ def message(batch: ImportBatch) -> str:
     return _("Traitement terminé.")
 
 
-def batch_state(batch: ImportBatch) -> dict:
-    """What the progress page and its script show of a batch (the JSON status)."""
+def batch_state(batch: ImportBatch, back: Optional[str] = None) -> dict:
+    """What the progress page and its script show of a batch (the JSON status); ``back``: the
+    page to open once it is done (a campaign's preview), a path of this site, else the batch's."""
+    from app.return_to import safe_next
     from imports.background import RUNNING
 
     running = batch.status in RUNNING
@@ -71,19 +73,20 @@ def batch_state(batch: ImportBatch) -> dict:
             "stage": batch.progress_stage or "", "rows_done": batch.progress_done or 0,
             "rows_total": batch.progress_total or 0, "percent": percent(batch),
             "finished": not running, "message": message(batch),
-            "page_url": url_for("ImportView.show", batch_id=batch.id)}
+            "page_url": safe_next(back) or url_for("ImportView.show", batch_id=batch.id)}
 
 
-def progress_page(view: BaseView, batch: ImportBatch) -> Optional[str]:
+def progress_page(view: BaseView, batch: ImportBatch, back: Optional[str] = None) -> Optional[str]:
     """The progress page of a batch being checked or applied, or whose check stopped; None when
-    the batch page shows its preview or its outcome. A step that died is marked ended first."""
+    the batch page shows its preview or its outcome. A step that died is marked ended first.
+    ``back``: the page the script opens when the step is done (default: the batch's)."""
     from imports.background import FAILED, RUNNING, reap
 
     batch = reap(batch)
     if batch.status not in RUNNING and batch.status != FAILED:
         return None
-    return view.render_template("bhasile/imports/progress.html", batch=batch,
-                                state=batch_state(batch), csrf=generate_csrf())
+    return view.render_template("bhasile/imports/progress.html", batch=batch, back=back,
+                                state=batch_state(batch, back), csrf=generate_csrf())
 
 
 def start_apply(batch: ImportBatch):
@@ -124,7 +127,7 @@ class ImportJobView(BaseView):
         from imports.background import reap
         from views.imports import _own
 
-        response = jsonify(batch_state(reap(_own(batch_id))))
+        response = jsonify(batch_state(reap(_own(batch_id)), request.args.get("retour")))
         response.headers["Cache-Control"] = "no-store"
         return response
 
