@@ -191,3 +191,22 @@ def test_ties_between_conventions_are_broken_alike(fresh_app):
     limit = add_months(today, 3)
     assert listed == {(s, fin) for s, (_debut, fin) in column.items() if fin is not None and fin <= limit}
     assert (sid, today + dt.timedelta(days=40)) in listed
+
+
+def test_the_dashboards_count_the_conventions_ending_as_the_fiches_show_them(app):
+    """« Conventions arrivant à échéance » (3, 6, 12 months) counts, for the nation and for a
+    département, the structures whose fiche shows an end in the window."""
+    from app.scope import NATIONAL
+    from app.tableaux import echeances, resolve
+
+    column, _ranked = _both_ways(app)
+    today = dt.date.today()
+    with app.test_request_context():
+        from app.extensions import db
+
+        calvados = set(db.session.scalars(select(Structure.id).join(Departement).where(Departement.code == "14")))
+        for niveau, code, ids in (("national", "FR", set(column)), ("departement", "14", calvados)):
+            counts = echeances(resolve(niveau, code, NATIONAL), today)
+            for _months, limit, count in counts:
+                assert count == sum(1 for s in ids if column[s][1] and today <= column[s][1] <= limit)
+            assert counts[-1][2] > counts[0][2] > 0 or niveau == "departement"
