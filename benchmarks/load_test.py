@@ -41,7 +41,7 @@ PAGES = ["/structureview/list/", "/structureview/list/?psize=100",
          "/structureview/list/?type=CADA&places_min=50&places_max=150&sort=places_latest&dir=desc",
          "/structureview/list/?type=HUDA&type=CPH&bati=DIFFUS&psize=20&page=1",
          "/structureview/list/?fin_min=2025-01-01&sort=fin_convention",
-         "/structureview/list/?q=Saint&psize=50",
+         "/structureview/list/?q=Saint&psize=100",
          "/tableaux/", "/tableaux/national/FR/", "/tableaux/region/28/", "/tableaux/departement/14/",
          "/a-traiter/", "/carte/clusters.json?zoom=6&bbox=-5.5,41.0,10.0,51.5"]
 
