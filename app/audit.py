@@ -24,8 +24,6 @@ from sqlalchemy.orm import Session
 from models import Changement
 from models.base import Versioned, utcnow
 
-from .copy_text import copy_text
-
 _context: contextvars.ContextVar[Optional[dict]] = contextvars.ContextVar("bhasile_audit", default=None)
 
 #: Columns that are bookkeeping, not data: never written to the history.
@@ -198,18 +196,15 @@ class HistoryBatch:
     """The history of a bulk write: the rows the session hook would write, written at once.
 
     Describe each record written (``created``, ``updated``, ``deleted``) with its column
-    values; ``write`` inserts every row in the transaction of ``connection``. A big import
-    makes hundreds of thousands of rows, ~11 per record created: each record is kept once as
-    its common columns (``head``, ``tail``) and its (field, old, new) triples, and PostgreSQL
-    receives them as ``COPY`` text formatted here, the record's columns once per record.
+    values; ``write`` inserts every row in the transaction of ``connection``. Rows are kept as tuples
+    in ``_COLUMNS`` order (a big import makes hundreds of thousands of them).
     """
 
     def __init__(self, connection: Any, actor: Optional[dict] = None, now: Optional[dt.datetime] = None):
         self.connection = connection
         self.actor = actor or current_actor()
         self.now = now or utcnow()
-        #: (head, tail, [(field, old value, new value)]) per record described
-        self.saves: list[tuple[tuple, tuple, list[tuple]]] = []
+        self.rows: list[tuple] = []
         self.copy = connection.dialect.name == "postgresql"
         self.driver = not self.copy and connection.dialect.paramstyle == "qmark"  # SQLite
         at = self.now
@@ -225,11 +220,6 @@ class HistoryBatch:
         """What ``updated_by`` holds for the records written in this batch."""
         return self.actor.get("username") or self.actor["origin"]
 
-    @property
-    def rows(self) -> list[tuple]:
-        """The history rows described so far, in ``_COLUMNS`` order."""
-        return [head + change + tail for head, tail, changes in self.saves for change in changes]
-
     def _ends(self, action: str, table: Any, entity_id: int, values: Mapping[str, Any],
               structure_id: Optional[int]) -> tuple[tuple, tuple]:
         key = (record_key(None, values) or str(entity_id))[:200]
@@ -239,7 +229,7 @@ class HistoryBatch:
                 structure_id: Optional[int]) -> None:
         """A new record: one row per column with a value (as the hook's ``create``)."""
         head, tail = self._ends("create", table, entity_id, values, structure_id)
-        changes, get = [], values.get
+        rows, get = [], values.get
         for name in _fields(table):   # render_value and _blank, inlined: ~11 fields per row
             value = get(name)
             if value is None:
@@ -247,53 +237,46 @@ class HistoryBatch:
             if value.__class__ is not str:
                 value = str(value) if value.__class__ is int else render_value(value)
             if value and not value.isspace():
-                changes.append((name, None, value))
-        self.saves.append((head, tail, changes or [_NO_FIELD]))
+                rows.append((*head, name, None, value, *tail))
+        self.rows.extend(rows or [head + (None, None, None) + tail])
 
     def updated(self, table: Any, entity_id: int, old: Mapping[str, Any], new: Mapping[str, Any],
                 structure_id: Optional[int]) -> None:
         """A changed record: one row per field whose rendered value changes (``new``: the
         changed columns only; ``old``: the whole stored row)."""
-        changes = []
+        values = {**old, **new} if _KEYS.intersection(new) else old
+        head, tail = self._ends("update", table, entity_id, values, structure_id)
         for name in _fields(table):
             if name in new:
                 before, after = render_value(old[name]), render_value(new[name])
                 if changed(before, after):
-                    changes.append((name, before, after))
-        if changes:
-            values = {**old, **new} if _KEYS.intersection(new) else old
-            self.saves.append((*self._ends("update", table, entity_id, values, structure_id), changes))
+                    self.rows.append(head + (name, before, after) + tail)
 
     def deleted(self, table: Any, entity_id: int, old: Mapping[str, Any],
                 structure_id: Optional[int]) -> None:
         """A deleted record: one row per column that had a value (as the hook's ``delete``)."""
         head, tail = self._ends("delete", table, entity_id, old, structure_id)
-        changes = [(name, value, None) for name in _fields(table)
-                   if not _blank(value := render_value(old.get(name)))]
-        self.saves.append((head, tail, changes or [_NO_FIELD]))
+        rows = [head + (name, value, None) + tail for name in _fields(table)
+                if not _blank(value := render_value(old.get(name)))]
+        self.rows.extend(rows or [head + (None, None, None) + tail])
 
     def write(self) -> int:
         """Insert every row in the connection's transaction; returns how many."""
-        count = sum(len(changes) for _head, _tail, changes in self.saves)
-        if not count:
+        rows, self.rows = self.rows, []
+        if not rows:
             return 0
         names = ", ".join(f'"{c}"' for c in _COLUMNS)
-        if self.copy and count >= COPY_FROM:
+        if self.copy and len(rows) >= COPY_FROM:
             with self.connection.connection.driver_connection.cursor() as cursor, \
                     cursor.copy(f"COPY changement ({names}) FROM STDIN") as copy:
-                for block in copy_text(self.saves):
-                    copy.write(block)
+                for row in rows:
+                    copy.write_row(row)
         elif self.driver:
             marks = ", ".join("?" for _ in _COLUMNS)
-            self.connection.exec_driver_sql(f"INSERT INTO changement ({names}) VALUES ({marks})", self.rows)
+            self.connection.exec_driver_sql(f"INSERT INTO changement ({names}) VALUES ({marks})", rows)
         else:
-            self.connection.execute(insert(Changement.__table__), [dict(zip(_COLUMNS, row)) for row in self.rows])
-        self.saves = []
-        return count
-
-
-#: The row of a record created or deleted without any value (its action alone is recorded).
-_NO_FIELD = (None, None, None)
+            self.connection.execute(insert(Changement.__table__), [dict(zip(_COLUMNS, row)) for row in rows])
+        return len(rows)
 
 
 def _fields(table: Any) -> list[str]:

@@ -407,7 +407,7 @@ def _with_hostile_comment(data: bytes) -> bytes:
 
 
 def test_history_sent_as_copy_text_is_the_history_inserted_row_by_row(two_apps, monkeypatch):
-    """PostgreSQL receives a big history as COPY text formatted by BHasile (``app.copy_text``):
+    """PostgreSQL receives a big history by COPY (``app.audit.HistoryBatch``):
     the same rows, to the character and the microsecond, as the row-by-row INSERT of a small
     one — tabs, line breaks, backslashes and « \\N » typed in a comment included."""
     from app import audit
