@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from models import (AggATraiter, AggStructure, Convention, ConventionStructure, Departement,
                     Structure)
+from models.convention import current_conventions
 from models.enums import StatutConvention, TypeConvention
 
 from .scope import Scope, structure_condition
@@ -99,9 +100,14 @@ def build(conn: Connection, today: dt.date) -> int:
     conn.execute(delete(AggATraiter))
     limit = add_months(today, 3)
     s = Structure
-    for rubrique, col in (("autorisations", s.fin_autorisation), ("conventions", s.fin_convention)):
-        query = _from_structures(rubrique, col, col.is_not(None), col <= limit)
-        conn.execute(insert(AggATraiter).from_select(COLS, query))
+    query = _from_structures("autorisations", s.fin_autorisation, s.fin_autorisation.is_not(None),
+                             s.fin_autorisation <= limit)
+    conn.execute(insert(AggATraiter).from_select(COLS, query))
+    current = current_conventions()  # set-based: one pass over the links, not one per structure
+    query = (_from_structures("conventions", current.c.date_fin, current.c.date_fin.is_not(None),
+                              current.c.date_fin <= limit)
+             .join(current, current.c.structure_id == s.id))
+    conn.execute(insert(AggATraiter).from_select(COLS, query))
     cpoms = latest_cpoms(conn, true(), limit)
     _insert_ids(conn, "cpom", sorted(cpoms), cpoms)
     for rubrique in ALERTS:

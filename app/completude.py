@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from app.labels import LABELS
 from models import BudgetAnnee, PlacesAnnee, Structure
+from models.convention import current_conventions
 from models.enums import TypeStructure
 
 #: The fiche's sections that completeness counts, in the fiche's order.
@@ -172,18 +173,19 @@ def evaluate(session: Session, condition: Any, years: Optional[list[int]] = None
     ``Structure``, scope included): one query for the structures, one per yearly table, and
     the documents checklist's few per year — never one per structure."""
     years = years or shown_years()
-    cols = sorted({n.column for n in NEEDS if n.table == "structure"})
+    cols = sorted({n.column for n in NEEDS if n.table == "structure"} - set(_CONVENTION_DATES))
     rows = session.execute(
         select(Structure.id, Structure.code_dna, Structure.nom, Structure.type,
                Structure.departement_id, *[getattr(Structure, c) for c in cols])
         .where(condition).order_by(Structure.code_dna)).all()
+    conventions = _convention_dates(session, condition)
     fiches: dict[int, Fiche] = {}
     for row in rows:
         kind = _code(row.type)
         created = row.date_creation.year if row.date_creation else None
         fiche = fiches[row.id] = Fiche(row.id, row.code_dna, row.nom or "", kind, row.departement_id,
                                        [y for y in years if created is None or y >= created])
-        values = row._mapping
+        values = {**row._mapping, **dict(zip(_CONVENTION_DATES, conventions.get(row.id, (None, None))))}
         for need in NEEDS:
             if need.table == "structure" and need.concerns(kind) and _blank(values[need.column]):
                 fiche.add(need.section, None, need.label)
@@ -192,6 +194,18 @@ def evaluate(session: Session, condition: Any, years: Optional[list[int]] = None
         if documents:
             _documents(session, years, fiches)
     return fiches
+
+
+_CONVENTION_DATES = ("debut_convention", "fin_convention")
+
+
+def _convention_dates(session: Session, condition: Any) -> dict[int, tuple]:
+    """Structure id → (début, fin) of its current convention, set-based, in a query of its
+    own: the rebuild evaluates the whole park, where the column's correlated subquery costs
+    one probe per structure, and a join of the ranked conventions is planned as a nested
+    loop (10,000 × 10,000 rows) when the tables have no statistics yet."""
+    current = current_conventions(select(Structure.id).where(condition))
+    return {sid: (debut, fin) for sid, debut, fin in session.execute(select(current))}
 
 
 def _yearly(session: Session, condition: Any, years: list[int], fiches: dict[int, Fiche]) -> None:

@@ -16,11 +16,12 @@ from typing import Any, Optional
 
 from flask import abort
 from flask_babel import gettext as _
-from sqlalchemy import Integer, and_, cast, func, select, true
+from sqlalchemy import Integer, and_, case, cast, func, select, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from models import (AggStructure, AggStructureAnnee, AggTerritoire, Departement, Operateur, Region,
                     Structure)
+from models.convention import current_conventions
 
 from .aggregates_rollup import ALERTS, ALL_TYPES, NATIONAL_CODE, SUM_COLS
 from .extensions import db
@@ -230,15 +231,16 @@ def trends_from_structures(terr: Territoire, years: list[int]) -> dict:
 
 
 def echeances(terr: Territoire, today: dt.date) -> list[tuple[int, dt.date, int]]:
-    """(months, limit date, structures whose convention ends in (today, limit]) for 3, 6, 12."""
-    result = []
-    for months in (3, 6, 12):
-        limit = add_months(today, months)
-        count = db.session.scalar(select(func.count(Structure.id)).where(
-            structure_condition_in(terr), Structure.fin_convention >= today,
-            Structure.fin_convention <= limit))
-        result.append((months, limit, count or 0))
-    return result
+    """(months, limit date, structures whose convention ends in [today, limit]) for 3, 6, 12 —
+    one query over the current conventions ranked set-based (the column's correlated
+    subquery, twice per structure and per count, took seconds on a national ×10 park)."""
+    limits = [(months, add_months(today, months)) for months in (3, 6, 12)]
+    current = current_conventions(select(Structure.id).where(structure_condition_in(terr)))
+    end = current.c.date_fin
+    counts = db.session.execute(
+        select(*[func.coalesce(func.sum(case((end <= limit, 1), else_=0)), 0) for _m, limit in limits])
+        .where(end >= today, end <= limits[-1][1])).one()
+    return [(months, limit, int(count)) for (months, limit), count in zip(limits, counts)]
 
 
 def add_months(day: dt.date, months: int) -> dt.date:

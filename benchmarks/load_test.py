@@ -1,7 +1,7 @@
 """Load test: N concurrent agents on gunicorn + PostgreSQL, for a bounded time, loopback only.
 
-Each virtual agent signs in through the login form, then browses structure lists, fiches and
-dashboards and saves edits through the REST API (the JSON calls the grid makes, with the CSRF
+Each virtual agent signs in through the login form, then browses structure lists (filtered,
+sorted, searched), fiches, dashboards, « À traiter » and the map's data, and saves edits through the REST API (the JSON calls the grid makes, with the CSRF
 header and the row version), pausing ``--think`` seconds on average between clicks.
 Prints the request count, the error count and latency percentiles (target: 0 errors,
 p95 ≤ 300 ms).
@@ -41,7 +41,9 @@ PAGES = ["/structureview/list/", "/structureview/list/?psize=100",
          "/structureview/list/?type=CADA&places_min=50&places_max=150&sort=places_latest&dir=desc",
          "/structureview/list/?type=HUDA&type=CPH&bati=DIFFUS&psize=20&page=1",
          "/structureview/list/?fin_min=2025-01-01&sort=fin_convention",
-         "/tableaux/", "/tableaux/national/FR/", "/tableaux/region/28/", "/tableaux/departement/14/"]
+         "/structureview/list/?q=Saint&psize=100",
+         "/tableaux/", "/tableaux/national/FR/", "/tableaux/region/28/", "/tableaux/departement/14/",
+         "/a-traiter/", "/carte/clusters.json?zoom=6&bbox=-5.5,41.0,10.0,51.5"]
 
 
 def ignored_arguments(path: str) -> list[str]:
@@ -127,7 +129,7 @@ def agent(base: str, login: str, pages: list[str], fiches: list[int], own: list[
         stats.record("connexion", started, f"{type(exc).__name__}: {str(exc)[-90:]}")
         return
     lists = [p for p in pages if p.startswith("/structureview/")]
-    boards = [p for p in pages if p.startswith("/tableaux/")] or lists
+    boards = [p for p in pages if not p.startswith("/structureview/")] or lists
     while time.monotonic() < deadline:
         roll = rng.random()
         if roll < 0.35:

@@ -76,7 +76,7 @@ class _Caught(logging.Handler):
 
 
 def build_demo_base(url: str, instance: Path, users: Optional[dict[str, list[str]]] = None) -> None:
-    """Schema, reference data and the ×1 demo park at ``url``, plus ``users`` (login → options
+    """Schema, reference data, the ×1 demo park and its aggregates at ``url``, plus ``users`` (login → options
     of ``flask bhasile create-user``, password PASSWORD)."""
     env = {"DATABASE_URL": url, "BHASILE_INSTANCE_DIR": str(instance), "BHASILE_LOG_FORMAT": "text",
            "SECRET_KEY": "f" * 40, "PATH": f"{ROOT / '.venv' / 'bin'}:/usr/bin:/bin"}
@@ -87,7 +87,9 @@ def build_demo_base(url: str, instance: Path, users: Optional[dict[str, list[str
             raise SystemExit(f"flask {' '.join(args)} : code {done.returncode}\n"
                              + done.stderr.decode(errors="replace")[-2000:])
 
-    for args in (["bhasile", "init"], ["bhasile", "demo"]):
+    # the aggregates built, as the scheduler keeps them: dashboards, « À traiter » and the
+    # map read them (empty, they would answer fast and say nothing)
+    for args in (["bhasile", "init"], ["bhasile", "demo"], ["bhasile", "rebuild"]):
         run(args)
     for login, options in (users or {}).items():
         run(["bhasile", "create-user", login, *options, "--password-stdin"], f"{PASSWORD}\n".encode())

@@ -77,18 +77,43 @@ CURRENT_STATUTS = (StatutConvention.SIGNEE, StatutConvention.ECHUE)
 CURRENT_TYPES = (TypeConvention.CONVENTION, TypeConvention.CPOM, TypeConvention.AVENANT)
 
 
+def _current_rank(today):
+    """The order that picks a structure's current convention among its own: the signed one
+    in force ``today`` first, then the latest (greatest start), then the last created."""
+    in_force = and_(or_(Convention.date_debut.is_(None), Convention.date_debut <= today),
+                    or_(Convention.date_fin.is_(None), Convention.date_fin >= today))
+    return (case((in_force, 0), else_=1),
+            func.coalesce(Convention.date_debut, Convention.date_fin).desc(), Convention.id.desc())
+
+
+def _candidates(*columns):
+    """The conventions that may be a structure's current one, with these columns."""
+    return (select(*columns)
+            .join(ConventionStructure, ConventionStructure.convention_id == Convention.id)
+            .where(Convention.statut.in_(CURRENT_STATUTS), Convention.type.in_(CURRENT_TYPES)))
+
+
 def current_convention_value(column, structure_id):
     """``column`` of the structure's current convention, as a correlated scalar subquery:
     the signed one in force today, else the latest (greatest start). The one source of the
-    « Début/Fin convention » of a structure: lists, fiche, exports, « À traiter », dashboards."""
-    today = func.current_date()
-    in_force = and_(or_(Convention.date_debut.is_(None), Convention.date_debut <= today),
-                    or_(Convention.date_fin.is_(None), Convention.date_fin >= today))
-    return (select(column)
-            .join(ConventionStructure, ConventionStructure.convention_id == Convention.id)
-            .where(ConventionStructure.structure_id == structure_id,
-                   Convention.statut.in_(CURRENT_STATUTS), Convention.type.in_(CURRENT_TYPES))
-            .order_by(case((in_force, 0), else_=1),
-                      func.coalesce(Convention.date_debut, Convention.date_fin).desc(),
-                      Convention.id.desc())
-            .limit(1).scalar_subquery())
+    « Début/Fin convention » of a structure: lists, fiche, exports, « À traiter », dashboards
+    (a statement over the whole park joins ``current_conventions`` instead)."""
+    return (_candidates(column).where(ConventionStructure.structure_id == structure_id)
+            .order_by(*_current_rank(func.current_date())).limit(1).scalar_subquery())
+
+
+def current_conventions(structure_ids=None):
+    """The same choice, set-based: one row (structure_id, date_debut, date_fin) per structure
+    that has a current convention, the conventions ranked per structure by a window function.
+    For the statements that read every structure (the aggregates' rebuild): the correlated
+    subquery runs once per structure and its row, which PostgreSQL plans as thousands of
+    index probes; this reads the links once. ``structure_ids``: a select of the ids wanted."""
+    rank = func.row_number().over(partition_by=ConventionStructure.structure_id,
+                                  order_by=_current_rank(func.current_date()))
+    ranked = _candidates(ConventionStructure.structure_id, Convention.date_debut, Convention.date_fin,
+                         rank.label("rang"))
+    if structure_ids is not None:
+        ranked = ranked.where(ConventionStructure.structure_id.in_(structure_ids))
+    ranked = ranked.subquery("conventions_classees")
+    return (select(ranked.c.structure_id, ranked.c.date_debut, ranked.c.date_fin)
+            .where(ranked.c.rang == 1).subquery("convention_courante"))

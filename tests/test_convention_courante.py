@@ -135,3 +135,78 @@ def test_convention_dates_are_not_typed_on_the_structure(app):
     assert "fin_convention" not in StructureApi.edit_columns
     column = next(c for c in STRUCTURES.columns if c.field == "fin_convention")
     assert column.read_only
+
+
+def _both_ways(application) -> tuple[dict, dict]:
+    """Every structure's (début, fin) as the fiche reads it (the column's correlated
+    subquery) and as the rebuild reads it (``current_conventions``, set-based)."""
+    from models.convention import current_conventions
+
+    with application.app_context():
+        from app.extensions import db
+
+        column = {sid: (debut, fin) for sid, debut, fin in db.session.execute(
+            select(Structure.id, Structure.debut_convention, Structure.fin_convention))}
+        current = current_conventions()
+        ranked = dict.fromkeys(column, (None, None))
+        ranked.update({sid: (debut, fin) for sid, debut, fin in db.session.execute(select(current))})
+        return column, ranked
+
+
+def test_the_rebuild_and_the_fiche_read_the_same_current_convention_on_the_demo_park(app):
+    column, ranked = _both_ways(app)
+    assert len(column) >= 1000 and sum(1 for d in column.values() if d[1]) >= 500
+    assert ranked == column
+
+
+def test_ties_between_conventions_are_broken_alike(fresh_app):
+    """Two signed conventions starting the same day (the last created wins), one without a
+    start (its end stands for it), an avenant in force: the same choice both ways, and
+    « À traiter » lists the same ends as the column gives."""
+    from app.a_traiter import build
+    from models import AggATraiter
+
+    today = dt.date.today()
+    sid, _code = _calvados_structure(fresh_app)
+    same_day = today - dt.timedelta(days=30)
+    _give_conventions(fresh_app, sid,
+                      (TypeConvention.CONVENTION, StatutConvention.SIGNEE, same_day, today + dt.timedelta(days=20)),
+                      (TypeConvention.CONVENTION, StatutConvention.ECHUE, same_day, today + dt.timedelta(days=40)),
+                      (TypeConvention.CONVENTION, StatutConvention.SIGNEE, None, today - dt.timedelta(days=1)))
+    other = sid + 1
+    _give_conventions(fresh_app, other,
+                      (TypeConvention.AVENANT, StatutConvention.SIGNEE, None, today + dt.timedelta(days=10)),
+                      (TypeConvention.CPOM, StatutConvention.SIGNEE, today - dt.timedelta(days=5), None))
+    column, ranked = _both_ways(fresh_app)
+    assert ranked == column
+    assert column[sid][1] == today + dt.timedelta(days=40)
+    with fresh_app.app_context():
+        from app.extensions import db
+        from app.tableaux import add_months
+
+        with db.engine.begin() as conn:
+            build(conn, today)
+        listed = set(db.session.execute(select(AggATraiter.structure_id, AggATraiter.echeance)
+                                        .where(AggATraiter.rubrique == "conventions")))
+    limit = add_months(today, 3)
+    assert listed == {(s, fin) for s, (_debut, fin) in column.items() if fin is not None and fin <= limit}
+    assert (sid, today + dt.timedelta(days=40)) in listed
+
+
+def test_the_dashboards_count_the_conventions_ending_as_the_fiches_show_them(app):
+    """« Conventions arrivant à échéance » (3, 6, 12 months) counts, for the nation and for a
+    département, the structures whose fiche shows an end in the window."""
+    from app.scope import NATIONAL
+    from app.tableaux import echeances, resolve
+
+    column, _ranked = _both_ways(app)
+    today = dt.date.today()
+    with app.test_request_context():
+        from app.extensions import db
+
+        calvados = set(db.session.scalars(select(Structure.id).join(Departement).where(Departement.code == "14")))
+        for niveau, code, ids in (("national", "FR", set(column)), ("departement", "14", calvados)):
+            counts = echeances(resolve(niveau, code, NATIONAL), today)
+            for _months, limit, count in counts:
+                assert count == sum(1 for s in ids if column[s][1] and today <= column[s][1] <= limit)
+            assert counts[-1][2] > counts[0][2] > 0 or niveau == "departement"

@@ -390,3 +390,46 @@ def test_an_import_change_shows_on_the_fiche_history(fresh_app, tmp_path):
     historique = fiche[fiche.index('id="historique"'):].replace("\u202f", " ").replace("\u00a0", " ")
     assert "4 321" in historique and "par Normandie Agent régional" in historique
     assert re.search(r'<a href="/imports/\d+/">import n° \d+</a>', historique)
+
+
+HOSTILE = "Revu\ten commission\\le 3/4\r\nsuite : \\N, « accents » ; fin"
+
+
+def _with_hostile_comment(data: bytes) -> bytes:
+    """The workbook with a Budgets comment holding what the history's text must escape."""
+    book = openpyxl.load_workbook(io.BytesIO(data))
+    ws = book["Budgets"]
+    col = [c.value for c in ws[1]].index("Commentaire") + 1
+    ws.cell(3, col, HOSTILE)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def test_history_sent_as_copy_text_is_the_history_inserted_row_by_row(two_apps, monkeypatch):
+    """PostgreSQL receives a big history by COPY (``app.audit.HistoryBatch``):
+    the same rows, to the character and the microsecond, as the row-by-row INSERT of a small
+    one — tabs, line breaks, backslashes and « \\N » typed in a comment included."""
+    from app import audit
+    from app.extensions import db
+    from models import BudgetAnnee, Changement
+
+    with two_apps[0].app_context():
+        edited = _with_hostile_comment(_edited_calvados())
+    outcome = []
+    for application, copy_from in zip(two_apps, (10 ** 9, 0)):
+        monkeypatch.setattr(audit, "COPY_FROM", copy_from)
+        with application.app_context():
+            _apply(edited, True, "calvados.xlsx")
+            outcome.append(_snapshot())
+            stamps = set(db.session.scalars(select(Changement.at).where(Changement.batch_id == BATCH)))
+            written = set(db.session.scalars(select(BudgetAnnee.updated_at).where(BudgetAnnee.commentaire == HOSTILE)))
+            comments = set(db.session.scalars(select(Changement.new_value).where(
+                Changement.batch_id == BATCH, Changement.field == "commentaire")))
+            db.session.rollback()
+        assert len(stamps) == 1 and stamps == written   # the batch's time, to the microsecond
+        assert HOSTILE in comments
+    (inserted_tables, inserted), (copied_tables, copied) = outcome
+    assert len(copied) > 200 and {r["action"] for r in copied} == {"create", "update", "delete"}
+    assert copied_tables == inserted_tables
+    assert sorted(map(repr, copied)) == sorted(map(repr, inserted))
