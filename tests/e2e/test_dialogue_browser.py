@@ -122,6 +122,13 @@ def _compte_administratif(open_page, filed):
     with agent.expect_navigation():  # the answer page, not the form
         agent.locator("#form-agent button[type=submit]").click()
     assert "Décision enregistrée" in agent.content()
+    # the notification's PDF is generated in the background: its link replaces the waiting
+    # words in place — no reload, which would lose what the agent types meanwhile
+    if agent.locator("#bh-notification").count():
+        agent.evaluate("window.bhSamePage = true")
+        agent.locator("#bh-notification a").wait_for(timeout=120_000)
+        assert agent.evaluate("window.bhSamePage === true")
+        assert agent.locator("#bh-notification a").inner_text() == "Notification (PDF)"
     operateur = open_page("operateur")
     operateur.goto(f"/dialogue/{filed}/")
     for code, value in (("charges_1", "160 000"), ("charges_2", "600 000"), ("charges_3", "235 000"),
