@@ -139,15 +139,16 @@ def test_formulas_give_values_and_the_selection_is_summed_in_french(page):
     page.keyboard.press("Shift+ArrowDown")
     text = page.locator("#bh-grid-sum").inner_text().replace("\u202f", " ").replace("\u00a0", " ")
     assert "Nombre : 2" in text and "Somme : 3 609 111,36" in text and "Moyenne : 1 804 555,68" in text
-    # the totals row of the page
-    page.locator("label[for=bh-grid-totals]").click()
-    expect(page.locator("#bh-grid .tabulator-calcs-holder").first).to_be_visible()
     # a refused save does not stay « Enregistrement en cours… »
     cell(page, 2, "etp").click()
     page.keyboard.type("douze")
     page.keyboard.press("Enter")
     page.click("#bh-grid-save")
     expect(page.locator("#bh-grid-status")).to_contain_text("refusé")
+    # the totals row of the page (last: showing it redraws the rows, and a cell clicked during
+    # that redraw lost the keys typed next — the fresh-clone run typed « douze » into nothing)
+    page.locator("label[for=bh-grid-totals]").click()
+    expect(page.locator("#bh-grid .tabulator-calcs-holder").first).to_be_visible()
 
 
 def test_value_filter_lists_values_with_counts(page):
