@@ -4,6 +4,8 @@ autocomplete — and answer what they answered before (the old code is the oracl
 tests/oracle_pages.py), within the user's territory only."""
 from __future__ import annotations
 
+import re
+
 import pytest
 from flask import g
 from sqlalchemy import select
@@ -59,16 +61,85 @@ def test_a_traiter_shows_the_lines_and_counts_of_the_old_page(park, username):
             before = old[section.key]
             assert section.title == before.title
             assert section.total == len(before.lines), section.key
-            assert section.lines == before.lines[:a_traiter.MAX_LINES], section.key
+            assert section.lines == before.lines[:a_traiter.PREVIEW_LINES], section.key
         assert sum(s.total for s in new) > 0
     finally:
         ctx.pop()
 
 
+@pytest.mark.parametrize("username", USERS)
+def test_a_rubriques_pages_hold_every_line_of_the_old_page_in_its_order(park, username):
+    import datetime as dt
+
+    from tests import oracle_pages
+    from views import a_traiter
+
+    ctx = _as_user(park, username)
+    try:
+        today = dt.date.today()
+        old = {s.key: s for s in oracle_pages.sections(today)}
+        for key, before in old.items():
+            first, pages = a_traiter.rubrique_section(key, today, 1)
+            assert first.total == len(before.lines), key
+            assert pages == max(1, -(-len(before.lines) // a_traiter.PAGE_LINES)), key
+            lines = list(first.lines)
+            for number in range(2, pages + 1):
+                lines += a_traiter.rubrique_section(key, today, number)[0].lines
+            assert lines == before.lines, key
+            with pytest.raises(LookupError):
+                a_traiter.rubrique_section(key, today, pages + 1)
+    finally:
+        ctx.pop()
+
+
 def test_a_traiter_page_counts_every_line_and_shows_the_first(park):
-    page = client_for(park, "centrale").get("/a-traiter/").get_data(as_text=True)
-    assert "… et " in page and "autres." in page      # a national rubrique beyond 100 lines
-    assert page.count("/structureview/show/") <= 9 * 100
+    from views.a_traiter import PAGE_LINES, PREVIEW_LINES
+
+    client = client_for(park, "centrale")
+    page = client.get("/a-traiter/").get_data(as_text=True)
+    assert "… et " in page and "autres." in page      # a national rubrique beyond its first lines
+    assert page.count("/structureview/show/") <= 9 * PREVIEW_LINES
+    link = re.search(r'href="(/a-traiter/documents/)">Voir les (\d+) lignes', page)
+    assert link, "the documents' rubrique links to all its lines"
+    total = int(link[2])
+    assert total > PAGE_LINES
+    first = client.get(link[1]).get_data(as_text=True)
+    assert f"Lignes 1 à {PAGE_LINES} sur {total}" in first and "Page suivante" in first
+    assert first.count("/structureview/show/") == PAGE_LINES
+    last_page = -(-total // PAGE_LINES)
+    last = client.get(f"{link[1]}?page={last_page}").get_data(as_text=True)
+    assert f"sur {total}" in last and f"Page {last_page} sur {last_page}" in last
+    assert last.count("/structureview/show/") == total - (last_page - 1) * PAGE_LINES
+
+
+@pytest.mark.parametrize("url, status", [
+    ("/a-traiter/inconnue/", 404), ("/a-traiter/documents/?page=0", 404),
+    ("/a-traiter/documents/?page=999999", 404), ("/a-traiter/documents/?page=abc", 400),
+    ("/a-traiter/documents/?page=-1", 400), ("/a-traiter/documents/?page=" + "9" * 40, 400),
+])
+def test_a_rubrique_page_past_the_end_or_unknown_is_a_french_error(park, url, status):
+    answer = client_for(park, "centrale").get(url)
+    assert answer.status_code == status
+    text = answer.get_data(as_text=True)
+    assert ("Numéro de page" in text) if status == 400 else ("Page introuvable" in text)
+
+
+def test_a_departement_agents_rubrique_pages_hold_their_territory_only(park):
+    from models import Departement, Structure
+
+    with park.app_context():
+        from app.extensions import db
+
+        mine = set(db.session.scalars(select(Structure.id).join(Departement).where(Departement.code == "14")))
+    client = client_for(park, "calvados")
+    national = client_for(park, "centrale").get("/a-traiter/documents/").get_data(as_text=True)
+    seen = set()
+    for key in ("documents", "completude", "autorisations", "indues"):
+        page = client.get(f"/a-traiter/{key}/").get_data(as_text=True)
+        seen |= {int(i) for i in re.findall(r"/structureview/show/(\d+)", page)}
+    assert seen and seen <= mine
+    national_ids = {int(i) for i in re.findall(r"/structureview/show/(\d+)", national)}
+    assert national_ids - mine   # the national page shows others, the agent's does not
 
 
 # --- the map -----------------------------------------------------------------------------------
