@@ -324,6 +324,34 @@ def test_the_search_index_follows_every_write(fresh_app):
         assert found("xylophone") == set()
 
 
+
+def test_the_rebuild_merges_the_search_index_pending_writes(fresh_app):
+    """PostgreSQL's GIN index keeps recent writes in a pending list every search reads through:
+    the rebuild (asked by every write to the search's tables) merges it, and the search still
+    finds the new names."""
+    from views.structure_list import search_condition
+
+    from models import Structure
+
+    with fresh_app.app_context():
+        from app.extensions import db
+
+        structures = db.session.scalars(select(Structure).order_by(Structure.id).limit(30)).all()
+        for n, structure in enumerate(structures):
+            structure.nom = f"Foyer Ornithorynque {n}"
+        ids = {s.id for s in structures}
+        db.session.commit()
+    assert run_cli(fresh_app, "bhasile", "rebuild").exit_code == 0
+    with fresh_app.app_context():
+        found = set(db.session.scalars(select(Structure.id).where(search_condition("ornithorynque"))))
+        assert found == ids == old_search_ids("ornithorynque")
+        if db.engine.dialect.name == "postgresql":
+            with db.engine.begin() as conn:
+                conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pgstattuple")
+                pending = conn.exec_driver_sql(
+                    "SELECT pending_tuples FROM pgstatginindex('ix_structure_recherche_trgm')").scalar()
+            assert pending == 0
+
 # --- the opérateur filter by autocomplete --------------------------------------------------------
 
 def _in_scope_operateurs(app, username: str) -> set[int]:
