@@ -328,7 +328,8 @@ def test_the_search_index_follows_every_write(fresh_app):
 def test_the_rebuild_merges_the_search_index_pending_writes(fresh_app):
     """PostgreSQL's GIN index keeps recent writes in a pending list every search reads through:
     the rebuild (asked by every write to the search's tables) merges it, and the search still
-    finds the new names."""
+    finds the new names; the planner knows the refilled aggregate tables' sizes (« À traiter »
+    then reads a rubrique's first lines through its index instead of sorting them all)."""
     from views.structure_list import search_condition
 
     from models import Structure
@@ -350,7 +351,11 @@ def test_the_rebuild_merges_the_search_index_pending_writes(fresh_app):
                 conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pgstattuple")
                 pending = conn.exec_driver_sql(
                     "SELECT pending_tuples FROM pgstatginindex('ix_structure_recherche_trgm')").scalar()
+                known = conn.exec_driver_sql(
+                    "SELECT reltuples FROM pg_class WHERE relname = 'agg_a_traiter'").scalar()
+                rows = conn.exec_driver_sql("SELECT count(*) FROM agg_a_traiter").scalar()
             assert pending == 0
+            assert rows > 0 and known == rows
 
 # --- the opérateur filter by autocomplete --------------------------------------------------------
 
