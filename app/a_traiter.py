@@ -1,6 +1,6 @@
 """« À traiter » from the aggregates: which structure is in which rubrique, rebuilt with the
 other aggregate tables (``app.aggregates.rebuild``, same transaction), so the page reads, per
-rubrique, one count and one page of lines through an index — its cost follows what it shows,
+rubrique, one count (one grouped query) and one page of lines through an index — its cost follows what it shows,
 not the size of the park. The details of the lines shown (a completeness summary, the
 documents owed, an alert's rates) are computed for those lines only.
 
@@ -145,16 +145,34 @@ def scope_condition(scope: Scope):
     return and_(or_(*conds), structure_condition(scope)) if conds else false()
 
 
-def page(session, rubrique: str, scope: Scope, size: int) -> tuple[int, list[tuple]]:
-    """(lines of the rubrique in scope, the first ``size``: (structure id, code, nom, échéance,
-    référence)) — ordered by échéance then code DNA."""
+def _scoped(query, scope: Scope):
+    """``query`` on ``agg_a_traiter`` limited to the scope; the structure is joined only for a
+    territory (its own condition), a national scope reads the aggregate alone."""
+    if scope.national:
+        return query
+    return query.join(Structure, Structure.id == AggATraiter.structure_id).where(scope_condition(scope))
+
+
+def counts(session, scope: Scope) -> dict[str, int]:
+    """Lines per rubrique in the scope, in one grouped query (0 for a rubrique without lines)."""
     a = AggATraiter
-    where = and_(a.rubrique == rubrique, scope_condition(scope))
-    total = session.scalar(select(func.count()).select_from(a)
-                           .join(Structure, Structure.id == a.structure_id).where(where))
-    if not total:
-        return 0, []
-    rows = session.execute(select(a.structure_id, a.code_dna, Structure.nom, a.echeance, a.reference)
-                           .join(Structure, Structure.id == a.structure_id).where(where)
-                           .order_by(a.echeance, a.code_dna).limit(size)).all()
-    return total, [tuple(r) for r in rows]
+    rows = session.execute(_scoped(select(a.rubrique, func.count()).select_from(a), scope)
+                           .group_by(a.rubrique)).all()
+    found = dict(rows)
+    return {rubrique: found.get(rubrique, 0) for rubrique in RUBRIQUES}
+
+
+def page(session, rubrique: str, scope: Scope, size: int, offset: int = 0) -> list[tuple]:
+    """Lines ``offset`` to ``offset + size`` of the rubrique in scope, ordered by échéance
+    then code DNA (the order of ``ix_agg_a_traiter_order``): (structure id, code, nom,
+    échéance, référence). The names are read for these lines only."""
+    a = AggATraiter
+    keys = session.execute(_scoped(select(a.structure_id, a.code_dna, a.echeance, a.reference)
+                                   .where(a.rubrique == rubrique), scope)
+                           .order_by(a.echeance, a.code_dna)
+                           .offset(offset).limit(size)).all()
+    if not keys:
+        return []
+    names = dict(session.execute(select(Structure.id, Structure.nom)
+                                 .where(Structure.id.in_([k[0] for k in keys]))).all())
+    return [(sid, code, names.get(sid), end, ref) for sid, code, end, ref in keys]

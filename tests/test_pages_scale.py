@@ -4,6 +4,8 @@ autocomplete — and answer what they answered before (the old code is the oracl
 tests/oracle_pages.py), within the user's territory only."""
 from __future__ import annotations
 
+import re
+
 import pytest
 from flask import g
 from sqlalchemy import select
@@ -59,16 +61,85 @@ def test_a_traiter_shows_the_lines_and_counts_of_the_old_page(park, username):
             before = old[section.key]
             assert section.title == before.title
             assert section.total == len(before.lines), section.key
-            assert section.lines == before.lines[:a_traiter.MAX_LINES], section.key
+            assert section.lines == before.lines[:a_traiter.PREVIEW_LINES], section.key
         assert sum(s.total for s in new) > 0
     finally:
         ctx.pop()
 
 
+@pytest.mark.parametrize("username", USERS)
+def test_a_rubriques_pages_hold_every_line_of_the_old_page_in_its_order(park, username):
+    import datetime as dt
+
+    from tests import oracle_pages
+    from views import a_traiter
+
+    ctx = _as_user(park, username)
+    try:
+        today = dt.date.today()
+        old = {s.key: s for s in oracle_pages.sections(today)}
+        for key, before in old.items():
+            first, pages = a_traiter.rubrique_section(key, today, 1)
+            assert first.total == len(before.lines), key
+            assert pages == max(1, -(-len(before.lines) // a_traiter.PAGE_LINES)), key
+            lines = list(first.lines)
+            for number in range(2, pages + 1):
+                lines += a_traiter.rubrique_section(key, today, number)[0].lines
+            assert lines == before.lines, key
+            with pytest.raises(LookupError):
+                a_traiter.rubrique_section(key, today, pages + 1)
+    finally:
+        ctx.pop()
+
+
 def test_a_traiter_page_counts_every_line_and_shows_the_first(park):
-    page = client_for(park, "centrale").get("/a-traiter/").get_data(as_text=True)
-    assert "… et " in page and "autres." in page      # a national rubrique beyond 100 lines
-    assert page.count("/structureview/show/") <= 9 * 100
+    from views.a_traiter import PAGE_LINES, PREVIEW_LINES
+
+    client = client_for(park, "centrale")
+    page = client.get("/a-traiter/").get_data(as_text=True)
+    assert "… et " in page and "autres." in page      # a national rubrique beyond its first lines
+    assert page.count("/structureview/show/") <= 9 * PREVIEW_LINES
+    link = re.search(r'href="(/a-traiter/documents/)">Voir les (\d+) lignes', page)
+    assert link, "the documents' rubrique links to all its lines"
+    total = int(link[2])
+    assert total > PAGE_LINES
+    first = client.get(link[1]).get_data(as_text=True)
+    assert f"Lignes 1 à {PAGE_LINES} sur {total}" in first and "Page suivante" in first
+    assert first.count("/structureview/show/") == PAGE_LINES
+    last_page = -(-total // PAGE_LINES)
+    last = client.get(f"{link[1]}?page={last_page}").get_data(as_text=True)
+    assert f"sur {total}" in last and f"Page {last_page} sur {last_page}" in last
+    assert last.count("/structureview/show/") == total - (last_page - 1) * PAGE_LINES
+
+
+@pytest.mark.parametrize("url, status", [
+    ("/a-traiter/inconnue/", 404), ("/a-traiter/documents/?page=0", 404),
+    ("/a-traiter/documents/?page=999999", 404), ("/a-traiter/documents/?page=abc", 400),
+    ("/a-traiter/documents/?page=-1", 400), ("/a-traiter/documents/?page=" + "9" * 40, 400),
+])
+def test_a_rubrique_page_past_the_end_or_unknown_is_a_french_error(park, url, status):
+    answer = client_for(park, "centrale").get(url)
+    assert answer.status_code == status
+    text = answer.get_data(as_text=True)
+    assert ("Numéro de page" in text) if status == 400 else ("Page introuvable" in text)
+
+
+def test_a_departement_agents_rubrique_pages_hold_their_territory_only(park):
+    from models import Departement, Structure
+
+    with park.app_context():
+        from app.extensions import db
+
+        mine = set(db.session.scalars(select(Structure.id).join(Departement).where(Departement.code == "14")))
+    client = client_for(park, "calvados")
+    national = client_for(park, "centrale").get("/a-traiter/documents/").get_data(as_text=True)
+    seen = set()
+    for key in ("documents", "completude", "autorisations", "indues"):
+        page = client.get(f"/a-traiter/{key}/").get_data(as_text=True)
+        seen |= {int(i) for i in re.findall(r"/structureview/show/(\d+)", page)}
+    assert seen and seen <= mine
+    national_ids = {int(i) for i in re.findall(r"/structureview/show/(\d+)", national)}
+    assert national_ids - mine   # the national page shows others, the agent's does not
 
 
 # --- the map -----------------------------------------------------------------------------------
@@ -252,6 +323,39 @@ def test_the_search_index_follows_every_write(fresh_app):
         db.session.commit()
         assert found("xylophone") == set()
 
+
+
+def test_the_rebuild_merges_the_search_index_pending_writes(fresh_app):
+    """PostgreSQL's GIN index keeps recent writes in a pending list every search reads through:
+    the rebuild (asked by every write to the search's tables) merges it, and the search still
+    finds the new names; the planner knows the refilled aggregate tables' sizes (« À traiter »
+    then reads a rubrique's first lines through its index instead of sorting them all)."""
+    from views.structure_list import search_condition
+
+    from models import Structure
+
+    with fresh_app.app_context():
+        from app.extensions import db
+
+        structures = db.session.scalars(select(Structure).order_by(Structure.id).limit(30)).all()
+        for n, structure in enumerate(structures):
+            structure.nom = f"Foyer Ornithorynque {n}"
+        ids = {s.id for s in structures}
+        db.session.commit()
+    assert run_cli(fresh_app, "bhasile", "rebuild").exit_code == 0
+    with fresh_app.app_context():
+        found = set(db.session.scalars(select(Structure.id).where(search_condition("ornithorynque"))))
+        assert found == ids == old_search_ids("ornithorynque")
+        if db.engine.dialect.name == "postgresql":
+            with db.engine.begin() as conn:
+                conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pgstattuple")
+                pending = conn.exec_driver_sql(
+                    "SELECT pending_tuples FROM pgstatginindex('ix_structure_recherche_trgm')").scalar()
+                known = conn.exec_driver_sql(
+                    "SELECT reltuples FROM pg_class WHERE relname = 'agg_a_traiter'").scalar()
+                rows = conn.exec_driver_sql("SELECT count(*) FROM agg_a_traiter").scalar()
+            assert pending == 0
+            assert rows > 0 and known == rows
 
 # --- the opérateur filter by autocomplete --------------------------------------------------------
 

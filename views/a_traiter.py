@@ -1,14 +1,17 @@
 """« À traiter »: what needs an agent's action in their territory, each line linked to its record.
 
 Each rubrique is read from ``agg_a_traiter`` (``app.a_traiter``, rebuilt with the aggregates):
-a count and the first lines, then the details of those lines only."""
+the page shows every rubrique's count (one grouped query) and its first ``PREVIEW_LINES``
+lines; a rubrique's own page (``/a-traiter/<rubrique>/``) lists all its lines,
+``PAGE_LINES`` a page. The details are computed for the lines shown only, so the page costs
+what it shows, whatever the size of the territory."""
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import Optional
 
-from flask import url_for
+from flask import abort, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.security.decorators import permission_name
 from flask_babel import gettext as _
@@ -17,11 +20,15 @@ from sqlalchemy import select
 
 from app import a_traiter, completude
 from app.a_traiter import RUBRIQUES
+from app.errors import render_error
 from app.extensions import db
 from app.scope import current_scope
 from models import AggStructure, Structure
 
-MAX_LINES = 100
+#: Lines shown per rubrique on the page (the rest on the rubrique's own page).
+PREVIEW_LINES = 20
+#: Lines per page of a rubrique's own page.
+PAGE_LINES = 50
 
 
 @dataclass
@@ -36,6 +43,7 @@ class Section:
     note: Optional[str] = None
     endpoint: str = "StructureView.show"   #: where a line links (its id is the page's ``pk``)
     total: int = 0
+    all_url: Optional[str] = None   #: the rubrique's own page, when it has more lines than shown
 
 
 def _status(end: dt.date, today: dt.date) -> str:
@@ -106,23 +114,45 @@ def _titles(today: dt.date) -> dict[str, str]:
     }
 
 
-def sections(today: dt.date, size: int = MAX_LINES) -> list[Section]:
+def _section(key: str, title: str, total: int, rows: list[tuple], today: dt.date) -> Section:
+    details = _details(key, rows, today) if rows else []
+    lines = [(r[0], r[1], r[2] or "", d) for r, d in zip(rows, details)]
+    more = url_for("DashboardView.structures", niveau="national", code="FR", alerte=key) \
+        if key in ("occupation", "indues", "ecart") else None
+    return Section(key, title, lines, more, total=total)
+
+
+def sections(today: dt.date, size: int = PREVIEW_LINES) -> list[Section]:
     """Every section of the page for the current user: per rubrique, the count in the
     territory and the first ``size`` lines, from the aggregates (``app.a_traiter``)."""
     scope = current_scope()
     titles = _titles(today)
+    totals = a_traiter.counts(db.session, scope)
     out = []
     for key in RUBRIQUES:
-        total, rows = a_traiter.page(db.session, key, scope, size)
-        details = _details(key, rows, today) if rows else []
-        lines = [(r[0], r[1], r[2] or "", d) for r, d in zip(rows, details)]
-        more = url_for("DashboardView.structures", niveau="national", code="FR", alerte=key) \
-            if key in ("occupation", "indues", "ecart") else None
-        out.append(Section(key, titles[key], lines, more, total=total))
+        rows = a_traiter.page(db.session, key, scope, size) if totals[key] else []
+        section = _section(key, titles[key], totals[key], rows, today)
+        if section.total > len(section.lines):
+            section.all_url = url_for("ATraiterView.rubrique", key=key)
+        out.append(section)
     dialogue = _dialogue_section(scope, today)
     dialogue.total = len(dialogue.lines)
     out.append(dialogue)
     return out
+
+
+def rubrique_section(key: str, today: dt.date, number: int) -> tuple[Section, int]:
+    """(the section of page ``number`` (from 1) of rubrique ``key`` for the current user, the
+    number of pages); ``LookupError`` for an unknown rubrique or a page past the last."""
+    if key not in RUBRIQUES:
+        raise LookupError(key)
+    scope = current_scope()
+    total = a_traiter.counts(db.session, scope)[key]
+    pages = max(1, -(-total // PAGE_LINES))
+    if not 1 <= number <= pages:
+        raise LookupError(number)
+    rows = a_traiter.page(db.session, key, scope, PAGE_LINES, (number - 1) * PAGE_LINES)
+    return _section(key, _titles(today)[key], total, rows, today), pages
 
 
 def _dialogue_section(scope, today: dt.date) -> Section:
@@ -146,7 +176,26 @@ class ATraiterView(BaseView):
     def index(self):
         today = dt.date.today()
         return self.render_template("bhasile/a_traiter.html", sections=sections(today),
-                                    max_lines=MAX_LINES, title=_("À traiter"))
+                                    title=_("À traiter"))
+
+    @expose("/<key>/")
+    @has_access
+    @permission_name("dashboard")
+    def rubrique(self, key: str):
+        """All the lines of one rubrique, ``PAGE_LINES`` a page (``?page=``)."""
+        raw = request.args.get("page", "1").strip()
+        if not raw.isdigit() or len(raw) > 9:
+            return render_error(400, _("Numéro de page « %(v)s » invalide : un nombre entier "
+                                       "à partir de 1 est attendu.", v=raw[:20]))
+        try:
+            section, pages = rubrique_section(key, dt.date.today(), int(raw))
+        except LookupError:
+            abort(404)
+        number = int(raw)
+        first = (number - 1) * PAGE_LINES + 1
+        return self.render_template("bhasile/a_traiter_rubrique.html", section=section,
+                                    number=number, pages=pages, first=first,
+                                    last=first + len(section.lines) - 1, title=section.title)
 
 
 MENU_ORDER = 7

@@ -69,6 +69,7 @@ PAGES = {
     "tableau-national": Page("centrale", "/tableaux/national/FR/", ready=charts_drawn),
     "carte": Page("calvados", "/carte/", ready=".marker-cluster, path.bh-marker"),
     "a-traiter": Page("calvados", "/a-traiter/"),
+    "a-traiter-rubrique": Page("calvados", "/a-traiter/documents/"),
     "tarification": Page("calvados", "/tarification/structure/{structure}"),
     "imports": Page("calvados", "/imports/"),
     "documents": Page("calvados", "/documents/checklist/"),
