@@ -123,20 +123,11 @@ class Checker:
         (stage, done, total) hears every thousand records checked."""
         seen: dict[tuple, int] = {}
         rows: list[tuple[Record, Optional[tuple], list[Write]]] = []
-        national = self.scope.national
         for done, rec in enumerate(records):
             if progress is not None and not done % 1000:
                 progress("check", done, len(records))
             sheet = rec.sheet
             ident = (sheet.name, match_key(sheet, rec.key))
-            if rec.as_exported and ident not in seen:
-                seen[ident] = rec.row
-                if national:   # nothing to ask the gate: an unchanged row, counted
-                    result.counts[sheet.name]["unchanged"] += 1
-                else:
-                    rows.append((rec, None, []))
-                continue
-            rec.as_exported = False   # a key met twice: read as any row (its error said)
             read = bool(rec.key) and None not in rec.key   # other cells' errors: checked still
             if read and ident in seen and rec.key[0] != "nouvelle":
                 rec.error(sheet.key[0], f"clé en double dans le fichier : déjà ligne {seen[ident]}",
