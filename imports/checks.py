@@ -112,6 +112,9 @@ class Checker:
         self._unread: set[int] = set()
         #: ``imports.merge.Merger`` when the file is an edited export: narrows each row's changes
         self.merge: Any = None
+        #: (sheet, key) → the file's row that first held it, across ``compare`` calls (a key met
+        #: twice in the file is a duplicate, whichever sheets of the file hold it)
+        self.seen: dict[tuple, int] = {}
 
     def stored(self, sheet: Sheet) -> Existing:
         if sheet.name not in self.existing:
@@ -119,9 +122,11 @@ class Checker:
         return self.existing[sheet.name]
 
     def compare(self, records: list[Record], result: ImportResult, progress: Any = None) -> None:
-        """Status, changes and the gate's and rules' verdict of every record; ``progress``
+        """Status, changes and the gate's and rules' verdict of every record (called once per
+        sheet of the file: only the records to write stay, in ``result.records``); ``progress``
         (stage, done, total) hears every thousand records checked."""
-        seen: dict[tuple, int] = {}
+        seen = self.seen
+        self._unread = set()      # ids of this call's records (the previous ones are gone)
         rows: list[tuple[Record, Optional[tuple], list[Write]]] = []
         for done, rec in enumerate(records):
             if progress is not None and not done % 1000:

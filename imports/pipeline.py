@@ -96,13 +96,21 @@ class ImportCommand:
         self.lookups = Lookups(self.session)
         self._prescan(plans)
         self.checker = Checker(self.session, self.scope, self.lookups)
-        records = [rec for plan in plans for rec in self._records(plan)]
-        if not records and not result.errors:
+        merge.attach(self)
+        del raws
+        found = 0
+        # sheet by sheet: a sheet's cells and its unchanged records are dropped before the next
+        # one is read into records (only the records to write stay, in ``result.records``)
+        for plan in plans:
+            records = self._records(plan)
+            del plan.raw.rows[plan.header_pos + 1:]
+            found += len(records)
+            self.checker.compare(records, result, self.progress)
+            del records
+        if not found and not result.errors:
             result.problem = "Le fichier ne contient aucune ligne de données (en-têtes seuls)."
             return result
-        merge.attach(self)
-        self.checker.compare(records, result, self.progress)
-        merge.after(self, records)
+        merge.after(self, result.records)
         return result
 
     # --- apply -----------------------------------------------------------------------------
