@@ -149,6 +149,14 @@ class Base:
         self.deleted: dict[str, dict[tuple, int]] = {}    #: table → key (as ``_shown_key``) → id
         self.linked: dict[str, set[str]] = {}              #: ``LINKED`` table → ids of the parents
         self.shown: dict[tuple, Optional[str]] = {}        #: (column field, id) → value shown
+        self._tables: dict[str, list[str]] = {}
+
+    def tables(self, sheet: Sheet) -> list[str]:
+        """The tables of the records a row of ``sheet`` writes (the row's, then its parent's)."""
+        found = self._tables.get(sheet.name)
+        if found is None:
+            found = self._tables[sheet.name] = [expr.table.name for expr in sheet.ids[::2]]
+        return found
 
     def changes(self, table: str) -> dict[int, dict[str, Optional[str]]]:
         """Record id → field → its value at the export, for the records changed since."""
@@ -209,7 +217,7 @@ class Base:
 
     def deleted_keys(self, sheet: Sheet) -> dict[tuple, int]:
         """The keys of the sheet's records deleted since the export (their values as deleted)."""
-        table = sheet.ids[0].table.name
+        table = self.tables(sheet)[0]
         found = self.deleted.get(sheet.name)
         if found is None:
             from models.historique import Changement as C
@@ -220,7 +228,7 @@ class Base:
                     select(C.entity_id, C.field, C.old_value).where(
                         C.entity == table, C.action == "delete", C.at >= self.since)):
                 values.setdefault(ident, {})[field] = old
-            parent = sheet.ids[2].table.name if len(sheet.ids) > 2 else None
+            parent = self.tables(sheet)[1] if len(sheet.ids) > 2 else None
             for ident, fields in values.items():
                 key = []
                 for f in sheet.key:
@@ -301,7 +309,9 @@ class Merger:
                     _shown_key(sheet, rec.key) in base.deleted_keys(sheet):
                 self._deleted(rec)
             return
-        tables = [expr.table.name for expr in sheet.ids[::2]]
+        if not rec.changed:          # the usual row: the file says what BHasile holds
+            return
+        tables = base.tables(sheet)
         ids = rec.ids or ()
         for f, (old, new) in list(rec.changed.items()):
             column = sheet.by_field[f]
