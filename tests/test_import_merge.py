@@ -201,6 +201,40 @@ def test_every_kind_of_value_changed_since_the_export_is_kept(fresh_app):
     assert year
 
 
+def test_a_conventions_structures_changed_since_the_export_are_to_check(fresh_app):
+    """A convention's codes DNA have no field of their own in the history (they are its
+    ``convention_structure`` rows): a file changing them is compared as always, and flagged
+    « à vérifier » when BHasile changed them since the export."""
+    from app.extensions import db
+    from models import Convention, ConventionStructure, Structure
+
+    old = export(fresh_app, login="normandie", sheets=("Conventions",))
+    book = openpyxl.load_workbook(io.BytesIO(old))
+    ws = book["Conventions"]
+    headers = [c.value for c in ws[1]]
+    row = next(r for r in ws.iter_rows(min_row=2) if r[headers.index("Codes DNA")].value)
+    reference, code = row[0].value, str(row[headers.index("Codes DNA")].value).split(",")[0]
+    with fresh_app.app_context():
+        convention = db.session.scalar(select(Convention).where(Convention.reference == reference))
+        first = db.session.scalar(select(Structure).where(Structure.code_dna == code))
+        added, typed = db.session.scalars(select(Structure).where(
+            Structure.departement_id == first.departement_id, Structure.id != first.id)
+            .order_by(Structure.code_dna).limit(2)).all()
+        db.session.add(ConventionStructure(convention_id=convention.id, structure_id=added.id))
+        typed = typed.code_dna
+        db.session.commit()
+    edited = edit(old, "Conventions", reference, **{"Codes DNA": f"{code}, {typed}"})
+    result = preview(fresh_app, edited, login="normandie")
+    assert "codes_dna" in changed_fields(result, reference), (result.errors, result.notes)
+    flagged = [n for n in result.notes if n.column == "Codes DNA"]
+    assert len(flagged) == 1 and flagged[0].message.startswith(
+        "à vérifier : modifié dans BHasile depuis l'export"), result.notes
+    untouched = preview(fresh_app, edit(export(fresh_app, login="normandie", sheets=("Conventions",)),
+                                        "Conventions", reference, **{"Codes DNA": code}),
+                        login="normandie")
+    assert not [n for n in untouched.notes if n.column == "Codes DNA"]
+
+
 def test_the_agents_own_change_applies(fresh_app, tmp_path):
     data = edit(export(fresh_app), "Structures", CODE, Commune="Lisieux")
     change_in_bhasile(fresh_app, notes="ajouté dans BHasile")
