@@ -44,7 +44,7 @@ from app.rules import validate as domain_rules
 from app.sheets import Sheet
 from app.sheets.normalize import norm
 
-from .checks import Existing, match_key
+from .checks import Existing
 from .result import CellIssue, ImportResult, Record, json_value
 
 MINE, THEIRS = "fichier", "bhasile"
@@ -187,8 +187,6 @@ class Base:
         table, column = LINKED[field]
         found = self.linked.get(table)
         if found is None:
-            from sqlalchemy import or_
-
             from models.historique import Changement as C
 
             found = self.linked[table] = set()
