@@ -17,8 +17,10 @@ folder, run by the same interpreter), each in its own process:
 - this tree's web preview (``create_batch``: the file stored, previewed, its detail written in
   ``import_change``) against the pipeline alone (issue 21 item 2, target ≤ 1.3×).
 
-A last line per scale says which target is met. The file is the park's untouched export: its
-rows are those an agent leaves as exported (``ImportCommand._as_exported``).
+A last line per scale says which target is met. The file is the park's untouched export (the
+rows an agent leaves as exported). It is built once per ``--workdir`` folder by the tree that
+first runs there: delete ``x*/full.xlsx`` after a change of the export (an export made before
+the change history served as the merge's base holds hidden twin sheets, twice the bytes).
 
 Times are CPU times (``time.process_time``, every thread of the process), best of ``--repeat``,
 so that the other programs of a shared machine weigh little; wall times are printed beside, and

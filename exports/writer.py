@@ -3,10 +3,8 @@
 Bold frozen header with an autofilter, column widths, date and number formats, codes as
 text; every text is written as text (a cell starting with ``=`` stays text, never a formula).
 A hidden ``_bhasile`` sheet records the schema version, the export date (and its precise UTC
-instant), the user, the filters and the sort. Each data sheet has a hidden twin (``_base1``...,
-named in ``_bhasile`` as ``base:<sheet>``) holding the same header and rows: the values as
-exported, against which an import of the edited file tells the agent's changes from the ones
-made in BHasile since (``imports.merge``).
+instant, from which an import of the edited file rebuilds the values as exported out of the
+change history: ``imports.merge``), the user, the filters and the sort.
 """
 from __future__ import annotations
 
@@ -22,8 +20,6 @@ from app.sheets.kinds import Choice, Code
 META_SHEET = "_bhasile"
 #: the ``_bhasile`` key naming the list columns written after the sheet's (never imported)
 LIST_COLUMNS_KEY = "list_columns"
-#: ``_bhasile`` key prefix naming a data sheet's hidden twin: ``base:Structures`` → ``_base1``
-BASE_KEY = "base:"
 #: ``_bhasile`` key of the export's UTC instant (ISO 8601)
 EXPORT_UTC_KEY = "export_utc"
 
@@ -39,7 +35,6 @@ class WorkbookWriter:
         self.header = self.book.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1,
                                             "text_wrap": True, "valign": "top"})
         self._formats: dict[Optional[str], Any] = {}
-        self.twins: list[tuple[str, str]] = []        #: (data sheet, its hidden twin)
         self.started = dt.datetime.now(dt.timezone.utc)
 
     def fmt(self, num_format: Optional[str]):
@@ -68,46 +63,35 @@ class WorkbookWriter:
         return out
 
     def add_sheet(self, sheet: Sheet, rows: Iterable[Sequence], extra: Sequence = ()) -> int:
-        """Write one canonical sheet and its hidden twin (the base of a later import); ``rows``
-        give the values in column order, then those of ``extra``
-        (``exports.list_columns.ListColumn``: a list's columns the sheet lacks)."""
+        """Write one canonical sheet; ``rows`` give the values in column order, then those of
+        ``extra`` (``exports.list_columns.ListColumn``: a list's columns the sheet lacks)."""
         ws = self.book.add_worksheet(sheet.name)
-        twin = self.book.add_worksheet(f"_base{len(self.twins) + 1}")
-        self.twins.append((sheet.name, twin.name))
         width = len(sheet.columns)
-        for target in (ws, twin):
-            for c, column in enumerate(sheet.columns):
-                target.set_column(c, c, max(column.kind.width, len(column.label) + 2),
-                                  self.fmt("@") if isinstance(column.kind, Code) else None)
-                target.write_string(0, c, column.label, self.header)
-            for c, column in enumerate(extra, width):
-                target.set_column(c, c, max(column.width, len(column.label) + 2))
-                target.write_string(0, c, column.label, self.header)
+        for c, column in enumerate(sheet.columns):
+            ws.set_column(c, c, max(column.kind.width, len(column.label) + 2),
+                          self.fmt("@") if isinstance(column.kind, Code) else None)
+            ws.write_string(0, c, column.label, self.header)
+        for c, column in enumerate(extra, width):
+            ws.set_column(c, c, max(column.width, len(column.label) + 2))
+            ws.write_string(0, c, column.label, self.header)
         ws.freeze_panes(1, 0)
-        twin.hide()
-        # One write call per cell and sheet, both in this loop: with ``constant_memory`` each
-        # worksheet flushes its own row buffer, so the twin costs no memory, only time.
-        writers = [(c, method, twin_method, fmt, render) for (c, method, fmt, render),
-                   (_c, twin_method, _f, _r) in zip(self.writers(ws, sheet), self.writers(twin, sheet))]
+        writers = self.writers(ws, sheet)
         if extra:
-            writers += [(c, ws.write, twin.write, None, None) for c in range(width, width + len(extra))]
+            writers += [(c, ws.write, None, None) for c in range(width, width + len(extra))]
         # Values written as they come (most columns) are kept apart from rendered ones
         # (enumerations, booleans, decimals): the inner loop does no per-cell type test.
-        plain = [(c, method, twin_method, fmt) for c, method, twin_method, fmt, render in writers
-                 if render is None]
-        rendered = [w for w in writers if w[4] is not None]
+        plain = [(c, method, fmt) for c, method, fmt, render in writers if render is None]
+        rendered = [w for w in writers if w[3] is not None]
         r = 0
         for r, row in enumerate(rows, 1):
-            for c, method, twin_method, fmt in plain:
+            for c, method, fmt in plain:
                 value = row[c]
                 if value is not None:
                     method(r, c, value, fmt)
-                    twin_method(r, c, value, fmt)
-            for c, method, twin_method, fmt, render in rendered:
+            for c, method, fmt, render in rendered:
                 value = row[c]
                 if value is not None and (value := render(value)) is not None:
                     method(r, c, value, fmt)
-                    twin_method(r, c, value, fmt)
         ws.autofilter(0, 0, max(r, 1), width + len(extra) - 1)
         return r
 
@@ -123,7 +107,6 @@ class WorkbookWriter:
                  ("sort", str(sort or ""))]
         if extra:
             items.append((LIST_COLUMNS_KEY, labels(extra)))
-        items += [(f"{BASE_KEY}{name}", twin) for name, twin in self.twins]
         for r, (key, value) in enumerate(items):
             ws.write_string(r, 0, key)
             ws.write_string(r, 1, value)

@@ -112,6 +112,9 @@ class Checker:
         self._unread: set[int] = set()
         #: ``imports.merge.Merger`` when the file is an edited export: narrows each row's changes
         self.merge: Any = None
+        #: (sheet, key) → the file's row that first held it, across ``compare`` calls (a key met
+        #: twice in the file is a duplicate, whichever sheets of the file hold it)
+        self.seen: dict[tuple, int] = {}
 
     def stored(self, sheet: Sheet) -> Existing:
         if sheet.name not in self.existing:
@@ -119,24 +122,17 @@ class Checker:
         return self.existing[sheet.name]
 
     def compare(self, records: list[Record], result: ImportResult, progress: Any = None) -> None:
-        """Status, changes and the gate's and rules' verdict of every record; ``progress``
+        """Status, changes and the gate's and rules' verdict of every record (called once per
+        sheet of the file: only the records to write stay, in ``result.records``); ``progress``
         (stage, done, total) hears every thousand records checked."""
-        seen: dict[tuple, int] = {}
+        seen = self.seen
+        self._unread = set()      # ids of this call's records (the previous ones are gone)
         rows: list[tuple[Record, Optional[tuple], list[Write]]] = []
-        national = self.scope.national
         for done, rec in enumerate(records):
             if progress is not None and not done % 1000:
                 progress("check", done, len(records))
             sheet = rec.sheet
             ident = (sheet.name, match_key(sheet, rec.key))
-            if rec.as_exported and ident not in seen:
-                seen[ident] = rec.row
-                if national:   # nothing to ask the gate: an unchanged row, counted
-                    result.counts[sheet.name]["unchanged"] += 1
-                else:
-                    rows.append((rec, None, []))
-                continue
-            rec.as_exported = False   # a key met twice: read as any row (its error said)
             read = bool(rec.key) and None not in rec.key   # other cells' errors: checked still
             if read and ident in seen and rec.key[0] != "nouvelle":
                 rec.error(sheet.key[0], f"clé en double dans le fichier : déjà ligne {seen[ident]}",

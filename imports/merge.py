@@ -1,8 +1,10 @@
 """Old files never undo newer changes: the three-way merge of an edited export.
 
-An export writes, beside each data sheet, a hidden twin holding the values as exported (the
-*base*, named in ``_bhasile`` as ``base:<sheet>``). On import, per field of a row present in the
-base, with each column kind's ``same`` (a formatting difference is not a change):
+An export records in ``_bhasile`` the instant it was made (``export_utc``). On import, the
+*base* of a row — its values as exported — is rebuilt from the change history: a record BHasile
+has not changed since is as exported (its base is the stored row); for the others, a field's
+base is the old value of its earliest change after the export (``Base``). Per field, with each
+column kind's ``same`` (a formatting difference is not a change):
 
 - file = stored: unchanged;
 - file = base, stored ≠ base: changed in BHasile since the export, the newer value is kept
@@ -12,37 +14,41 @@ base, with each column kind's ``same`` (a formatting difference is not a change)
   chooses a side per cell (``fichier``: the file's value is written; ``bhasile``: the field is
   left as stored).
 
-A row of the base that BHasile no longer holds (deleted since) is not recreated. A row missing
-from the base (added by the agent) is compared as always. A file without twins (the agents' own
-files) is compared as always, and its rows changed in BHasile after the file's own modification
-date are flagged « à vérifier » (``imports.filedate``).
+A row of the file whose record was deleted since the export is not recreated. A row BHasile did
+not hold (added by the agent) is compared as always; so is a convention's list of codes DNA
+(its history is that of the ``convention_structure`` rows), flagged « à vérifier » when it
+changed since the export. Files exported before the history served as base held hidden twin
+sheets (``_base1``...): they are never read (``imports.reader``), the same rule applies. A file
+without an export instant (the agents' own files) is compared as always, and its rows changed in
+BHasile after the file's own modification date are flagged « à vérifier »
+(``imports.filedate``).
 
 The base only ever narrows what the file writes: what remains still goes through the write
-gate, so an edited hidden sheet cannot write more than the visible one could.
+gate, and the base comes from BHasile, never from the file.
 """
 from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any, Optional
 
 from sqlalchemy import select
 
+from app.audit import changed as audit_changed
+from app.audit import render_value
 from app.heures import to_paris
 from app.rules import validate as domain_rules
 from app.sheets import Sheet
+from app.sheets.normalize import norm
 
-from .checks import Existing, match_key
-from .headers import detect
-from .reader import RawSheet
+from .checks import Existing
 from .result import CellIssue, ImportResult, Record, json_value
 
 MINE, THEIRS = "fichier", "bhasile"
 SIDES = (MINE, THEIRS)
-BASE_KEY = "base:"            #: same as ``exports.writer.BASE_KEY`` (imports never import exports)
 EMPTY = "(vide)"
 EXPORT_UTC_KEY = "export_utc"   #: same as ``exports.writer.EXPORT_UTC_KEY``
 
@@ -107,115 +113,174 @@ def conflict_id(sheet: Sheet, key: tuple, field: str) -> str:
     return f"{sheet.name}|{json.dumps([json_value(k) for k in key], ensure_ascii=False)}|{field}"
 
 
-# --- reading the base --------------------------------------------------------------------------
-def twin_names(meta: dict) -> dict[str, str]:
-    """``_bhasile``'s ``base:<sheet>`` entries: data sheet → its hidden twin."""
-    return {str(k)[len(BASE_KEY):]: str(v) for k, v in meta.items()
-            if isinstance(k, str) and k.startswith(BASE_KEY) and isinstance(v, str)}
-
-
-def twins(command: Any, plans: list, raws: list[RawSheet], ignore: set[str]) -> dict:
-    """Each data sheet of the file that has a twin: (the twin's plan, the numbers of the visible
-    rows left exactly as exported, the twin's rows that no visible row equals). Raw cells only:
-    computed before any cleaning (``ImportCommand`` skips the rows left as exported)."""
-    found: dict[str, tuple] = {}
-    names = twin_names(getattr(command, "meta", {}) or {})
-    by_name = {raw.name: raw for raw in raws}
-    for plan in plans:
-        twin = by_name.get(names.get(plan.raw.name, ""))
-        if twin is None:
-            continue
-        base_plan = detect(replace(twin, name=plan.raw.name), frozenset(ignore))
-        if base_plan is None or base_plan.primary is not plan.primary:
-            continue
-        visible = {_cells(cells): number for number, cells in plan.raw.rows[plan.header_pos + 1:]}
-        same: set[int] = set()
-        differing = []
-        for number, cells in base_plan.raw.rows[base_plan.header_pos + 1:]:
-            at = visible.pop(_cells(cells), None)
-            if at is None:
-                differing.append((number, cells))
-            else:
-                same.add(at)
-        found[plan.raw.name] = (base_plan, same, differing)
-    return found
-
-
-def base_records(command: Any, plans: list, raws: list[RawSheet], ignore: set[str]) -> dict:
-    """The rows of every twin, read as their visible sheet is (same header detection and
-    cleaning), by (sheet of the file, canonical sheet, key); and, under (sheet of the file,
-    ``SAME``), the numbers of the visible rows the agent left exactly as exported.
-
-    A twin row whose cells are those of a visible row (most rows of an edited export) is not
-    cleaned again: its base is the visible row's own values."""
-    found: dict[tuple, Any] = {}
-    pairs = getattr(command, "twins", None)
-    if pairs is None:
-        pairs = twins(command, plans, raws, ignore)
-    for name, (base_plan, same, differing) in pairs.items():
-        found[(name, SAME)] = same
-        rows = base_plan.raw.rows[:base_plan.header_pos + 1] + differing
-        base_plan = replace(base_plan, raw=replace(base_plan.raw, rows=rows))
-        kept, command.result = command.result, ImportResult()   # the base says nothing itself
-        try:
-            records = command._records(base_plan, quick=False)
-        finally:
-            command.result = kept
-        for rec in records:
-            if rec.key and rec.key[0] != "nouvelle" and not any(
-                    e.column in {rec.sheet.by_field[f].label for f in rec.sheet.key} for e in rec.errors):
-                found.setdefault((rec.source, rec.sheet.name, match_key(rec.sheet, rec.key)), rec)
-    return found
-
-
-def changed_since_export(command: Any) -> Optional[tuple[set, set]]:
-    """(tables, (table, id) pairs) of the records changed in BHasile since the file was
-    exported (one query on the history), or ``None`` for a file without an export instant.
-
-    Only the rows the agent left exactly as exported use it: the merge never writes such a row
-    (file = base on every field), so a change it misses (an edited ``export_utc``, a
-    transaction committed after the export read its rows) can only cost the note saying that
-    a newer value is kept, never a write."""
-    from models.historique import Changement
-
-    raw = (getattr(command, "meta", {}) or {}).get(EXPORT_UTC_KEY)
+# --- the base: the values as exported, rebuilt from the history ----------------------------------
+def export_instant(meta: dict) -> Optional[dt.datetime]:
+    """The instant ``_bhasile`` says the file was exported (naive UTC), or ``None`` (missing,
+    unreadable or in the future: the file is then read as a file without export metadata)."""
+    raw = (meta or {}).get(EXPORT_UTC_KEY)
     try:
         since = dt.datetime.fromisoformat(str(raw)) if raw else None
     except ValueError:
         return None
-    if since is None:
-        return None
-    if since.tzinfo is not None:
+    if since is not None and since.tzinfo is not None:
         since = since.astimezone(dt.timezone.utc).replace(tzinfo=None)
-    query = select(Changement.entity, Changement.entity_id).where(
-        Changement.at >= since).distinct()
-    pairs = {(entity, ident) for entity, ident in command.session.execute(query)}
-    return {entity for entity, _id in pairs}, pairs
+    if since is not None and since > dt.datetime.now(dt.timezone.utc).replace(tzinfo=None):
+        return None      # a forged instant would hide the changes made since: none is used
+    return since
 
 
-#: ``base_records``' entry of a sheet's visible rows left exactly as exported
-SAME = object()
+#: fields that are no column of their record: (the table whose history holds them, the column
+#: of that table naming the record) — a convention's codes DNA are its ``convention_structure`` rows
+LINKED = {"codes_dna": ("convention_structure", "convention_id")}
 
 
-def _cells(cells: list) -> tuple:
-    """A row's cells, comparable with another row's (trailing empty cells aside)."""
-    end = len(cells)
-    while end and cells[end - 1] is None:
-        end -= 1
-    return tuple(cells[:end])
+class Base:
+    """What BHasile held at the export, for the records changed since (the history).
+
+    A record without history since the export is as exported: its base is the stored row (no
+    query). For the others, the base of a field is the old value of its earliest change after
+    the export (a field they did not change is as stored). One query per table, for the
+    records changed since only; a record created since has no base."""
+
+    def __init__(self, session: Any, since: dt.datetime):
+        self.session, self.since = session, since
+        self.first: dict[str, dict[int, dict[str, Optional[str]]]] = {}   #: table → id → field → value
+        self.created: dict[str, set[int]] = {}
+        self.deleted: dict[str, dict[tuple, int]] = {}    #: table → key (as ``_shown_key``) → id
+        self.linked: dict[str, set[str]] = {}              #: ``LINKED`` table → ids of the parents
+        self.shown: dict[tuple, Optional[str]] = {}        #: (column field, id) → value shown
+        self._tables: dict[str, list[str]] = {}
+
+    def tables(self, sheet: Sheet) -> list[str]:
+        """The tables of the records a row of ``sheet`` writes (the row's, then its parent's)."""
+        found = self._tables.get(sheet.name)
+        if found is None:
+            found = self._tables[sheet.name] = [expr.table.name for expr in sheet.ids[::2]]
+        return found
+
+    def changes(self, table: str) -> dict[int, dict[str, Optional[str]]]:
+        """Record id → field → its value at the export, for the records changed since."""
+        found = self.first.get(table)
+        if found is None:
+            from sqlalchemy import func
+
+            from models.historique import Changement as C
+
+            rank = func.row_number().over(partition_by=(C.entity_id, C.field),
+                                          order_by=(C.at, C.id)).label("rank")
+            ranked = (select(C.entity_id, C.field, C.old_value, C.action, rank)
+                      .where(C.entity == table, C.at >= self.since, C.entity_id.is_not(None))
+                      .subquery())
+            found, created = self.first[table], self.created[table] = {}, set()
+            query = select(ranked.c.entity_id, ranked.c.field, ranked.c.old_value,
+                           ranked.c.action).where(ranked.c.rank == 1)
+            for ident, field, old, action in self.session.execute(query):
+                fields = found.setdefault(ident, {})
+                if action == "create":
+                    created.add(ident)
+                elif field is not None:
+                    fields[field] = old
+        return found
+
+    def linked_changed(self, field: str, ident: Any) -> bool:
+        """Whether a ``LINKED`` field of record ``ident`` changed since the export."""
+        table, column = LINKED[field]
+        found = self.linked.get(table)
+        if found is None:
+            from models.historique import Changement as C
+
+            found = self.linked[table] = set()
+            for old, new in self.session.execute(
+                    select(C.old_value, C.new_value).where(C.entity == table, C.field == column,
+                                                           C.at >= self.since)):
+                found.update(v for v in (old, new) if v)
+        return str(ident) in found
+
+    def value(self, column: Any, table: str, raw: Optional[str]) -> Optional[str]:
+        """A history value of ``column`` as the sheet shows it: a reference's id (an opérateur,
+        a structure) is shown by the name or code of the record it names."""
+        expr = column.expr
+        if raw is None or (expr.table.name == table and expr.key == column.attribute):
+            return raw
+        key = (column.field, raw)
+        if key not in self.shown:
+            try:
+                ident = int(raw)
+            except ValueError:
+                self.shown[key] = None
+            else:
+                found = self.session.scalar(select(expr).where(expr.table.c.id == ident))
+                self.shown[key] = None if found is None else render_value(found)
+        return self.shown[key]
+
+    def deleted_keys(self, sheet: Sheet) -> dict[tuple, int]:
+        """The keys of the sheet's records deleted since the export (their values as deleted)."""
+        table = self.tables(sheet)[0]
+        found = self.deleted.get(sheet.name)
+        if found is None:
+            from models.historique import Changement as C
+
+            found = self.deleted[sheet.name] = {}
+            values: dict[int, dict] = {}
+            for ident, field, old in self.session.execute(
+                    select(C.entity_id, C.field, C.old_value).where(
+                        C.entity == table, C.action == "delete", C.at >= self.since)):
+                values.setdefault(ident, {})[field] = old
+            parent = self.tables(sheet)[1] if len(sheet.ids) > 2 else None
+            for ident, fields in values.items():
+                key = []
+                for f in sheet.key:
+                    column = sheet.by_field[f]
+                    if column.target == "parent" and column.attribute == "id":
+                        raw = fields.get(f"{parent}_id")
+                    else:
+                        raw = self.value(column, table, fields.get(column.attribute))
+                    key.append(raw)
+                found[_shown_key(sheet, key)] = ident
+        return found
 
 
-def attach(command: Any, plans: list, raws: list[RawSheet], ignore: set[str]) -> None:
-    """Before the comparison: the base of an edited export narrows it (``Merger``)."""
-    base = base_records(command, plans, raws, ignore)
-    command.has_base = bool(base)
-    if base:
-        command.checker.merge = Merger(base, command.result, command.choices)
+def _shown_key(sheet: Sheet, key: Any) -> tuple:
+    """A key as the history writes its values, comparable across both sources."""
+    shown_key = tuple(render_value(k) for k in key)
+    if sheet.name == "Opérateurs" and shown_key and shown_key[0]:
+        return (norm(shown_key[0]),)
+    return shown_key
+
+
+def _equal(same: Any, base: Optional[str], value: Any) -> bool:
+    """Whether a cleaned or stored ``value`` is the base (a history value: text, ISO dates,
+    enumeration codes, decimals as written), a formatting difference aside."""
+    text = render_value(value)
+    if not audit_changed(base, text):
+        return True
+    if base is None or text is None:
+        return False
+    if isinstance(value, (Decimal, float, int)) and not isinstance(value, bool):
+        try:
+            return Decimal(base) == Decimal(text)
+        except ArithmeticError:
+            return False
+    if value.__class__ is str:
+        try:
+            return bool(same(base, value))
+        except Exception:   # a kind that compares only its own values
+            return False
+    return False
+
+
+def attach(command: Any) -> None:
+    """Before the comparison: an export's rows are merged with their base (``Merger``)."""
+    since = export_instant(getattr(command, "meta", {}))
+    command.has_base = since is not None
+    if since is not None:
+        command.checker.merge = Merger(Base(command.session, since), command.result,
+                                       command.choices)
 
 
 def after(command: Any, records: list[Record]) -> None:
-    """After the comparison: a file without a base has its rows changed in BHasile since the
-    file was last saved flagged « à vérifier »."""
+    """After the comparison: a file without an export instant has its rows changed in BHasile
+    since the file was last saved flagged « à vérifier »."""
     if command.has_base or command.result.problem:
         return
     from .filedate import modified_at
@@ -230,32 +295,47 @@ class Merger:
     """Called by the checker on each row once compared with the stored one (``rec.changed``
     holds the fields where file ≠ stored): narrows it with the base."""
 
-    def __init__(self, base: dict, result: ImportResult, choices: Optional[dict] = None):
+    def __init__(self, base: Base, result: ImportResult, choices: Optional[dict] = None):
         self.base, self.result, self.choices = base, result, choices or {}
 
     def __call__(self, rec: Record, row: Optional[tuple], stored: Existing) -> None:
         if rec.errors or not rec.key:
             return
-        base = self.base.get((rec.source, rec.sheet.name, match_key(rec.sheet, rec.key)))
-        if base is None:
-            if rec.row not in self.base.get((rec.source, SAME), ()):
-                return
-            base = rec   # the row as exported: every difference with BHasile is BHasile's
+        sheet, base = rec.sheet, self.base
         if rec.status == "new":
-            self._deleted(rec)
+            if rec.key[0] != "nouvelle" and \
+                    _shown_key(sheet, rec.key) in base.deleted_keys(sheet):
+                self._deleted(rec)
             return
-        unreadable = {e.column for e in base.errors}
+        if not rec.changed:          # the usual row: the file says what BHasile holds
+            return
+        tables = base.tables(sheet)
+        ids = rec.ids or ()
         for f, (old, new) in list(rec.changed.items()):
-            column = rec.sheet.by_field[f]
-            if f not in base.values or column.label in unreadable:
+            column = sheet.by_field[f]
+            if f in LINKED:
+                if ids and base.linked_changed(f, ids[0]):
+                    self.result.notes.append(note(
+                        rec, f, "à vérifier : modifié dans BHasile depuis l'export (valeur "
+                        f"actuelle : {shown(column, old)}), la valeur du fichier sera appliquée", new))
                 continue
-            same, was = stored.same[f], base.values[f]
-            if same(was, new):      # the agent left it; BHasile changed it since: kept
+            if column.expr is None or column.read_only:
+                continue
+            at = 1 if column.target == "parent" and len(tables) > 1 else 0
+            ident = ids[2 * at] if len(ids) > 2 * at else None
+            if ident is None:
+                continue
+            changes = base.changes(tables[at]).get(ident)
+            if changes is None or column.attribute not in changes \
+                    or ident in base.created[tables[at]]:
+                continue        # as exported: the agent's change
+            was, same = base.value(column, tables[at], changes[column.attribute]), stored.same[f]
+            if _equal(same, was, new):      # the agent left it; BHasile changed it since: kept
                 del rec.changed[f]
                 rec.values.pop(f, None)
                 self.result.notes.append(note(rec, f, "modifié dans BHasile depuis l'export "
                                               f"(valeur actuelle conservée : {shown(column, old)})", new))
-            elif not same(was, old):
+            elif not _equal(same, was, old):
                 self._conflict(rec, f, new, old)
         if not rec.changed:
             rec.status = "unchanged"

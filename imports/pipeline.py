@@ -32,7 +32,6 @@ from .checks import Checker
 from . import merge
 
 _ERR = object()
-_SKIPPED = object()   #: ``_as_exported``: a total row, skipped
 #: cell value types whose equal values are interchangeable (``1 == True == 1.0`` are not)
 _CACHED = frozenset({str, int, dt.datetime, dt.date})
 #: what ``_fill_known`` reads at once: an empty cell, or a type cleaned once per value (and a
@@ -75,9 +74,6 @@ class ImportCommand:
         #: list of mappings → (it, ``_fill``'s specs holding each column's cleaned values)
         self.cleaned: dict[int, tuple[list, list[tuple]]] = {}
         self.date1904 = False          #: the sheet being read counts its dates from 1904
-        #: an edited export's twins (``merge.twins``) and what changed since it was exported
-        self.twins: Optional[dict] = None
-        self._since: Optional[tuple[set, set]] = None
         self._years: dict[Any, Optional[int]] = {}   #: a year cell → its year (``_row_year``)
         self._totals: dict[str, bool] = {}           #: a key cell → reads « Total » (``_total_key``)
 
@@ -100,15 +96,21 @@ class ImportCommand:
         self.lookups = Lookups(self.session)
         self._prescan(plans)
         self.checker = Checker(self.session, self.scope, self.lookups)
-        self.twins = merge.twins(self, plans, raws, self.ignore)
-        self._since = merge.changed_since_export(self) if self.twins else None
-        records = [rec for plan in plans for rec in self._records(plan)]
-        if not records and not result.errors:
+        merge.attach(self)
+        del raws
+        found = 0
+        # sheet by sheet: a sheet's cells and its unchanged records are dropped before the next
+        # one is read into records (only the records to write stay, in ``result.records``)
+        for plan in plans:
+            records = self._records(plan)
+            del plan.raw.rows[plan.header_pos + 1:]
+            found += len(records)
+            self.checker.compare(records, result, self.progress)
+            del records
+        if not found and not result.errors:
             result.problem = "Le fichier ne contient aucune ligne de données (en-têtes seuls)."
             return result
-        merge.attach(self, plans, raws, self.ignore)
-        self.checker.compare(records, result, self.progress)
-        merge.after(self, records)
+        merge.after(self, result.records)
         return result
 
     # --- apply -----------------------------------------------------------------------------
@@ -200,7 +202,7 @@ class ImportCommand:
                         self.lookups.new_structures.add(code)
 
     # --- rows --------------------------------------------------------------------------------
-    def _records(self, plan: SheetPlan, quick: bool = True) -> list[Record]:
+    def _records(self, plan: SheetPlan) -> list[Record]:
         primary = plan.primary
         own = [m for m in plan.mappings if m.sheet is primary]
         others: dict[tuple, list[Mapping]] = {}
@@ -209,20 +211,11 @@ class ImportCommand:
                 others.setdefault((m.sheet.name, m.year), []).append(m)
         self._check_years(plan, others)
         self.date1904 = plan.raw.date1904
-        shortcut = self._shortcut(plan, own, others) if quick else None
-        same = shortcut[0] if shortcut is not None else ()
         records: list[Record] = []
         for number, cells in plan.raw.rows[plan.header_pos + 1:]:
             self.result.rows_read += 1
             if not self.result.rows_read % PROGRESS_ROWS:
                 self.progress("parse", self.result.rows_read, self.rows_total)
-            if number in same:
-                rec = self._as_exported(plan, number, cells, shortcut)
-                if rec is _SKIPPED:
-                    continue
-                if rec is not None:
-                    records.append(rec)
-                    continue
             rec = Record(primary, (), number, plan.raw.name)
             if not self._fill(rec, own, cells):
                 continue
@@ -235,62 +228,6 @@ class ImportCommand:
                 if derived is not None:
                     records.append(derived)
         return records
-
-    def _shortcut(self, plan: SheetPlan, own: list[Mapping], others: dict) -> Optional[tuple]:
-        """For a sheet of an edited export whose rows BHasile may not have changed since:
-        (visible rows left as exported, the key's mappings, the stored rows, the records changed
-        since the export, the table of each (id, version) pair of the sheet); else ``None``.
-
-        A row left exactly as exported whose records BHasile has not changed since is the
-        stored row itself: only its key is read (no cleaning, no comparison), and it goes
-        through the checks as an unchanged row (a row of another territory is still refused).
-        A change since the export to a record of another table (a renamed opérateur shown on
-        the sheet) turns the shortcut off for the whole sheet."""
-        if others or self._since is None or not self.twins or plan.raw.name not in self.twins:
-            return None
-        sheet = plan.primary
-        tables = [expr.table.name for expr in sheet.ids[::2]]
-        changed_tables, changed = self._since
-        if changed_tables - set(tables):
-            return None
-        keys = [m for m in own if m.column.field in sheet.key]
-        if not keys:
-            return None
-        lean = None   # each key cell looked up in its column's cleaned values
-        by_field = {m.column.field: i for i, m in enumerate(keys)}
-        if sheet.name != "Adresses" and set(by_field) == set(sheet.key) and len(keys) == len(by_field):
-            specs = self._specs(sheet, keys)[0]
-            lean = [(specs[by_field[f]][0], specs[by_field[f]][4], specs[by_field[f]][2])
-                    for f in sheet.key]
-        return (self.twins[plan.raw.name][1], keys, self.checker.stored(sheet), changed, tables,
-                lean)
-
-    def _as_exported(self, plan: SheetPlan, number: int, cells: list, shortcut: tuple) -> Any:
-        """The record of a row left as exported, holding only its key, when its stored
-        records are unchanged since the export; ``None`` to read it in full, ``_SKIPPED``
-        for a total row."""
-        _same, keys, stored, changed, tables, lean = shortcut
-        key = _lean_key(lean, cells, self.lookups) if lean is not None else None
-        if key is not None:   # the usual row: its key cells already cleaned, a stored row's
-            rec = Record(plan.primary, key, number, plan.raw.name)
-            rec.values = dict(zip(plan.primary.key, key))
-        else:
-            rec = Record(plan.primary, (), number, plan.raw.name)
-            if not self._fill(rec, keys, cells) or rec.errors:
-                return None
-            if not self._key(rec, plan, cells):
-                return _SKIPPED
-            if rec.errors or None in rec.key:
-                return None
-        row = stored.get(rec.key)
-        if row is None:
-            return None
-        ids = stored.ids(row)
-        for table, ident in zip(tables, ids[::2]):
-            if (table, ident) in changed:
-                return None
-        rec.ids, rec.status, rec.as_exported = ids, "unchanged", True
-        return rec
 
     def _fill(self, rec: Record, maps: list[Mapping], cells: list) -> bool:
         """Parse the cells of ``maps`` into ``rec``; False for a blank row.
@@ -446,35 +383,6 @@ def write(session: Any, lookups: Lookups, records: list[Record], progress: Any =
         except BaseException:
             session.rollback()
             raise
-
-
-def _lean_key(lean: list, cells: list, lookups: Lookups) -> Optional[tuple]:
-    """A row's key from its key cells, each cleaned once per value (``_fill``'s caches), or
-    ``None`` to read the row the usual way (an empty key cell, one in error, a type not
-    cached)."""
-    key = []
-    n = len(cells)
-    for index, memo, clean in lean:
-        raw = cells[index] if index < n else None
-        if raw.__class__ is float:
-            raw = whole(raw)
-        if raw.__class__ not in _CACHED:
-            return None
-        cache = memo[0]
-        hit = cache.get(raw) if cache is not None else None
-        if hit is None:
-            try:
-                hit = (clean(raw, lookups), None)
-            except CellError:
-                return None
-            if cache is not None:
-                cache[raw] = hit
-                if len(cache) > _CACHE_SIZE:
-                    memo[0] = None
-        if hit[1] is not None or hit[0] is None:
-            return None
-        key.append(hit[0])
-    return tuple(key)
 
 
 def _fill_known(values: dict[str, Any], fast: tuple, cells: list) -> bool:

@@ -289,8 +289,8 @@ class _SheetWalk:
             self.limits.check_grid(self.name, last_row, last_col)
 
 
-def _workbook_sheets(archive: zipfile.ZipFile) -> tuple[dict[str, str], bool]:
-    """Sheet part → sheet name, and whether dates count from 1904."""
+def _workbook_sheets(archive: zipfile.ZipFile) -> tuple[dict[str, str], bool, set[str]]:
+    """Sheet part → sheet name, whether dates count from 1904, and the hidden sheets' names."""
     try:
         book = archive.read("xl/workbook.xml") if "xl/workbook.xml" in archive.namelist() else b""
         rels = archive.read("xl/_rels/workbook.xml.rels") \
@@ -305,13 +305,15 @@ def _workbook_sheets(archive: zipfile.ZipFile) -> tuple[dict[str, str], bool]:
             path = target.group(1).decode("utf-8", "replace")
             path = path.lstrip("/") if path.startswith("/") else posixpath.normpath("xl/" + path)
             targets[rid.group(1)] = path
-    names = {}
+    names, hidden = {}, set()
     for m in re.finditer(rb"<(?:\w+:)?sheet\b([^>]*)>", book):
         name = re.search(rb"""\bname\s*=\s*["']([^"']*)""", m.group(1))
         rid = re.search(rb"""\b(?:\w+:)?id\s*=\s*["']([^"']*)""", m.group(1))
         if name and rid and rid.group(1) in targets:
-            names[targets[rid.group(1)]] = _unescape(name.group(1).decode("utf-8", "replace"))
-    return names, bool(_DATE1904.search(book))
+            names[targets[rid.group(1)]] = text = _unescape(name.group(1).decode("utf-8", "replace"))
+            if re.search(rb"""\bstate\s*=\s*["'](?:hidden|veryHidden)""", m.group(1)):
+                hidden.add(text)
+    return names, bool(_DATE1904.search(book)), hidden
 
 
 def _unescape(text: str) -> str:
@@ -324,7 +326,9 @@ def prepare_xlsx(data: bytes, archive: zipfile.ZipFile, limits: Limits) -> Prepa
     """Shared strings measured now (calamine reads them when it opens the workbook); each sheet
     measured in a worker thread, in workbook order, while calamine reads the ones before it
     (calamine and inflating release the GIL): ``Prepared.sheet(name)`` waits for one."""
-    sheets, date1904 = _workbook_sheets(archive)
+    from .reader import is_twin
+
+    sheets, date1904, hidden = _workbook_sheets(archive)
     prepared = Prepared(data, date1904=date1904, count_text=False, known=set(sheets.values()))
     infos = {info.filename: info for info in archive.infolist()}
     sheet_bytes = sum(infos[path].file_size for path in sheets if path in infos)
@@ -346,7 +350,7 @@ def prepare_xlsx(data: bytes, archive: zipfile.ZipFile, limits: Limits) -> Prepa
     prepared.count_text = shared_longest > limits.string
     worker = ThreadPoolExecutor(1, thread_name_prefix="bhasile-prescan")
     for path, name in sheets.items():
-        if path in infos:
+        if path in infos and not (name in hidden and is_twin(name)):   # never read
             prepared.pending[name] = worker.submit(_measure_sheet, data, path, name, limits,
                                                    prepared.stop)
     worker.shutdown(wait=False)

@@ -28,6 +28,13 @@ _PASSWORD = ("Le classeur est protégé par un mot de passe : enregistrez-le san
 _SAFE_INT = float(2 ** 53)
 _TWIN = re.compile(r"_base[0-9]{1,3}")
 
+
+def is_twin(name: str) -> bool:
+    """A hidden sheet of this name is an older export's copy of a data sheet (``_base1``...,
+    the values as exported, before the change history served as the merge's base): skipped
+    unread, with the measure of its cells (``imports.prescan``)."""
+    return _TWIN.fullmatch(name) is not None
+
 __all__ = ["ExcelError", "FileProblem", "Limits", "NO_VALUE", "RawSheet", "col_index", "col_letters",
            "read_file", "whole"]
 
@@ -172,15 +179,12 @@ def _sheets(prepared: Prepared, limits: Limits, kind: str) -> list[RawSheet]:
     for meta in listed:
         if meta.typ != python_calamine.SheetTypeEnum.WorkSheet:
             continue
-        raw = RawSheet(meta.name, hidden=meta.visible != python_calamine.SheetVisibleEnum.Visible,
-                       date1904=prepared.date1904)
+        hidden = meta.visible != python_calamine.SheetVisibleEnum.Visible
+        if hidden and is_twin(meta.name):
+            continue                       # an older export's copy of a sheet: never read
+        raw = RawSheet(meta.name, hidden=hidden, date1904=prepared.date1904)
         prepared.sheet(meta.name)          # measured before calamine builds it
         counter.count_text = prepared.count_text
-        # an export's hidden twin (``_base1``...) repeats its data sheet's rows: its rows have a
-        # budget of their own, so that an export of ``rows`` rows can be imported again
-        twin = raw.hidden and _TWIN.fullmatch(meta.name) is not None
-        if twin:
-            counter.rows, counter.twin_rows = counter.twin_rows, counter.rows
         try:
             sheet = book.get_sheet_by_name(meta.name)
             start, end, merged = sheet.start, sheet.end, sheet.merged_cell_ranges
@@ -195,8 +199,6 @@ def _sheets(prepared: Prepared, limits: Limits, kind: str) -> list[RawSheet]:
         marks = prepared.marks.get(meta.name)
         if marks:
             _mark(raw, marks, counter)
-        if twin:
-            counter.rows, counter.twin_rows = counter.twin_rows, counter.rows
         raw.merged = prepared.merged.get(meta.name) or [
             (r1 + 1, c1 + 1, r2 + 1, c2 + 1) for (r1, c1), (r2, c2) in merged or ()]
         out.append(raw)
@@ -210,7 +212,6 @@ class _Counter:
     def __init__(self, limits: Limits, count_text: bool):
         self.limits, self.count_text = limits, count_text
         self.rows = 0
-        self.twin_rows = 0     #: rows of the export's hidden twins, counted apart
         self.text = 0
 
     def too_many_rows(self) -> FileProblem:

@@ -71,9 +71,6 @@ class Record:
     ids: Optional[tuple] = None        #: (id, version, ...) of the stored records
     changed: dict[str, tuple[Any, Any]] = field(default_factory=dict)
     derived: bool = False              #: read from a side-by-side column of another sheet
-    #: left as exported and unchanged in BHasile since (``ImportCommand._as_exported``): only
-    #: its key was read, it is unchanged; the checker only counts it and checks its territory
-    as_exported: bool = False
 
     def error(self, field_name: Optional[str], message: str, value: Any = None) -> None:
         column = self.sheet.by_field.get(field_name) if field_name else None

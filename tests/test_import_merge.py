@@ -1,5 +1,5 @@
-"""Old files never undo newer changes: an export keeps its values in hidden twin sheets, and
-the import of the edited file merges three ways — the agent's changes apply, changes made in
+"""Old files never undo newer changes: an export records its instant, the import of the edited
+file rebuilds its values as exported from the change history and merges three ways — the agent's changes apply, changes made in
 BHasile since the export are kept, a cell changed on both sides is a conflict the agent settles
 before anything is written. A file without export metadata is compared as always, its rows
 changed in BHasile after the file was last saved flagged « à vérifier »."""
@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+from decimal import Decimal
 import re
 import zipfile
 from zoneinfo import ZoneInfo
@@ -39,7 +40,7 @@ def export(app, login: str = "calvados", sheets=("Structures",)) -> bytes:
 
 def edit(data: bytes, sheet: str, code: str, **cells) -> bytes:
     """The file as the agent saves it from Excel: ``cells`` (header → value) changed on the
-    row of ``code``; ``sheet`` may name a hidden twin (``_base1``)."""
+    row of ``code``; ``sheet`` may name an older export's hidden twin (``_base1``)."""
     book = openpyxl.load_workbook(io.BytesIO(data))
     ws = book[sheet]
     headers = [c.value for c in ws[1]]
@@ -97,14 +98,26 @@ def changed_fields(result, code: str = CODE) -> dict:
 
 # --- the export records its base -----------------------------------------------------------------
 
-def test_an_export_holds_a_hidden_twin_of_each_sheet_and_its_utc_instant(app):
+def old_format(data: bytes) -> bytes:
+    """The file as an export made before 85f5420's successor wrote it: each data sheet with a
+    hidden twin (``_base1``...) holding its rows as exported, named in ``_bhasile``."""
+    book = openpyxl.load_workbook(io.BytesIO(data))
+    meta = book["_bhasile"]
+    for n, name in enumerate([ws.title for ws in book.worksheets if not ws.title.startswith("_")], 1):
+        twin = book.copy_worksheet(book[name])
+        twin.title, twin.sheet_state = f"_base{n}", "hidden"
+        meta.append([f"base:{name}", twin.title])
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def test_an_export_holds_no_twin_sheet_and_its_utc_instant(app):
     before = dt.datetime.now(dt.timezone.utc)
     book = openpyxl.load_workbook(io.BytesIO(export(app, sheets=("Structures", "Places"))))
+    assert book.sheetnames == ["Structures", "Places", "_bhasile"]
     meta = {row[0].value: row[1].value for row in book["_bhasile"].iter_rows()}
-    assert meta["base:Structures"] == "_base1" and meta["base:Places"] == "_base2"
-    assert book["_base1"].sheet_state == "hidden" and book["Structures"].sheet_state == "visible"
-    assert [[c.value for c in r] for r in book["_base1"].iter_rows()] == \
-        [[c.value for c in r] for r in book["Structures"].iter_rows()]
+    assert not [k for k in meta if k.startswith("base:")]
     exported = dt.datetime.fromisoformat(meta["export_utc"])
     assert before <= exported <= dt.datetime.now(dt.timezone.utc)
     assert meta["schema_version"] and meta["export_date"] and meta["user"] == "calvados"
@@ -132,7 +145,7 @@ def test_a_field_changed_in_bhasile_since_the_export_is_kept(fresh_app, tmp_path
 
 
 def sorted_backwards(data: bytes, sheet: str = "Structures") -> bytes:
-    """The file after the agent sorted the visible sheet Z→A (the twin keeps the export's order)."""
+    """The file after the agent sorted the visible sheet Z→A."""
     book = openpyxl.load_workbook(io.BytesIO(data))
     ws = book[sheet]
     rows = [[c.value for c in r] for r in ws.iter_rows(min_row=2)]
@@ -145,8 +158,8 @@ def sorted_backwards(data: bytes, sheet: str = "Structures") -> bytes:
 
 
 def test_rows_left_as_exported_keep_every_newer_value_even_sorted(fresh_app):
-    """Most rows of an edited export are untouched: their base is the row itself (not read
-    again from the twin), wherever the agent's sort put them."""
+    """Most rows of an edited export are untouched: BHasile's newer values are kept on them,
+    wherever the agent's sort put them."""
     old = export(fresh_app)
     change_in_bhasile(fresh_app, commune="Bayeux-Nouvelle")          # CODE's row: untouched
     change_in_bhasile(fresh_app, "C1402", commune="Lisieux-Nouvelle")  # C1402's row: edited too
@@ -157,6 +170,69 @@ def test_rows_left_as_exported_keep_every_newer_value_even_sorted(fresh_app):
     kept = {n.message for n in result.notes if n.column == "Commune"}
     assert kept == {"modifié dans BHasile depuis l'export (valeur actuelle conservée : Bayeux-Nouvelle)",
                     "modifié dans BHasile depuis l'export (valeur actuelle conservée : Lisieux-Nouvelle)"}
+
+
+def test_every_kind_of_value_changed_since_the_export_is_kept(fresh_app):
+    """The base read from the history is compared as the file's cells are: a reference (the
+    opérateur, shown by its name), an enumeration, a date, a yes/no and a decimal changed in
+    BHasile since the export are kept on a row the agent left; on another row the agent's own
+    changes to them apply."""
+    from app.extensions import db
+    from models import BudgetAnnee, Operateur, Structure
+
+    old = export(fresh_app, sheets=("Structures", "Budgets"))
+    with fresh_app.app_context():
+        structure = db.session.scalar(select(Structure).where(Structure.code_dna == CODE))
+        other = db.session.scalar(select(Operateur).where(Operateur.id != structure.operateur_id)
+                                  .order_by(Operateur.id))
+        structure.operateur_id, structure.lgbt = other.id, not structure.lgbt
+        structure.date_creation = dt.date(1999, 9, 9)
+        budget = db.session.scalar(select(BudgetAnnee).where(BudgetAnnee.structure_id == structure.id)
+                                   .order_by(BudgetAnnee.annee))
+        budget.etp = (budget.etp or 0) + Decimal("1.25")
+        year, name = budget.annee, other.nom
+        db.session.commit()
+    result = preview(fresh_app, old)
+    assert not result.errors and not result.conflicts and not result.changes
+    kept = {(n.sheet, n.column) for n in result.notes if "valeur actuelle conservée" in n.message}
+    assert kept == {("Structures", "Opérateur"), ("Structures", "LGBT"),
+                    ("Structures", "Date de création"), ("Budgets", "ETP")}, result.notes
+    assert any(f"valeur actuelle conservée : {name}" in n.message for n in result.notes)
+    assert year
+
+
+def test_a_conventions_structures_changed_since_the_export_are_to_check(fresh_app):
+    """A convention's codes DNA have no field of their own in the history (they are its
+    ``convention_structure`` rows): a file changing them is compared as always, and flagged
+    « à vérifier » when BHasile changed them since the export."""
+    from app.extensions import db
+    from models import Convention, ConventionStructure, Structure
+
+    old = export(fresh_app, login="normandie", sheets=("Conventions",))
+    book = openpyxl.load_workbook(io.BytesIO(old))
+    ws = book["Conventions"]
+    headers = [c.value for c in ws[1]]
+    row = next(r for r in ws.iter_rows(min_row=2) if r[headers.index("Codes DNA")].value)
+    reference, code = row[0].value, str(row[headers.index("Codes DNA")].value).split(",")[0]
+    with fresh_app.app_context():
+        convention = db.session.scalar(select(Convention).where(Convention.reference == reference))
+        first = db.session.scalar(select(Structure).where(Structure.code_dna == code))
+        added, typed = db.session.scalars(select(Structure).where(
+            Structure.departement_id == first.departement_id, Structure.id != first.id)
+            .order_by(Structure.code_dna).limit(2)).all()
+        db.session.add(ConventionStructure(convention_id=convention.id, structure_id=added.id))
+        typed = typed.code_dna
+        db.session.commit()
+    edited = edit(old, "Conventions", reference, **{"Codes DNA": f"{code}, {typed}"})
+    result = preview(fresh_app, edited, login="normandie")
+    assert "codes_dna" in changed_fields(result, reference), (result.errors, result.notes)
+    flagged = [n for n in result.notes if n.column == "Codes DNA"]
+    assert len(flagged) == 1 and flagged[0].message.startswith(
+        "à vérifier : modifié dans BHasile depuis l'export"), result.notes
+    untouched = preview(fresh_app, edit(export(fresh_app, login="normandie", sheets=("Conventions",)),
+                                        "Conventions", reference, **{"Codes DNA": code}),
+                        login="normandie")
+    assert not [n for n in untouched.notes if n.column == "Codes DNA"]
 
 
 def test_the_agents_own_change_applies(fresh_app, tmp_path):
@@ -377,9 +453,9 @@ def test_annotated_file_shows_conflicts_and_kept_values(fresh_app):
 
 # --- attackers -------------------------------------------------------------------------------------
 
-def test_editing_the_hidden_base_cannot_reach_outside_the_territory(fresh_app, tmp_path):
+def test_editing_an_old_files_hidden_base_cannot_reach_outside_the_territory(fresh_app, tmp_path):
     """A Calvados agent copies a row of the Ain into both the sheet and its twin: still refused."""
-    data = export(fresh_app)
+    data = old_format(export(fresh_app))
     book = openpyxl.load_workbook(io.BytesIO(data))
     for name in ("Structures", "_base1"):
         ws = book[name]
@@ -393,7 +469,7 @@ def test_editing_the_hidden_base_cannot_reach_outside_the_territory(fresh_app, t
     assert_same(fresh_app, before)
 
 
-def test_editing_the_hidden_base_cannot_write_a_state_field(fresh_app, tmp_path):
+def test_editing_an_old_files_hidden_base_cannot_write_a_state_field(fresh_app, tmp_path):
     """An opérateur changes a State field, and its base so that only the file seems to have
     changed it, or so that it is a conflict settled « fichier »: the gate refuses both."""
     from app.extensions import db
@@ -407,7 +483,7 @@ def test_editing_the_hidden_base_cannot_write_a_state_field(fresh_app, tmp_path)
                                 .order_by(Structure.code_dna, PlacesAnnee.annee))
         code, places = row.structure.code_dna, row.places_autorisees
         db.session.rollback()
-    data = export(fresh_app, login="operateur", sheets=("Places",))
+    data = old_format(export(fresh_app, login="operateur", sheets=("Places",)))
     data = edit(data, "Places", code, **{"Places autorisées": places + 500})
     before = snapshot(fresh_app)
     for base_value, extra in ((places, ()), (places + 1, ("--conflits", "fichier"))):
@@ -415,6 +491,47 @@ def test_editing_the_hidden_base_cannot_write_a_state_field(fresh_app, tmp_path)
         outcome = cli_import(fresh_app, tmp_path, forged, *extra, login="operateur")
         assert outcome.exit_code == 1 and "réservé aux services de l" in outcome.output, outcome.output
         assert_same(fresh_app, before)
+
+
+def test_an_old_file_with_twins_merges_from_the_history_its_twins_unread(fresh_app, tmp_path):
+    """A file exported with hidden twins (before the history served as base): its twins are
+    not even read — a forged twin changes nothing — and the merge is the same: the newer
+    value kept, the agent's own change applied, a cell changed on both sides a conflict."""
+    old = old_format(export(fresh_app, sheets=("Structures", "Places")))
+    assert "_base1" in openpyxl.load_workbook(io.BytesIO(old)).sheetnames
+    change_in_bhasile(fresh_app, commune="Bayeux-Nouvelle", nom="Nom changé dans BHasile")
+    data = edit(old, "Structures", CODE, Notes="revu", Nom="Nom de l'agent")
+    data = edit(data, "_base1", CODE, Commune="Ailleurs", Notes="revu")   # ignored
+    result = preview(fresh_app, data)
+    assert set(changed_fields(result)) == {"notes", "nom"} and not result.errors   # nom: to choose
+    assert any("valeur actuelle conservée : Bayeux-Nouvelle" in n.message and n.column == "Commune"
+               for n in result.notes)
+    assert [(c.issue.column, c.texts) for c in result.conflicts] == [
+        ("Nom", ("Nom de l'agent", "Nom changé dans BHasile"))]
+    assert not result.warnings
+    outcome = cli_import(fresh_app, tmp_path, data, "--conflits", "bhasile")
+    assert outcome.exit_code == 0, outcome.output
+    assert stored(fresh_app) == "Bayeux-Nouvelle" and stored(fresh_app, field="notes") == "revu"
+    assert stored(fresh_app, field="nom") == "Nom changé dans BHasile"
+
+
+def test_a_twin_sheet_is_never_measured_nor_read(app, monkeypatch):
+    """An old file's hidden twins cost nothing: neither the pre-scan nor calamine opens them."""
+    from imports import prescan
+    from imports.reader import read_file
+
+    measured = []
+    real = prescan._measure_sheet
+
+    def spy(data, path, name, *args):
+        measured.append(name)
+        return real(data, path, name, *args)
+
+    monkeypatch.setattr(prescan, "_measure_sheet", spy)
+    sheets = read_file(old_format(export(app, sheets=("Structures", "Places"))), "old.xlsx",
+                       1_000_000, 500)
+    assert [s.name for s in sheets] == ["Structures", "Places", "_bhasile"]
+    assert sorted(measured) == ["Places", "Structures", "_bhasile"]
 
 
 def test_web_preview_says_which_newer_values_are_kept(fresh_app):

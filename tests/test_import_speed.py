@@ -1,50 +1,32 @@
 """What makes a preview fast must not change what it says: the rows an agent left exactly as
-exported (and BHasile did not change since) are not cleaned nor compared, yet still counted and
-still refused outside the territory; whole numbers read as calamine gives them (floats) clean
-as the integers they are."""
+exported are counted unchanged, still refused outside the territory, a key met twice still a
+duplicate; whole numbers read as calamine gives them (floats) clean as the integers they are."""
 from __future__ import annotations
 
+import datetime as dt
 import io
 
 import openpyxl
 
-from tests.test_import_merge import CODE, change_in_bhasile, changed_fields, edit, export, preview
+from tests.test_import_merge import (CODE, change_in_bhasile, changed_fields, edit, export, preview,
+                                     saved_at)
 
 
-def _fills(monkeypatch):
-    """Counts the rows cleaned cell by cell (``ImportCommand._fill``)."""
-    from imports import pipeline
-
-    calls = []
-    real = pipeline.ImportCommand._fill
-
-    def spy(self, rec, maps, cells):
-        calls.append(rec.row)
-        return real(self, rec, maps, cells)
-
-    monkeypatch.setattr(pipeline.ImportCommand, "_fill", spy)
-    return calls
-
-
-def test_rows_left_as_exported_are_only_counted(app, monkeypatch):
+def test_rows_left_as_exported_are_counted_unchanged(app):
     data = export(app, sheets=("Structures", "Places"))
-    calls = _fills(monkeypatch)
     result = preview(app, data)
     assert not result.errors and not result.changes and not result.notes
     rows = result.counts["Structures"]["unchanged"] + result.counts["Places"]["unchanged"]
     assert rows == result.rows_read > 0
-    assert calls == []            # no row cleaned: every key read from its cells' caches
 
 
-def test_a_row_changed_since_the_export_is_read_in_full(fresh_app, monkeypatch):
+def test_a_row_changed_since_the_export_keeps_its_newer_value(fresh_app):
     old = export(fresh_app)
     change_in_bhasile(fresh_app, commune="Bayeux-Nouvelle")
-    calls = _fills(monkeypatch)
     result = preview(fresh_app, old)
     assert changed_fields(result) == {} and not result.errors
     assert [n.message for n in result.notes if n.column == "Commune"] == [
         "modifié dans BHasile depuis l'export (valeur actuelle conservée : Bayeux-Nouvelle)"]
-    assert calls                  # the changed row (and its twin row) cleaned as always
 
 
 def test_an_edited_row_is_read_in_full_and_its_change_applies(fresh_app):
@@ -65,8 +47,7 @@ def test_rows_of_another_territory_left_as_exported_are_still_refused(app):
 
 
 def test_a_duplicated_row_left_as_exported_is_still_a_duplicate(app):
-    """The agent copies an untouched row below the others: one copy matches the twin, the
-    other is read in full, and the key met twice is an error."""
+    """The agent copies an untouched row below the others: the key met twice is an error."""
     book = openpyxl.load_workbook(io.BytesIO(export(app)))
     ws = book["Structures"]
     ws.append([c.value for c in ws[2]])
@@ -89,9 +70,8 @@ def test_whole_numbers_clean_as_integers(app):
 
 
 def test_an_export_of_max_rows_imports_again(app, monkeypatch):
-    """The hidden twins repeat every row of their sheet: their rows are counted apart, so an
-    export of as many rows as an import may hold can be imported again; a visible sheet over
-    the limit is still refused."""
+    """An export of as many rows as an import may hold can be imported again (it holds no
+    copy of its rows); one row more is refused."""
     data = export(app, sheets=("Structures", "Places"))
     book = openpyxl.load_workbook(io.BytesIO(data))
     visible = sum(book[name].max_row for name in ("Structures", "Places", "_bhasile"))
@@ -113,14 +93,15 @@ def _meta(data: bytes, key: str, value) -> bytes:
     return out.getvalue()
 
 
-def test_a_forged_export_instant_never_writes_more(fresh_app):
-    """``export_utc`` unreadable: every row read in full, as before; set in the future: the
-    change made since is not noted, but the row left as exported is still not written."""
-    old = export(fresh_app)
+def test_a_forged_export_instant_is_a_file_without_export_metadata(fresh_app):
+    """``export_utc`` unreadable or set in the future (which would hide the changes made
+    since): the file is compared as a file without export metadata — the row BHasile changed
+    after the file was last saved is flagged « à vérifier »."""
+    old = saved_at(export(fresh_app), dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=5))
     change_in_bhasile(fresh_app, commune="Bayeux-Nouvelle")
-    for value in ("abc", 12.5, ""):
-        result = preview(fresh_app, _meta(old, "export_utc", value))
-        assert result.problem is None and not result.errors and changed_fields(result) == {}
-        assert any("Bayeux-Nouvelle" in n.message for n in result.notes)
-    result = preview(fresh_app, _meta(old, "export_utc", "2999-01-01T00:00:00+00:00"))
-    assert result.problem is None and not result.errors and not result.changes
+    for value in ("abc", 12.5, "", "2999-01-01T00:00:00+00:00"):
+        result = preview(fresh_app, saved_at(_meta(old, "export_utc", value),
+                                             dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=5)))
+        assert result.problem is None and not result.errors, value
+        assert set(changed_fields(result)) == {"commune"}, value
+        assert [n.column for n in result.notes if n.message.startswith("à vérifier")] == ["Code DNA"]
