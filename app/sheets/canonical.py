@@ -4,6 +4,7 @@ Each column is declared here once, with the headers agents use for it (aliases).
 """
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from app.scope import Scope, structure_condition
@@ -66,6 +67,8 @@ STRUCTURES = Sheet(
         Column("latitude", Coordinate(90), S.latitude, ("Lat",), section="description"),
         Column("longitude", Coordinate(180), S.longitude, ("Long", "Lng", "Lon"), section="description"),
         Column("notes", Text(10000, 40), S.notes, ("Remarques", "Observations"), section="description"),
+        Column("site_internet", Text(300), S.site_internet, ("Site web",), section="description",
+               title=_l("Site internet")),
     ],
     key=("code_dna",), area="structure",
     source=lambda q: q.select_from(Structure).outerjoin(Operateur, S.operateur_id == Operateur.id)
