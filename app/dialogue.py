@@ -35,6 +35,8 @@ from models.dialogue import DialogueBudgetaire, DialogueLigne, ReponseLigne, Sta
 DELAI_REPONSE = 8
 #: The default filing deadline: 31 October of the year before the budget's.
 ECHEANCE_MOIS, ECHEANCE_JOUR = 10, 31
+#: The compte administratif of year N is due by 30 April N+1 (configurable at the opening).
+ECHEANCE_CA_MOIS, ECHEANCE_CA_JOUR = 4, 30
 MAX_AMOUNT = Decimal("999999999999")
 #: The agent's area (the operators' role lacks it: the gate refuses them with 403).
 AGENT, OPERATEUR = "campagne", "budget"
@@ -79,6 +81,10 @@ class DialogueError(ValueError):
 
 def default_echeance(annee: int) -> dt.date:
     return dt.date(annee - 1, ECHEANCE_MOIS, ECHEANCE_JOUR)
+
+
+def default_echeance_ca(annee: int) -> dt.date:
+    return dt.date(annee + 1, ECHEANCE_CA_MOIS, ECHEANCE_CA_JOUR)
 
 
 def read_amount(code: str, raw: Any, errors: list[str], required: bool = False) -> Optional[Decimal]:
@@ -138,8 +144,6 @@ def open_dialogues(session: Session, scope: Scope, annee: int, departement_ids: 
     """The budget campaign of year ``annee`` on these départements (``app.campagnes``: the gate
     keeps them inside the territory), with one dialogue per structure. ``echeance_ca``: when
     the year's compte administratif is due (30 April of the next year by default)."""
-    from app.dialogue_compte import default_echeance_ca
-
     echeance = echeance or default_echeance(annee)
     echeance_ca = echeance_ca or default_echeance_ca(annee)
     if not 1 <= int(delai) <= 60:

@@ -23,15 +23,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.dialogue import (AGENT, BY_CODE, LIGNES, OPERATEUR, DialogueError, _gate, _line_gate, _text,
-                          read_amount)
+                          default_echeance_ca, read_amount)
 from app.gate import Gate, WriteRefused
 from app.scope import Scope
 from models import BudgetAnnee
 from models.base import utcnow
 from models.dialogue import DialogueBudgetaire, DialogueLigne, StatutDialogue
 
-#: The compte administratif of year N is due by 30 April N+1 (configurable at the opening).
-ECHEANCE_CA_MOIS, ECHEANCE_CA_JOUR = 4, 30
 #: The lines of a compte administratif: the charges and produits groupes of the budget.
 LIGNES_CA = tuple(ligne for ligne in LIGNES if ligne.groupe in ("charges", "produits"))
 
@@ -55,10 +53,6 @@ DEFICIT = {
                        "report_a_nouveau"),
 }
 AFFECTATIONS = {**EXCEDENT, **DEFICIT}
-
-
-def default_echeance_ca(annee: int) -> dt.date:
-    return dt.date(annee + 1, ECHEANCE_CA_MOIS, ECHEANCE_CA_JOUR)
 
 
 def echeance_ca(dialogue: DialogueBudgetaire) -> dt.date:
