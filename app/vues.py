@@ -51,10 +51,7 @@ def _list_views() -> dict[str, Any]:
 
 
 def _grids() -> dict[str, Any]:
-    from views.grid import GRIDS
-
-    names = {v.__name__ for v in GRIDS}
-    return {v.slug: v for v in current_app.appbuilder.baseviews if type(v).__name__ in names}
+    return {v.slug: v for v in current_app.appbuilder.baseviews if getattr(v, "grid_page", False)}
 
 
 def page_target(page: str) -> Optional[tuple[str, Any]]:
