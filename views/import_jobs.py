@@ -8,19 +8,39 @@ from __future__ import annotations
 
 from typing import Optional
 
-from flask import current_app, flash, g, jsonify, redirect, request, url_for
+from flask import abort, current_app, flash, g, jsonify, redirect, request, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access, permission_name
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf.csrf import generate_csrf
+from flask_wtf.csrf import generate_csrf, validate_csrf
+from wtforms.validators import ValidationError
 
+from app.extensions import db
 from app.jinja import fr_number
 from app.scope import current_scope
 from models.imports import ImportBatch
 
 STEP_LABELS = {"checking": _l("Vérification en cours"), "applying": _l("Application en cours"),
                "failed": _l("Échec de la vérification")}
+
+
+def _csrf_ok() -> bool:
+    try:
+        validate_csrf(request.form.get("csrf_token"))
+    except ValidationError:
+        flash(_("Le formulaire a expiré : rechargez la page puis recommencez."), "danger")
+        return False
+    return True
+
+
+def _own(batch_id: int) -> ImportBatch:
+    """A batch the user may see: their own, or any for a national user; else 404."""
+    batch = db.session.get(ImportBatch, batch_id)
+    scope = current_scope()
+    if batch is None or not (scope.national or batch.username == g.user.username):
+        abort(404)
+    return batch
 
 
 def owner():
@@ -125,7 +145,6 @@ class ImportJobView(BaseView):
     @permission_name("show")
     def status(self, batch_id: int):
         from imports.background import reap
-        from views.imports import _own
 
         response = jsonify(batch_state(reap(_own(batch_id)), request.args.get("retour")))
         response.headers["Cache-Control"] = "no-store"
@@ -136,7 +155,6 @@ class ImportJobView(BaseView):
     @permission_name("add")
     def rerun(self, batch_id: int):
         from imports import background
-        from views.imports import _csrf_ok, _own
 
         batch = background.reap(_own(batch_id))
         if _csrf_ok():

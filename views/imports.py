@@ -7,19 +7,20 @@ import json
 import re
 from typing import Optional
 
-from flask import abort, current_app, flash, g, redirect, request, send_file, url_for
+from flask import current_app, flash, g, redirect, request, send_file, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access, permission_name
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf.csrf import generate_csrf, validate_csrf
+from flask_wtf.csrf import generate_csrf
 from sqlalchemy import select
-from wtforms.validators import ValidationError
 
 from app.extensions import db
 from app.scope import current_scope
 from app.storage import check_room_for
 from models.imports import ImportBatch
+
+from .import_jobs import _csrf_ok, _own, owner, progress_page, start_apply
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PAGE = 50
@@ -36,15 +37,6 @@ def _shown(value):
     if isinstance(value, float):
         return f"{value:,.2f}".replace(",", "\u202f").replace(".", ",")
     return value
-
-
-def _csrf_ok() -> bool:
-    try:
-        validate_csrf(request.form.get("csrf_token"))
-    except ValidationError:
-        flash(_("Le formulaire a expiré : rechargez la page puis recommencez."), "danger")
-        return False
-    return True
 
 
 def _unchosen(batch: ImportBatch) -> int:
@@ -87,15 +79,6 @@ def detail_line(row) -> dict:
     elif row.kind == "conflict":
         line["mine"], line["theirs"] = json.loads(row.value)
     return line
-
-
-def _own(batch_id: int) -> ImportBatch:
-    """A batch the user may see: their own, or any for a national user; else 404."""
-    batch = db.session.get(ImportBatch, batch_id)
-    scope = current_scope()
-    if batch is None or not (scope.national or batch.username == g.user.username):
-        abort(404)
-    return batch
 
 
 class ImportView(BaseView):
@@ -141,8 +124,6 @@ class ImportView(BaseView):
         data = upload.read()
         check_room_for(len(data))  # full disk: a French 507 before a byte is written
         from imports import background
-        from views.import_jobs import owner
-
         if background.is_large(len(data)):  # previewed in the background, followed on its page
             batch = background.start_preview(current_app._get_current_object(), data, upload.filename,
                                              owner(), int(year) if year else None)
@@ -156,8 +137,6 @@ class ImportView(BaseView):
     @permission_name("show")
     def show(self, batch_id: int):
         from imports.batches import load_summary
-
-        from views.import_jobs import progress_page
 
         batch = _own(batch_id)
         running = progress_page(self, batch)
@@ -188,8 +167,6 @@ class ImportView(BaseView):
     @permission_name("add")
     def apply(self, batch_id: int):
         from imports.background import APPLYING, reap
-        from views.import_jobs import start_apply
-
         batch = reap(_own(batch_id))
         if not _csrf_ok():
             return redirect(url_for(".show", batch_id=batch_id))
