@@ -61,9 +61,21 @@ def create_app(test_config: Optional[dict[str, Any]] = None) -> Flask:
         from views import register_views
 
         register_views(appbuilder)
+        _register_jobs()
         jinja.init_app(app)
         widgets.init_app(app)
         return_to.init_app(app)
         vues.init_app(app)
         cli.init_app(app)
     return app
+
+
+def _register_jobs() -> None:
+    """Import every module that registers a background job with ``app.queue`` (``@task``) or a
+    scheduled one with ``app.jobs`` (``register_job``): a worker or a scheduler process knows
+    them all, whichever pages it serves. The application factory is the composition root,
+    the one place that may import every layer."""
+    import exports.jobs  # noqa: F401  # lazy: composition root — registers « export », « export_cleanup »
+    import imports.background  # noqa: F401  # lazy: composition root — « import_preview », « import_apply »
+
+    from . import dialogue_documents, jobs  # noqa: F401  # lazy: registers « notification », « scheduled »

@@ -17,8 +17,14 @@ from models.enums import Role
 
 from .audit import audit_context, record_event
 from .extensions import db
+from .queue import ensure_schema, worker_command
+from .scheduler import rebuild_command, rollover_command, scheduler_command
+from .storage import check_files_command
 
 bhasile = AppGroup("bhasile", help="Commandes d'administration de BHasile.")
+for _command in (worker_command, scheduler_command, rebuild_command, rollover_command,
+                 check_files_command):
+    bhasile.add_command(_command)
 
 #: The demo accounts of the quick start: login → (role, scope options, label).
 DEMO_USERS = {
@@ -42,8 +48,6 @@ def init_command() -> None:
         regions, deps = load_reference(db.session)
         db.session.commit()
     sync_roles(current_app.appbuilder)
-    from .queue import ensure_schema
-
     if ensure_schema(current_app._get_current_object()):
         click.echo("File de tâches PostgreSQL (procrastinate) installée.")
     click.echo(f"Schéma à jour ; {regions} régions, {deps} départements ; {len(Role)} rôles.")
@@ -220,8 +224,9 @@ def create_demo_users(password: Callable[[], str], known: dict[str, str] | None 
     return made
 
 
-#: Modules that add their own ``flask bhasile`` commands to the group above.
-EXTENSION_MODULES = ("imports.cli", "exports.cli", "app.jobs", "app.storage", "app.queue")
+#: Modules of the higher layers that add their own ``flask bhasile`` commands to the group
+#: above (found by name: app never imports them).
+EXTENSION_MODULES = ("imports.cli", "exports.cli")
 
 
 def init_app(app: Flask) -> None:

@@ -27,10 +27,12 @@ from sqlalchemy.orm import Session
 
 from app.dialogue import BY_CODE, DialogueError, apply_decision, places_of, prepare_decision, totals
 from app.documents import add_document
+from app.extensions import db
 from app.gate import WriteRefused
 from app.indicators import cout_journalier
+from app.queue import task
 from app.scope import Scope
-from app.storage import Storage
+from app.storage import Storage, get_storage
 from models import Document
 from models.dialogue import DialogueBudgetaire, ModeleDocument
 from models.enums import CategorieDocument
@@ -337,3 +339,9 @@ def generate(session: Session, storage: Storage, dialogue_id: int, user_id: Opti
             raise
     clear_generation_error(dialogue_id)
     return doc.id
+
+
+@task("notification")
+def _notification(dialogue_id: int, user_id: Optional[int]) -> Optional[int]:
+    """The notification of a budget dialogue's decision (DOCX → PDF by LibreOffice), stored once."""
+    return generate(db.session, get_storage(), int(dialogue_id), user_id)

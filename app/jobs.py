@@ -30,6 +30,7 @@ from .audit import audit_context
 from .extensions import db
 from .heures import paris_time
 from .job_lock import DatabaseLock, holder_name
+from .queue import task
 
 log = logging.getLogger(__name__)
 
@@ -62,15 +63,19 @@ def rollover_job(today: Optional[dt.date] = None) -> int:
     return len(due)
 
 
-def export_cleanup_job() -> int:
-    """Delete the background exports' expired files (``exports.jobs``); returns jobs changed."""
-    from exports.jobs import cleanup_exports
-
-    return cleanup_exports()
+#: name → function returning the rows it changed; « export_cleanup » is registered by
+#: exports.jobs (``register_job``), which deletes the background exports' expired files.
+JOBS: dict[str, Callable[[], int]] = {"rebuild": rebuild_job, "rollover": rollover_job}
 
 
-JOBS: dict[str, Callable[[], int]] = {"rebuild": rebuild_job, "rollover": rollover_job,
-                                      "export_cleanup": export_cleanup_job}
+def register_job(name: str) -> Callable[[Callable[[], int]], Callable[[], int]]:
+    """Register a scheduled job defined in a higher layer (it is imported by create_app)."""
+
+    def register(func: Callable[[], int]) -> Callable[[], int]:
+        JOBS[name] = func
+        return func
+
+    return register
 
 
 def _already_ran(name: str, slot: str) -> bool:
@@ -203,4 +208,6 @@ def in_app(app: Flask, func: Callable, *args) -> None:
             db.session.remove()
 
 
-from . import scheduler  # noqa: E402,F401  — registers `flask bhasile scheduler` and friends
+@task("scheduled")
+def _scheduled(name: str, trigger: str, slot: Optional[str] = None) -> None:
+    run_job(name, trigger, slot)

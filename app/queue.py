@@ -34,9 +34,8 @@ import threading
 from typing import Any, Callable, Optional
 
 import click
+from flask.cli import with_appcontext
 from flask import Flask, current_app
-
-from .cli import bhasile
 
 log = logging.getLogger(__name__)
 
@@ -210,11 +209,12 @@ def run_worker(app: Flask, name: Optional[str] = None, wait: bool = True) -> Non
     asyncio.run(main())
 
 
-@bhasile.command("worker")
+@click.command("worker")
 @click.option("--processes", "-p", default=lambda: int(os.environ.get("BHASILE_WORKERS", "2")),
               show_default="BHASILE_WORKERS ou 2", type=click.IntRange(1, 64),
               help="Nombre de processus de travail (chacun traite une tâche à la fois).")
 @click.option("--once", is_flag=True, help="S'arrêter quand la file est vide (tests, reprise).")
+@with_appcontext
 def worker_command(processes: int, once: bool) -> None:
     """Traite les tâches de fond (exports, imports, notifications, recalculs…) de la file PostgreSQL."""
     app = current_app._get_current_object()
@@ -244,64 +244,9 @@ def worker_command(processes: int, once: bool) -> None:
 
 
 # --- the jobs ----------------------------------------------------------------------------------
-
-@task("export")
-def _export(job_id: int) -> None:
-    from exports.jobs import run
-
-    run(int(job_id))
-
-
-def import_owner(user_id: Optional[int], captured: Optional[dict]):
-    """The owner of an import step, read from the account (never from the job's arguments):
-    its scope is ``scope_of`` the user now. When it differs from the one ``captured`` with the
-    request, the captured one is handed on, which the step refuses (« périmètre changé »)."""
-    from exports.jobs import scope_from, scope_params
-    from imports.background import Owner
-    from models import BhasileUser
-
-    from .extensions import db
-    from .scope import NOWHERE, scope_of
-
-    user = db.session.get(BhasileUser, user_id) if user_id is not None else None
-    if user is None:
-        return Owner(NOWHERE, None, -1 if user_id is None else user_id)  # refused by the step
-    scope = scope_of(user)
-    if captured is not None and scope_params(scope) != captured:
-        return Owner(scope_from(captured), user.username, user.id)
-    return Owner(scope, user.username, user.id)
-
-
-@task("import_preview")
-def _import_preview(batch_id: int, user_id: Optional[int], scope: Optional[dict] = None) -> None:
-    from imports.background import run_preview
-
-    run_preview(int(batch_id), import_owner(user_id, scope))
-
-
-@task("import_apply")
-def _import_apply(batch_id: int, user_id: Optional[int], scope: Optional[dict] = None) -> None:
-    from imports.background import run_apply
-
-    run_apply(int(batch_id), import_owner(user_id, scope))
-
-
-@task("notification")
-def _notification(dialogue_id: int, user_id: Optional[int]) -> Optional[int]:
-    """The notification of a budget dialogue's decision (DOCX → PDF by LibreOffice), stored once."""
-    from .dialogue_documents import generate
-    from .extensions import db
-    from .storage import get_storage
-
-    return generate(db.session, get_storage(), int(dialogue_id), user_id)
-
-
-@task("scheduled")
-def _scheduled(name: str, trigger: str, slot: Optional[str] = None) -> None:
-    from .jobs import run_job
-
-    run_job(name, trigger, slot)
-
+# Each job is registered (``@task``) by the module that does the work: exports.jobs (export),
+# imports.background (import_preview, import_apply), app.dialogue_documents (notification),
+# app.jobs (scheduled); create_app imports them all (views), so a worker knows every name.
 
 @task("noop")
 def _noop(n: int = 0) -> int:

@@ -15,6 +15,7 @@ import logging
 from typing import Optional
 
 import click
+from flask.cli import with_appcontext
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
@@ -22,7 +23,6 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from flask import Flask, current_app
 
-from .cli import bhasile
 from .extensions import db
 
 log = logging.getLogger(__name__)
@@ -104,7 +104,8 @@ def start_scheduler(app: Flask) -> BaseScheduler:
     return scheduler
 
 
-@bhasile.command("scheduler")
+@click.command("scheduler")
+@with_appcontext
 def scheduler_command() -> None:
     """Lance le planificateur seul (recalculs nocturnes, recalculs demandés, échéances)."""
     scheduler = build_scheduler(current_app._get_current_object(), blocking=True)
@@ -131,13 +132,15 @@ def _run_and_report(name: str) -> None:
     click.echo(f"Terminé en {run.duration_ms / 1000:.2f} s : {run.rows} lignes.")
 
 
-@bhasile.command("rebuild")
+@click.command("rebuild")
+@with_appcontext
 def rebuild_command() -> None:
     """Recalcule maintenant tous les indicateurs agrégés."""
     _run_and_report("rebuild")
 
 
-@bhasile.command("rollover")
+@click.command("rollover")
+@with_appcontext
 def rollover_command() -> None:
     """Passe à « Échue » les conventions signées dont la date de fin est dépassée."""
     _run_and_report("rollover")

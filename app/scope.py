@@ -49,6 +49,19 @@ NATIONAL = Scope(national=True, roles=frozenset({Role.ADMIN.value}))
 NOWHERE = Scope()
 
 
+def scope_params(scope: Scope) -> dict:
+    """A scope as JSON values (a background job carries it, to compare only)."""
+    return {"national": scope.national, "region_ids": sorted(scope.region_ids),
+            "departement_ids": sorted(scope.departement_ids), "operateur_id": scope.operateur_id,
+            "roles": sorted(scope.roles)}
+
+
+def scope_from(params: dict) -> Scope:
+    return Scope(national=params["national"], region_ids=frozenset(params["region_ids"]),
+                 departement_ids=frozenset(params["departement_ids"]),
+                 operateur_id=params["operateur_id"], roles=frozenset(params["roles"]))
+
+
 def scope_of(user: Any) -> Scope:
     """The scope of a user; an anonymous or unknown user sees nothing."""
     if user is None or not getattr(user, "is_authenticated", False):

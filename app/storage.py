@@ -23,10 +23,10 @@ import logging
 from typing import IO, Iterator, Optional, Protocol
 
 import click
+from flask.cli import with_appcontext
 from flask import current_app, has_request_context
 from sqlalchemy import select
 
-from app.cli import bhasile
 
 log = logging.getLogger(__name__)
 
@@ -345,9 +345,10 @@ def compare_files(storage: Storage, referenced: set[str]) -> tuple[list[tuple[st
     return orphans, missing
 
 
-@bhasile.command("check-files")
+@click.command("check-files")
 @click.option("--delete-orphans", is_flag=True,
               help="Supprimer les fichiers orphelins de plus d'une heure (dépôt en cours exclu).")
+@with_appcontext
 def check_files_command(delete_orphans: bool) -> None:
     """Compare les fichiers stockés et la table des documents (code retour 1 si écart)."""
     from app.extensions import db

@@ -28,7 +28,9 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.extensions import db
-from app.scope import Scope
+from app.jobs import register_job
+from app.queue import backend, enqueue, task
+from app.scope import Scope, scope_from, scope_params
 from app.sheets import BY_NAME, SHEETS
 from models.base import utcnow
 from models.export import DONE, EXPIRED, FAILED, PENDING, RUNNING, ExportJob
@@ -51,18 +53,6 @@ _DEFAULT_SLOTS = threading.BoundedSemaphore(2)
 def stored_name(job_id: int) -> str:
     """The name of a job's file in the file store (the same for every run of the job)."""
     return f"exports/{int(job_id)}.xlsx"
-
-
-def scope_params(scope: Scope) -> dict:
-    return {"national": scope.national, "region_ids": sorted(scope.region_ids),
-            "departement_ids": sorted(scope.departement_ids), "operateur_id": scope.operateur_id,
-            "roles": sorted(scope.roles)}
-
-
-def scope_from(params: dict) -> Scope:
-    return Scope(national=params["national"], region_ids=frozenset(params["region_ids"]),
-                 departement_ids=frozenset(params["departement_ids"]),
-                 operateur_id=params["operateur_id"], roles=frozenset(params["roles"]))
 
 
 def workbook_rows(session: Any, scope: Scope) -> int:
@@ -89,8 +79,6 @@ def create_job(owner_id: int, kind: str, title: str, params: dict, rows_total: i
 def start(app: Flask, job_id: int) -> Optional[threading.Thread]:
     """Hand the export to the job queue (PostgreSQL), or write it in a daemon thread of this
     process (SQLite)."""
-    from app.queue import backend, enqueue
-
     if backend(app) == "postgresql":
         with app.app_context():
             enqueue("export", job_id=job_id)
@@ -175,6 +163,11 @@ def run(job_id: int) -> None:
     return None
 
 
+@task("export")
+def _export(job_id: int) -> None:
+    run(int(job_id))
+
+
 def _parts_folder() -> Path:
     """This host's folder of exports being written (the instance's, not the shared /tmp: its
     leftovers are swept by job id, and ids are those of this instance's database)."""
@@ -227,6 +220,7 @@ def _write(kind: str, params: dict, target: str, progress: Progress,
                        scope=scope, progress=progress, columns=params.get("columns"))
 
 
+@register_job("export_cleanup")
 def cleanup_exports(now: Optional[dt.datetime] = None) -> int:
     """Delete expired export files and mark them expired; a job silent for STALE_MINUTES
     (its process died) fails; jobs ended HISTORY_DAYS ago are forgotten. Returns the number

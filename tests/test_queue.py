@@ -18,10 +18,9 @@ def _user(name: str):
 
 
 def test_the_owner_of_an_import_step_comes_from_the_account(fresh_app):
-    from app.queue import import_owner
     from app.scope import scope_of
     from exports.jobs import scope_params
-    from imports.background import _check_owner
+    from imports.background import _check_owner, import_owner
 
     with fresh_app.app_context():
         calvados = _user("calvados")
