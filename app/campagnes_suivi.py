@@ -1,5 +1,5 @@
-"""Following a campaign: completion counts, late structures, reminders, the Excel export and
-the pre-filled workbook of an opérateur's structures."""
+"""Following a campaign: completion counts, late structures, reminders and the Excel export
+(the pre-filled workbook of an opérateur's structures: ``exports.campagnes``)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -7,18 +7,15 @@ from dataclasses import dataclass, field
 from typing import IO, Any, Optional, Union
 
 import xlsxwriter
-from sqlalchemy import and_, extract, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.heures import paris_time
 from app.scope import Scope, condition_for
-from exports.queries import sheet_rows
-from exports.writer import WorkbookWriter
-from models import (ActiviteMensuelle, AdresseAnnee, BhasileUser, BudgetAnnee, Departement,
-                    Operateur, PlacesAnnee, Structure)
+from models import BhasileUser, BudgetAnnee, Departement, Operateur, PlacesAnnee, Structure
 from models.campagne import SECTION_LABELS, SECTIONS, Campagne, StatutSection, StatutTache, Tache
 
-from .campagnes import PENDING, sheets_of, task_structure_ids
+from .campagnes import PENDING
 
 
 @dataclass
@@ -169,35 +166,6 @@ def _table(ws, bold, header: list[str], data: list[list[Any]]) -> None:
                 ws.write_string(r, c, str(value))
     ws.freeze_panes(1, 0)
     ws.autofilter(0, 0, max(len(data), 1), len(header) - 1)
-
-
-# --- pre-filled workbook ------------------------------------------------------------------------
-def _campaign_where(sheet, structure_ids: list[int], years: list[int]):
-    """Rows of the campaign's structures, and of its years for the yearly sheets."""
-    condition = Structure.id.in_(structure_ids)
-    if sheet.model is PlacesAnnee:
-        return and_(condition, PlacesAnnee.annee.in_(years))
-    if sheet.model is BudgetAnnee:
-        return and_(condition, BudgetAnnee.annee.in_(years))
-    if sheet.model is ActiviteMensuelle:
-        return and_(condition, extract("year", ActiviteMensuelle.mois).in_(years))
-    if sheet.name == "Adresses":
-        return and_(condition, or_(AdresseAnnee.annee.in_(years), AdresseAnnee.annee.is_(None)))
-    return condition
-
-
-def export_prefilled(session: Session, target: Union[str, IO[bytes]], campagne: Campagne,
-                     scope: Scope, user: Optional[str]) -> dict[str, int]:
-    """The campaign's sheets holding exactly the user's structures of the campaign."""
-    ids = task_structure_ids(session, campagne, scope) or [-1]
-    writer = WorkbookWriter(target)
-    counts = {}
-    for sheet in sheets_of(campagne):
-        where = _campaign_where(sheet, ids, campagne.years)
-        counts[sheet.name] = writer.add_sheet(sheet, sheet_rows(session, sheet, scope, where))
-    writer.add_meta(user, {"campagne": campagne.nom, "années": campagne.annees}, "clé de chaque feuille")
-    writer.close()
-    return counts
 
 
 # --- what is still missing ----------------------------------------------------------------------

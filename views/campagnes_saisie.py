@@ -13,11 +13,12 @@ from flask_wtf.csrf import generate_csrf
 from sqlalchemy import select
 
 from app.campagnes import CampagneError, transmit
-from app.campagnes_suivi import export_prefilled, rows
+from app.campagnes_suivi import rows
 from app.errors import refused_page
 from app.extensions import db
 from app.gate import WriteRefused
 from app.scope import condition_for, current_scope
+from exports.campagnes import export_prefilled
 from imports import background
 from models.campagne import Campagne, StatutCampagne, Tache
 from models.imports import ImportBatch
