@@ -44,6 +44,26 @@ _MAX_XML_ROWS = 1_048_576
 _ROW_SLACK = 1_000                   #: title and blank rows a sheet may have beyond its data rows
 
 
+class _NoValue:
+    """A formula cell whose file holds no computed value."""
+
+    def __repr__(self) -> str:
+        return "NO_VALUE"
+
+
+NO_VALUE = _NoValue()
+
+
+@dataclass(frozen=True)
+class ExcelError:
+    """An Excel error value (``#DIV/0!``, ``#N/A``...) found in a cell."""
+
+    code: str
+
+    def __str__(self) -> str:
+        return self.code
+
+
 class Refused(Exception):
     """A limit was reached (the message is a French sentence); ``reader.FileProblem`` wraps it."""
 
@@ -230,8 +250,6 @@ class _SheetWalk:
                        "enregistrez le fichier de nouveau depuis Excel ou LibreOffice.")
 
     def feed(self, markup: bytes) -> None:
-        from .reader import NO_VALUE, ExcelError
-
         row, col, cell = self.row, self.col, self.cell
         last_row, last_col, marks = self.last_row, self.last_col, self.marks
         attr_r, attr_t, ref_match = _ATTR_R.search, _ATTR_T.search, _REF.fullmatch
@@ -512,8 +530,6 @@ class _OdsWalk:
                 cell["chars"].append(data)
 
     def _cell_end(self, cell: dict) -> None:
-        from .reader import NO_VALUE, ExcelError
-
         attrs = cell["attrs"]
         # calamine pushes the empty cells met before this one, and drops a row's trailing ones
         self.col += min(self.pending, _MAX_XML_COLUMNS - self.col)
@@ -697,8 +713,6 @@ def _sst_lengths(segments: list[bytes]) -> list[int]:
 
 
 def prepare_xls(data: bytes, limits: Limits) -> Prepared:
-    from .reader import ExcelError
-
     stream = _cfb_stream(data, ("Workbook", "Book"))
     prepared = Prepared(data)
     names: dict[int, str] = {}
@@ -793,8 +807,6 @@ def _records(blob: bytes, limits: Limits):
 
 
 def prepare_xlsb(data: bytes, archive: zipfile.ZipFile, limits: Limits) -> Prepared:
-    from .reader import ExcelError
-
     prepared = Prepared(data)
     try:
         rels = archive.read("xl/_rels/workbook.bin.rels")

@@ -18,7 +18,8 @@ import zipfile
 from dataclasses import dataclass, field, replace
 from typing import Optional
 
-from .prescan import Limits, Prepared, Refused, damaged
+from .prescan import (NO_VALUE, ExcelError, Limits, Prepared, Refused, damaged, prepare_ods,
+                      prepare_xls, prepare_xlsb, prepare_xlsx)
 
 MAX_ENTRIES = 2000
 _CFB = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -34,26 +35,6 @@ __all__ = ["ExcelError", "FileProblem", "Limits", "NO_VALUE", "RawSheet", "col_i
 
 class FileProblem(Exception):
     """The file as a whole cannot be imported; the message is one French sentence."""
-
-
-class _NoValue:
-    """A formula cell whose file holds no computed value."""
-
-    def __repr__(self) -> str:
-        return "NO_VALUE"
-
-
-NO_VALUE = _NoValue()
-
-
-@dataclass(frozen=True)
-class ExcelError:
-    """An Excel error value (``#DIV/0!``, ``#N/A``...) found in a cell."""
-
-    code: str
-
-    def __str__(self) -> str:
-        return self.code
 
 
 @dataclass
@@ -98,8 +79,6 @@ def read_file(data: bytes, filename: str, max_rows: int, max_unzipped_mb: int,
 
 
 def _read(data: bytes, filename: str, limits: Limits) -> list[RawSheet]:
-    from .prescan import prepare_ods, prepare_xls, prepare_xlsb, prepare_xlsx
-
     if not data:
         raise FileProblem("Le fichier est vide.")
     lower = filename.lower()
