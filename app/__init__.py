@@ -51,6 +51,7 @@ def create_app(test_config: Optional[dict[str, Any]] = None) -> Flask:
                 _check_database(app)
             except ConfigError as exc:
                 raise SystemExit(f"BHasile ne peut pas démarrer : {exc}") from None
+        # lazy: composition root — these need the configured app (session hooks, Jinja, CLI)
         from . import audit, cli, comptes, jinja, return_to, vues, widgets
 
         audit.init_audit(type(db.session()))
@@ -58,6 +59,7 @@ def create_app(test_config: Optional[dict[str, Any]] = None) -> Flask:
         appbuilder = AppBuilder()
         appbuilder.init_app(app, db.session)
 
+        # lazy: composition root — the views are the top layer, assembled once FAB is ready
         from views import register_views
 
         register_views(appbuilder)

@@ -26,6 +26,8 @@ from models.enums import StatutConvention, TypeConvention
 
 from .scope import Scope, structure_condition
 from .tableaux import add_months
+from .documents import missing_documents
+from . import completude
 
 #: The rubriques, in the page's order (the view gives them their titles and details).
 PERIODS = ("autorisations", "conventions", "cpom")
@@ -94,9 +96,6 @@ def latest_cpoms(conn, condition, limit: dt.date) -> dict[int, tuple[dt.date, st
 
 def build(conn: Connection, today: dt.date) -> int:
     """Refill ``agg_a_traiter`` (inside the rebuild's transaction, after ``agg_structure``)."""
-    from . import completude
-    from .documents import missing_documents
-
     conn.execute(delete(AggATraiter))
     limit = add_months(today, 3)
     s = Structure

@@ -14,9 +14,9 @@ from typing import Any, Optional
 from sqlalchemy import Float, and_, case, cast, delete, extract, func, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 
-from models import (ActiviteMensuelle, Adresse, AdresseAnnee, AggATraiter, AggCarte, AggOperateur, AggStructure,
-                    AggStructureAnnee, AggTerritoire, BudgetAnnee, Departement, PlacesAnnee,
-                    Structure)
+from models import (ActiviteMensuelle, Adresse, AdresseAnnee, AggATraiter, AggCarte, AggOperateur,
+                    AggStructure, AggStructureAnnee, AggTerritoire, BudgetAnnee, Departement, JobRun,
+                    PlacesAnnee, Structure)
 
 from .a_traiter import build as build_a_traiter
 from .carte_grid import build as build_carte
@@ -205,8 +205,6 @@ def rebuild(engine: Engine, today: Optional[dt.date] = None,
 
 def last_build(engine_or_conn) -> Optional[dt.datetime]:
     """End time of the last successful rebuild (None when the aggregates were never built)."""
-    from models import JobRun
-
     with engine_or_conn.connect() as conn:
         return conn.scalar(select(func.max(JobRun.ended_at))
                            .where(JobRun.job == "rebuild", JobRun.status == "SUCCES"))

@@ -10,6 +10,7 @@ import xlsxwriter
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.documents import missing_documents
 from app.heures import paris_time
 from app.scope import Scope, condition_for
 from models import BhasileUser, BudgetAnnee, Departement, Operateur, PlacesAnnee, Structure
@@ -173,7 +174,6 @@ def points_a_verifier(session: Session, tache: Tache) -> dict[str, list[str]]:
     """Per section, what the campaign asks and the structure still lacks (shown, not blocking)."""
     from flask_babel import gettext as _
 
-    from app.documents import missing_documents
 
     years = tache.campagne.years
     sid = tache.structure_id

@@ -19,6 +19,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.documents import evaluate_years
 from app.labels import LABELS
 from models import BudgetAnnee, PlacesAnnee, Structure
 from models.convention import current_conventions
@@ -225,8 +226,6 @@ def _yearly(session: Session, condition: Any, years: list[int], fiches: dict[int
 
 
 def _documents(session: Session, years: list[int], fiches: dict[int, Fiche]) -> None:
-    from app.documents import evaluate_years
-
     for year, items in zip(years, evaluate_years(session, list(fiches), years)):
         for item in items:
             fiche = fiches[item.structure_id]

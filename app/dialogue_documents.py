@@ -25,15 +25,16 @@ from jinja2 import TemplateError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.audit import audit_context
 from app.dialogue import BY_CODE, DialogueError, apply_decision, places_of, prepare_decision, totals
-from app.documents import add_document
+from app.documents import add_document, detect_type, DocumentError
 from app.extensions import db
 from app.gate import WriteRefused
 from app.indicators import cout_journalier
 from app.queue import task
-from app.scope import Scope
-from app.storage import Storage, get_storage
-from models import Document
+from app.scope import find_inside, Scope, scope_of
+from app.storage import file_store, get_storage, Storage
+from models import BhasileUser, Document
 from models.dialogue import DialogueBudgetaire, ModeleDocument
 from models.enums import CategorieDocument
 
@@ -181,8 +182,6 @@ def store_decision(session: Session, storage: Storage, scope: Scope, dialogue: D
 
 def check_template(data: bytes, nature: str = NOTIFICATION) -> None:
     """An uploaded template must be a DOCX docxtpl can fill with a sample of its kind."""
-    from app.documents import DocumentError, detect_type
-
     try:
         kind = detect_type(data)
     except DocumentError as exc:
@@ -240,8 +239,6 @@ def _error_name(dialogue_id: int) -> str:
 
 def generation_error(dialogue_id: int) -> Optional[str]:
     """The French reason the last generation of this dialogue's notification failed, if any."""
-    from app.storage import file_store
-
     store = file_store()
     name = _error_name(dialogue_id)
     try:
@@ -251,16 +248,12 @@ def generation_error(dialogue_id: int) -> Optional[str]:
 
 
 def clear_generation_error(dialogue_id: int) -> None:
-    from app.storage import file_store
-
     store, name = file_store(), _error_name(dialogue_id)
     if store.exists(name):
         store.delete(name)
 
 
 def _failed(dialogue_id: int, messages: list[str]) -> None:
-    from app.storage import file_store
-
     file_store().put(_error_name(dialogue_id), " ".join(str(m) for m in messages).encode("utf-8"))
 
 
@@ -284,10 +277,6 @@ def generate(session: Session, storage: Storage, dialogue_id: int, user_id: Opti
     accepts the document, else nothing is stored. Run again (a retry after a worker died, a
     second click), it stores no second document: the dialogue row is locked and re-read before
     the document is added, and a dialogue that already has its notification is left alone."""
-    from app.audit import audit_context
-    from app.scope import find_inside, scope_of
-    from models import BhasileUser
-
     user = session.get(BhasileUser, user_id) if user_id is not None else None
     if user is None:
         return None

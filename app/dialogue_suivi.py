@@ -14,7 +14,8 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.dialogue import BY_CODE, DOTATION, places_of, totals
+from app.dialogue import BY_CODE, DialogueError, DOTATION, places_of, totals
+from app.dialogue_compte import late_compte, reminder
 from app.indicators import cout_journalier
 from app.scope import Scope, condition_for, structure_condition
 from app.seuils import seuils
@@ -38,8 +39,6 @@ def ceiling(session: Session, type_: str, annee: int) -> tuple[float, bool]:
 
 def set_ceilings(session: Session, annee: str, values: dict[str, str]) -> None:
     """Record the ceilings typed for a year (blank: unchanged); every mistake raised at once."""
-    from app.dialogue import DialogueError
-
     errors: list[str] = []
     year = int(annee) if str(annee).isdigit() and 2000 <= int(annee) <= 2100 else None
     if year is None:
@@ -127,8 +126,6 @@ def analyse(session: Session, dialogue: DialogueBudgetaire) -> Analysis:
 def late(dialogue: DialogueBudgetaire, today: dt.date) -> Optional[str]:
     """Why a dialogue is late, or ``None``."""
     if dialogue.statut is StatutDialogue.DECIDE:
-        from app.dialogue_compte import late_compte
-
         return late_compte(dialogue, today)
     if dialogue.statut is StatutDialogue.A_DEPOSER and dialogue.echeance_depot \
             and dialogue.echeance_depot < today:
@@ -142,8 +139,6 @@ def late(dialogue: DialogueBudgetaire, today: dt.date) -> Optional[str]:
 
 def reminders(session: Session, scope: Scope, today: dt.date) -> list[tuple[int, str, str, str]]:
     """What each side must do next, for « À traiter »: (dialogue id, code DNA, name, detail)."""
-    from app.dialogue_compte import reminder
-
     mine = ((StatutDialogue.A_DEPOSER, StatutDialogue.PROPOSE) if scope.is_operateur
             else (StatutDialogue.DEPOSE, StatutDialogue.REPONDU, StatutDialogue.PROPOSE))
     mine = (*mine, StatutDialogue.DECIDE)  # the compte administratif (``app.dialogue_compte``)

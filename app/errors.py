@@ -15,6 +15,8 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException, InternalServerError
+from app.extensions import db
+from app.storage import StorageError
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +104,6 @@ def _unavailable(exc: Exception):
     """The database is down: a French 503 (plain page or JSON), never Werkzeug's page."""
     if not database_unavailable(exc):
         raise exc  # a fault of the query: the 500 below
-    from app.extensions import db
 
     log.error("database unavailable on %s %s: %s", request.method, request.path,
               type(getattr(exc, "orig", None) or exc).__name__)
@@ -141,7 +142,6 @@ def _no_space(exc: OSError):
     """A full disk (upload, import, export): a French 507 and the transaction rolled back."""
     if exc.errno not in _NO_SPACE:
         raise exc
-    from app.extensions import db
 
     log.error("no space left on device on %s %s", request.method, request.path)
     db.session.rollback()
@@ -161,8 +161,6 @@ def _unexpected(exc: InternalServerError):
 
 def _storage_down(exc: Exception):
     """The file store (a local folder, an S3 bucket) failed: its French message, a 503."""
-    from app.extensions import db
-
     log.error("file storage failed on %s %s: %s", request.method, request.path, exc)
     db.session.rollback()
     response = make_response(render_error(503, str(exc)))
@@ -172,8 +170,6 @@ def _storage_down(exc: Exception):
 
 def _out_of_range(exc: Exception):
     """A number or text too big for its column reached the database: the input's fault."""
-    from app.extensions import db
-
     db.session.rollback()
     log.warning("value out of range on %s %s: %s", request.method, request.path,
                 type(exc).__name__)
@@ -189,7 +185,6 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(OverflowError, _out_of_range)
     app.register_error_handler(DBAPIError, _unavailable)  # DataError: _out_of_range above
     app.register_error_handler(PoolTimeout, _unavailable)
-    from app.storage import StorageError
 
     app.register_error_handler(StorageError, _storage_down)
     app.register_error_handler(OSError, _no_space)  # other OSErrors: re-raised, so 500

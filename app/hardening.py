@@ -18,6 +18,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, logout_user, user_logged_in
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.wrappers import Response
+from . import api_guard, errors, health, logging_setup, login_guard, oidc, perm_cache, sessions
 
 _MUTATIONS = {"POST", "PUT", "PATCH", "DELETE"}
 csrf = CSRFProtect()
@@ -118,8 +119,6 @@ def session_lifetime() -> Optional[Response]:
 
 
 def _signed_out(message: str) -> Response:
-    from . import sessions
-
     sessions.end()
     logout_user()
     session.clear()
@@ -150,8 +149,6 @@ def _settings(app: Flask) -> None:
 
 def init_app(app: Flask) -> None:
     """Install every hardening measure on ``app`` (before AppBuilder is initialised)."""
-    from . import api_guard, errors, health, logging_setup, login_guard, oidc, perm_cache, sessions
-
     _settings(app)
     if os.environ.get("BHASILE_PROXY_FIX"):  # behind a reverse proxy: trust one X-Forwarded-*
         from werkzeug.middleware.proxy_fix import ProxyFix

@@ -36,6 +36,7 @@ from typing import Any, Callable, Optional
 import click
 from flask.cli import with_appcontext
 from flask import Flask, current_app
+from .extensions import db
 
 log = logging.getLogger(__name__)
 
@@ -96,8 +97,6 @@ def _register(queue_app, app: Flask, name: str) -> None:
 
 def run_task(app: Flask, name: str, kwargs: dict) -> Any:
     """Run job ``name`` in an app context of its own (a worker, a thread)."""
-    from .extensions import db
-
     with app.app_context():
         log.info("Tâche %s commencée (processus %s) : %s", name, os.getpid(), kwargs)
         try:
@@ -135,7 +134,6 @@ def ensure_schema(app: Flask) -> bool:
         return False
     from sqlalchemy import text
 
-    from .extensions import db
 
     with db.engine.connect() as conn:
         if conn.scalar(text("SELECT to_regclass('procrastinate_jobs')")) is not None:
@@ -171,7 +169,6 @@ def _drop_queries_of_dead_clients(app: Flask) -> None:
     with its former self."""
     from sqlalchemy import event
 
-    from .extensions import db
 
     with app.app_context():
         engine = db.engine

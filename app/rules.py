@@ -21,7 +21,11 @@ from typing import Any, Callable, Optional
 
 from flask_babel import gettext as _
 
+from app.extensions import db
+from models import __all__ as names, Departement
+import models
 from models.enums import StatutConvention, TRANSITIONS_CONVENTION
+from models.vue import MAX_ETAT, MAX_NOM
 
 
 @dataclass(frozen=True)
@@ -70,9 +74,6 @@ NOTES = ("note_personnes", "note_professionnels", "note_structure", "note_global
 
 def _table(model: Any) -> str:
     if isinstance(model, str):
-        from models import __all__ as names
-        import models
-
         if model in names:
             return getattr(models, model).__tablename__
         return model.lower()
@@ -163,9 +164,6 @@ def departement_code(value: Any) -> Optional[str]:
     if hasattr(value, "code"):
         return value.code
     if isinstance(value, int):
-        from app.extensions import db
-        from models import Departement
-
         dep = db.session.get(Departement, value)
         return dep.code if dep else None
     return str(value).strip().upper()
@@ -288,7 +286,6 @@ def _vue(v: dict) -> list[RuleError]:
     is checked against its page by ``app.vues``)."""
     import json
 
-    from models.vue import MAX_ETAT, MAX_NOM
 
     errors = []
     nom = (v.get("nom") or "").strip() if isinstance(v.get("nom"), str) else ""

@@ -22,8 +22,12 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from flask import Flask, current_app
+from models import JobRun
 
 from .extensions import db
+from .jobs import in_app, POLL_SECONDS, request_due, run_job
+from .aggregates import last_build
+from .queue import enqueue
 
 log = logging.getLogger(__name__)
 TIMEZONE = "Europe/Paris"
@@ -49,35 +53,24 @@ def slot_of(trigger: CronTrigger, now: Optional[dt.datetime] = None) -> str:
 def _enqueue(name: str, trigger: str, slot: Optional[str] = None) -> None:
     """One job « run ``name`` » in the queue; a second one while the first waits is dropped
     (the run itself takes the database lock and skips a slot already run)."""
-    from .queue import enqueue
-
     enqueue("scheduled", queueing_lock=f"scheduled:{name}:{trigger}", name=name, trigger=trigger,
             slot=slot)
 
 
 def _cron(app: Flask, name: str, trigger: CronTrigger) -> None:
-    from .jobs import in_app
-
     in_app(app, lambda: _enqueue(name, "planifie", slot_of(trigger)))
 
 
 def _poll(app: Flask) -> None:
-    from .jobs import in_app, request_due
-
     in_app(app, lambda: request_due() and _enqueue("rebuild", "auto"))
 
 
 def _first_build(app: Flask) -> None:
-    from .aggregates import last_build
-    from .jobs import in_app
-
     in_app(app, lambda: last_build(db.engine) is None and _enqueue("rebuild", "demarrage"))
 
 
 def build_scheduler(app: Flask, blocking: bool = False) -> BaseScheduler:
     """A scheduler with the nightly rebuild, the roll-over and the request poll."""
-    from .jobs import POLL_SECONDS
-
     scheduler = (BlockingScheduler if blocking else BackgroundScheduler)(timezone=TIMEZONE)
     defaults = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600}
     for name, key, default in (("rebuild", "BHASILE_REBUILD_CRON", "30 2 * * *"),
@@ -119,9 +112,6 @@ def scheduler_command() -> None:
 
 
 def _run_and_report(name: str) -> None:
-    from models import JobRun
-
-    from .jobs import run_job
 
     run_id = run_job(name, "cli")
     if run_id is None:

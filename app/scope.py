@@ -17,7 +17,9 @@ from models import (ActiviteMensuelle, Adresse, AdresseAnnee, BudgetAnnee, Chang
                     Controle, Convention, ConventionStructure, Departement, DialogueBudgetaire,
                     DialogueLigne, Document, Eig,
                     Evaluation, Operateur, PlacesAnnee, Region, Structure)
+from models.campagne import Campagne, campagne_departement, Tache, TacheCommentaire
 from models.enums import Role
+from models.vue import VueEnregistree as V
 
 NATIONAL_ROLES = {Role.ADMIN.value, Role.CENTRAL.value}
 EDITOR_ROLES = {Role.ADMIN.value, Role.CENTRAL.value, Role.REGIONAL.value, Role.DEPARTEMENTAL.value}
@@ -189,8 +191,6 @@ def _vue_condition(scope: Scope) -> ColumnElement[bool]:
     equals (a national view with national users, a région's with its région's and national
     users, a département's with its agents, its région's and national users, an opérateur's
     with that opérateur's accounts and national users); the defaults of their roles."""
-    from models.vue import VueEnregistree as V
-
     if scope.user_id is None:
         return false()
     shared: list = []
@@ -224,7 +224,6 @@ def writable_condition(model: type, scope: Scope) -> ColumnElement[bool]:
         return _own_condition(model, scope)
     if scope.national or getattr(model, "__tablename__", None) != "campagne":
         return condition_for(model, scope)
-    from models.campagne import campagne_departement
 
     if scope.is_operateur:
         return false()
@@ -272,8 +271,6 @@ def _territory_condition(model: type, scope: Scope) -> ColumnElement[bool]:
 def _campagne_condition(model: type, scope: Scope) -> ColumnElement[bool]:
     """Campaign rows: the tasks of the structures in scope; a campaign when one of its tasks
     is in scope or (agents) one of its départements is in the territory."""
-    from models.campagne import Campagne, Tache, TacheCommentaire, campagne_departement
-
     tasks = Tache.structure_id.in_(structure_ids(scope))
     if model is Tache:
         return tasks

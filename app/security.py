@@ -25,6 +25,7 @@ from wtforms import PasswordField
 from wtforms.validators import DataRequired, EqualTo
 
 from app import sessions
+from app.audit import record_event
 from app.comptes import territory_errors
 from app.heures import paris_time
 from app.passwords import PasswordPolicy, account_of_request, login_in_form, login_of_pk, own_login
@@ -270,8 +271,6 @@ class BhasileSecurityManager(SecurityManager):
         self._record_login(user, "logout")
 
     def _record_login(self, user, action: str) -> None:
-        from app.audit import record_event
-
         try:
             record_event(self.session, action, "ab_user", user.username, user.username, user.id)
             self.session.commit()

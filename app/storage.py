@@ -26,6 +26,8 @@ import click
 from flask.cli import with_appcontext
 from flask import current_app, has_request_context
 from sqlalchemy import select
+from app.extensions import db
+from models import Document
 
 
 log = logging.getLogger(__name__)
@@ -351,9 +353,6 @@ def compare_files(storage: Storage, referenced: set[str]) -> tuple[list[tuple[st
 @with_appcontext
 def check_files_command(delete_orphans: bool) -> None:
     """Compare les fichiers stockés et la table des documents (code retour 1 si écart)."""
-    from app.extensions import db
-    from models import Document
-
     storage = get_storage()
     rows = db.session.execute(select(Document.stockage, Document.id, Document.nom_original)).all()
     orphans, missing = compare_files(storage, {r.stockage for r in rows})

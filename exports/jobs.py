@@ -30,12 +30,15 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.extensions import db
 from app.jobs import register_job
 from app.queue import backend, enqueue, task
-from app.scope import Scope, scope_from, scope_params
+from app.scope import Scope, scope_from, scope_of, scope_params
 from app.sheets import BY_NAME, SHEETS
+from app.storage import file_store, StorageError
+from models import BhasileUser
 from models.base import utcnow
 from models.export import DONE, EXPIRED, FAILED, PENDING, RUNNING, ExportJob
 
 from .queries import sheet_count
+from .generic import export_list
 
 log = logging.getLogger(__name__)
 #: How often (seconds) a running export records its progress.
@@ -125,10 +128,6 @@ class Progress:
 
 def run(job_id: int) -> None:
     """Write the export of job ``job_id`` (in an app context); the job row tells how it ended."""
-    from app.scope import scope_of
-    from app.storage import file_store
-    from models import BhasileUser
-
     job = db.session.get(ExportJob, job_id)
     # RUNNING: run again after its worker died (the queue hands a job to one worker at a time)
     if job is None or job.status not in (PENDING, RUNNING):
@@ -201,7 +200,7 @@ def _remove_parts(job_id: Optional[int] = None) -> int:
 
 def _write(kind: str, params: dict, target: str, progress: Progress,
            scope: Optional[Scope] = None) -> int:
-    from .generic import export_list
+    # lazy: read at call time — tests replace exports.workbook.export_workbook
     from .workbook import export_view, export_workbook
 
     scope = scope if scope is not None else scope_from(params["scope"])
@@ -253,8 +252,6 @@ def cleanup_exports(now: Optional[dt.datetime] = None) -> int:
 
 def remove_file(name: str) -> None:
     """Delete an export's file: a name of the file store (a path of an older version)."""
-    from app.storage import StorageError, file_store
-
     if os.path.isabs(name):
         Path(name).unlink(missing_ok=True)
         return
@@ -266,8 +263,6 @@ def remove_file(name: str) -> None:
 
 def _remove_orphans(now: dt.datetime) -> None:
     """Files no job points to any more (a crash between copy and record), after a day."""
-    from app.storage import StorageError, file_store
-
     known = set(db.session.scalars(select(ExportJob.file_path).where(ExportJob.file_path.is_not(None))))
     limit = (now - dt.timedelta(days=1)).replace(tzinfo=dt.timezone.utc).timestamp()
     try:
@@ -292,9 +287,6 @@ def owned_job(job_id: int, owner_id: int) -> Optional[ExportJob]:
 def scope_unchanged(job: ExportJob) -> bool:
     """Whether the owner's territory is still the one captured with the request: a job
     neither writes nor hands out rows its owner may no longer see."""
-    from app.scope import scope_of
-    from models import BhasileUser
-
     owner = db.session.get(BhasileUser, job.owner_id)
     captured = json.loads(job.params).get("scope")
     return owner is not None and owner.active and scope_params(scope_of(owner)) == captured

@@ -7,7 +7,7 @@ from sqlalchemy import func, or_, select
 
 from app.scope import Scope, condition_for
 from app.sheets import Sheet
-from models import Departement, Region, Structure
+from models import Adresse, Convention, ConventionStructure, Departement, Operateur, Region, Structure
 
 CHUNK = 5000
 
@@ -17,8 +17,6 @@ def scope_condition(sheet: Sheet, scope: Scope):
 
 
 def _adresse():
-    from models import Adresse
-
     return Adresse
 
 
@@ -33,7 +31,6 @@ def territory_condition(sheet: Sheet, departements: Sequence[str], regions: Sequ
         return Structure.id.in_(structures)
     if sheet.name in ("Opérateurs", "Conventions"):
         from app.scope import Scope as _S  # noqa: F401
-        from models import Convention, ConventionStructure, Operateur
 
         if sheet.name == "Opérateurs":
             return Operateur.id.in_(select(Structure.operateur_id).where(Structure.id.in_(structures)))

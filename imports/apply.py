@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from app.audit import HistoryBatch
 from app.campagnes import TABLE_SECTIONS, reopen_tasks
+from app.jobs import WATCHED_TABLES
 from app.sheets import APPLY_ORDER, Lookups, Sheet
 from app.sheets.normalize import norm
 from models import Adresse, AdresseAnnee, Convention, ConventionStructure
@@ -301,8 +302,6 @@ class Applier:
     def _notify(self) -> None:
         """What the session hooks do after an ORM write: ask for the aggregates' rebuild,
         put an opérateur's campaign tasks back « en cours »."""
-        from app.jobs import WATCHED_TABLES
-
         if self.tables & WATCHED_TABLES:
             self.session.info["bhasile_rebuild"] = True
         reopen_tasks(self.session, self.touched)

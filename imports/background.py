@@ -228,8 +228,6 @@ def _check_owner(owner: Owner) -> None:
     """The step runs only while its user still has the territory captured with the request."""
     if owner.user_id is None:
         return
-    from app.scope import scope_of
-    from models import BhasileUser
 
     user = db.session.get(BhasileUser, owner.user_id)
     if user is None or not user.active or scope_of(user) != owner.scope:

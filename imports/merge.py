@@ -34,11 +34,13 @@ from sqlalchemy import select
 from app.heures import to_paris
 from app.rules import validate as domain_rules
 from app.sheets import Sheet
+from models.historique import Changement
 
 from .checks import Existing, match_key
 from .headers import detect
 from .reader import RawSheet
 from .result import CellIssue, ImportResult, Record, json_value
+from .filedate import modified_at
 
 MINE, THEIRS = "fichier", "bhasile"
 SIDES = (MINE, THEIRS)
@@ -176,8 +178,6 @@ def changed_since_export(command: Any) -> Optional[tuple[set, set]]:
     (file = base on every field), so a change it misses (an edited ``export_utc``, a
     transaction committed after the export read its rows) can only cost the note saying that
     a newer value is kept, never a write."""
-    from models.historique import Changement
-
     raw = (getattr(command, "meta", {}) or {}).get(EXPORT_UTC_KEY)
     try:
         since = dt.datetime.fromisoformat(str(raw)) if raw else None
@@ -218,7 +218,6 @@ def after(command: Any, records: list[Record]) -> None:
     file was last saved flagged « à vérifier »."""
     if command.has_base or command.result.problem:
         return
-    from .filedate import modified_at
 
     since = modified_at(command.data)
     if since is not None:
@@ -310,8 +309,6 @@ def flag_newer(session: Any, records: list[Record], since: dt.datetime, result: 
     """Rows the file would change although BHasile changed them after ``since`` (the file's
     own modification date, naive UTC): a warning on the row, since the file may put an older
     value back. A row the file leaves as stored risks nothing: not flagged. One query."""
-    from models.historique import Changement
-
     targets: dict[tuple[str, int], list[Record]] = {}
     for rec in records:
         if rec.ids is None or rec.errors or rec.status != "updated":

@@ -27,7 +27,7 @@ from app.sheets.normalize import norm
 from .headers import Mapping, SheetPlan, detect
 from .reader import NO_VALUE, ExcelError, FileProblem, Limits, RawSheet, read_file, whole
 from .apply import Applier, StaleRows
-from .result import ImportResult, Record, labels_once
+from .result import CellIssue, ImportResult, labels_once, Record
 from .checks import Checker
 from . import merge
 
@@ -552,8 +552,6 @@ def _clean(kind, date1904: bool):
 
 
 def _year_issue(plan: SheetPlan, m: Mapping, row: int):
-    from .result import CellIssue
-
     return CellIssue(m.sheet.name, row, m.column.label, m.header,
                      f"colonne « {m.header} » refusée : l'année n'est ni dans l'en-tête ni dans "
                      "une colonne Année ; indiquez l'année de l'import", plan.raw.name, m.index + 1)

@@ -17,6 +17,8 @@ from sqlalchemy import select
 
 from app import a_traiter, completude
 from app.a_traiter import RUBRIQUES
+from app.dialogue_suivi import reminders
+from app.documents import missing_documents
 from app.extensions import db
 from app.scope import current_scope
 from models import AggStructure, Structure
@@ -82,8 +84,6 @@ def _details(key: str, rows: list[tuple], today: dt.date) -> list[str]:
                                      documents=False)
         return [fiches[r[0]].summary(documents=False) if r[0] in fiches else "" for r in rows]
     if key == "documents":
-        from app.documents import missing_documents
-
         by_structure: dict[int, list] = {}
         for item in missing_documents(db.session, ids, today.year):
             by_structure.setdefault(item.structure_id, []).append(item)
@@ -127,8 +127,6 @@ def sections(today: dt.date, size: int = MAX_LINES) -> list[Section]:
 
 def _dialogue_section(scope, today: dt.date) -> Section:
     """The budget dialogue's next steps and deadlines, for the opérateur and for the agents."""
-    from app.dialogue_suivi import reminders
-
     return Section("dialogue", _("Dialogue budgétaire : échéances et relances"),
                    reminders(db.session, scope, today), endpoint="DialogueView.show")
 

@@ -17,7 +17,16 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.scope import current_scope
+from app.sheets import SHEETS
 from app.storage import check_room_for
+from exports.template import template_for
+from imports import background
+from imports.annotate import annotate
+from imports.background import APPLYING, reap
+from imports.batches import create_batch, load_summary, original, save_choices
+from imports.changes import conflicts, KINDS, page as detail, record, unchosen
+from imports.pipeline import ImportCommand
+from imports.result import labels_once
 from models.imports import ImportBatch
 
 from .import_jobs import _csrf_ok, _own, owner, progress_page, start_apply
@@ -41,8 +50,6 @@ def _shown(value):
 
 def _unchosen(batch: ImportBatch) -> int:
     """Conflicts of the batch's preview still without a side chosen."""
-    from imports.changes import unchosen
-
     return unchosen(db.session, batch.id)
 
 
@@ -69,9 +76,6 @@ def detail_line(row) -> dict:
             "column": row.column, "message": row.message, "value": row.value,
             "key": json.loads(row.key) if row.key else [], "choice": row.choice, "fields": {}}
     if row.kind in ("created", "modified"):
-        from imports.changes import record
-        from imports.result import labels_once
-
         with labels_once():
             change = record(row).change_dict()
         line["key"] = change["key"]
@@ -96,11 +100,9 @@ class ImportView(BaseView):
         query = select(ImportBatch).order_by(ImportBatch.id.desc()).limit(200)
         if not current_scope().national:
             query = query.where(ImportBatch.username == g.user.username)
-        from imports.batches import load_summary
 
         # ``counts`` holds only counts: the detail of a batch stays in ``import_change``
         batches = [(b, load_summary(b).get("sheets", {})) for b in db.session.scalars(query)]
-        from app.sheets import SHEETS
 
         return self.render_template("bhasile/imports/index.html", batches=batches, sheets=SHEETS,
                                     csrf=generate_csrf())
@@ -109,8 +111,6 @@ class ImportView(BaseView):
     @has_access
     @permission_name("add")
     def upload(self):
-        from imports.batches import create_batch
-
         if not _csrf_ok():
             return redirect(url_for(".index"))
         upload = request.files.get("fichier")
@@ -123,7 +123,6 @@ class ImportView(BaseView):
             return redirect(url_for(".index"))
         data = upload.read()
         check_room_for(len(data))  # full disk: a French 507 before a byte is written
-        from imports import background
         if background.is_large(len(data)):  # previewed in the background, followed on its page
             batch = background.start_preview(current_app._get_current_object(), data, upload.filename,
                                              owner(), int(year) if year else None)
@@ -136,13 +135,10 @@ class ImportView(BaseView):
     @has_access
     @permission_name("show")
     def show(self, batch_id: int):
-        from imports.batches import load_summary
-
         batch = _own(batch_id)
         running = progress_page(self, batch)
         if running is not None:
             return running
-        from imports.changes import KINDS, page as detail
 
         summary = load_summary(batch)
         kinds = summary.get("kinds", {})
@@ -166,7 +162,6 @@ class ImportView(BaseView):
     @has_access
     @permission_name("add")
     def apply(self, batch_id: int):
-        from imports.background import APPLYING, reap
         batch = reap(_own(batch_id))
         if not _csrf_ok():
             return redirect(url_for(".show", batch_id=batch_id))
@@ -185,9 +180,6 @@ class ImportView(BaseView):
     def choose(self, batch_id: int):
         """The side kept for each conflict (a cell changed in the file and in BHasile since the
         export): one choice per cell, or one side for all."""
-        from imports.batches import save_choices
-        from imports.changes import conflicts
-
         batch = _own(batch_id)
         if not _csrf_ok():
             return redirect(url_for(".show", batch_id=batch_id))
@@ -208,10 +200,6 @@ class ImportView(BaseView):
     @has_access
     @permission_name("show")
     def annotated(self, batch_id: int):
-        from imports.annotate import annotate
-        from imports.batches import original
-        from imports.pipeline import ImportCommand
-
         batch = _own(batch_id)
         result = ImportCommand(original(batch), batch.filename, current_scope(), batch.year).validate()
         db.session.rollback()
@@ -227,8 +215,6 @@ class ImportView(BaseView):
     @has_access
     @permission_name("show")
     def original(self, batch_id: int):
-        from imports.batches import original
-
         batch = _own(batch_id)
         return send_file(io.BytesIO(original(batch)), as_attachment=True,
                          download_name=batch.filename, mimetype="application/octet-stream")
@@ -237,8 +223,6 @@ class ImportView(BaseView):
     @has_access
     @permission_name("download")
     def template(self):
-        from exports.template import template_for
-
         out = io.BytesIO()
         names: Optional[list[str]] = request.args.getlist("feuille") or None
         template_for(db.session, out, current_scope(), names)
