@@ -54,6 +54,26 @@ def _secret_key(path: Path, production: bool) -> str:
     return key_file.read_text().strip()
 
 
+#: Settings whose default the module that reads them gives (it may depend on the app being
+#: tested): here only when the environment sets them.
+_WHEN_SET = {
+    # sessions (app/hardening.py): idle and absolute limits
+    "BHASILE_SESSION_IDLE_MINUTES": float, "BHASILE_SESSION_MAX_HOURS": float,
+    # login throttling (app/login_guard.py)
+    "BHASILE_LOGIN_MAX_FAILURES": int, "BHASILE_LOGIN_IP_MAX_FAILURES": int,
+    "BHASILE_LOGIN_LOCKOUT_MINUTES": int,
+    # logs (app/logging_setup.py): json (default), text, or empty for Flask's own
+    "BHASILE_LOG_FORMAT": str, "BHASILE_LOG_LEVEL": str,
+    # ProConnect (app/oidc.py): on when an issuer is set
+    "BHASILE_OIDC_ISSUER": str, "BHASILE_OIDC_CLIENT_ID": str, "BHASILE_OIDC_CLIENT_SECRET": str,
+    "BHASILE_OIDC_SCOPES": str,
+}
+
+
+def _when_set() -> dict:
+    return {key: kind(os.environ[key]) for key, kind in _WHEN_SET.items() if key in os.environ}
+
+
 def load_settings(overrides: dict | None = None) -> dict:
     """Return the Flask configuration mapping for this process."""
     overrides = dict(overrides or {})
@@ -136,6 +156,15 @@ def load_settings(overrides: dict | None = None) -> dict:
         "BHASILE_SEUILS": os.environ.get("BHASILE_SEUILS", ""),  # JSON, see app/seuils.py
         "BHASILE_TILE_URL": os.environ.get("BHASILE_TILE_URL", ""),  # empty: map without tiles
         "BHASILE_TILE_ATTRIBUTION": os.environ.get("BHASILE_TILE_ATTRIBUTION", ""),
+        # Behind a reverse proxy: trust one X-Forwarded-* (app/hardening.py)
+        "BHASILE_PROXY_FIX": bool(os.environ.get("BHASILE_PROXY_FIX")),
+        # Documents kept outside the file store (app/storage.py); one document's limit in Mo
+        # (app/documents.py, 20 when empty)
+        "BHASILE_DOCUMENTS_DIR": os.environ.get("BHASILE_DOCUMENTS_DIR"),
+        "BHASILE_DOCUMENT_MAX_MB": os.environ.get("BHASILE_DOCUMENT_MAX_MB"),
+        # `flask bhasile worker` processes (app/queue.py)
+        "BHASILE_WORKERS": int(os.environ.get("BHASILE_WORKERS", "2")),
     }
+    settings.update(_when_set())
     settings.update(overrides)
     return settings

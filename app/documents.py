@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import logging
-import os
 import re
 import struct
 import unicodedata
@@ -209,8 +208,7 @@ def content_disposition(name: str) -> str:
 
 def max_bytes() -> int:
     """The size limit of one document (``BHASILE_DOCUMENT_MAX_MB``, default 20 Mo)."""
-    value = current_app.config.get("BHASILE_DOCUMENT_MAX_MB") if has_app_context() else None
-    value = value or os.environ.get("BHASILE_DOCUMENT_MAX_MB") or 20
+    value = (current_app.config.get("BHASILE_DOCUMENT_MAX_MB") if has_app_context() else None) or 20
     return int(float(value) * 1024 * 1024)
 
 

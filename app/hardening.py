@@ -7,7 +7,6 @@ ProConnect (``app/oidc.py``), the French error pages
 """
 from __future__ import annotations
 
-import os
 import secrets
 import time
 from typing import Optional
@@ -135,9 +134,8 @@ def _on_login(sender, user, **extra) -> None:
 
 
 def _settings(app: Flask) -> None:
-    env = os.environ.get
-    app.config.setdefault("BHASILE_SESSION_IDLE_MINUTES", float(env("BHASILE_SESSION_IDLE_MINUTES", 30)))
-    app.config.setdefault("BHASILE_SESSION_MAX_HOURS", float(env("BHASILE_SESSION_MAX_HOURS", 12)))
+    app.config.setdefault("BHASILE_SESSION_IDLE_MINUTES", 30.0)
+    app.config.setdefault("BHASILE_SESSION_MAX_HOURS", 12.0)
     app.config.setdefault("PERMANENT_SESSION_LIFETIME", int(app.config["BHASILE_SESSION_MAX_HOURS"] * 3600))
     # The API token endpoints: a script's JSON body (login) or its refresh token in the
     # Authorization header (refresh), no cookie to ride on, and the token goes only to the
@@ -150,7 +148,7 @@ def _settings(app: Flask) -> None:
 def init_app(app: Flask) -> None:
     """Install every hardening measure on ``app`` (before AppBuilder is initialised)."""
     _settings(app)
-    if os.environ.get("BHASILE_PROXY_FIX"):  # behind a reverse proxy: trust one X-Forwarded-*
+    if app.config.get("BHASILE_PROXY_FIX"):  # behind a reverse proxy: trust one X-Forwarded-*
         from werkzeug.middleware.proxy_fix import ProxyFix
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import os
 import re
 import sys
 import time
@@ -127,8 +126,8 @@ def _finish(response: Response) -> Response:
 
 
 def init_app(app: Flask) -> None:
-    log_format = os.environ.get("BHASILE_LOG_FORMAT", "json" if not app.testing else "")
-    level = os.environ.get("BHASILE_LOG_LEVEL", "INFO").upper()
+    log_format = app.config.get("BHASILE_LOG_FORMAT", "json" if not app.testing else "")
+    level = app.config.get("BHASILE_LOG_LEVEL", "INFO").upper()
     if log_format == "json":
         configure_json_logging(level)
     elif log_format == "text":

@@ -169,15 +169,13 @@ def after_login(response: Response) -> Response:
 
 
 def init_app(app: Flask) -> None:
-    """Settings (environment first) and the two request hooks."""
-    import os
-
+    """Settings (environment first, read by config.py) and the two request hooks."""
     lenient = app.testing  # the suite logs in hundreds of times from one address
     defaults = {"BHASILE_LOGIN_MAX_FAILURES": 100 if lenient else 5,
                 "BHASILE_LOGIN_IP_MAX_FAILURES": 1000 if lenient else 30,
                 "BHASILE_LOGIN_LOCKOUT_MINUTES": 15}
     for key, value in defaults.items():
-        app.config.setdefault(key, int(os.environ.get(key, value)))
+        app.config.setdefault(key, value)
     app.config.setdefault("FAB_PASSWORD_COMPLEXITY_VALIDATOR", password_policy)  # FAB's own forms
     app.before_request(before_login)
     app.after_request(after_login)

@@ -11,8 +11,7 @@ request access from their administrator.
 from __future__ import annotations
 
 import logging
-import os
-from typing import Any, Optional
+from typing import Any, Mapping
 
 from flask import Flask, flash, g, redirect, session, url_for
 from flask_appbuilder import BaseView, expose
@@ -31,9 +30,9 @@ PROVIDER = "proconnect"
 DEFAULT_SCOPES = "openid email given_name usual_name"
 
 
-def oidc_settings(environ: Optional[dict] = None) -> dict[str, Any]:
-    """FAB settings for ProConnect read from ``environ``; empty when no issuer is set."""
-    env = os.environ if environ is None else environ
+def oidc_settings(env: Mapping[str, Any]) -> dict[str, Any]:
+    """FAB settings for ProConnect read from ``env`` (the app's settings, which config.py reads
+    from the environment); empty when no issuer is set."""
     issuer = (env.get("BHASILE_OIDC_ISSUER") or "").strip().rstrip("/")
     if not issuer:
         return {}
@@ -170,7 +169,7 @@ class ProConnectSecurityManager(BhasileSecurityManager):
 
 def init_app(app: Flask) -> None:
     """Switch the app to ProConnect when the environment configures it."""
-    settings = oidc_settings()
+    settings = oidc_settings(app.config)
     app.config.update(settings)
     if settings:
         log.info("ProConnect login enabled", extra={"issuer": settings["BHASILE_OIDC_ISSUER"]})

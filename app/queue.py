@@ -207,7 +207,7 @@ def run_worker(app: Flask, name: Optional[str] = None, wait: bool = True) -> Non
 
 
 @click.command("worker")
-@click.option("--processes", "-p", default=lambda: int(os.environ.get("BHASILE_WORKERS", "2")),
+@click.option("--processes", "-p", default=None,
               show_default="BHASILE_WORKERS ou 2", type=click.IntRange(1, 64),
               help="Nombre de processus de travail (chacun traite une tâche à la fois).")
 @click.option("--once", is_flag=True, help="S'arrêter quand la file est vide (tests, reprise).")
@@ -215,6 +215,7 @@ def run_worker(app: Flask, name: Optional[str] = None, wait: bool = True) -> Non
 def worker_command(processes: int, once: bool) -> None:
     """Traite les tâches de fond (exports, imports, notifications, recalculs…) de la file PostgreSQL."""
     app = current_app._get_current_object()
+    processes = processes or app.config["BHASILE_WORKERS"]
     if backend(app) != "postgresql":
         click.echo("Base SQLite (ou BHASILE_QUEUE=thread) : les tâches de fond tournent dans le "
                    "processus web, aucun worker n'est nécessaire.")

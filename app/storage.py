@@ -325,7 +325,7 @@ def file_store() -> FileStore:
 
 def documents_dir() -> Optional[Path]:
     """A local documents directory forced by ``BHASILE_DOCUMENTS_DIR`` (else the store's area)."""
-    configured = current_app.config.get("BHASILE_DOCUMENTS_DIR") or os.environ.get("BHASILE_DOCUMENTS_DIR")
+    configured = current_app.config.get("BHASILE_DOCUMENTS_DIR")
     return Path(configured) if configured else None
 
 
