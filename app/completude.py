@@ -56,7 +56,6 @@ class Need:
         return self.types is None or type_code in self.types
 
 
-_ALL_BUT_AUTORISEES = frozenset(t.value for t in TypeStructure) - AUTORISEES
 NEEDS: tuple[Need, ...] = (
     Need("description", "structure", "nom"),
     Need("description", "structure", "operateur", attr="operateur_id"),

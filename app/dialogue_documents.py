@@ -40,9 +40,6 @@ from models.enums import CategorieDocument
 
 NOTIFICATION = "notification"
 AVENANT = "avenant"
-#: The kinds of template the central administration manages (``ModeleDocument.nature``).
-NATURES = {NOTIFICATION: "Notification de la décision de tarification",
-           AVENANT: "Avenant à la convention"}
 PDF_TIMEOUT = 180
 
 

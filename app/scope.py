@@ -180,12 +180,6 @@ _RULED = {Structure, *_BY_STRUCTURE, DialogueLigne, AdresseAnnee, Operateur, Con
           Departement, Region}
 
 
-def has_rule(model: type) -> bool:
-    """Does ``model`` declare a path to the territory (else only national users reach it)?"""
-    return model in _RULED or getattr(model, "__tablename__", None) in (*_CAMPAGNE_TABLES,
-                                                                       *PERSONAL_TABLES)
-
-
 def _vue_condition(scope: Scope) -> ColumnElement[bool]:
     """Saved views a user reads: their own; those shared with a territory their own covers or
     equals (a national view with national users, a région's with its région's and national

@@ -13,8 +13,6 @@ import uuid
 from pathlib import Path
 from typing import Any, Optional
 
-from flask import current_app
-
 from app.extensions import db
 from app.scope import Scope
 from models.base import utcnow
@@ -32,11 +30,6 @@ from .checks import Checker
 from .pipeline import ImportCommand, write
 from .result import ImportResult
 from .merge import resolve, SIDES
-
-
-def storage_dir() -> Path:
-    """The local folder of import originals of older versions (new ones: ``store_original``)."""
-    return Path(current_app.config["UPLOAD_FOLDER"]) / "imports"
 
 
 def store_original(data: bytes, filename: str) -> str:

@@ -31,7 +31,6 @@ from .result import CellIssue, ImportResult, labels_once, Record
 from .checks import Checker
 from . import merge
 
-_ERR = object()
 _SKIPPED = object()   #: ``_as_exported``: a total row, skipped
 #: cell value types whose equal values are interchangeable (``1 == True == 1.0`` are not)
 _CACHED = frozenset({str, int, dt.datetime, dt.date})

@@ -29,7 +29,7 @@ _PASSWORD = ("Le classeur est protégé par un mot de passe : enregistrez-le san
 _SAFE_INT = float(2 ** 53)
 _TWIN = re.compile(r"_base[0-9]{1,3}")
 
-__all__ = ["ExcelError", "FileProblem", "Limits", "NO_VALUE", "RawSheet", "col_index", "col_letters",
+__all__ = ["ExcelError", "FileProblem", "Limits", "NO_VALUE", "RawSheet", "col_index",
            "read_file", "whole"]
 
 
@@ -58,14 +58,6 @@ def col_index(letters: str) -> int:
     for ch in letters:
         n = n * 26 + ord(ch) - 64
     return n
-
-
-def col_letters(index: int) -> str:
-    out = ""
-    while index:
-        index, rem = divmod(index - 1, 26)
-        out = chr(65 + rem) + out
-    return out
 
 
 def read_file(data: bytes, filename: str, max_rows: int, max_unzipped_mb: int,
