@@ -17,7 +17,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, logout_user, user_logged_in
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.wrappers import Response
-from . import api_guard, errors, health, logging_setup, login_guard, oidc, perm_cache, sessions
+from . import api_guard, errors, health, logging_setup, login_guard, oidc, sessions
 
 _MUTATIONS = {"POST", "PUT", "PATCH", "DELETE"}
 csrf = CSRFProtect()
@@ -165,4 +165,3 @@ def init_app(app: Flask) -> None:
     errors.init_app(app)
     health.init_app(app)
     api_guard.init_app(app)
-    perm_cache.init_app(app)
