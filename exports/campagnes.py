@@ -25,7 +25,7 @@ def _campaign_where(sheet, structure_ids: list[int], years: list[int]):
         return and_(condition, BudgetAnnee.annee.in_(years))
     if sheet.model is ActiviteMensuelle:
         return and_(condition, extract("year", ActiviteMensuelle.mois).in_(years))
-    if sheet.name == "Adresses":
+    if sheet.parent is not None:
         return and_(condition, or_(AdresseAnnee.annee.in_(years), AdresseAnnee.annee.is_(None)))
     return condition
 

@@ -55,7 +55,7 @@ STRUCTURE_LIST = {
 
 def list_columns(sheet: Sheet, view_columns: Iterable[str]) -> list[ListColumn]:
     """The columns of the list ``view_columns`` that ``sheet`` lacks, in the list's order."""
-    if sheet.name != "Structures":
+    if sheet.model is not Structure:
         return []
     fields = {c.field for c in sheet.columns}
     return [STRUCTURE_LIST[name] for name in view_columns

@@ -149,13 +149,13 @@ def moved_since(session: Any, scope: Scope, lookups: Lookups, records: list) -> 
     have left the importer's territory: their own rows' versions did not change, what they
     point at did. The preview asked the gate; this asks it again for these only."""
 
-    created_codes = {r.key[0] for r in records if r.sheet.name == "Structures" and r.status == "new"}
+    created_codes = {r.key[0] for r in records if r.sheet.model is Structure and r.status == "new"}
     created_ops = {norm(r.values.get("nom") or r.key[0]) for r in records
-                   if r.sheet.name == "Opérateurs" and r.status == "new"}
+                   if r.sheet.model is Operateur and r.status == "new"}
     wanted: list[tuple[Any, type, Any, str]] = []       # (record, model, id or None, kind)
     for rec in records:
         values = _values(rec)
-        own = rec.values.get("code_dna") if rec.sheet.name != "Opérateurs" else None
+        own = rec.values.get("code_dna") if rec.sheet.model is not Operateur else None
         for code in [own, *(values.get("codes_dna") or ())]:
             if code and code not in created_codes:
                 found = lookups.structures.get(code)

@@ -23,6 +23,7 @@ from app.scope import NATIONAL, Scope
 from app.sheets import SCHEMA_VERSION, Lookups, Sheet
 from app.sheets.kinds import CellError, Date, Month, Year
 from app.sheets.normalize import norm
+from models import Operateur
 
 from .headers import Mapping, SheetPlan, detect
 from .reader import NO_VALUE, ExcelError, FileProblem, Limits, RawSheet, read_file, whole
@@ -257,7 +258,7 @@ class ImportCommand:
             return None
         lean = None   # each key cell looked up in its column's cleaned values
         by_field = {m.column.field: i for i, m in enumerate(keys)}
-        if sheet.name != "Adresses" and set(by_field) == set(sheet.key) and len(keys) == len(by_field):
+        if sheet.parent is None and set(by_field) == set(sheet.key) and len(keys) == len(by_field):
             specs = self._specs(sheet, keys)[0]
             lean = [(specs[by_field[f]][0], specs[by_field[f]][4], specs[by_field[f]][2])
                     for f in sheet.key]
@@ -369,7 +370,7 @@ class ImportCommand:
         sheet = rec.sheet
         if sheet.year_field and sheet.year_field not in rec.cols and self.year:
             rec.values[sheet.year_field] = self.year
-        if sheet.name == "Adresses" and rec.values.get("id") is None and "id" in rec.cols \
+        if sheet.parent is not None and rec.values.get("id") is None and "id" in rec.cols \
                 and not (rec.values.get("code_dna") is None and _is_total(cells)):
             rec.key = ("nouvelle", rec.row)
             return True
@@ -531,7 +532,7 @@ def _total_key(rec: Record, cells: list, memo: dict[str, bool], lookups: Lookups
         found = bool(_TOTAL_KEY.match(raw.strip()))
         if len(memo) < _CACHE_SIZE:
             memo[raw] = found
-    return found and (rec.sheet.name != "Opérateurs" or norm(raw) not in lookups.operateurs)
+    return found and (rec.sheet.model is not Operateur or norm(raw) not in lookups.operateurs)
 
 
 def _clean(kind, date1904: bool):

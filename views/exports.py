@@ -35,7 +35,7 @@ def sheet_for(view: ModelView) -> Optional[Sheet]:
     """The canonical sheet holding this view's records, if any."""
     model = view.datamodel.obj
     for sheet in SHEETS:
-        if sheet.model is model or (sheet.name == "Adresses" and model.__name__ == "Adresse"):
+        if model in (sheet.model, sheet.parent):
             return sheet
     return None
 

@@ -147,7 +147,7 @@ ADRESSES = Sheet(
         Column("qpv", Boolean(), AdresseAnnee.qpv),
         Column("logement_social", Boolean(), AdresseAnnee.logement_social),
     ],
-    key=("id", "annee"), area="adresse", year_field="annee",
+    key=("id", "annee"), area="adresse", year_field="annee", parent=Adresse,
     source=lambda q: q.select_from(Adresse).join(Structure, Adresse.structure_id == S.id)
     .outerjoin(AdresseAnnee, AdresseAnnee.adresse_id == Adresse.id),
     ids=(AdresseAnnee.id, AdresseAnnee.version, Adresse.id, Adresse.version),

@@ -70,6 +70,9 @@ class Sheet:
     order: tuple[Any, ...] = ()
     aliases: tuple[str, ...] = ()
     year_field: Optional[str] = None        #: the key column holding the year (yearly sheets)
+    #: the record the ``target="parent"`` columns write (Adresse, for the Adresses sheet's
+    #: yearly rows): the sheet's rows are two records, matched on the parent's id
+    parent: Optional[type] = None
     #: values not in SQL, by id: ``extra(session, ids, scope)``, limited to the scope
     extra: Optional[Callable[[Any, list[int], Any], dict[int, dict]]] = None
     by_field: dict[str, Column] = field(init=False, repr=False)
