@@ -41,7 +41,7 @@ def create_app(test_config: Optional[dict[str, Any]] = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(BASE_DIR / "app" / "migrations"),
                      render_as_batch=True, compare_type=True)
-    from . import hardening  # headers, CSRF, sessions, login guard, ProConnect, logs, /healthz
+    from app.web import hardening  # headers, CSRF, sessions, login guard, ProConnect, logs, /healthz
 
     hardening.init_app(app)
 
@@ -52,7 +52,8 @@ def create_app(test_config: Optional[dict[str, Any]] = None) -> Flask:
             except ConfigError as exc:
                 raise SystemExit(f"BHasile ne peut pas démarrer : {exc}") from None
         # lazy: composition root — these need the configured app (session hooks, Jinja, CLI)
-        from . import audit, cli, comptes, jinja, return_to, vues, widgets
+        from . import audit, cli, comptes, jinja, vues, widgets
+        from app.web import return_to
 
         audit.init_audit(type(db.session()))
         comptes.init_history(type(db.session()))
@@ -73,11 +74,12 @@ def create_app(test_config: Optional[dict[str, Any]] = None) -> Flask:
 
 
 def _register_jobs() -> None:
-    """Import every module that registers a background job with ``app.queue`` (``@task``) or a
+    """Import every module that registers a background job with ``app.jobs.queue`` (``@task``) or a
     scheduled one with ``app.jobs`` (``register_job``): a worker or a scheduler process knows
     them all, whichever pages it serves. The application factory is the composition root,
     the one place that may import every layer."""
     import exports.jobs  # noqa: F401  # lazy: composition root — registers « export », « export_cleanup »
     import imports.background  # noqa: F401  # lazy: composition root — « import_preview », « import_apply »
 
-    from . import dialogue_documents, jobs  # noqa: F401  # lazy: registers « notification », « scheduled »
+    from . import jobs  # noqa: F401  # lazy: registers « notification », « scheduled »
+    from app.documents import dialogue as dialogue_documents

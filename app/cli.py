@@ -17,9 +17,9 @@ from models.enums import Role
 
 from .audit import audit_context, record_event
 from .extensions import db
-from .queue import ensure_schema, worker_command
-from .scheduler import rebuild_command, rollover_command, scheduler_command
-from .storage import check_files_command
+from app.jobs.queue import ensure_schema, worker_command
+from app.jobs.scheduler import rebuild_command, rollover_command, scheduler_command
+from app.documents.storage import check_files_command
 from . import demo_accounts
 from .comptes import territory_errors
 from .passwords import password_policy

@@ -227,7 +227,7 @@ def _structure(v: dict) -> list[RuleError]:
     if created and d303 and created > d303:
         errors.append(RuleError("date_303", _("La date 303 ne peut pas précéder la date de création.")))
     finess = v.get("code_finess")
-    # a missing FINESS is a gap (``app.completude``: the fiche is « à compléter »), never a
+    # a missing FINESS is a gap (``app.pilotage.completude``: the fiche is « à compléter »), never a
     # refusal; only a FINESS present but wrong is an error
     if not _blank(finess) and not re.fullmatch(r"[0-9A-Za-z]{9}", str(finess).strip()):
         errors.append(RuleError("code_finess", _("Le code FINESS comporte 9 caractères.")))

@@ -2,10 +2,10 @@
 
 The request captures everything the export depends on — the user's scope, the list view's
 rows (filters, search and sort applied) — in an ``ExportJob`` row, then hands the job id to
-the queue (``app.queue``: a worker process on PostgreSQL, a thread of the web process on
+the queue (``app.jobs.queue``: a worker process on PostgreSQL, a thread of the web process on
 SQLite). The worker derives the owner's scope from the account (the captured one is only
 compared with it), writes the workbook to a temporary file and copies it, once complete, to
-the file store (``app.storage``) as ``exports/<job id>.xlsx``: a job run again after a crash
+the file store (``app.documents.storage``) as ``exports/<job id>.xlsx``: a job run again after a crash
 overwrites the same name, so there is never more than one copy, and any web worker of any
 host serves it. Progress is recorded in the row so that any web worker can report it. Files
 expire after ``BHASILE_EXPORT_KEEP_HOURS``; ``cleanup_exports`` (a scheduled job) deletes them.
@@ -29,10 +29,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.extensions import db
 from app.jobs import register_job
-from app.queue import backend, enqueue, task
+from app.jobs.queue import backend, enqueue, task
 from app.scope import Scope, scope_from, scope_of, scope_params
 from app.sheets import BY_NAME, SHEETS
-from app.storage import file_store, StorageError
+from app.documents.storage import file_store, StorageError
 from models import BhasileUser
 from models.base import utcnow
 from models.export import DONE, EXPIRED, FAILED, PENDING, RUNNING, ExportJob

@@ -1,8 +1,8 @@
 """Large imports in the background: the preview of an upload and the apply of its batch.
 
 A file larger than ``BHASILE_IMPORT_BACKGROUND_BYTES`` is stored at once (in the file store,
-``app.storage``, so any host reads it) and its batch row created (status ``checking``); a job
-(``app.queue``: a worker process on PostgreSQL, a thread of the web process on SQLite) previews
+``app.documents.storage``, so any host reads it) and its batch row created (status ``checking``); a job
+(``app.jobs.queue``: a worker process on PostgreSQL, a thread of the web process on SQLite) previews
 it, then records the outcome in the batch exactly as ``create_batch`` does. « Appliquer »
 on such a batch claims it (``applying``) and applies it in a worker thread, all or nothing as
 ``apply_batch`` does. The pipeline tells the rows read, checked and written (``Progress``), and
@@ -31,7 +31,7 @@ from sqlalchemy import and_, or_, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.extensions import db
-from app.queue import backend, enqueue, task
+from app.jobs.queue import backend, enqueue, task
 from app.scope import NOWHERE, Scope, scope_from, scope_of, scope_params
 from models import BhasileUser
 from models.base import utcnow
@@ -292,7 +292,7 @@ def run_apply(batch_id: int, owner: Owner) -> tuple[str, Any]:
     return status, None
 
 
-# --- the import steps as background jobs (``app.queue``) -------------------------------------
+# --- the import steps as background jobs (``app.jobs.queue``) -------------------------------------
 
 def import_owner(user_id: Optional[int], captured: Optional[dict]) -> Owner:
     """The owner of an import step, read from the account (never from the job's arguments):

@@ -21,7 +21,7 @@ from models.imports import ImportBatch
 from app.gate import Gate
 from app.sheets import Lookups
 from app.sheets.normalize import norm
-from app.storage import file_store
+from app.documents.storage import file_store
 from models import Operateur, Structure
 
 from . import changes
@@ -33,7 +33,7 @@ from .merge import resolve, SIDES
 
 
 def store_original(data: bytes, filename: str) -> str:
-    """Keep an uploaded file in the file store (``app.storage``); returns its stored name,
+    """Keep an uploaded file in the file store (``app.documents.storage``); returns its stored name,
     random (``imports/<hex>.<ext>``): the name the user gave stays in the batch row only."""
     suffix = "".join(c for c in Path(filename).suffix.lower() if c.isalnum())[:10]
     name = f"imports/{uuid.uuid4().hex}" + (f".{suffix}" if suffix else "")

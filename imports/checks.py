@@ -8,7 +8,7 @@ from operator import itemgetter
 from types import SimpleNamespace
 from typing import Any, Optional
 
-from app.completude import GAP_TABLES, missing_in_row
+from app.pilotage.completude import GAP_TABLES, missing_in_row
 from app.gate import UNCHECKED, Gate, reserved_fields
 from app.rules import RuleError
 from app.rules import validate as domain_rules

@@ -1,6 +1,6 @@
 """« À traiter »: what needs an agent's action in their territory, each line linked to its record.
 
-Each rubrique is read from ``agg_a_traiter`` (``app.a_traiter``, rebuilt with the aggregates):
+Each rubrique is read from ``agg_a_traiter`` (``app.pilotage.a_traiter``, rebuilt with the aggregates):
 a count and the first lines, then the details of those lines only."""
 from __future__ import annotations
 
@@ -15,9 +15,10 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from app import a_traiter, completude
-from app.a_traiter import RUBRIQUES
-from app.dialogue_suivi import reminders
+from app.pilotage import a_traiter
+from app.pilotage import completude
+from app.pilotage.a_traiter import RUBRIQUES
+from app.campagnes.dialogue_suivi import reminders
 from app.documents import missing_documents
 from app.extensions import db
 from app.scope import current_scope
@@ -108,7 +109,7 @@ def _titles(today: dt.date) -> dict[str, str]:
 
 def sections(today: dt.date, size: int = MAX_LINES) -> list[Section]:
     """Every section of the page for the current user: per rubrique, the count in the
-    territory and the first ``size`` lines, from the aggregates (``app.a_traiter``)."""
+    territory and the first ``size`` lines, from the aggregates (``app.pilotage.a_traiter``)."""
     scope = current_scope()
     titles = _titles(today)
     out = []

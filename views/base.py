@@ -23,13 +23,13 @@ from werkzeug.exceptions import BadRequest
 from wtforms import HiddenField
 
 from app.audit import record_key
-from app.errors import database_unavailable
+from app.web.errors import database_unavailable
 from app.extensions import db
 from app.gate import UNCHECKED, Gate, status_of
 from app.historique import ENTITY_LABELS
 from app.labels import enum_label, LABELS
 from app.numbers import french_numbers, money_formatters
-from app.return_to import ReturnToMixin
+from app.web.return_to import ReturnToMixin
 from app.scope import choosable_condition, condition_for, current_scope
 from app.vues import visible_columns
 
@@ -87,7 +87,7 @@ class ScopedModelView(ReturnToMixin, ModelView):
     Its forms carry the loaded version (optimistic locking) and run the domain rules
     (``views.writes``); its drop-downs only offer records of the territory; numbers are typed
     and shown the French way (``app.numbers``); a save goes back to the page the form was
-    opened from (``app.return_to``).
+    opened from (``app.web.return_to``).
     """
 
     bhasile_area = "structure"

@@ -13,8 +13,8 @@ from flask_wtf.csrf import generate_csrf
 from sqlalchemy import select
 
 from app.campagnes import CampagneError, transmit
-from app.campagnes_suivi import rows
-from app.errors import refused_page
+from app.campagnes.suivi import rows
+from app.web.errors import refused_page
 from app.extensions import db
 from app.gate import WriteRefused
 from app.scope import condition_for, current_scope

@@ -20,7 +20,7 @@ from app.jinja import fr_number
 from app.jobs import paris
 from app.scope import current_scope
 from app.sheets import SHEETS, Sheet
-from app.storage import file_store
+from app.documents.storage import file_store
 from app.vues import COLUMNS_ARG, visible_columns
 from exports import jobs
 from exports.generic import export_list
@@ -196,7 +196,7 @@ class ExportJobView(BaseView):
             return send_file(job.file_path, mimetype=XLSX, as_attachment=True,
                              download_name=job.title)
 
-        store = file_store()  # unreachable: StorageError, a French 503 (app.errors)
+        store = file_store()  # unreachable: StorageError, a French 503 (app.web.errors)
         if not store.exists(job.file_path):
             abort(404)
         return send_file(store.open(job.file_path), mimetype=XLSX, as_attachment=True, download_name=job.title)

@@ -18,7 +18,7 @@ from wtforms.validators import ValidationError
 
 from app.extensions import db
 from app.jinja import fr_number
-from app.return_to import safe_next
+from app.web.return_to import safe_next
 from app.scope import current_scope
 from imports import background
 from imports.background import FAILED, Owner, reap, RUNNING

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.scope import current_scope
 from app.sheets import SHEETS
-from app.storage import check_room_for
+from app.documents.storage import check_room_for
 from exports.template import template_for
 from imports import background
 from imports.annotate import annotate

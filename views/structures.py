@@ -7,7 +7,7 @@ from flask_appbuilder.security.decorators import has_access, permission_name
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from app import completude
+from app.pilotage import completude
 from app.labels import LABELS
 from app.scope import current_scope
 from app.sheets.canonical import STRUCTURES
@@ -123,7 +123,7 @@ class StructureView(ScopedModelView):
 
 def flash_gaps(item: Structure) -> None:
     """After a form save: a fiche missing values is accepted, and the agent told what to
-    complete (``app.completude``)."""
+    complete (``app.pilotage.completude``)."""
     values = {n.field: getattr(item, n.column) for n in completude.NEEDS if n.table == "structure"}
     labels = completude.missing_in_row("structure", values, item.type)
     if labels:

@@ -23,10 +23,10 @@ from models import (AggStructure, AggStructureAnnee, AggTerritoire, Departement,
                     Structure)
 from models.convention import current_conventions
 
-from .aggregates_rollup import ALERTS, ALL_TYPES, NATIONAL_CODE, SUM_COLS
-from .extensions import db
-from .scope import Scope, structure_ids
-from .seuils import TYPES, quartiles
+from app.pilotage.aggregates_rollup import ALERTS, ALL_TYPES, NATIONAL_CODE, SUM_COLS
+from app.extensions import db
+from app.scope import Scope, structure_ids
+from app.pilotage.seuils import TYPES, quartiles
 
 NIVEAUX = ("national", "region", "departement", "operateur")
 

@@ -1,7 +1,7 @@
 """The completeness indicator: what share of the structures of a territory has a complete
 fiche, per section and year — the figures that drive the regional roll-out waves.
 
-Computed on request from ``app.completude.evaluate`` (a handful of set-based queries for the
+Computed on request from ``app.pilotage.completude.evaluate`` (a handful of set-based queries for the
 whole territory, whatever its number of structures), then counted per département.
 """
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Optional
 
-from app.completude import SECTIONS, YEARLY, Fiche
+from app.pilotage.completude import SECTIONS, YEARLY, Fiche
 
 #: The row of the whole fiche: every section complete (for a year: that year's sections too).
 FICHE = "fiche"

@@ -20,9 +20,9 @@ from flask_appbuilder.security.views import AuthOAuthView, UserOAuthModelView
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
-from app.return_to import ReturnToMixin
-from app.security import BhasileSecurityManager, BhasileUserDBModelView, TerritoryFormMixin
-from app.sessions import SignOutMixin
+from app.web.return_to import ReturnToMixin
+from app.web.security import BhasileSecurityManager, BhasileUserDBModelView, TerritoryFormMixin
+from app.web.sessions import SignOutMixin
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ def oidc_settings(env: Mapping[str, Any]) -> dict[str, Any]:
         "AUTH_ROLES_SYNC_AT_LOGIN": False,
         "OAUTH_PROVIDERS": [{"name": PROVIDER, "icon": "fa-address-card", "token_key": "access_token",
                              "remote_app": remote}],
-        "FAB_SECURITY_MANAGER_CLASS": "app.oidc.ProConnectSecurityManager",
+        "FAB_SECURITY_MANAGER_CLASS": "app.web.oidc.ProConnectSecurityManager",
         "BHASILE_OIDC_ISSUER": issuer,
     }
 

@@ -15,7 +15,7 @@ import python_calamine
 import xlsxwriter
 from flask_babel import gettext as _
 
-from app.dialogue import BY_CODE, LIGNES, DialogueError
+from app.campagnes.dialogue import BY_CODE, LIGNES, DialogueError
 from app.sheets.normalize import header_key
 from models.dialogue import DialogueBudgetaire
 

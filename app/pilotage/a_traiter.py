@@ -1,12 +1,12 @@
 """« À traiter » from the aggregates: which structure is in which rubrique, rebuilt with the
-other aggregate tables (``app.aggregates.rebuild``, same transaction), so the page reads, per
+other aggregate tables (``app.pilotage.aggregates.rebuild``, same transaction), so the page reads, per
 rubrique, one count and one page of lines through an index — its cost follows what it shows,
 not the size of the park. The details of the lines shown (a completeness summary, the
 documents owed, an alert's rates) are computed for those lines only.
 
 The rules are the ones the page applied to the whole territory on every visit: an
 autorisation or the current convention ending within 3 months (or ended), the most recent
-CPOM likewise, the alerts of ``agg_structure``, a fiche à compléter (``app.completude``),
+CPOM likewise, the alerts of ``agg_structure``, a fiche à compléter (``app.pilotage.completude``),
 documents owed this year (``app.documents``).
 """
 from __future__ import annotations
@@ -24,10 +24,10 @@ from models import (AggATraiter, AggStructure, Convention, ConventionStructure, 
 from models.convention import current_conventions
 from models.enums import StatutConvention, TypeConvention
 
-from .scope import Scope, structure_condition
-from .tableaux import add_months
-from .documents import missing_documents
-from . import completude
+from app.scope import Scope, structure_condition
+from app.pilotage.tableaux import add_months
+from app.documents import missing_documents
+from app.pilotage import completude
 
 #: The rubriques, in the page's order (the view gives them their titles and details).
 PERIODS = ("autorisations", "conventions", "cpom")

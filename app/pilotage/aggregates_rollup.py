@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 
 from models import AggOperateur, AggStructure, AggStructureAnnee, AggTerritoire, Departement, Region
 
-from .seuils import quartiles
+from app.pilotage.seuils import quartiles
 
 SUM_COLS = ("places", "places_adresses", "etp", "dotation_accordee", "act_mois", "act_autorisees",
             "act_occupees", "act_disponibles", "act_vacantes", "act_indisponibles", "act_bpi",

@@ -1,5 +1,5 @@
 """Security manager: FAB's, with BHasile users (scope), sessions and API tokens the server can
-end (``app/sessions.py``), one password policy (``app/passwords.py``) and logins written to
+end (``app/web/sessions.py``), one password policy (``app/passwords.py``) and logins written to
 the history."""
 from __future__ import annotations
 
@@ -24,12 +24,12 @@ from sqlalchemy import select
 from wtforms import PasswordField
 from wtforms.validators import DataRequired, EqualTo
 
-from app import sessions
+from app.web import sessions
 from app.audit import record_event
 from app.comptes import territory_errors
 from app.heures import paris_time
 from app.passwords import PasswordPolicy, account_of_request, login_in_form, login_of_pk, own_login
-from app.return_to import ReturnToMixin
+from app.web.return_to import ReturnToMixin
 from models import BhasileUser
 
 _SCOPE_FIELDS = ["regions", "departements", "operateur"]
@@ -216,7 +216,7 @@ class BhasileSecurityManager(SecurityManager):
     # -- sessions and API tokens ------------------------------------------------------------
 
     def load_user(self, pk):
-        """The user of a session cookie: active, and its session still open (app/sessions.py)."""
+        """The user of a session cookie: active, and its session still open (app/web/sessions.py)."""
         return sessions.signed_in_user(self.user_model, pk)
 
     def load_user_jwt(self, _jwt_header, jwt_data):

@@ -94,7 +94,7 @@ def _check_rison_query():
 
 def _refusal(error: type[HTTPException], message: str) -> HTTPException:
     exc = error()
-    exc.bhasile_message = message  # shown by app/errors.py
+    exc.bhasile_message = message  # shown by app/web/errors.py
     return exc
 
 

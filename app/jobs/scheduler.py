@@ -1,6 +1,6 @@
 """APScheduler wiring of the jobs, and the ``flask bhasile scheduler|rebuild|rollover`` commands.
 
-The scheduler only decides *when*: each firing enqueues a job (``app.queue``), which a job
+The scheduler only decides *when*: each firing enqueues a job (``app.jobs.queue``), which a job
 worker runs (PostgreSQL), or a thread of this process (SQLite, the quick start).
 
 ``flask bhasile scheduler`` runs the scheduler alone (production: one or several such
@@ -24,10 +24,10 @@ from apscheduler.triggers.interval import IntervalTrigger
 from flask import Flask, current_app
 from models import JobRun
 
-from .extensions import db
-from .jobs import in_app, POLL_SECONDS, request_due, run_job
-from .aggregates import last_build
-from .queue import enqueue
+from app.extensions import db
+from app.jobs import in_app, POLL_SECONDS, request_due, run_job
+from app.pilotage.aggregates import last_build
+from app.jobs.queue import enqueue
 
 log = logging.getLogger(__name__)
 TIMEZONE = "Europe/Paris"

@@ -1,9 +1,9 @@
 """Web hardening: security headers and CSP nonces, CSRF on every mutation, session lifetime.
 
 ``init_app`` is called by ``create_app`` before Flask-AppBuilder starts; it also wires the
-login guard (``app/login_guard.py``), the server-side sessions (``app/sessions.py``),
-ProConnect (``app/oidc.py``), the French error pages
-(``app/errors.py``), the JSON logs (``app/logging_setup.py``) and ``/healthz``.
+login guard (``app/web/login_guard.py``), the server-side sessions (``app/web/sessions.py``),
+ProConnect (``app/web/oidc.py``), the French error pages
+(``app/web/errors.py``), the JSON logs (``app/web/logging_setup.py``) and ``/healthz``.
 """
 from __future__ import annotations
 
@@ -17,7 +17,13 @@ from flask_babel import gettext as _
 from flask_login import current_user, logout_user, user_logged_in
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.wrappers import Response
-from . import api_guard, errors, health, logging_setup, login_guard, oidc, sessions
+from app.web import api_guard
+from app.web import errors
+from app.web import health
+from app.web import logging_setup
+from app.web import login_guard
+from app.web import oidc
+from app.web import sessions
 
 _MUTATIONS = {"POST", "PUT", "PATCH", "DELETE"}
 csrf = CSRFProtect()
@@ -139,7 +145,7 @@ def _settings(app: Flask) -> None:
     app.config.setdefault("PERMANENT_SESSION_LIFETIME", int(app.config["BHASILE_SESSION_MAX_HOURS"] * 3600))
     # The API token endpoints: a script's JSON body (login) or its refresh token in the
     # Authorization header (refresh), no cookie to ride on, and the token goes only to the
-    # caller (a cross-site form cannot send JSON); logins are rate-limited by app/login_guard.py.
+    # caller (a cross-site form cannot send JSON); logins are rate-limited by app/web/login_guard.py.
     app.config.setdefault("BHASILE_CSRF_EXEMPT_ENDPOINTS", {"SecurityApi.login", "SecurityApi.refresh"})
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False  # csrf_check decides, API included
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # the token lives as long as the session

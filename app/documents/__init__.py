@@ -28,7 +28,7 @@ from app.audit import current_actor
 from app.gate import Gate, WriteRefused
 from app.rules import RuleError
 from app.scope import Scope, current_scope, structure_condition
-from app.storage import Storage
+from app.documents.storage import Storage
 from models import Changement, Convention, ConventionStructure, Document, Operateur, Structure
 from models.enums import CategorieDocument, StatutConvention, TypeConvention
 

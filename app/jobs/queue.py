@@ -36,7 +36,7 @@ from typing import Any, Callable, Optional
 import click
 from flask.cli import with_appcontext
 from flask import Flask, current_app
-from .extensions import db
+from app.extensions import db
 
 log = logging.getLogger(__name__)
 
@@ -243,7 +243,7 @@ def worker_command(processes: int, once: bool) -> None:
 
 # --- the jobs ----------------------------------------------------------------------------------
 # Each job is registered (``@task``) by the module that does the work: exports.jobs (export),
-# imports.background (import_preview, import_apply), app.dialogue_documents (notification),
+# imports.background (import_preview, import_apply), app.documents.dialogue (notification),
 # app.jobs (scheduled); create_app imports them all (views), so a worker knows every name.
 
 @task("noop")

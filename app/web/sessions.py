@@ -9,7 +9,7 @@ both still match (``signed_in_user``, the security manager's ``load_user``).
 - « Se déconnecter » is a POST (CSRF checked like every form) that deletes the row;
   ``GET /logout/`` only shows the page with that button.
 - A new password or a deactivated account bumps the epoch (``models/user.py``): every other
-  session of the account, and every API token (claim ``bhe``, ``app/security.py``), ends.
+  session of the account, and every API token (claim ``bhe``, ``app/web/security.py``), ends.
 """
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ from app.scope import Scope, condition_for
 from models import BhasileUser, BudgetAnnee, Departement, Operateur, PlacesAnnee, Structure
 from models.campagne import SECTION_LABELS, SECTIONS, Campagne, StatutSection, StatutTache, Tache
 
-from .campagnes import PENDING
+from app.campagnes import PENDING
 
 
 @dataclass

@@ -8,7 +8,7 @@ the CASF (art. R. 314-51 for an excédent, R. 314-51 and R. 314-52 for a défici
 reads it beside the budget prévisionnel and the dotation accordée (the gap per line), then
 accepts the affectation or amends it with a reason; the retained affectation lands in the
 year's budget (``BudgetAnnee``, its history kept). Every command goes through the write gate
-(``app.dialogue._gate``: role, territory, State fields, version), checks every value first and
+(``app.campagnes.dialogue._gate``: role, territory, State fields, version), checks every value first and
 raises once in French, and writes in one transaction.
 """
 from __future__ import annotations
@@ -22,7 +22,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.dialogue import (AGENT, BY_CODE, LIGNES, OPERATEUR, DialogueError, _gate, _line_gate, _text,
+from app.campagnes.dialogue import (AGENT, BY_CODE, LIGNES, OPERATEUR, DialogueError, _gate, _line_gate, _text,
                           default_echeance_ca, read_amount)
 from app.gate import Gate, WriteRefused
 from app.scope import Scope

@@ -1,4 +1,4 @@
-"""The charts of a dashboard, built from ``app.tableaux`` figures, each label linked to its list."""
+"""The charts of a dashboard, built from ``app.pilotage.tableaux`` figures, each label linked to its list."""
 from __future__ import annotations
 
 import datetime as dt
@@ -9,11 +9,11 @@ from sqlalchemy import func, select
 
 from models import AggStructure, Departement, Region
 
-from .aggregates_rollup import ALL_TYPES
-from .charts import Chart, Series
-from .extensions import db
-from .seuils import TYPES, seuils
-from .tableaux import Territoire, current_by_type, echeances, trends
+from app.pilotage.aggregates_rollup import ALL_TYPES
+from app.pilotage.charts import Chart, Series
+from app.extensions import db
+from app.pilotage.seuils import TYPES, seuils
+from app.pilotage.tableaux import Territoire, current_by_type, echeances, trends
 
 #: ``link(type=None, alerte=None, echeance=None, niveau=None, code=None)`` → URL of the list.
 LinkFn = Callable[..., Optional[str]]

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from wtforms import ValidationError
 
 from app.extensions import db
-from app.job_lock import LOCK_TTL
+from app.jobs.job_lock import LOCK_TTL
 from app.jobs import JOB_LABELS, paris, pending_request, run_job
 from models import JobRun
 from models.base import utcnow

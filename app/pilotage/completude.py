@@ -4,7 +4,7 @@ Completeness is not validity. A value present but wrong is refused by ``app.rule
 missing (a CADA without its FINESS, a structure without coordinates, a year without its places
 or budget, a document not yet stored) never blocks a save or an import: the fiche is
 « à compléter ». The same declaration drives the fiche's badge, « À traiter », the import
-preview's warnings and the completeness indicator (``app.completude_stats``).
+preview's warnings and the completeness indicator (``app.pilotage.completude_stats``).
 
 Sections follow the fiche (``views/fiche.py``): Description and Calendrier once per structure,
 Places, Finances and Documents once per year of the five the fiche shows.

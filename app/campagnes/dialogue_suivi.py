@@ -14,13 +14,13 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.dialogue import BY_CODE, DialogueError, DOTATION, places_of, totals
-from app.dialogue_compte import late_compte, reminder
-from app.indicators import cout_journalier
+from app.campagnes.dialogue import BY_CODE, DialogueError, DOTATION, places_of, totals
+from app.campagnes.dialogue_compte import late_compte, reminder
+from app.pilotage.indicators import cout_journalier
 from app.scope import Scope, condition_for, structure_condition
-from app.seuils import seuils
+from app.pilotage.seuils import seuils
 from app.sheets.kinds import CellError, parse_number
-from app.tarification import Distributions, Position
+from app.pilotage.tarification import Distributions, Position
 from models import BudgetAnnee, Departement, PlacesAnnee, Structure
 from models.dialogue import DialogueBudgetaire, PlafondCout, StatutDialogue
 
@@ -29,7 +29,7 @@ HISTORY_YEARS = 5
 
 def ceiling(session: Session, type_: str, annee: int) -> tuple[float, bool]:
     """The coût journalier ceiling of a type for a year: the configured one (True), else the
-    alert threshold of ``app.seuils`` (False)."""
+    alert threshold of ``app.pilotage.seuils`` (False)."""
     found = session.scalar(select(PlafondCout.plafond).where(PlafondCout.type == type_,
                                                              PlafondCout.annee == annee))
     if found is not None:
@@ -141,7 +141,7 @@ def reminders(session: Session, scope: Scope, today: dt.date) -> list[tuple[int,
     """What each side must do next, for « À traiter »: (dialogue id, code DNA, name, detail)."""
     mine = ((StatutDialogue.A_DEPOSER, StatutDialogue.PROPOSE) if scope.is_operateur
             else (StatutDialogue.DEPOSE, StatutDialogue.REPONDU, StatutDialogue.PROPOSE))
-    mine = (*mine, StatutDialogue.DECIDE)  # the compte administratif (``app.dialogue_compte``)
+    mine = (*mine, StatutDialogue.DECIDE)  # the compte administratif (``app.campagnes.dialogue_compte``)
     rows = session.execute(select(DialogueBudgetaire, Structure.code_dna, Structure.nom)
                            .join(Structure, Structure.id == DialogueBudgetaire.structure_id)
                            .where(condition_for(DialogueBudgetaire, scope), DialogueBudgetaire.statut.in_(mine))

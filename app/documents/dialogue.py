@@ -26,14 +26,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.audit import audit_context
-from app.dialogue import BY_CODE, DialogueError, apply_decision, places_of, prepare_decision, totals
+from app.campagnes.dialogue import BY_CODE, DialogueError, apply_decision, places_of, prepare_decision, totals
 from app.documents import add_document, detect_type, DocumentError
 from app.extensions import db
 from app.gate import WriteRefused
-from app.indicators import cout_journalier
-from app.queue import task
+from app.pilotage.indicators import cout_journalier
+from app.jobs.queue import task
 from app.scope import find_inside, Scope, scope_of
-from app.storage import file_store, get_storage, Storage
+from app.documents.storage import file_store, get_storage, Storage
 from models import BhasileUser, Document
 from models.dialogue import DialogueBudgetaire, ModeleDocument
 from models.enums import CategorieDocument
@@ -86,7 +86,7 @@ def default_template() -> bytes:
 
 #: Per kind of template: the default one (when none was uploaded), a sample context an
 #: uploaded one must render, the documents' category and file name ({n}: the number).
-#: ``app.dialogue_avenant`` adds the avenant's.
+#: ``app.campagnes.dialogue_avenant`` adds the avenant's.
 KINDS: dict[str, dict[str, Any]] = {}
 
 

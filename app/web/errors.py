@@ -16,7 +16,7 @@ from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException, InternalServerError
 from app.extensions import db
-from app.storage import StorageError
+from app.documents.storage import StorageError
 
 log = logging.getLogger(__name__)
 

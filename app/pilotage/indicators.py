@@ -14,9 +14,9 @@ from typing import Any, Iterable, Optional
 
 from flask_babel import lazy_gettext as _l
 
-from app.seuils import seuils
+from app.pilotage.seuils import seuils
 
-#: The thresholds ``app.seuils`` (configurable) does not set.
+#: The thresholds ``app.pilotage.seuils`` (configurable) does not set.
 _FALLBACK_SEUILS = {"ecart_max": 0.10, "plafond_bpi": 0.03, "plafond_deboutes": 0.04,
                     "plafond_indues": 0.07, "plafond_vacantes": 0.03,
                     "plafond_indisponibles": 0.03, "cout_min": 15.0, "cout_max": 25.0,
@@ -24,7 +24,7 @@ _FALLBACK_SEUILS = {"ecart_max": 0.10, "plafond_bpi": 0.03, "plafond_deboutes": 
 
 
 def seuils_for(type_code: Optional[str]) -> dict[str, float]:
-    """Thresholds for a structure type (configurable in ``app.seuils``)."""
+    """Thresholds for a structure type (configurable in ``app.pilotage.seuils``)."""
     return {**_FALLBACK_SEUILS, **seuils(type_code or "")}
 
 

@@ -16,8 +16,8 @@ from sqlalchemy import select
 
 from models import AggStructure
 
-from .extensions import db
-from .seuils import outlier, quartiles, seuils
+from app.extensions import db
+from app.pilotage.seuils import outlier, quartiles, seuils
 
 INDICATORS = (("cout_journalier", "cout_journalier_saisi", "cout"),
               ("taux_encadrement", "taux_encadrement_saisi", "encadrement"))

@@ -3,7 +3,7 @@
 HUDA, CAES and PRAHDA are financed under a convention, and any structure may belong to a CPOM:
 for them, besides the notification, the decision drafts the avenant to that convention from the
 central administration's template of kind « avenant » (the same generation as the notification,
-``app.dialogue_documents``: docxtpl, LibreOffice, the structure's documents), with the
+``app.documents.dialogue``: docxtpl, LibreOffice, the structure's documents), with the
 structure's data (places, amounts, dates, opérateur, the CPOM's members). The draft is
 numbered (``AVT-<année>-<dialogue>``), stored with the structure's documents and marked
 validated by the deciding agent (author and date of the decision).
@@ -18,13 +18,13 @@ from flask_babel import gettext as _
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
-from app.dialogue import AGENT, DialogueError, _gate, places_of
-from app.dialogue_documents import (AVENANT, KINDS, context, euros, render_docx, store_decision,
+from app.campagnes.dialogue import AGENT, DialogueError, _gate, places_of
+from app.documents.dialogue import (AVENANT, KINDS, context, euros, render_docx, store_decision,
                                     template_for, to_pdf)
 from app.gate import Gate, WriteRefused
-from app.indicators import cout_journalier
+from app.pilotage.indicators import cout_journalier
 from app.scope import Scope
-from app.storage import Storage
+from app.documents.storage import Storage
 from models import Convention, ConventionStructure, Document, Structure
 from models.convention import CURRENT_STATUTS, CURRENT_TYPES
 from models.dialogue import DialogueBudgetaire, StatutDialogue

@@ -1,7 +1,7 @@
 """Scheduled jobs: nightly rebuild of the aggregates, rebuild after changes, convention roll-over.
 
 Every job is a plain function run through ``run_job``, which takes the database lock
-(``app.job_lock``), skips a scheduled slot another process already ran, records the run in
+(``app.jobs.job_lock``), skips a scheduled slot another process already ran, records the run in
 ``job_run`` (start, end, duration, rows, status, error) and never lets a failure touch the
 previous aggregates (the rebuild is one transaction). ``request_rebuild()`` is what imports
 and grid saves call: it writes a request that any scheduler picks up within a minute
@@ -25,12 +25,12 @@ from models import Convention, JobLock, JobRun
 from models.base import utcnow
 from models.enums import StatutConvention
 
-from .aggregates import rebuild
-from .audit import audit_context
-from .extensions import db
-from .heures import paris_time
-from .job_lock import DatabaseLock, holder_name
-from .queue import task
+from app.pilotage.aggregates import rebuild
+from app.audit import audit_context
+from app.extensions import db
+from app.heures import paris_time
+from app.jobs.job_lock import DatabaseLock, holder_name
+from app.jobs.queue import task
 
 log = logging.getLogger(__name__)
 

@@ -18,10 +18,10 @@ from models import (ActiviteMensuelle, Adresse, AdresseAnnee, AggATraiter, AggCa
                     AggStructure, AggStructureAnnee, AggTerritoire, BudgetAnnee, Departement, JobRun,
                     PlacesAnnee, Structure)
 
-from .a_traiter import build as build_a_traiter
-from .carte_grid import build as build_carte
-from .aggregates_rollup import build_operateurs, build_territoires, count_rows
-from .seuils import TYPES, seuils
+from app.pilotage.a_traiter import build as build_a_traiter
+from app.pilotage.carte_grid import build as build_carte
+from app.pilotage.aggregates_rollup import build_operateurs, build_territoires, count_rows
+from app.pilotage.seuils import TYPES, seuils
 
 AGG_MODELS = (AggATraiter, AggCarte, AggTerritoire, AggOperateur, AggStructure, AggStructureAnnee)
 

@@ -173,7 +173,7 @@ class FileStore:
                 write_atomic(target, data)
             except OSError as exc:
                 if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-                    raise  # a full disk: the French 507 of app.errors
+                    raise  # a full disk: the French 507 of app.web.errors
                 raise _unreachable(exc) from exc
             return
         self._call(self.fs.pipe_file, self.path(name), data)
