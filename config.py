@@ -54,6 +54,26 @@ def _secret_key(path: Path, production: bool) -> str:
     return key_file.read_text().strip()
 
 
+#: Settings whose default the module that reads them gives (it may depend on the app being
+#: tested): here only when the environment sets them.
+_WHEN_SET = {
+    # sessions (app/web/hardening.py): idle and absolute limits
+    "BHASILE_SESSION_IDLE_MINUTES": float, "BHASILE_SESSION_MAX_HOURS": float,
+    # login throttling (app/web/login_guard.py)
+    "BHASILE_LOGIN_MAX_FAILURES": int, "BHASILE_LOGIN_IP_MAX_FAILURES": int,
+    "BHASILE_LOGIN_LOCKOUT_MINUTES": int,
+    # logs (app/web/logging_setup.py): json (default), text, or empty for Flask's own
+    "BHASILE_LOG_FORMAT": str, "BHASILE_LOG_LEVEL": str,
+    # ProConnect (app/web/oidc.py): on when an issuer is set
+    "BHASILE_OIDC_ISSUER": str, "BHASILE_OIDC_CLIENT_ID": str, "BHASILE_OIDC_CLIENT_SECRET": str,
+    "BHASILE_OIDC_SCOPES": str,
+}
+
+
+def _when_set() -> dict:
+    return {key: kind(os.environ[key]) for key, kind in _WHEN_SET.items() if key in os.environ}
+
+
 def load_settings(overrides: dict | None = None) -> dict:
     """Return the Flask configuration mapping for this process."""
     overrides = dict(overrides or {})
@@ -82,9 +102,9 @@ def load_settings(overrides: dict | None = None) -> dict:
         "AUTH_ROLE_PUBLIC": "Public",
         "FAB_ADD_SECURITY_API": False,
         "FAB_API_SWAGGER_UI": True,
-        "FAB_SECURITY_MANAGER_CLASS": "app.security.BhasileSecurityManager",
+        "FAB_SECURITY_MANAGER_CLASS": "app.web.security.BhasileSecurityManager",
         "FAB_API_MAX_PAGE_SIZE": 500,
-        "FAB_PASSWORD_COMPLEXITY_ENABLED": True,  # 12+ characters (app/login_guard.py)
+        "FAB_PASSWORD_COMPLEXITY_ENABLED": True,  # 12+ characters (app/web/login_guard.py)
         # Locale: French first, English second
         "BABEL_DEFAULT_LOCALE": os.environ.get("BHASILE_LOCALE", "fr"),
         "BABEL_DEFAULT_TIMEZONE": "Europe/Paris",
@@ -119,23 +139,32 @@ def load_settings(overrides: dict | None = None) -> dict:
         "BHASILE_EXPORT_CLEANUP_CRON": os.environ.get("BHASILE_EXPORT_CLEANUP_CRON", "20 * * * *"),
         "UPLOAD_FOLDER": os.environ.get("BHASILE_UPLOAD_FOLDER", str(inst / "uploads")),
         "BHASILE_SCHEDULER": _env_bool("BHASILE_SCHEDULER", False),
-        # Every file (documents, import originals, exports) in one store (app/storage.py):
+        # Every file (documents, import originals, exports) in one store (app/documents/storage.py):
         # empty = the instance folder; s3://bucket/prefix for any S3-compatible store
         "BHASILE_STORAGE_URL": os.environ.get("BHASILE_STORAGE_URL", ""),
         "BHASILE_S3_ENDPOINT_URL": os.environ.get("BHASILE_S3_ENDPOINT_URL", ""),
         "BHASILE_S3_REGION": os.environ.get("BHASILE_S3_REGION", ""),
-        # Background jobs (app/queue.py): « auto » = the PostgreSQL queue on PostgreSQL, threads
+        # Background jobs (app/jobs/queue.py): « auto » = the PostgreSQL queue on PostgreSQL, threads
         # of the web process on SQLite; « thread » forces the latter
         "BHASILE_QUEUE": os.environ.get("BHASILE_QUEUE", "auto"),
         # a job worker silent this long (seconds) died: its jobs are run again by another
         "BHASILE_WORKER_HEARTBEAT_SECONDS": float(os.environ.get("BHASILE_WORKER_HEARTBEAT_SECONDS", "10")),
         "BHASILE_WORKER_STALLED_SECONDS": float(os.environ.get("BHASILE_WORKER_STALLED_SECONDS", "60")),
-        # Jobs, indicators and map (app/jobs.py, app/seuils.py, views/carte.py)
+        # Jobs, indicators and map (app/jobs/__init__.py, app/pilotage/seuils.py, views/carte.py)
         "BHASILE_REBUILD_CRON": os.environ.get("BHASILE_REBUILD_CRON", "30 2 * * *"),
         "BHASILE_ROLLOVER_CRON": os.environ.get("BHASILE_ROLLOVER_CRON", "5 0 * * *"),
-        "BHASILE_SEUILS": os.environ.get("BHASILE_SEUILS", ""),  # JSON, see app/seuils.py
+        "BHASILE_SEUILS": os.environ.get("BHASILE_SEUILS", ""),  # JSON, see app/pilotage/seuils.py
         "BHASILE_TILE_URL": os.environ.get("BHASILE_TILE_URL", ""),  # empty: map without tiles
         "BHASILE_TILE_ATTRIBUTION": os.environ.get("BHASILE_TILE_ATTRIBUTION", ""),
+        # Behind a reverse proxy: trust one X-Forwarded-* (app/web/hardening.py)
+        "BHASILE_PROXY_FIX": bool(os.environ.get("BHASILE_PROXY_FIX")),
+        # Documents kept outside the file store (app/documents/storage.py); one document's limit in Mo
+        # (app/documents/__init__.py, 20 when empty)
+        "BHASILE_DOCUMENTS_DIR": os.environ.get("BHASILE_DOCUMENTS_DIR"),
+        "BHASILE_DOCUMENT_MAX_MB": os.environ.get("BHASILE_DOCUMENT_MAX_MB"),
+        # `flask bhasile worker` processes (app/jobs/queue.py)
+        "BHASILE_WORKERS": int(os.environ.get("BHASILE_WORKERS", "2")),
     }
+    settings.update(_when_set())
     settings.update(overrides)
     return settings

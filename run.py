@@ -19,7 +19,7 @@ def serve() -> None:
     from werkzeug.serving import make_server
 
     if app.config.get("BHASILE_SCHEDULER"):  # the quick start runs the jobs in-process
-        from app.scheduler import start_scheduler
+        from app.jobs.scheduler import start_scheduler
 
         start_scheduler(app)
     server = make_server(os.environ.get("BHASILE_HOST", "127.0.0.1"),

@@ -41,7 +41,7 @@ def create_app(test_config: Optional[dict[str, Any]] = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(BASE_DIR / "app" / "migrations"),
                      render_as_batch=True, compare_type=True)
-    from . import hardening  # headers, CSRF, sessions, login guard, ProConnect, logs, /healthz
+    from app.web import hardening  # headers, CSRF, sessions, login guard, ProConnect, logs, /healthz
 
     hardening.init_app(app)
 
@@ -51,19 +51,35 @@ def create_app(test_config: Optional[dict[str, Any]] = None) -> Flask:
                 _check_database(app)
             except ConfigError as exc:
                 raise SystemExit(f"BHasile ne peut pas démarrer : {exc}") from None
-        from . import audit, cli, comptes, jinja, return_to, vues, widgets
+        # lazy: composition root — these need the configured app (session hooks, Jinja, CLI)
+        from . import audit, cli, comptes, jinja, vues, widgets
+        from app.web import return_to
 
         audit.init_audit(type(db.session()))
         comptes.init_history(type(db.session()))
         appbuilder = AppBuilder()
         appbuilder.init_app(app, db.session)
 
+        # lazy: composition root — the views are the top layer, assembled once FAB is ready
         from views import register_views
 
         register_views(appbuilder)
+        _register_jobs()
         jinja.init_app(app)
         widgets.init_app(app)
         return_to.init_app(app)
         vues.init_app(app)
         cli.init_app(app)
     return app
+
+
+def _register_jobs() -> None:
+    """Import every module that registers a background job with ``app.jobs.queue`` (``@task``) or a
+    scheduled one with ``app.jobs`` (``register_job``): a worker or a scheduler process knows
+    them all, whichever pages it serves. The application factory is the composition root,
+    the one place that may import every layer."""
+    import exports.jobs  # noqa: F401  # lazy: composition root — registers « export », « export_cleanup »
+    import imports.background  # noqa: F401  # lazy: composition root — « import_preview », « import_apply »
+
+    from . import jobs  # noqa: F401  # lazy: registers « notification », « scheduled »
+    from app.documents import dialogue as dialogue_documents

@@ -17,8 +17,20 @@ from models.enums import Role
 
 from .audit import audit_context, record_event
 from .extensions import db
+from app.jobs.queue import ensure_schema, worker_command
+from app.jobs.scheduler import rebuild_command, rollover_command, scheduler_command
+from app.documents.storage import check_files_command
+from . import demo_accounts
+from .comptes import territory_errors
+from .passwords import password_policy
+from .demo import generate
+from .roles import sync_roles
+from .reference import load_reference
 
 bhasile = AppGroup("bhasile", help="Commandes d'administration de BHasile.")
+for _command in (worker_command, scheduler_command, rebuild_command, rollover_command,
+                 check_files_command):
+    bhasile.add_command(_command)
 
 #: The demo accounts of the quick start: login → (role, scope options, label).
 DEMO_USERS = {
@@ -35,15 +47,11 @@ DEMO_USERS = {
 def init_command() -> None:
     """Schéma (migrations), référentiel des territoires et rôles ; aucune donnée métier."""
     upgrade(directory=current_app.extensions["migrate"].directory)
-    from .reference import load_reference
-    from .roles import sync_roles
 
     with audit_context("cli"):
         regions, deps = load_reference(db.session)
         db.session.commit()
     sync_roles(current_app.appbuilder)
-    from .queue import ensure_schema
-
     if ensure_schema(current_app._get_current_object()):
         click.echo("File de tâches PostgreSQL (procrastinate) installée.")
     click.echo(f"Schéma à jour ; {regions} régions, {deps} départements ; {len(Role)} rôles.")
@@ -55,8 +63,6 @@ def init_command() -> None:
 @click.option("--if-empty", is_flag=True, help="Ne rien faire si des structures existent déjà.")
 def demo_command(scale: int, if_empty: bool) -> None:
     """Génère un parc national de démonstration, déterministe."""
-    from .demo import generate
-
     existing = db.session.scalar(select(func.count(Structure.id)))
     if existing:
         if if_empty:
@@ -106,7 +112,6 @@ def create_or_update_user(login: str, role: Role, password: str, regions=(), dep
     from flask_appbuilder.exceptions import PasswordComplexityValidationError
     from werkzeug.security import generate_password_hash
 
-    from .passwords import password_policy
 
     try:
         password_policy(password, login)
@@ -124,7 +129,6 @@ def create_or_update_user(login: str, role: Role, password: str, regions=(), dep
                                  param_hint="--departement")
     if role is Role.OPERATEUR and op is None:
         raise click.BadParameter("un compte opérateur a un --operateur", param_hint="--operateur")
-    from .comptes import territory_errors
 
     for name, message in territory_errors([role.value], bool(region_objs), bool(dep_objs),
                                           op is not None).items():
@@ -174,8 +178,6 @@ def create_user_command(login, role_name, regions, departements, operateur, emai
 def demo_users_command(regenerate: bool, quiet: bool) -> None:
     """Crée un compte de démonstration par rôle ; mots de passe conservés d'un lancement à
     l'autre dans instance/comptes-demo.txt (lisible par vous seul)."""
-    from . import demo_accounts
-
     path = demo_accounts.accounts_path(current_app)
     known = {} if regenerate else demo_accounts.read_passwords(path)
     made = create_demo_users(lambda: secrets.token_urlsafe(9), known)
@@ -220,8 +222,9 @@ def create_demo_users(password: Callable[[], str], known: dict[str, str] | None 
     return made
 
 
-#: Modules that add their own ``flask bhasile`` commands to the group above.
-EXTENSION_MODULES = ("imports.cli", "exports.cli", "app.jobs", "app.storage", "app.queue")
+#: Modules of the higher layers that add their own ``flask bhasile`` commands to the group
+#: above (found by name: app never imports them).
+EXTENSION_MODULES = ("imports.cli", "exports.cli")
 
 
 def init_app(app: Flask) -> None:

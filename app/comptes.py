@@ -14,7 +14,9 @@ from flask_babel import gettext as _
 from sqlalchemy import event, insert, select
 from sqlalchemy.orm import Session
 
+from app.audit import current_actor
 from models import BhasileUser, Changement, Departement, Operateur, Region
+from models.base import utcnow
 from models.enums import Role
 from models.user import user_departement, user_region
 
@@ -113,9 +115,6 @@ def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
 
 
 def _after_flush(session: Session, _context: Any) -> None:
-    from app.audit import current_actor
-    from models.base import utcnow
-
     before: dict[int, dict] = session.info.pop("bhasile_accounts", {})
     users = [(o, "create") for o in session.new if isinstance(o, BhasileUser)]
     users += [(o, "update") for o in session.dirty if isinstance(o, BhasileUser) and o.id in before]

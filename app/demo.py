@@ -3,7 +3,7 @@
 ``generate(session, scale)`` writes ~1,000 structures × scale in all 101 départements with
 5 years of places and budgets, 24 months of activity, addresses, contacts, quality follow-up,
 each structure's conventions (renewed one after the other) and ~40 CPOMs. Names are invented;
-figures follow the shapes agents know and spread around the alert thresholds (app/seuils.py):
+figures follow the shapes agents know and spread around the alert thresholds (app/pilotage/seuils.py):
 each alert singles out roughly one structure in ten (tests/test_demo.py holds 5–25 %).
 Rows go in through bulk inserts with pre-assigned ids: seconds, not minutes.
 """
@@ -281,7 +281,7 @@ def _siret(rng) -> str:
 
 def _places_and_budgets(rng, rows, ids, sid, kind, places, years) -> int:
     """Places and budgets of every year; returns the places of the latest year."""
-    # Around the thresholds (app/seuils.py): about one structure in ten costs less than 15 € or
+    # Around the thresholds (app/pilotage/seuils.py): about one structure in ten costs less than 15 € or
     # more than 25 € a day, one in ten has fewer than 15 or more than 25 places per ETP.
     cout_base = rng.uniform(18.5, 21.5) if kind == TypeStructure.CADA else rng.uniform(16, 23.5)
     if rng.random() < 0.10:

@@ -25,6 +25,7 @@ from app.extensions import db
 from app.heures import paris_time
 from app.jinja import fr_money, fr_number
 from app.labels import LABELS, enum_label
+from app.scope import condition_for
 from models import BhasileUser, Changement, Departement, Operateur, Region, Structure
 from models.campagne import SECTION_LABELS, Campagne, Tache, TacheCommentaire
 
@@ -178,8 +179,6 @@ class Formatter:
                 row = db.session.get(Region, ident)
                 name = row.nom if row is not None else None
             elif table in ("operateur", "structure"):
-                from app.scope import condition_for
-
                 model = Operateur if table == "operateur" else Structure
                 label = Operateur.nom if table == "operateur" else Structure.code_dna
                 cond = condition_for(model, self.scope) if self.scope is not None else True

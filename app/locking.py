@@ -76,6 +76,3 @@ def stale_message(item: Any, loaded_version: int, model: Optional[type] = None) 
              "de la version actuelle.", detail=detail)
 
 
-def is_stale(item: Any, loaded_version: Optional[int]) -> bool:
-    """Was ``item`` saved by someone else since ``loaded_version``?"""
-    return loaded_version is not None and int(loaded_version) != int(item.version)

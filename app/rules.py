@@ -21,7 +21,11 @@ from typing import Any, Callable, Optional
 
 from flask_babel import gettext as _
 
+from app.extensions import db
+from models import __all__ as names, Departement
+import models
 from models.enums import StatutConvention, TRANSITIONS_CONVENTION
+from models.vue import MAX_ETAT, MAX_NOM
 
 
 @dataclass(frozen=True)
@@ -70,9 +74,6 @@ NOTES = ("note_personnes", "note_professionnels", "note_structure", "note_global
 
 def _table(model: Any) -> str:
     if isinstance(model, str):
-        from models import __all__ as names
-        import models
-
         if model in names:
             return getattr(models, model).__tablename__
         return model.lower()
@@ -163,9 +164,6 @@ def departement_code(value: Any) -> Optional[str]:
     if hasattr(value, "code"):
         return value.code
     if isinstance(value, int):
-        from app.extensions import db
-        from models import Departement
-
         dep = db.session.get(Departement, value)
         return dep.code if dep else None
     return str(value).strip().upper()
@@ -229,7 +227,7 @@ def _structure(v: dict) -> list[RuleError]:
     if created and d303 and created > d303:
         errors.append(RuleError("date_303", _("La date 303 ne peut pas précéder la date de création.")))
     finess = v.get("code_finess")
-    # a missing FINESS is a gap (``app.completude``: the fiche is « à compléter »), never a
+    # a missing FINESS is a gap (``app.pilotage.completude``: the fiche is « à compléter »), never a
     # refusal; only a FINESS present but wrong is an error
     if not _blank(finess) and not re.fullmatch(r"[0-9A-Za-z]{9}", str(finess).strip()):
         errors.append(RuleError("code_finess", _("Le code FINESS comporte 9 caractères.")))
@@ -288,7 +286,6 @@ def _vue(v: dict) -> list[RuleError]:
     is checked against its page by ``app.vues``)."""
     import json
 
-    from models.vue import MAX_ETAT, MAX_NOM
 
     errors = []
     nom = (v.get("nom") or "").strip() if isinstance(v.get("nom"), str) else ""

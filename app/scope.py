@@ -17,7 +17,9 @@ from models import (ActiviteMensuelle, Adresse, AdresseAnnee, BudgetAnnee, Chang
                     Controle, Convention, ConventionStructure, Departement, DialogueBudgetaire,
                     DialogueLigne, Document, Eig,
                     Evaluation, Operateur, PlacesAnnee, Region, Structure)
+from models.campagne import Campagne, campagne_departement, Tache, TacheCommentaire
 from models.enums import Role
+from models.vue import VueEnregistree as V
 
 NATIONAL_ROLES = {Role.ADMIN.value, Role.CENTRAL.value}
 EDITOR_ROLES = {Role.ADMIN.value, Role.CENTRAL.value, Role.REGIONAL.value, Role.DEPARTEMENTAL.value}
@@ -47,6 +49,19 @@ class Scope:
 
 NATIONAL = Scope(national=True, roles=frozenset({Role.ADMIN.value}))
 NOWHERE = Scope()
+
+
+def scope_params(scope: Scope) -> dict:
+    """A scope as JSON values (a background job carries it, to compare only)."""
+    return {"national": scope.national, "region_ids": sorted(scope.region_ids),
+            "departement_ids": sorted(scope.departement_ids), "operateur_id": scope.operateur_id,
+            "roles": sorted(scope.roles)}
+
+
+def scope_from(params: dict) -> Scope:
+    return Scope(national=params["national"], region_ids=frozenset(params["region_ids"]),
+                 departement_ids=frozenset(params["departement_ids"]),
+                 operateur_id=params["operateur_id"], roles=frozenset(params["roles"]))
 
 
 def scope_of(user: Any) -> Scope:
@@ -165,19 +180,11 @@ _RULED = {Structure, *_BY_STRUCTURE, DialogueLigne, AdresseAnnee, Operateur, Con
           Departement, Region}
 
 
-def has_rule(model: type) -> bool:
-    """Does ``model`` declare a path to the territory (else only national users reach it)?"""
-    return model in _RULED or getattr(model, "__tablename__", None) in (*_CAMPAGNE_TABLES,
-                                                                       *PERSONAL_TABLES)
-
-
 def _vue_condition(scope: Scope) -> ColumnElement[bool]:
     """Saved views a user reads: their own; those shared with a territory their own covers or
     equals (a national view with national users, a région's with its région's and national
     users, a département's with its agents, its région's and national users, an opérateur's
     with that opérateur's accounts and national users); the defaults of their roles."""
-    from models.vue import VueEnregistree as V
-
     if scope.user_id is None:
         return false()
     shared: list = []
@@ -211,7 +218,6 @@ def writable_condition(model: type, scope: Scope) -> ColumnElement[bool]:
         return _own_condition(model, scope)
     if scope.national or getattr(model, "__tablename__", None) != "campagne":
         return condition_for(model, scope)
-    from models.campagne import campagne_departement
 
     if scope.is_operateur:
         return false()
@@ -259,8 +265,6 @@ def _territory_condition(model: type, scope: Scope) -> ColumnElement[bool]:
 def _campagne_condition(model: type, scope: Scope) -> ColumnElement[bool]:
     """Campaign rows: the tasks of the structures in scope; a campaign when one of its tasks
     is in scope or (agents) one of its départements is in the territory."""
-    from models.campagne import Campagne, Tache, TacheCommentaire, campagne_departement
-
     tasks = Tache.structure_id.in_(structure_ids(scope))
     if model is Tache:
         return tasks

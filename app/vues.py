@@ -20,7 +20,11 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from app.extensions import db
+from app.gate import may_change
+from app.list_args import _views
 from app.scope import condition_for, current_scope
+from models.enums import Role
+from models.vue import VueEnregistree as V
 
 #: the argument of a list page that names its visible columns (comma-separated fields)
 COLUMNS_ARG = "colonnes"
@@ -40,8 +44,6 @@ class BadState(ValueError):
 def _list_views() -> dict[str, Any]:
     """FAB's list pages, and the pages of their own (journal, documents) that name the query
     arguments a view of theirs keeps (``saved_view_args``)."""
-    from app.list_args import _views
-
     found = {name: v for name, v in _views().items()
              if "can_list" in (v.base_permissions or []) and getattr(v, "bhasile_area", None)}
     for view in current_app.appbuilder.baseviews:
@@ -51,10 +53,7 @@ def _list_views() -> dict[str, Any]:
 
 
 def _grids() -> dict[str, Any]:
-    from views.grid import GRIDS
-
-    names = {v.__name__ for v in GRIDS}
-    return {v.slug: v for v in current_app.appbuilder.baseviews if type(v).__name__ in names}
+    return {v.slug: v for v in current_app.appbuilder.baseviews if getattr(v, "grid_page", False)}
 
 
 def page_target(page: str) -> Optional[tuple[str, Any]]:
@@ -257,16 +256,12 @@ def grid_args(state: dict) -> list[tuple[str, str]]:
 
 def visible_views(page: str) -> list:
     """The saved views of ``page`` the current user reads (``app.scope``'s rule), by name."""
-    from models.vue import VueEnregistree as V
-
     return list(db.session.scalars(select(V).where(V.page == page, condition_for(V, current_scope()))
                                    .order_by(V.nom, V.id)))
 
 
 def role_default(page: str) -> Optional[Any]:
     """The default view of one of the current user's roles on ``page``, if an administrator set one."""
-    from models.vue import VueEnregistree as V
-
     scope = current_scope()
     if not scope.roles:
         return None
@@ -308,8 +303,6 @@ def toolbar() -> Optional[dict]:
     page = current_page()
     if page is None or getattr(g, "user", None) is None:
         return None
-    from app.gate import may_change
-    from models.enums import Role
 
     scope = current_scope()
     views = visible_views(page)

@@ -20,6 +20,7 @@ from flask_babel import format_decimal
 from markupsafe import Markup
 from wtforms.widgets import html_params
 
+from app import list_args
 from app.jinja import fr_date, fr_number
 from app.labels import member_label
 
@@ -179,8 +180,6 @@ def list_title(modelview_name: str) -> str:
 
 def init_app(app: Flask) -> None:
     """The helpers of FAB's generic pages, and the guard of their query strings."""
-    from app import list_args
-
     list_args.init_app(app)
     app.jinja_env.globals.update(bh_control=control, bh_field_kind=field_kind,
                                  bh_list_title=list_title, bh_display=display)

@@ -59,7 +59,7 @@ def prepare(app, scale: int) -> None:
 
 
 def time_rebuilds(app, runs: int = 3) -> list[float]:
-    from app.aggregates import rebuild
+    from app.pilotage.aggregates import rebuild
     from app.extensions import db
 
     times = []

@@ -13,7 +13,7 @@ with app.app_context():
     from app.extensions import db
     from app.documents import missing_documents, detect_type, save_document
     from app.scope import NATIONAL
-    from app.storage import get_storage, new_key
+    from app.documents.storage import get_storage, new_key
     from models import Document, Structure
     from models.enums import CategorieDocument
     ids = db.session.scalars(select(Structure.id)).all()

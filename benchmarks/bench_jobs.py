@@ -68,7 +68,7 @@ def ensure_users(url: str, tmp: Path) -> None:
 def queue_throughput(url: str, tmp: Path, n: int) -> float:
     """Jobs per second: ``n`` empty jobs deferred, then run by the workers already started."""
     from app import create_app
-    from app.queue import enqueue
+    from app.jobs.queue import enqueue
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "b" * 40, "INSTANCE_DIR": str(tmp),
                       "SQLALCHEMY_ENGINE_OPTIONS": {}, "BHASILE_QUEUE": "postgresql"})

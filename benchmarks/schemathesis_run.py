@@ -53,7 +53,7 @@ def _nul_or_negative(q) -> bool:
         return True
     try:
         args = prison.loads(q)
-    except Exception:  # noqa: BLE001 - refused with a 400 by app/api_guard.py
+    except Exception:  # noqa: BLE001 - refused with a 400 by app/web/api_guard.py
         return False
     return isinstance(args, dict) and any(
         isinstance(args.get(k), (int, float)) and args[k] < 0 for k in ("page", "page_size"))

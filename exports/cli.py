@@ -13,6 +13,7 @@ from sqlalchemy import select
 from app.cli import bhasile
 from app.extensions import db
 from app.sheets import SHEETS
+from imports.cli import user_scope
 from models import Departement, Region
 
 from .workbook import export_workbook
@@ -40,8 +41,6 @@ def _codes(model, codes: tuple[str, ...], label: str) -> list[str]:
 def export_command(out: Path, sheets: tuple[str, ...], departements: tuple[str, ...],
                    regions: tuple[str, ...], login: Optional[str]) -> None:
     """Exporte le classeur BHasile (.xlsx) d'un périmètre."""
-    from imports.cli import user_scope
-
     scope, _user = user_scope(login)
     deps = _codes(Departement, departements, "Département")
     regs = _codes(Region, regions, "Région")

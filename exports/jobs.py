@@ -2,10 +2,10 @@
 
 The request captures everything the export depends on — the user's scope, the list view's
 rows (filters, search and sort applied) — in an ``ExportJob`` row, then hands the job id to
-the queue (``app.queue``: a worker process on PostgreSQL, a thread of the web process on
+the queue (``app.jobs.queue``: a worker process on PostgreSQL, a thread of the web process on
 SQLite). The worker derives the owner's scope from the account (the captured one is only
 compared with it), writes the workbook to a temporary file and copies it, once complete, to
-the file store (``app.storage``) as ``exports/<job id>.xlsx``: a job run again after a crash
+the file store (``app.documents.storage``) as ``exports/<job id>.xlsx``: a job run again after a crash
 overwrites the same name, so there is never more than one copy, and any web worker of any
 host serves it. Progress is recorded in the row so that any web worker can report it. Files
 expire after ``BHASILE_EXPORT_KEEP_HOURS``; ``cleanup_exports`` (a scheduled job) deletes them.
@@ -28,12 +28,17 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.extensions import db
-from app.scope import Scope
+from app.jobs import register_job
+from app.jobs.queue import backend, enqueue, task
+from app.scope import Scope, scope_from, scope_of, scope_params
 from app.sheets import BY_NAME, SHEETS
+from app.documents.storage import file_store, StorageError
+from models import BhasileUser
 from models.base import utcnow
 from models.export import DONE, EXPIRED, FAILED, PENDING, RUNNING, ExportJob
 
 from .queries import sheet_count
+from .generic import export_list
 
 log = logging.getLogger(__name__)
 #: How often (seconds) a running export records its progress.
@@ -51,18 +56,6 @@ _DEFAULT_SLOTS = threading.BoundedSemaphore(2)
 def stored_name(job_id: int) -> str:
     """The name of a job's file in the file store (the same for every run of the job)."""
     return f"exports/{int(job_id)}.xlsx"
-
-
-def scope_params(scope: Scope) -> dict:
-    return {"national": scope.national, "region_ids": sorted(scope.region_ids),
-            "departement_ids": sorted(scope.departement_ids), "operateur_id": scope.operateur_id,
-            "roles": sorted(scope.roles)}
-
-
-def scope_from(params: dict) -> Scope:
-    return Scope(national=params["national"], region_ids=frozenset(params["region_ids"]),
-                 departement_ids=frozenset(params["departement_ids"]),
-                 operateur_id=params["operateur_id"], roles=frozenset(params["roles"]))
 
 
 def workbook_rows(session: Any, scope: Scope) -> int:
@@ -89,8 +82,6 @@ def create_job(owner_id: int, kind: str, title: str, params: dict, rows_total: i
 def start(app: Flask, job_id: int) -> Optional[threading.Thread]:
     """Hand the export to the job queue (PostgreSQL), or write it in a daemon thread of this
     process (SQLite)."""
-    from app.queue import backend, enqueue
-
     if backend(app) == "postgresql":
         with app.app_context():
             enqueue("export", job_id=job_id)
@@ -137,10 +128,6 @@ class Progress:
 
 def run(job_id: int) -> None:
     """Write the export of job ``job_id`` (in an app context); the job row tells how it ended."""
-    from app.scope import scope_of
-    from app.storage import file_store
-    from models import BhasileUser
-
     job = db.session.get(ExportJob, job_id)
     # RUNNING: run again after its worker died (the queue hands a job to one worker at a time)
     if job is None or job.status not in (PENDING, RUNNING):
@@ -173,6 +160,11 @@ def run(job_id: int) -> None:
     progress.save(status=DONE, rows_total=rows, file_path=final, finished_at=now,
                   expires_at=now + dt.timedelta(hours=hours))
     return None
+
+
+@task("export")
+def _export(job_id: int) -> None:
+    run(int(job_id))
 
 
 def _parts_folder() -> Path:
@@ -208,7 +200,7 @@ def _remove_parts(job_id: Optional[int] = None) -> int:
 
 def _write(kind: str, params: dict, target: str, progress: Progress,
            scope: Optional[Scope] = None) -> int:
-    from .generic import export_list
+    # lazy: read at call time — tests replace exports.workbook.export_workbook
     from .workbook import export_view, export_workbook
 
     scope = scope if scope is not None else scope_from(params["scope"])
@@ -227,6 +219,7 @@ def _write(kind: str, params: dict, target: str, progress: Progress,
                        scope=scope, progress=progress, columns=params.get("columns"))
 
 
+@register_job("export_cleanup")
 def cleanup_exports(now: Optional[dt.datetime] = None) -> int:
     """Delete expired export files and mark them expired; a job silent for STALE_MINUTES
     (its process died) fails; jobs ended HISTORY_DAYS ago are forgotten. Returns the number
@@ -259,8 +252,6 @@ def cleanup_exports(now: Optional[dt.datetime] = None) -> int:
 
 def remove_file(name: str) -> None:
     """Delete an export's file: a name of the file store (a path of an older version)."""
-    from app.storage import StorageError, file_store
-
     if os.path.isabs(name):
         Path(name).unlink(missing_ok=True)
         return
@@ -272,8 +263,6 @@ def remove_file(name: str) -> None:
 
 def _remove_orphans(now: dt.datetime) -> None:
     """Files no job points to any more (a crash between copy and record), after a day."""
-    from app.storage import StorageError, file_store
-
     known = set(db.session.scalars(select(ExportJob.file_path).where(ExportJob.file_path.is_not(None))))
     limit = (now - dt.timedelta(days=1)).replace(tzinfo=dt.timezone.utc).timestamp()
     try:
@@ -298,9 +287,6 @@ def owned_job(job_id: int, owner_id: int) -> Optional[ExportJob]:
 def scope_unchanged(job: ExportJob) -> bool:
     """Whether the owner's territory is still the one captured with the request: a job
     neither writes nor hands out rows its owner may no longer see."""
-    from app.scope import scope_of
-    from models import BhasileUser
-
     owner = db.session.get(BhasileUser, job.owner_id)
     captured = json.loads(job.params).get("scope")
     return owner is not None and owner.active and scope_params(scope_of(owner)) == captured

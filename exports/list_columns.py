@@ -10,6 +10,8 @@ from typing import Any, Callable, Iterable, Iterator, Optional, Sequence
 from sqlalchemy import select
 
 from app.sheets import Sheet
+from app.structure_exprs import bati_expr, places_expr
+from models import Adresse, Structure
 
 CHUNK = 2000
 
@@ -24,24 +26,16 @@ class ListColumn:
 
 
 def _places(session, codes: list) -> dict:
-    from models import Structure
-    from views.structure_list import places_expr
-
     return dict(session.execute(select(Structure.code_dna, places_expr()).where(
         Structure.code_dna.in_(codes))).all())
 
 
 def _bati(session, codes: list) -> dict:
-    from models import Structure
-    from views.structure_list import bati_expr
-
     return {code: (bati or "").capitalize() or None for code, bati in session.execute(
         select(Structure.code_dna, bati_expr()).where(Structure.code_dna.in_(codes)))}
 
 
 def _communes(session, codes: list) -> dict:
-    from models import Adresse, Structure
-
     found: dict[str, set] = {}
     for code, commune in session.execute(
             select(Structure.code_dna, Adresse.commune).distinct().join(
@@ -61,7 +55,7 @@ STRUCTURE_LIST = {
 
 def list_columns(sheet: Sheet, view_columns: Iterable[str]) -> list[ListColumn]:
     """The columns of the list ``view_columns`` that ``sheet`` lacks, in the list's order."""
-    if sheet.name != "Structures":
+    if sheet.model is not Structure:
         return []
     fields = {c.field for c in sheet.columns}
     return [STRUCTURE_LIST[name] for name in view_columns

@@ -7,18 +7,16 @@ from sqlalchemy import func, or_, select
 
 from app.scope import Scope, condition_for
 from app.sheets import Sheet
-from models import Departement, Region, Structure
+from models import Adresse, Convention, ConventionStructure, Departement, Operateur, Region, Structure
 
 CHUNK = 5000
 
 
 def scope_condition(sheet: Sheet, scope: Scope):
-    return condition_for(sheet.model if sheet.name != "Adresses" else _adresse(), scope)
+    return condition_for(sheet.model if sheet.parent is None else _adresse(), scope)
 
 
 def _adresse():
-    from models import Adresse
-
     return Adresse
 
 
@@ -29,13 +27,12 @@ def territory_condition(sheet: Sheet, departements: Sequence[str], regions: Sequ
     deps = select(Departement.id).join(Region).where(
         or_(Departement.code.in_(list(departements)), Region.code.in_(list(regions))))
     structures = select(Structure.id).where(Structure.departement_id.in_(deps))
-    if sheet.name == "Structures":
+    if sheet.model is Structure:
         return Structure.id.in_(structures)
-    if sheet.name in ("Opérateurs", "Conventions"):
+    if sheet.model in (Operateur, Convention):
         from app.scope import Scope as _S  # noqa: F401
-        from models import Convention, ConventionStructure, Operateur
 
-        if sheet.name == "Opérateurs":
+        if sheet.model is Operateur:
             return Operateur.id.in_(select(Structure.operateur_id).where(Structure.id.in_(structures)))
         return Convention.id.in_(select(ConventionStructure.convention_id)
                                  .where(ConventionStructure.structure_id.in_(structures)))
@@ -88,7 +85,7 @@ def _stream(conn, stmt) -> Iterator[list]:
 
 
 def _by_ids(conn, stmt, sheet: Sheet, ids: list[int]) -> Iterator[list]:
-    id_col = sheet.ids[0] if sheet.name != "Adresses" else sheet.ids[2]
+    id_col = sheet.ids[0] if sheet.parent is None else sheet.ids[2]
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start:start + CHUNK]
         rows = conn.execute(stmt.where(id_col.in_(chunk))).all()

@@ -5,8 +5,10 @@ from typing import IO, Any, Optional, Sequence, Union
 
 import xlsxwriter
 
+from app.scope import condition_for
 from app.sheets import SCHEMA_VERSION, SHEETS, Lookups, Sheet
 from app.sheets.kinds import Code
+from models import Operateur
 
 from .writer import META_SHEET
 
@@ -88,8 +90,6 @@ def template_for(session: Any, target: Union[str, IO[bytes]], scope: Any,
     """The template for a user: drop-downs list only the opérateurs of their territory."""
     from sqlalchemy import select
 
-    from app.scope import condition_for
-    from models import Operateur
 
     lookups = Lookups(session)
     if not scope.national:

@@ -9,6 +9,7 @@ from app.sheets import BY_NAME, SHEETS, Sheet
 
 from .queries import sheet_rows, territory_condition
 from .writer import WorkbookWriter
+from .list_columns import list_columns, with_list_columns
 
 #: ``progress(sheet_name, rows)``: told each batch of rows about to be written.
 Progress = Optional[Callable[[str, int], None]]
@@ -47,8 +48,6 @@ def export_view(session: Any, target: Union[str, IO[bytes]], sheet: Sheet, scope
     """Write one sheet holding exactly ``ids`` (the rows of a list view), in that order, with
     the columns of the list (``view_columns``) that the sheet lacks after its own, less the
     sheet's columns the list hides (``hidden``: its column chooser; never the key)."""
-    from .list_columns import list_columns, with_list_columns
-
     extra = list_columns(sheet, view_columns)
     writer = WorkbookWriter(target)
     rows = sheet_rows(session, sheet, scope, ids=ids, on_batch=_batches(sheet, progress))

@@ -16,6 +16,7 @@ import xlsxwriter
 from app.heures import paris_now
 from app.sheets import SCHEMA_VERSION, Sheet
 from app.sheets.kinds import Choice, Code
+from .list_columns import labels
 
 META_SHEET = "_bhasile"
 #: the ``_bhasile`` key naming the list columns written after the sheet's (never imported)
@@ -97,8 +98,6 @@ class WorkbookWriter:
 
     def add_meta(self, user: Optional[str], filters: Any = None, sort: Any = None,
                  extra: Sequence = ()) -> None:
-        from .list_columns import labels
-
         ws = self.book.add_worksheet(META_SHEET)
         items = [("schema_version", SCHEMA_VERSION),
                  ("export_date", paris_now().strftime("%d/%m/%Y %H:%M")),

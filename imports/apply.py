@@ -20,9 +20,10 @@ from sqlalchemy import select
 
 from app.audit import HistoryBatch
 from app.campagnes import TABLE_SECTIONS, reopen_tasks
+from app.jobs import WATCHED_TABLES
 from app.sheets import APPLY_ORDER, Lookups, Sheet
 from app.sheets.normalize import norm
-from models import Adresse, AdresseAnnee, Convention, ConventionStructure
+from models import Adresse, AdresseAnnee, Convention, ConventionStructure, Operateur, Structure
 
 from . import bulk
 from .result import Record
@@ -89,7 +90,7 @@ class Applier:
         total, done = sum(len(recs) for _sheet, recs in todo), 0
         for sheet, recs in todo:
             self.progress("write", done, total)
-            if sheet.name == "Adresses":
+            if sheet.parent is not None:
                 self._adresses(sheet, recs)
             else:
                 self._plain(sheet, recs)
@@ -100,7 +101,7 @@ class Applier:
 
     def _check(self, sheet: Sheet, recs: list[Record]) -> None:
         """Read back (and lock) the stored rows ``recs`` change; name those changed since."""
-        pairs = (((2, ADRESSE), (0, ANNEE)) if sheet.name == "Adresses"
+        pairs = (((2, ADRESSE), (0, ANNEE)) if sheet.parent is not None
                  else ((0, sheet.model.__table__),))
         for pos, table in pairs:
             expected = [(rec.ids[pos], rec.ids[pos + 1], rec) for rec in recs
@@ -128,7 +129,7 @@ class Applier:
                 changes.append((rec.ids[0], rec.ids[1], values))
         self._update(table, changes)
         ids = self._insert(table, [values for _rec, values in new])
-        if sheet.name == "Conventions":  # their structures, in the order of the file
+        if sheet.model is Convention:  # their structures, in the order of the file
             created = {id(rec): i for i, (rec, _values) in zip(ids, new)}
             links = []
             for rec in recs:
@@ -291,18 +292,16 @@ class Applier:
     def _remember(self, sheet: Sheet, created: list[tuple[int, Record, dict]]) -> None:
         """Make the opérateurs and structures just created known to the rows that follow."""
         for obj_id, rec, values in created:
-            if sheet.name == "Opérateurs":
+            if sheet.model is Operateur:
                 name = values.get("nom") or rec.key[0]
                 self.lookups.operateurs.setdefault(norm(name), (obj_id, name))
-            elif sheet.name == "Structures":
+            elif sheet.model is Structure:
                 self.lookups.structures[values["code_dna"]] = (
                     obj_id, values.get("departement_id"), values.get("operateur_id"))
 
     def _notify(self) -> None:
         """What the session hooks do after an ORM write: ask for the aggregates' rebuild,
         put an opérateur's campaign tasks back « en cours »."""
-        from app.jobs import WATCHED_TABLES
-
         if self.tables & WATCHED_TABLES:
             self.session.info["bhasile_rebuild"] = True
         reopen_tasks(self.session, self.touched)

@@ -1,8 +1,8 @@
 """Large imports in the background: the preview of an upload and the apply of its batch.
 
 A file larger than ``BHASILE_IMPORT_BACKGROUND_BYTES`` is stored at once (in the file store,
-``app.storage``, so any host reads it) and its batch row created (status ``checking``); a job
-(``app.queue``: a worker process on PostgreSQL, a thread of the web process on SQLite) previews
+``app.documents.storage``, so any host reads it) and its batch row created (status ``checking``); a job
+(``app.jobs.queue``: a worker process on PostgreSQL, a thread of the web process on SQLite) previews
 it, then records the outcome in the batch exactly as ``create_batch`` does. « Appliquer »
 on such a batch claims it (``applying``) and applies it in a worker thread, all or nothing as
 ``apply_batch`` does. The pipeline tells the rows read, checked and written (``Progress``), and
@@ -31,7 +31,9 @@ from sqlalchemy import and_, or_, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.extensions import db
-from app.scope import Scope
+from app.jobs.queue import backend, enqueue, task
+from app.scope import NOWHERE, Scope, scope_from, scope_of, scope_params
+from models import BhasileUser
 from models.base import utcnow
 from models.imports import ImportBatch
 
@@ -134,11 +136,7 @@ def start(app: Flask, step: Callable[[int, Owner], Any], batch_id: int,
     """Hand ``step(batch_id, owner)`` to the job queue (PostgreSQL: the job carries the batch,
     the user id and, to compare only, the scope seen by the request), or run it in a daemon
     thread of this process (SQLite)."""
-    from app.queue import backend, enqueue
-
     if backend(app) == "postgresql":
-        from exports.jobs import scope_params
-
         name = {"run_preview": "import_preview", "run_apply": "import_apply"}[step.__name__]
         with app.app_context():
             enqueue(name, batch_id=batch_id, user_id=owner.user_id, scope=scope_params(owner.scope))
@@ -230,8 +228,6 @@ def _check_owner(owner: Owner) -> None:
     """The step runs only while its user still has the territory captured with the request."""
     if owner.user_id is None:
         return
-    from app.scope import scope_of
-    from models import BhasileUser
 
     user = db.session.get(BhasileUser, owner.user_id)
     if user is None or not user.active or scope_of(user) != owner.scope:
@@ -294,3 +290,28 @@ def run_apply(batch_id: int, owner: Owner) -> tuple[str, Any]:
     status = "unusable" if result.problem else "refused"  # a choice breaks a rule, or the scope changed
     progress.finish(status=status)
     return status, None
+
+
+# --- the import steps as background jobs (``app.jobs.queue``) -------------------------------------
+
+def import_owner(user_id: Optional[int], captured: Optional[dict]) -> Owner:
+    """The owner of an import step, read from the account (never from the job's arguments):
+    its scope is ``scope_of`` the user now. When it differs from the one ``captured`` with the
+    request, the captured one is handed on, which the step refuses (« périmètre changé »)."""
+    user = db.session.get(BhasileUser, user_id) if user_id is not None else None
+    if user is None:
+        return Owner(NOWHERE, None, -1 if user_id is None else user_id)  # refused by the step
+    scope = scope_of(user)
+    if captured is not None and scope_params(scope) != captured:
+        return Owner(scope_from(captured), user.username, user.id)
+    return Owner(scope, user.username, user.id)
+
+
+@task("import_preview")
+def _import_preview(batch_id: int, user_id: Optional[int], scope: Optional[dict] = None) -> None:
+    run_preview(int(batch_id), import_owner(user_id, scope))
+
+
+@task("import_apply")
+def _import_apply(batch_id: int, user_id: Optional[int], scope: Optional[dict] = None) -> None:
+    run_apply(int(batch_id), import_owner(user_id, scope))

@@ -13,33 +13,28 @@ import uuid
 from pathlib import Path
 from typing import Any, Optional
 
-from flask import current_app
-
 from app.extensions import db
 from app.scope import Scope
 from models.base import utcnow
 from models.imports import ImportBatch
 
+from app.gate import Gate
 from app.sheets import Lookups
 from app.sheets.normalize import norm
+from app.documents.storage import file_store
+from models import Operateur, Structure
 
 from . import changes
-from .apply import StaleRows
+from .apply import _describe, _values, StaleRows
 from .checks import Checker
 from .pipeline import ImportCommand, write
 from .result import ImportResult
-
-
-def storage_dir() -> Path:
-    """The local folder of import originals of older versions (new ones: ``store_original``)."""
-    return Path(current_app.config["UPLOAD_FOLDER"]) / "imports"
+from .merge import resolve, SIDES
 
 
 def store_original(data: bytes, filename: str) -> str:
-    """Keep an uploaded file in the file store (``app.storage``); returns its stored name,
+    """Keep an uploaded file in the file store (``app.documents.storage``); returns its stored name,
     random (``imports/<hex>.<ext>``): the name the user gave stays in the batch row only."""
-    from app.storage import file_store
-
     suffix = "".join(c for c in Path(filename).suffix.lower() if c.isalnum())[:10]
     name = f"imports/{uuid.uuid4().hex}" + (f".{suffix}" if suffix else "")
     file_store().put(name, data)  # a full disk or a lost bucket: nothing partial, French error
@@ -52,8 +47,6 @@ def _is_local(stored: str) -> bool:
 
 def original_size(batch: ImportBatch) -> int:
     """The size of the batch's file, as its preview recorded it (else asked of the store)."""
-    from app.storage import file_store
-
     size = load_summary(batch).get("bytes")
     if size is not None:
         return size
@@ -100,8 +93,6 @@ def load_summary(batch: ImportBatch) -> dict:
 
 def original(batch: ImportBatch) -> bytes:
     """The uploaded file of ``batch``, from the file store (any host reads it)."""
-    from app.storage import file_store
-
     if _is_local(batch.stored_path):
         return Path(batch.stored_path).read_bytes()
     return file_store().read(batch.stored_path)
@@ -112,8 +103,6 @@ def apply_batch(batch: ImportBatch, scope: Scope, username: Optional[str],
                 user_id: Optional[int] = None) -> ImportResult:
     """Apply a previewed batch, all or nothing, from the records its preview stored (the file
     is not read again); raises ``StaleRows`` if rows changed since."""
-    from .merge import resolve
-
     summary = load_summary(batch)
     batch_id = batch.id
     result = ImportResult()   # the preview's counts and warnings, told again by the command line
@@ -159,18 +148,14 @@ def moved_since(session: Any, scope: Scope, lookups: Lookups, records: list) -> 
     """The records (named) whose structures or opérateurs are gone since the preview, or
     have left the importer's territory: their own rows' versions did not change, what they
     point at did. The preview asked the gate; this asks it again for these only."""
-    from app.gate import Gate
-    from models import Operateur, Structure
 
-    from .apply import _describe, _values
-
-    created_codes = {r.key[0] for r in records if r.sheet.name == "Structures" and r.status == "new"}
+    created_codes = {r.key[0] for r in records if r.sheet.model is Structure and r.status == "new"}
     created_ops = {norm(r.values.get("nom") or r.key[0]) for r in records
-                   if r.sheet.name == "Opérateurs" and r.status == "new"}
+                   if r.sheet.model is Operateur and r.status == "new"}
     wanted: list[tuple[Any, type, Any, str]] = []       # (record, model, id or None, kind)
     for rec in records:
         values = _values(rec)
-        own = rec.values.get("code_dna") if rec.sheet.name != "Opérateurs" else None
+        own = rec.values.get("code_dna") if rec.sheet.model is not Operateur else None
         for code in [own, *(values.get("codes_dna") or ())]:
             if code and code not in created_codes:
                 found = lookups.structures.get(code)
@@ -192,8 +177,6 @@ def moved_since(session: Any, scope: Scope, lookups: Lookups, records: list) -> 
 def save_choices(batch: ImportBatch, choices: dict[str, str]) -> int:
     """Store the sides chosen for the batch's conflicts (``imports.merge``): the apply applies
     them. Returns the conflicts still without a choice."""
-    from .merge import SIDES
-
     changes.choose(db.session, batch.id, {k: v for k, v in choices.items() if v in SIDES})
     db.session.commit()
     return changes.unchosen(db.session, batch.id)

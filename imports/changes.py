@@ -15,8 +15,10 @@ from typing import Any, Iterator, Optional
 from sqlalchemy import delete, func, select, update
 
 from app.sheets import SHEETS
+from models.imports import ImportChange, ImportChange as C
 
 from .result import CellIssue, ImportResult, Record, json_value
+from .merge import Conflict
 
 #: the kinds of the detail, in the order of the page (a conflict's ``seq`` is its number)
 KINDS = ("conflict", "error", "verify", "created", "modified", "note")
@@ -126,8 +128,6 @@ def _lines(batch_id: int, result: ImportResult) -> Iterator[tuple]:
 
 def _insert(conn: Any, lines: list[tuple]) -> None:
     """Many lines in one ``executemany`` of the driver (no per-row work of SQLAlchemy)."""
-    from models.imports import ImportChange
-
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     names = ", ".join(conn.dialect.identifier_preparer.quote(n) for n in _COLUMNS)
     conn.exec_driver_sql(f"INSERT INTO {ImportChange.__tablename__} ({names}) "
@@ -137,8 +137,6 @@ def _insert(conn: Any, lines: list[tuple]) -> None:
 def store(conn: Any, batch_id: int, result: ImportResult, chunk: int = 5000) -> dict:
     """Write the detail of ``result`` for the batch (the previous one dropped); returns the
     batch's summary: per-sheet counts, the detail's counts per kind and sheet, warnings."""
-    from models.imports import ImportChange
-
     table = ImportChange.__table__
     conn.execute(delete(table).where(table.c.batch_id == batch_id))
     kinds: dict[str, int] = dict.fromkeys(KINDS, 0)
@@ -158,8 +156,6 @@ def store(conn: Any, batch_id: int, result: ImportResult, chunk: int = 5000) -> 
 
 def add_errors(conn: Any, batch_id: int, errors: list[CellIssue]) -> int:
     """Errors found at the apply, after the preview's detail; returns the batch's errors."""
-    from models.imports import ImportChange as C
-
     last = conn.scalar(select(func.max(C.seq)).where(C.batch_id == batch_id))
     start = (last if last is not None else -1) + 1
     _insert(conn, [_issue(batch_id, start + n, "error", e) for n, e in enumerate(errors)])
@@ -181,8 +177,6 @@ def page(session: Any, batch_id: int, kind: Any = None, sheet: Optional[str] = N
          offset: int = 0, limit: int = 50) -> tuple[list, int]:
     """One page of the detail (in ``seq`` order), filtered by kind (or kinds) and sheet, and the number
     of lines the filter keeps."""
-    from models.imports import ImportChange as C
-
     where = [C.batch_id == batch_id]
     if isinstance(kind, tuple):
         where.append(C.kind.in_(kind))
@@ -199,8 +193,6 @@ def page(session: Any, batch_id: int, kind: Any = None, sheet: Optional[str] = N
 
 def records(session: Any, batch_id: int) -> list[Record]:
     """The records the apply writes, in the order of the preview."""
-    from models.imports import ImportChange as C
-
     query = (select(C.sheet, C.row, C.data).where(C.batch_id == batch_id,
                                                    C.kind.in_(("created", "modified")))
              .order_by(C.seq))
@@ -209,8 +201,6 @@ def records(session: Any, batch_id: int) -> list[Record]:
 
 def conflicts(session: Any, batch_id: int) -> list[tuple[int, str, Optional[str]]]:
     """(number, id, side chosen) of the batch's conflicts."""
-    from models.imports import ImportChange as C
-
     return session.execute(select(C.seq, C.data, C.choice).where(
         C.batch_id == batch_id, C.kind == "conflict").order_by(C.seq)).all()
 
@@ -218,9 +208,6 @@ def conflicts(session: Any, batch_id: int) -> list[tuple[int, str, Optional[str]
 def stored_conflicts(session: Any, batch_id: int) -> list:
     """The batch's conflicts as the preview found them (``imports.merge.Conflict``), with the
     side chosen for each."""
-    from models.imports import ImportChange as C
-
-    from .merge import Conflict
 
     out = []
     for r in session.execute(select(C.sheet, C.row, C.column, C.key, C.message, C.value, C.data,
@@ -234,16 +221,12 @@ def stored_conflicts(session: Any, batch_id: int) -> list:
 
 
 def unchosen(session: Any, batch_id: int) -> int:
-    from models.imports import ImportChange as C
-
     return session.scalar(select(func.count()).select_from(C).where(
         C.batch_id == batch_id, C.kind == "conflict", C.choice.is_(None)))
 
 
 def choose(session: Any, batch_id: int, choices: dict[str, str]) -> None:
     """Record the side chosen for each conflict named by its id."""
-    from models.imports import ImportChange as C
-
     mine = (C.batch_id == batch_id, C.kind == "conflict")
     if len(set(choices.values())) == 1 and len(choices) == session.scalar(
             select(func.count()).select_from(C).where(*mine)):   # one side for all: one statement
@@ -255,8 +238,6 @@ def choose(session: Any, batch_id: int, choices: dict[str, str]) -> None:
 
 
 def errors(session: Any, batch_id: int) -> list[CellIssue]:
-    from models.imports import ImportChange as C
-
     return [CellIssue(r.sheet, r.row, r.column, r.value, r.message) for r in session.execute(
         select(C.sheet, C.row, C.column, C.value, C.message).where(
             C.batch_id == batch_id, C.kind == "error").order_by(C.seq))]

@@ -8,13 +8,14 @@ from operator import itemgetter
 from types import SimpleNamespace
 from typing import Any, Optional
 
-from app.completude import GAP_TABLES, missing_in_row
+from app.pilotage.completude import GAP_TABLES, missing_in_row
 from app.gate import UNCHECKED, Gate, reserved_fields
 from app.rules import RuleError
 from app.rules import validate as domain_rules
 from app.scope import Scope
 from app.sheets import BY_NAME, Lookups, Sheet
 from app.sheets.normalize import norm
+from models import Operateur
 
 from .result import ImportResult, Record
 from .writes import NEW_IDS, REFERENCES, Translator, Write, stored_ids
@@ -22,7 +23,7 @@ from .writes import NEW_IDS, REFERENCES, Translator, Write, stored_ids
 
 def match_key(sheet: Sheet, key: tuple) -> tuple:
     """The form of a key used to find a stored row (names compared without case or accents)."""
-    if sheet.name == "Opérateurs":
+    if sheet.model is Operateur:
         return (norm(key[0]),) if key[0] else key
     return key
 
@@ -41,7 +42,7 @@ class Existing:
             session.flush()
         # the statement is plain columns: run by the connection, without the ORM's per-row work
         rows = map(tuple, session.connection().execute(sheet.select()))
-        if sheet.name == "Opérateurs":
+        if sheet.model is Operateur:
             self.rows = {match_key(sheet, tuple(row[i] for i in key_pos)): row for row in rows}
         elif len(key_pos) == 1:
             at = key_pos[0]
@@ -55,7 +56,7 @@ class Existing:
         self._picks: dict[tuple, Any] = {}   #: fields of a record → their stored values' getter
 
     def get(self, key: tuple) -> Optional[tuple]:
-        return self.rows.get(match_key(self.sheet, key) if self.sheet.name == "Opérateurs" else key)
+        return self.rows.get(match_key(self.sheet, key) if self.sheet.model is Operateur else key)
 
     def value(self, row: tuple, field: str, session: Any) -> Any:
         if field in self.pos:
@@ -165,7 +166,7 @@ class Checker:
         """New, updated, unchanged or skip, with the changed fields; the stored row."""
         stored = self.stored(rec.sheet)
         row = stored.get(rec.key) if not rec.errors or rec.key else None
-        if row is None and rec.sheet.name == "Adresses" and rec.key[0] not in (None, "nouvelle"):
+        if row is None and rec.sheet.parent is not None and rec.key[0] not in (None, "nouvelle"):
             parent = stored.any_with("id", rec.key[0])
             if parent is None:
                 rec.error("id", f"adresse inconnue : ID {rec.key[0]} (laissez l'ID vide pour une "
@@ -188,7 +189,7 @@ class Checker:
     def _writes(self, rec: Record, row: Optional[tuple]) -> list[Write]:
         if id(rec) in self._unread or rec.status == "unchanged":
             return []
-        if row is None and rec.ids is not None and rec.sheet.name == "Adresses":
+        if row is None and rec.ids is not None and rec.sheet.parent is not None:
             stored = self.stored(rec.sheet)   # a new year of a stored address
             return self.translator.writes(rec, stored.any_with("id", rec.key[0]),
                                           lambda r, f: stored.value(r, f, self.session))

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from app.cli import bhasile
 from app.extensions import db
 from app.scope import NATIONAL, Scope, scope_of
+from models import BhasileUser
 
 from .apply import StaleRows
 from .batches import apply_batch, create_batch, save_choices
@@ -26,7 +27,6 @@ def user_scope(login: Optional[str]) -> tuple[Scope, object]:
     """The scope of ``--user`` (national without it); exits 2 for an unknown login."""
     if not login:
         return NATIONAL, None
-    from models import BhasileUser
 
     user = db.session.scalar(select(BhasileUser).where(BhasileUser.username == login))
     if user is None or not user.active:

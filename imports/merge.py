@@ -35,7 +35,7 @@ from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any, Optional
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.audit import changed as audit_changed
 from app.audit import render_value
@@ -43,9 +43,11 @@ from app.heures import to_paris
 from app.rules import validate as domain_rules
 from app.sheets import Sheet
 from app.sheets.normalize import norm
+from models.historique import Changement
 
 from .checks import Existing
 from .result import CellIssue, ImportResult, Record, json_value
+from .filedate import modified_at
 
 MINE, THEIRS = "fichier", "bhasile"
 SIDES = (MINE, THEIRS)
@@ -162,14 +164,12 @@ class Base:
         """Record id → field → its value at the export, for the records changed since."""
         found = self.first.get(table)
         if found is None:
-            from sqlalchemy import func
-
-            from models.historique import Changement as C
-
-            rank = func.row_number().over(partition_by=(C.entity_id, C.field),
-                                          order_by=(C.at, C.id)).label("rank")
-            ranked = (select(C.entity_id, C.field, C.old_value, C.action, rank)
-                      .where(C.entity == table, C.at >= self.since, C.entity_id.is_not(None))
+            rank = func.row_number().over(partition_by=(Changement.entity_id, Changement.field),
+                                          order_by=(Changement.at, Changement.id)).label("rank")
+            ranked = (select(Changement.entity_id, Changement.field, Changement.old_value,
+                             Changement.action, rank)
+                      .where(Changement.entity == table, Changement.at >= self.since,
+                             Changement.entity_id.is_not(None))
                       .subquery())
             found, created = self.first[table], self.created[table] = {}, set()
             query = select(ranked.c.entity_id, ranked.c.field, ranked.c.old_value,
@@ -187,12 +187,11 @@ class Base:
         table, column = LINKED[field]
         found = self.linked.get(table)
         if found is None:
-            from models.historique import Changement as C
-
             found = self.linked[table] = set()
             for old, new in self.session.execute(
-                    select(C.old_value, C.new_value).where(C.entity == table, C.field == column,
-                                                           C.at >= self.since)):
+                    select(Changement.old_value, Changement.new_value).where(
+                        Changement.entity == table, Changement.field == column,
+                        Changement.at >= self.since)):
                 found.update(v for v in (old, new) if v)
         return str(ident) in found
 
@@ -218,13 +217,12 @@ class Base:
         table = self.tables(sheet)[0]
         found = self.deleted.get(sheet.name)
         if found is None:
-            from models.historique import Changement as C
-
             found = self.deleted[sheet.name] = {}
             values: dict[int, dict] = {}
             for ident, field, old in self.session.execute(
-                    select(C.entity_id, C.field, C.old_value).where(
-                        C.entity == table, C.action == "delete", C.at >= self.since)):
+                    select(Changement.entity_id, Changement.field, Changement.old_value).where(
+                        Changement.entity == table, Changement.action == "delete",
+                        Changement.at >= self.since)):
                 values.setdefault(ident, {})[field] = old
             parent = self.tables(sheet)[1] if len(sheet.ids) > 2 else None
             for ident, fields in values.items():
@@ -283,7 +281,6 @@ def after(command: Any, records: list[Record]) -> None:
     since the file was last saved flagged « à vérifier »."""
     if command.has_base or command.result.problem:
         return
-    from .filedate import modified_at
 
     since = modified_at(command.data)
     if since is not None:
@@ -390,8 +387,6 @@ def flag_newer(session: Any, records: list[Record], since: dt.datetime, result: 
     """Rows the file would change although BHasile changed them after ``since`` (the file's
     own modification date, naive UTC): a warning on the row, since the file may put an older
     value back. A row the file leaves as stored risks nothing: not flagged. One query."""
-    from models.historique import Changement
-
     targets: dict[tuple[str, int], list[Record]] = {}
     for rec in records:
         if rec.ids is None or rec.errors or rec.status != "updated":

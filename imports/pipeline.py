@@ -23,15 +23,15 @@ from app.scope import NATIONAL, Scope
 from app.sheets import SCHEMA_VERSION, Lookups, Sheet
 from app.sheets.kinds import CellError, Date, Month, Year
 from app.sheets.normalize import norm
+from models import Operateur
 
 from .headers import Mapping, SheetPlan, detect
 from .reader import NO_VALUE, ExcelError, FileProblem, Limits, RawSheet, read_file, whole
 from .apply import Applier, StaleRows
-from .result import ImportResult, Record, labels_once
+from .result import CellIssue, ImportResult, labels_once, Record
 from .checks import Checker
 from . import merge
 
-_ERR = object()
 #: cell value types whose equal values are interchangeable (``1 == True == 1.0`` are not)
 _CACHED = frozenset({str, int, dt.datetime, dt.date})
 #: what ``_fill_known`` reads at once: an empty cell, or a type cleaned once per value (and a
@@ -307,7 +307,7 @@ class ImportCommand:
         sheet = rec.sheet
         if sheet.year_field and sheet.year_field not in rec.cols and self.year:
             rec.values[sheet.year_field] = self.year
-        if sheet.name == "Adresses" and rec.values.get("id") is None and "id" in rec.cols \
+        if sheet.parent is not None and rec.values.get("id") is None and "id" in rec.cols \
                 and not (rec.values.get("code_dna") is None and _is_total(cells)):
             rec.key = ("nouvelle", rec.row)
             return True
@@ -440,7 +440,7 @@ def _total_key(rec: Record, cells: list, memo: dict[str, bool], lookups: Lookups
         found = bool(_TOTAL_KEY.match(raw.strip()))
         if len(memo) < _CACHE_SIZE:
             memo[raw] = found
-    return found and (rec.sheet.name != "Opérateurs" or norm(raw) not in lookups.operateurs)
+    return found and (rec.sheet.model is not Operateur or norm(raw) not in lookups.operateurs)
 
 
 def _clean(kind, date1904: bool):
@@ -460,8 +460,6 @@ def _clean(kind, date1904: bool):
 
 
 def _year_issue(plan: SheetPlan, m: Mapping, row: int):
-    from .result import CellIssue
-
     return CellIssue(m.sheet.name, row, m.column.label, m.header,
                      f"colonne « {m.header} » refusée : l'année n'est ni dans l'en-tête ni dans "
                      "une colonne Année ; indiquez l'année de l'import", plan.raw.name, m.index + 1)

@@ -44,6 +44,26 @@ _MAX_XML_ROWS = 1_048_576
 _ROW_SLACK = 1_000                   #: title and blank rows a sheet may have beyond its data rows
 
 
+class _NoValue:
+    """A formula cell whose file holds no computed value."""
+
+    def __repr__(self) -> str:
+        return "NO_VALUE"
+
+
+NO_VALUE = _NoValue()
+
+
+@dataclass(frozen=True)
+class ExcelError:
+    """An Excel error value (``#DIV/0!``, ``#N/A``...) found in a cell."""
+
+    code: str
+
+    def __str__(self) -> str:
+        return self.code
+
+
 class Refused(Exception):
     """A limit was reached (the message is a French sentence); ``reader.FileProblem`` wraps it."""
 
@@ -151,6 +171,17 @@ _ATTR_T = re.compile(rb"""(?:^|\s)t\s*=\s*(?:"([^"]*)"|'([^']*)')""")
 _REF = re.compile(rb"\s*([A-Za-z]{1,3})([0-9]{1,7})\s*")
 
 
+_TWIN = re.compile(r"_base[0-9]{1,3}")
+
+
+def is_twin(name: str) -> bool:
+    """A hidden sheet of this name is an older export's copy of a data sheet (``_base1``...,
+    the values as exported, before the change history served as the merge's base): skipped
+    unread, and its cells never measured."""
+    return _TWIN.fullmatch(name) is not None
+
+
+
 def _col_number(letters: bytes) -> int:
     n = 0
     for ch in letters.upper():
@@ -230,8 +261,6 @@ class _SheetWalk:
                        "enregistrez le fichier de nouveau depuis Excel ou LibreOffice.")
 
     def feed(self, markup: bytes) -> None:
-        from .reader import NO_VALUE, ExcelError
-
         row, col, cell = self.row, self.col, self.cell
         last_row, last_col, marks = self.last_row, self.last_col, self.marks
         attr_r, attr_t, ref_match = _ATTR_R.search, _ATTR_T.search, _REF.fullmatch
@@ -326,7 +355,6 @@ def prepare_xlsx(data: bytes, archive: zipfile.ZipFile, limits: Limits) -> Prepa
     """Shared strings measured now (calamine reads them when it opens the workbook); each sheet
     measured in a worker thread, in workbook order, while calamine reads the ones before it
     (calamine and inflating release the GIL): ``Prepared.sheet(name)`` waits for one."""
-    from .reader import is_twin
 
     sheets, date1904, hidden = _workbook_sheets(archive)
     prepared = Prepared(data, date1904=date1904, count_text=False, known=set(sheets.values()))
@@ -445,7 +473,6 @@ def zlib_error():
 
 # --- .ods -----------------------------------------------------------------------------------------
 
-_T = "table:"
 
 
 class _OdsWalk:
@@ -516,8 +543,6 @@ class _OdsWalk:
                 cell["chars"].append(data)
 
     def _cell_end(self, cell: dict) -> None:
-        from .reader import NO_VALUE, ExcelError
-
         attrs = cell["attrs"]
         # calamine pushes the empty cells met before this one, and drops a row's trailing ones
         self.col += min(self.pending, _MAX_XML_COLUMNS - self.col)
@@ -701,8 +726,6 @@ def _sst_lengths(segments: list[bytes]) -> list[int]:
 
 
 def prepare_xls(data: bytes, limits: Limits) -> Prepared:
-    from .reader import ExcelError
-
     stream = _cfb_stream(data, ("Workbook", "Book"))
     prepared = Prepared(data)
     names: dict[int, str] = {}
@@ -797,8 +820,6 @@ def _records(blob: bytes, limits: Limits):
 
 
 def prepare_xlsb(data: bytes, archive: zipfile.ZipFile, limits: Limits) -> Prepared:
-    from .reader import ExcelError
-
     prepared = Prepared(data)
     try:
         rels = archive.read("xl/_rels/workbook.bin.rels")

@@ -13,12 +13,12 @@ from __future__ import annotations
 import csv
 import io
 import posixpath
-import re
 import zipfile
 from dataclasses import dataclass, field, replace
 from typing import Optional
 
-from .prescan import Limits, Prepared, Refused, damaged
+from .prescan import (NO_VALUE, ExcelError, Limits, Prepared, Refused, damaged, is_twin, prepare_ods,
+                      prepare_xls, prepare_xlsb, prepare_xlsx)
 
 MAX_ENTRIES = 2000
 _CFB = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -26,41 +26,14 @@ _ENCRYPTED = "EncryptedPackage".encode("utf-16-le")
 _PASSWORD = ("Le classeur est protégé par un mot de passe : enregistrez-le sans mot de passe puis "
              "importez-le de nouveau.")
 _SAFE_INT = float(2 ** 53)
-_TWIN = re.compile(r"_base[0-9]{1,3}")
 
 
-def is_twin(name: str) -> bool:
-    """A hidden sheet of this name is an older export's copy of a data sheet (``_base1``...,
-    the values as exported, before the change history served as the merge's base): skipped
-    unread, with the measure of its cells (``imports.prescan``)."""
-    return _TWIN.fullmatch(name) is not None
-
-__all__ = ["ExcelError", "FileProblem", "Limits", "NO_VALUE", "RawSheet", "col_index", "col_letters",
+__all__ = ["ExcelError", "FileProblem", "Limits", "NO_VALUE", "RawSheet", "col_index",
            "read_file", "whole"]
 
 
 class FileProblem(Exception):
     """The file as a whole cannot be imported; the message is one French sentence."""
-
-
-class _NoValue:
-    """A formula cell whose file holds no computed value."""
-
-    def __repr__(self) -> str:
-        return "NO_VALUE"
-
-
-NO_VALUE = _NoValue()
-
-
-@dataclass(frozen=True)
-class ExcelError:
-    """An Excel error value (``#DIV/0!``, ``#N/A``...) found in a cell."""
-
-    code: str
-
-    def __str__(self) -> str:
-        return self.code
 
 
 @dataclass
@@ -86,14 +59,6 @@ def col_index(letters: str) -> int:
     return n
 
 
-def col_letters(index: int) -> str:
-    out = ""
-    while index:
-        index, rem = divmod(index - 1, 26)
-        out = chr(65 + rem) + out
-    return out
-
-
 def read_file(data: bytes, filename: str, max_rows: int, max_unzipped_mb: int,
               limits: Optional[Limits] = None) -> list[RawSheet]:
     """Every sheet of the file; raises ``FileProblem`` when the file cannot be used."""
@@ -105,8 +70,6 @@ def read_file(data: bytes, filename: str, max_rows: int, max_unzipped_mb: int,
 
 
 def _read(data: bytes, filename: str, limits: Limits) -> list[RawSheet]:
-    from .prescan import prepare_ods, prepare_xls, prepare_xlsb, prepare_xlsx
-
     if not data:
         raise FileProblem("Le fichier est vide.")
     lower = filename.lower()

@@ -103,7 +103,7 @@ class Translator:
         """The writes of a new or updated record. ``parent`` is the stored address of an
         Adresses row new for its year, ``parent_value(row, field)`` reads it."""
         sheet = rec.sheet
-        if sheet.name == "Adresses":
+        if sheet.parent is not None:
             return self._adresse(rec, parent, parent_value)
         new, stored = rec.values, None   # a creation: every value (the gate skips the empty ones)
         if rec.ids is not None and rec.ids[0] is not None:
@@ -145,6 +145,6 @@ def stored_ids(rec: Record) -> list[tuple[type, int]]:
     """The stored rows a record refers to: (model, id)."""
     if rec.ids is None:
         return []
-    if rec.sheet.name == "Adresses":
+    if rec.sheet.parent is not None:
         return [(m, i) for m, i in ((Adresse, rec.ids[2]), (AdresseAnnee, rec.ids[0])) if i is not None]
     return [(rec.sheet.model, rec.ids[0])] if rec.ids[0] is not None else []

@@ -1,6 +1,6 @@
 """Aggregate tables (rebuilt by jobs, never edited) and the bookkeeping of scheduled jobs.
 
-The ``agg_*`` tables are derived data: ``app.aggregates.rebuild`` empties and refills them in
+The ``agg_*`` tables are derived data: ``app.pilotage.aggregates.rebuild`` empties and refills them in
 one transaction, so a reader sees either the previous build or the new one, never a mix.
 """
 from __future__ import annotations
@@ -127,7 +127,7 @@ class AggATraiter(Model):
 
 class AggCarte(Model):
     """The map's clusters, counted once per rebuild: per zoom level (up to
-    ``app.carte_grid.GRID_MAX_ZOOM``) and cell of its grid, the structures of one département
+    ``app.pilotage.carte_grid.GRID_MAX_ZOOM``) and cell of its grid, the structures of one département
     and one type — a national view then reads a few hundred rows whatever the park's size."""
 
     __tablename__ = "agg_carte"

@@ -66,7 +66,7 @@ class DialogueBudgetaire(Versioned, Model):
         ForeignKey("document.id", ondelete="SET NULL", name="fk_dialogue_document_id"))
     commentaire: Mapped[Optional[str]] = mapped_column(Text)
     # the compte administratif of the year (after the decision): filed by the opérateur with
-    # its proposed affectation du résultat, settled by the agent (``app.dialogue_compte``)
+    # its proposed affectation du résultat, settled by the agent (``app.campagnes.dialogue_compte``)
     echeance_ca: Mapped[Optional[dt.date]] = mapped_column(Date)
     ca_depose_le: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)
     ca_depose_par: Mapped[Optional[str]] = mapped_column(String(128))
@@ -78,7 +78,7 @@ class DialogueBudgetaire(Versioned, Model):
     ca_arrete_le: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)
     ca_arrete_par: Mapped[Optional[str]] = mapped_column(String(128))
     #: the draft avenant to the structure's convention the decision generated (structures under
-    #: convention or CPOM members, ``app.dialogue_avenant``)
+    #: convention or CPOM members, ``app.campagnes.dialogue_avenant``)
     avenant_document_id: Mapped[Optional[int]] = mapped_column(
         ForeignKey("document.id", ondelete="SET NULL", name="fk_dialogue_avenant_document_id"))
 

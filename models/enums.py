@@ -41,11 +41,6 @@ class TypeStructure(LabelledEnum):
         return self in (TypeStructure.HUDA, TypeStructure.CAES)
 
 
-#: First letter of a code DNA → the type it hints at (a hint, not a rule).
-DNA_PREFIX = {"C": TypeStructure.CADA, "H": TypeStructure.HUDA, "K": TypeStructure.CAES,
-              "R": TypeStructure.CPH, "P": TypeStructure.PRAHDA}
-
-
 class Public(LabelledEnum):
     TOUT_PUBLIC = "TOUT_PUBLIC", _l("Tout public")
     FAMILLE = "FAMILLE", _l("Famille")
@@ -55,14 +50,6 @@ class Public(LabelledEnum):
 class Repartition(LabelledEnum):
     DIFFUS = "DIFFUS", _l("Diffus")
     COLLECTIF = "COLLECTIF", _l("Collectif")
-
-
-class Bati(LabelledEnum):
-    """The building form of a structure, derived from its addresses."""
-
-    DIFFUS = "DIFFUS", _l("Diffus")
-    COLLECTIF = "COLLECTIF", _l("Collectif")
-    MIXTE = "MIXTE", _l("Mixte")
 
 
 class TypeConvention(LabelledEnum):

@@ -43,6 +43,7 @@ class Structure(Versioned, Model):
     latitude: Mapped[Optional[float]] = mapped_column(Float)
     longitude: Mapped[Optional[float]] = mapped_column(Float)
     code_finess: Mapped[Optional[str]] = mapped_column(String(9), index=True)
+    site_internet: Mapped[Optional[str]] = mapped_column(String(300))
     public: Mapped[Optional[Public]] = mapped_column(enum_column(Public))
     date_creation: Mapped[Optional[dt.date]] = mapped_column(Date)
     date_303: Mapped[Optional[dt.date]] = mapped_column(Date)

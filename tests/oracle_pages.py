@@ -12,10 +12,10 @@ from flask import url_for
 from flask_babel import gettext as _
 from sqlalchemy import exists, or_, select
 
-from app import completude
+from app.pilotage import completude
 from app.extensions import db
 from app.scope import current_scope, structure_condition
-from app.tableaux import add_months
+from app.pilotage.tableaux import add_months
 from models import (AggStructure, Adresse, Convention, ConventionStructure, Operateur,
                     Structure)
 from models.enums import StatutConvention, TypeConvention

@@ -21,7 +21,7 @@ def built(template_db, tmp_path_factory):
     url, tmp = template_db
     application = make_app(dbutil.clone(url, tmp), tmp_path_factory.mktemp("agg"))
     with application.app_context():
-        from app.aggregates import rebuild
+        from app.pilotage.aggregates import rebuild
         from app.extensions import db
 
         rebuild(db.engine, TODAY)
@@ -168,7 +168,7 @@ def test_operateur_figures_are_weighted_over_its_structures(built):
 
 def test_thresholds_are_configurable_per_type(built):
     with built.app_context():
-        from app.aggregates import flag_alerts
+        from app.pilotage.aggregates import flag_alerts
         from app.extensions import db
         from models import AggStructure
 
@@ -187,7 +187,7 @@ def test_thresholds_are_configurable_per_type(built):
 
 def test_rebuild_is_repeatable(built):
     with built.app_context():
-        from app.aggregates import rebuild
+        from app.pilotage.aggregates import rebuild
         from app.extensions import db
 
         first = rebuild(db.engine, TODAY)

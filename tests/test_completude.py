@@ -197,8 +197,8 @@ def test_a_traiter_lists_the_structures_to_complete_of_the_territory_only(import
 
 def test_indicator_figures_on_the_imported_structures(imported):
     app, _report = imported
-    from app import completude
-    from app.completude_stats import FICHE, indicator
+    from app.pilotage import completude
+    from app.pilotage.completude_stats import FICHE, indicator
     from app.extensions import db
     from models import Structure
 
@@ -223,8 +223,8 @@ def test_indicator_figures_on_the_imported_structures(imported):
 
 
 def test_indicator_counts_a_year_only_from_the_structures_creation():
-    from app.completude import Fiche
-    from app.completude_stats import FICHE, by_departement, indicator
+    from app.pilotage.completude import Fiche
+    from app.pilotage.completude_stats import FICHE, by_departement, indicator
 
     years = [2022, 2023, 2024, 2025, 2026]
     complete = Fiche(1, "C0001", "", "HUDA", 10, years)
@@ -310,7 +310,7 @@ def test_the_form_and_the_api_create_a_cph_without_finess_and_say_what_to_comple
 
 
 def test_an_operateur_is_not_asked_to_complete_the_states_fields():
-    from app.completude import missing_in_row
+    from app.pilotage.completude import missing_in_row
     from app.gate import STATE_FIELDS
 
     assert [str(x) for x in missing_in_row("budget_annee", {"etp": 3})] == ["Dotation accordée"]

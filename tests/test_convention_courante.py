@@ -163,7 +163,7 @@ def test_ties_between_conventions_are_broken_alike(fresh_app):
     """Two signed conventions starting the same day (the last created wins), one without a
     start (its end stands for it), an avenant in force: the same choice both ways, and
     « À traiter » lists the same ends as the column gives."""
-    from app.a_traiter import build
+    from app.pilotage.a_traiter import build
     from models import AggATraiter
 
     today = dt.date.today()
@@ -182,7 +182,7 @@ def test_ties_between_conventions_are_broken_alike(fresh_app):
     assert column[sid][1] == today + dt.timedelta(days=40)
     with fresh_app.app_context():
         from app.extensions import db
-        from app.tableaux import add_months
+        from app.pilotage.tableaux import add_months
 
         with db.engine.begin() as conn:
             build(conn, today)
@@ -197,7 +197,7 @@ def test_the_dashboards_count_the_conventions_ending_as_the_fiches_show_them(app
     """« Conventions arrivant à échéance » (3, 6, 12 months) counts, for the nation and for a
     département, the structures whose fiche shows an end in the window."""
     from app.scope import NATIONAL
-    from app.tableaux import echeances, resolve
+    from app.pilotage.tableaux import echeances, resolve
 
     column, _ranked = _both_ways(app)
     today = dt.date.today()

@@ -198,7 +198,7 @@ def test_an_import_upload_on_a_full_disk_is_a_french_507_and_writes_nothing(fres
                                                                               when):
     """Found with gunicorn: an import uploaded while the disk was full answered 500 (OSError
     ENOSPC while the file was kept for the preview)."""
-    import app.storage
+    import app.documents.storage
     import imports.batches
     from app.extensions import db
     from models.imports import ImportBatch
@@ -207,15 +207,15 @@ def test_an_import_upload_on_a_full_disk_is_a_french_507_and_writes_nothing(fres
     client = client_for(fresh_app, "normandie")
     token = Auth(client).csrf("/imports/")
     with fresh_app.app_context():
-        kept = Path(app.storage.file_store().root) / "imports"
+        kept = Path(app.documents.storage.file_store().root) / "imports"
         kept.mkdir(parents=True, exist_ok=True)
         batches = db.session.query(ImportBatch).count()
     files_before = sorted(kept.iterdir())
     if when == "disk-already-full":
-        full = shutil.disk_usage(kept)._replace(free=app.storage.HEADROOM)
-        monkeypatch.setattr(app.storage.shutil, "disk_usage", lambda _path: full)
+        full = shutil.disk_usage(kept)._replace(free=app.documents.storage.HEADROOM)
+        monkeypatch.setattr(app.documents.storage.shutil, "disk_usage", lambda _path: full)
     else:  # the disk fills while the original is written: neither it nor its temporary file stays
-        monkeypatch.setattr(app.storage.os, "fdopen", lambda fd, *_a, **_k: _FullFile(fd, "wb"))
+        monkeypatch.setattr(app.documents.storage.os, "fdopen", lambda fd, *_a, **_k: _FullFile(fd, "wb"))
     workbook = (SAMPLES / "classeur-exemple.xlsx").read_bytes()
     response = client.post("/imports/envoyer", content_type="multipart/form-data", data={
         "csrf_token": token, "fichier": (io.BytesIO(workbook), "classeur-exemple.xlsx")})

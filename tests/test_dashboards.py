@@ -104,7 +104,7 @@ def test_operateur_sees_only_their_own_dashboard(park):
 def test_trends_from_territory_table_equal_trends_summed_from_structures(park):
     with park.test_request_context():
         from app.scope import NATIONAL
-        from app.tableaux import resolve, trends, trends_from_structures
+        from app.pilotage.tableaux import resolve, trends, trends_from_structures
 
         years = [2022, 2023, 2024, 2025, 2026]
         for niveau, code in (("national", "FR"), ("region", "28"), ("departement", "14")):
@@ -130,7 +130,7 @@ def test_figures_link_to_the_list_behind_them(park):
 
 
 def test_chart_workbook_is_formula_safe():
-    from app.charts import Chart, Series, xlsx_bytes
+    from app.pilotage.charts import Chart, Series, xlsx_bytes
 
     chart = Chart("t", "Titre", ["=HYPERLINK(\"http://x\")", "+1"], [Series("Places", [1, None])])
     sheet = openpyxl.load_workbook(io.BytesIO(xlsx_bytes(chart))).active

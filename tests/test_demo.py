@@ -113,12 +113,12 @@ ALERTS = ("ecart", "occupation", "bpi", "deboutes", "indues", "vacantes", "indis
 
 
 def test_each_alert_singles_out_a_minority_of_the_demo_park(template_db, tmp_path):
-    """Vacancy, costs, staffing and presences spread around the thresholds (app/seuils.py): each
+    """Vacancy, costs, staffing and presences spread around the thresholds (app/pilotage/seuils.py): each
     alert is raised by 5–25 % of the structures, so that an alert says something."""
     url, tmp = template_db
     application = make_app(dbutil.clone(url, tmp), tmp_path)
     with application.app_context():
-        from app.aggregates import rebuild
+        from app.pilotage.aggregates import rebuild
         from app.extensions import db
         from models import AggStructure
 

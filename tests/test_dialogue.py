@@ -210,7 +210,7 @@ def assert_budget_and_history(application, state):
 
 
 def assert_pdf(application, state, code):
-    from app.storage import get_storage
+    from app.documents.storage import get_storage
     from models import Document
 
     with application.app_context():
@@ -231,8 +231,8 @@ def assert_pdf(application, state, code):
 def test_the_central_administration_manages_templates_and_ceilings(dlg_app, park):
     from docx import Document as Docx
 
-    from app.dialogue_documents import template_for
-    from app.dialogue_suivi import ceiling
+    from app.documents.dialogue import template_for
+    from app.campagnes.dialogue_suivi import ceiling
 
     agent, centrale = client_for(dlg_app, "calvados"), client_for(dlg_app, "centrale")
     assert agent.get("/dialogue/modeles").status_code == 404
@@ -280,8 +280,8 @@ def _decided(application, pk: int) -> str:
 
 
 def _generate(application, pk: int, username: str):
-    from app.dialogue_documents import generate
-    from app.storage import get_storage
+    from app.documents.dialogue import generate
+    from app.documents.storage import get_storage
     from models import BhasileUser
 
     with application.app_context():
@@ -307,9 +307,9 @@ def test_a_crashed_then_retried_generation_stores_one_notification(dlg_app, park
     """The job dies after the PDF was written to the storage and the document added, before the
     commit (as a worker killed there): nothing stays, the page says why; run again, and again
     (a retry of a job that had in fact finished), it stores exactly one document."""
-    import app.dialogue_documents as docs
+    import app.documents.dialogue as docs
     import app.documents as documents  # where a stored document's history is recorded
-    from app.storage import get_storage
+    from app.documents.storage import get_storage
     from models.dialogue import DialogueBudgetaire
 
     pk = park["other"].id
@@ -357,7 +357,7 @@ def test_a_generation_job_stores_nothing_outside_its_owners_scope(dlg_app, park,
     """The job reads the owner's scope from the account: a job naming a dialogue its owner does
     not see (another opérateur's structure, another département) stores nothing, says nothing
     there; the status and the notification stay out of reach of users outside the territory."""
-    import app.dialogue_documents as docs
+    import app.documents.dialogue as docs
     from models.dialogue import DialogueBudgetaire
 
     monkeypatch.setattr(docs, "to_pdf", lambda docx: FAKE_PDF)

@@ -36,8 +36,8 @@ def in_a_cpom(application, structure_ids: list[int]) -> int:
 
 
 def test_the_decision_drafts_the_avenant_of_a_cpom_member(dlg_app, park):
-    from app.dialogue_documents import AVENANT, template_for
-    from app.storage import get_storage
+    from app.documents.dialogue import AVENANT, template_for
+    from app.documents.storage import get_storage
     from models import Document
     from models.dialogue import DialogueLigne
 
@@ -105,7 +105,7 @@ def test_the_decision_drafts_the_avenant_of_a_cpom_member(dlg_app, park):
 def test_an_uploaded_avenant_template_serves_the_avenants_only(dlg_app, park):
     from docx import Document as Docx
 
-    from app.dialogue_documents import AVENANT, NOTIFICATION, template_for
+    from app.documents.dialogue import AVENANT, NOTIFICATION, template_for
 
     centrale = client_for(dlg_app, "centrale")
     doc, out = Docx(), io.BytesIO()

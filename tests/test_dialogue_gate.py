@@ -201,7 +201,7 @@ def test_an_agents_malformed_proposals_write_nothing(dlg_app, park):
 
 
 def test_late_answers_are_flagged_and_reminders_listed(dlg_app, park):
-    from app.dialogue_suivi import late
+    from app.campagnes.dialogue_suivi import late
     from models.dialogue import DialogueBudgetaire
 
     other = park["other"].id

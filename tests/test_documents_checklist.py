@@ -42,7 +42,7 @@ def new_structure(kind: str, created: int = 2010, departement: str = "14") -> in
 
 def add_document(categorie: str, annee=None, debut=None, fin=None, **owner) -> int:
     from app.extensions import db
-    from app.storage import new_key
+    from app.documents.storage import new_key
     from models import Document
     from models.enums import CategorieDocument
 

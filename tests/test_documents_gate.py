@@ -41,7 +41,7 @@ def park(gate_app):
     document stored on each owner the users below must not touch."""
     from app.documents import save_document
     from app.scope import NATIONAL
-    from app.storage import get_storage
+    from app.documents.storage import get_storage
     from models import BhasileUser, Convention, ConventionStructure, Departement, Document, Operateur, Structure
     from models.enums import CategorieDocument
 
@@ -154,7 +154,7 @@ def test_the_gate_refuses_documents_outside_the_web_too(gate_app, park):
     from app.documents import delete_document, save_document
     from app.gate import WriteRefused
     from app.scope import scope_of
-    from app.storage import get_storage
+    from app.documents.storage import get_storage
     from models import BhasileUser, Document
     from models.enums import CategorieDocument
 

@@ -38,7 +38,7 @@ def test_check_files_reports_orphans_and_missing_files(fresh_app):
     with fresh_app.app_context():
         from app.documents import save_document
         from app.extensions import db
-        from app.storage import get_storage, new_key
+        from app.documents.storage import get_storage, new_key
         from models import Structure
 
         storage = get_storage()
@@ -59,7 +59,7 @@ def test_check_files_reports_orphans_and_missing_files(fresh_app):
 
 def test_check_files_deletes_only_old_orphans_on_request(fresh_app):
     with fresh_app.app_context():
-        from app.storage import get_storage
+        from app.documents.storage import get_storage
 
         storage = get_storage()
         old, recent = storage.save(b"ancien"), storage.save(b"en cours de depot")
@@ -75,7 +75,7 @@ def test_a_failed_insert_leaves_no_file_behind(fresh_app):
     with fresh_app.app_context():
         from app.documents import save_document
         from app.extensions import db
-        from app.storage import get_storage
+        from app.documents.storage import get_storage
         from models import Operateur, Structure
 
         storage = get_storage()
@@ -89,19 +89,19 @@ def test_a_failed_insert_leaves_no_file_behind(fresh_app):
 def test_a_full_disk_leaves_neither_a_partial_nor_a_temporary_file(fresh_app, monkeypatch, when):
     import errno
 
-    import app.storage
+    import app.documents.storage
 
     def no_space(*_args):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     with fresh_app.app_context():
-        storage = app.storage.get_storage()
+        storage = app.documents.storage.get_storage()
         if when == "disk-already-full":
-            monkeypatch.setattr(app.storage.shutil, "disk_usage", lambda _path: type(
-                "Usage", (), {"free": app.storage.HEADROOM})())
+            monkeypatch.setattr(app.documents.storage.shutil, "disk_usage", lambda _path: type(
+                "Usage", (), {"free": app.documents.storage.HEADROOM})())
         else:  # the bytes are written, the disk fills before they reach it
-            monkeypatch.setattr(app.storage.os, "fsync", no_space)
-        with pytest.raises(app.storage.StorageError):
+            monkeypatch.setattr(app.documents.storage.os, "fsync", no_space)
+        with pytest.raises(app.documents.storage.StorageError):
             storage.save(files.pdf() * 100)
         monkeypatch.undo()
         assert [p for p in storage.root.rglob("*") if p.is_file()] == []
@@ -111,7 +111,7 @@ def test_delete_removes_the_row_and_the_file(fresh_app):
     with fresh_app.app_context():
         from app.documents import delete_document, save_document
         from app.extensions import db
-        from app.storage import get_storage
+        from app.documents.storage import get_storage
         from models import Document, Structure
 
         storage = get_storage()
@@ -125,7 +125,7 @@ def test_delete_removes_the_row_and_the_file(fresh_app):
 
 def test_stored_names_cannot_point_outside_the_storage(fresh_app):
     with fresh_app.app_context():
-        from app.storage import StorageError, get_storage
+        from app.documents.storage import StorageError, get_storage
 
         with pytest.raises(StorageError):
             get_storage().open("../../secret_key")
@@ -134,7 +134,7 @@ def test_stored_names_cannot_point_outside_the_storage(fresh_app):
 def test_the_documents_directory_is_configurable(fresh_app, tmp_path):
     fresh_app.config["BHASILE_DOCUMENTS_DIR"] = str(tmp_path / "ailleurs")
     with fresh_app.app_context():
-        from app.storage import get_storage
+        from app.documents.storage import get_storage
 
         fresh_app.extensions.pop("bhasile_storage", None)
         key = get_storage().save(b"x")
@@ -144,7 +144,7 @@ def test_the_documents_directory_is_configurable(fresh_app, tmp_path):
 
 def test_stored_names_of_every_area_refuse_traversal_and_junk(fresh_app):
     with fresh_app.app_context():
-        from app.storage import StorageError, file_store
+        from app.documents.storage import StorageError, file_store
 
         store = file_store()
         for name in ("../secret_key", "exports/../../secret_key", "/etc/passwd", "exports/.hidden",

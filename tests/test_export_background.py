@@ -226,7 +226,7 @@ def test_expired_files_are_cleaned_and_silent_jobs_fail(fresh_app):
         from models import ExportJob, JobRun
         from models.base import utcnow
 
-        from app.storage import file_store
+        from app.documents.storage import file_store
 
         job = db.session.get(ExportJob, done["id"])
         assert job.file_path == f"exports/{job.id}.xlsx"  # a name of the file store

@@ -105,7 +105,7 @@ def test_calvados_agent_never_sees_another_territory_in_the_pages(fresh_app):
 
 def test_apply_writes_what_the_preview_stored_without_the_file(fresh_app, monkeypatch):
     from app.extensions import db
-    from app.storage import file_store
+    from app.documents.storage import file_store
     from imports.pipeline import ImportCommand
     from models.imports import ImportBatch
 

@@ -46,7 +46,7 @@ def test_two_schedulers_firing_the_same_slot_run_the_job_once(fresh_app):
 
 
 def test_a_failed_rebuild_keeps_the_previous_figures_and_shows_the_error(fresh_app, monkeypatch):
-    import app.aggregates as aggregates
+    import app.pilotage.aggregates as aggregates
     from app.jobs import run_job
 
     with fresh_app.app_context():
@@ -126,7 +126,7 @@ def test_signed_conventions_expire_at_their_end_date(fresh_app):
 def test_cron_slot_is_the_same_for_every_scheduler():
     from apscheduler.triggers.cron import CronTrigger
 
-    from app.scheduler import slot_of
+    from app.jobs.scheduler import slot_of
 
     trigger = CronTrigger.from_crontab("30 2 * * *", timezone="Europe/Paris")
     fired = dt.datetime(2026, 3, 10, 1, 30, 5, tzinfo=dt.timezone.utc)  # 02:30 Paris
@@ -136,7 +136,7 @@ def test_cron_slot_is_the_same_for_every_scheduler():
 
 
 def test_scheduler_has_the_three_jobs(fresh_app):
-    from app.scheduler import build_scheduler
+    from app.jobs.scheduler import build_scheduler
 
     scheduler = build_scheduler(fresh_app)
     assert {j.id for j in scheduler.get_jobs()} >= {"rebuild", "rollover", "rebuild_requests"}
@@ -161,7 +161,7 @@ def test_cli_rebuild_and_admin_only_manual_button(fresh_app):
 
 @pytest.mark.parametrize("job", ["rebuild", "rollover"])
 def test_a_held_lock_makes_other_runs_skip(fresh_app, job):
-    from app.job_lock import DatabaseLock
+    from app.jobs.job_lock import DatabaseLock
     from app.jobs import run_job
 
     with fresh_app.app_context():

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from app.jinja import fr_money
 from app.numbers import FrenchDecimalField, FrenchIntegerField, input_text, read_number
-from app.return_to import safe_next
+from app.web.return_to import safe_next
 
 AMOUNTS = st.decimals(min_value=Decimal("-999999999999.99"), max_value=Decimal("999999999999.99"),
                       places=2, allow_nan=False, allow_infinity=False)

@@ -120,7 +120,7 @@ def test_without_issuer_database_login_stays(app):
 
 
 def test_settings_come_from_the_environment():
-    from app.oidc import oidc_settings
+    from app.web.oidc import oidc_settings
 
     assert oidc_settings({}) == {}
     settings = oidc_settings({"BHASILE_OIDC_ISSUER": "https://idp.example/api/v2/",

@@ -154,7 +154,7 @@ def _old(client, query: str = "") -> list[dict]:
 
 def _inside(app, markers, view: str) -> list[dict]:
     """The markers in the cells of the zoom's grid that the view touches."""
-    from app.carte_grid import cell_py
+    from app.pilotage.carte_grid import cell_py
 
     zoom = int(view.split("&")[0].split("=")[1])
     west, south, east, north = (float(v) for v in view.split("&")[1].split("=")[1].split(","))

@@ -1,4 +1,4 @@
-"""The job interface (app/queue.py): a job carries ids, the worker reads its owner's scope from
+"""The job interface (app/jobs/queue.py): a job carries ids, the worker reads its owner's scope from
 the account; a scope in the job's arguments is never used to read rows."""
 from __future__ import annotations
 
@@ -18,10 +18,9 @@ def _user(name: str):
 
 
 def test_the_owner_of_an_import_step_comes_from_the_account(fresh_app):
-    from app.queue import import_owner
     from app.scope import scope_of
     from exports.jobs import scope_params
-    from imports.background import _check_owner
+    from imports.background import _check_owner, import_owner
 
     with fresh_app.app_context():
         calvados = _user("calvados")
@@ -53,7 +52,7 @@ def test_an_export_job_with_a_forged_scope_writes_nothing(fresh_app):
         db.session.expire_all()
         done = db.session.get(ExportJob, job.id)
         assert done.status == "echec" and done.file_path is None and "périmètre" in done.error
-        from app.storage import file_store
+        from app.documents.storage import file_store
 
         assert not file_store().exists(jobs.stored_name(job.id))
 
@@ -61,7 +60,7 @@ def test_an_export_job_with_a_forged_scope_writes_nothing(fresh_app):
 def test_unknown_jobs_are_refused_and_threads_run_known_ones(fresh_app):
     import threading
 
-    from app.queue import enqueue
+    from app.jobs.queue import enqueue
 
     with fresh_app.app_context():
         with pytest.raises(KeyError):

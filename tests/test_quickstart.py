@@ -74,7 +74,7 @@ def test_make_run_installs_the_runtime_only_and_make_test_the_test_tools():
 
 
 def test_text_logs_drop_the_line_per_static_file_and_the_scheduler_polls(monkeypatch):
-    from app.logging_setup import TextFormatter, configure_text_logging
+    from app.web.logging_setup import TextFormatter, configure_text_logging
 
     root = logging.getLogger()
     werkzeug = logging.getLogger("werkzeug")

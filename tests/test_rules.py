@@ -40,7 +40,7 @@ def test_every_structure_error_is_collected_with_its_field_in_french():
 
 
 def test_a_cada_without_finess_is_to_complete_not_refused():
-    from app.completude import missing_in_row
+    from app.pilotage.completude import missing_in_row
 
     assert validate("structure", {"type": "CADA", "code_finess": None, "departement": "14"}) == []
     assert "Code FINESS" in [str(label) for label in missing_in_row("structure", {"type": "CADA"})]

@@ -193,7 +193,7 @@ def test_json_logs_carry_request_id_and_user(login):
     import json
     import logging
 
-    from app.logging_setup import JsonFormatter
+    from app.web.logging_setup import JsonFormatter
 
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)

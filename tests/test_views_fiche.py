@@ -45,7 +45,7 @@ def test_fiche_has_every_section_and_computes_cost_per_day(app):
     assert "Coût journalier calculé (saisi)" in body and "Taux d'encadrement calculé (saisi)" in body
     with app.app_context():
         from app.extensions import db
-        from app.indicators import cout_journalier
+        from app.pilotage.indicators import cout_journalier
         from app.jinja import fr_money
 
         year = dt.date.today().year - 1

@@ -14,7 +14,7 @@ from flask import url_for
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
-from app.tableaux import NIVEAUX
+from app.pilotage.tableaux import NIVEAUX
 from tests.walk_territory import Territory
 from views.documents import OWNERS
 

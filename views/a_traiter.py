@@ -1,6 +1,6 @@
 """« À traiter »: what needs an agent's action in their territory, each line linked to its record.
 
-Each rubrique is read from ``agg_a_traiter`` (``app.a_traiter``, rebuilt with the aggregates):
+Each rubrique is read from ``agg_a_traiter`` (``app.pilotage.a_traiter``, rebuilt with the aggregates):
 the page shows every rubrique's count (one grouped query) and its first ``PREVIEW_LINES``
 lines; a rubrique's own page (``/a-traiter/<rubrique>/``) lists all its lines,
 ``PAGE_LINES`` a page. The details are computed for the lines shown only, so the page costs
@@ -18,9 +18,12 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from app import a_traiter, completude
-from app.a_traiter import RUBRIQUES
-from app.errors import render_error
+from app.pilotage import a_traiter
+from app.pilotage import completude
+from app.pilotage.a_traiter import RUBRIQUES
+from app.campagnes.dialogue_suivi import reminders
+from app.documents import missing_documents
+from app.web.errors import render_error
 from app.extensions import db
 from app.scope import current_scope
 from models import AggStructure, Structure
@@ -90,8 +93,6 @@ def _details(key: str, rows: list[tuple], today: dt.date) -> list[str]:
                                      documents=False)
         return [fiches[r[0]].summary(documents=False) if r[0] in fiches else "" for r in rows]
     if key == "documents":
-        from app.documents import missing_documents
-
         by_structure: dict[int, list] = {}
         for item in missing_documents(db.session, ids, today.year):
             by_structure.setdefault(item.structure_id, []).append(item)
@@ -124,7 +125,7 @@ def _section(key: str, title: str, total: int, rows: list[tuple], today: dt.date
 
 def sections(today: dt.date, size: int = PREVIEW_LINES) -> list[Section]:
     """Every section of the page for the current user: per rubrique, the count in the
-    territory and the first ``size`` lines, from the aggregates (``app.a_traiter``)."""
+    territory and the first ``size`` lines, from the aggregates (``app.pilotage.a_traiter``)."""
     scope = current_scope()
     titles = _titles(today)
     totals = a_traiter.counts(db.session, scope)
@@ -157,8 +158,6 @@ def rubrique_section(key: str, today: dt.date, number: int) -> tuple[Section, in
 
 def _dialogue_section(scope, today: dt.date) -> Section:
     """The budget dialogue's next steps and deadlines, for the opérateur and for the agents."""
-    from app.dialogue_suivi import reminders
-
     return Section("dialogue", _("Dialogue budgétaire : échéances et relances"),
                    reminders(db.session, scope, today), endpoint="DialogueView.show")
 

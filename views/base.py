@@ -22,13 +22,16 @@ from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import BadRequest
 from wtforms import HiddenField
 
-from app.errors import database_unavailable
+from app.audit import record_key
+from app.web.errors import database_unavailable
 from app.extensions import db
-from app.labels import enum_label
 from app.gate import UNCHECKED, Gate, status_of
+from app.historique import ENTITY_LABELS
+from app.labels import enum_label, LABELS
 from app.numbers import french_numbers, money_formatters
-from app.return_to import ReturnToMixin
+from app.web.return_to import ReturnToMixin
 from app.scope import choosable_condition, condition_for, current_scope
+from app.vues import visible_columns
 
 from .writes import (VERSION_FIELD, checked_form, enum_fields, grouped, is_versioned,
                      loaded_version, record_values, stored_view)
@@ -84,7 +87,7 @@ class ScopedModelView(ReturnToMixin, ModelView):
     Its forms carry the loaded version (optimistic locking) and run the domain rules
     (``views.writes``); its drop-downs only offer records of the territory; numbers are typed
     and shown the French way (``app.numbers``); a save goes back to the page the form was
-    opened from (``app.return_to``).
+    opened from (``app.web.return_to``).
     """
 
     bhasile_area = "structure"
@@ -129,7 +132,6 @@ class ScopedModelView(ReturnToMixin, ModelView):
         """FAB's list widget, showing only the columns the user chose (``colonnes``, the
         column chooser of the saved-views toolbar: ``app.vues``)."""
         widgets = super()._get_list_widget(*args, **kwargs)
-        from app.vues import visible_columns
 
         widget = widgets.get("list")
         if widget is not None and request.args.get("colonnes"):
@@ -289,10 +291,6 @@ _SQLITE_UNIQUE = re.compile(r"UNIQUE constraint failed: (?P<columns>[\w., ]+)")
 def integrity_message(error: IntegrityError, model: type, values: dict) -> str:
     """The French 409 of a save the database refused as contradicting another row: the record
     saved, and the value already used (or the linked row gone) when the database tells it."""
-    from app.audit import record_key
-    from app.historique import ENTITY_LABELS
-    from app.labels import LABELS
-
     table = getattr(model, "__tablename__", "")
     key = record_key(None, values) if values.get("id") is None else f"n° {values['id']}"
     record = f"{ENTITY_LABELS.get(table, table)} {key}".strip()

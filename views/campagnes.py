@@ -18,8 +18,8 @@ from werkzeug.routing import BuildError
 from app.campagnes import (CAMPAIGN_SHEETS, DEFAULT_SHEETS, REVIEW, TRANSMISSION, CampagneError,
                            close_campagne, close_refusals, open_campagne, parse_years, review,
                            task_refusals)
-from app.campagnes_suivi import dashboard, export_dashboard, points_a_verifier
-from app.errors import refused_page
+from app.campagnes.suivi import dashboard, export_dashboard, points_a_verifier
+from app.web.errors import refused_page
 from app.extensions import db
 from app.gate import WriteRefused
 from app.scope import choosable_condition, condition_for, current_scope, find_inside
@@ -27,7 +27,7 @@ from models import BudgetAnnee, Departement, PlacesAnnee, Region
 from models.campagne import SECTION_LABELS, SECTIONS, Campagne, StatutSection, StatutTache, Tache
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-# Every POST here carries the form's CSRF token: ``app.hardening.csrf_check`` refuses the
+# Every POST here carries the form's CSRF token: ``app.web.hardening.csrf_check`` refuses the
 # others (400, French page) before any of these views runs.
 
 

@@ -13,14 +13,19 @@ from flask_wtf.csrf import generate_csrf
 from sqlalchemy import select
 
 from app.campagnes import CampagneError, transmit
-from app.campagnes_suivi import export_prefilled, rows
-from app.errors import refused_page
+from app.campagnes.suivi import rows
+from app.web.errors import refused_page
 from app.extensions import db
 from app.gate import WriteRefused
 from app.scope import condition_for, current_scope
+from exports.campagnes import export_prefilled
 from imports import background
+from imports.apply import StaleRows
+from imports.batches import apply_batch, create_batch, load_summary
+from imports.changes import page
 from models.campagne import Campagne, StatutCampagne, Tache
 from models.imports import ImportBatch
+from views.imports import detail_line
 
 from .campagnes import XLSX, scoped
 from .import_jobs import owner, progress_page
@@ -94,8 +99,6 @@ class TransmissionView(BaseView):
     @has_access
     @permission_name("upload")
     def envoyer(self, pk: int):
-        from imports.batches import create_batch
-
         campagne = _open_campagne(pk)
         upload = request.files.get("fichier")
         if upload is None or not upload.filename:
@@ -112,15 +115,11 @@ class TransmissionView(BaseView):
     @has_access
     @permission_name("upload")
     def apercu(self, pk: int, batch_id: int):
-        from imports.batches import load_summary
-
         campagne = _open_campagne(pk)
         batch = _own_batch(batch_id)
         waiting = progress_page(self, batch, back=url_for(".apercu", pk=campagne.id, batch_id=batch.id))
         if waiting is not None:  # a large workbook still being checked (or whose check stopped)
             return waiting
-        from imports.changes import page
-        from views.imports import detail_line
 
         summary = load_summary(batch)
         kinds = summary.get("kinds", {})
@@ -136,9 +135,6 @@ class TransmissionView(BaseView):
     @has_access
     @permission_name("upload")
     def appliquer(self, pk: int, batch_id: int):
-        from imports.apply import StaleRows
-        from imports.batches import apply_batch
-
         campagne = _open_campagne(pk)
         batch = _own_batch(batch_id)
         back = url_for(".apercu", pk=campagne.id, batch_id=batch_id)

@@ -16,8 +16,8 @@ import math
 
 from sqlalchemy import false, func, or_, select
 
-from app import carte_grid
-from app.carte_grid import counted_cells
+from app.pilotage import carte_grid
+from app.pilotage.carte_grid import counted_cells
 from app.extensions import db
 from app.scope import condition_for, current_scope, structure_condition
 from models import AggCarte, AggStructure, Departement, Operateur, Region, Structure

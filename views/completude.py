@@ -13,11 +13,11 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from app import completude
-from app.completude_stats import FICHE, by_departement, indicator, rows
+from app.pilotage import completude
+from app.pilotage.completude_stats import FICHE, by_departement, indicator, rows
 from app.extensions import db
 from app.scope import current_scope, structure_condition
-from app.tableaux import resolve, structure_condition_in
+from app.pilotage.tableaux import resolve, structure_condition_in
 from models import Departement, Region
 
 

@@ -9,7 +9,7 @@ from markupsafe import Markup, escape
 from sqlalchemy import select
 
 from app.extensions import db
-from app.indicators import period
+from app.pilotage.indicators import period
 from app.jinja import fr_date
 from app.labels import LABELS
 from app.scope import condition_for, current_scope, structure_condition

@@ -9,11 +9,11 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
-from app.aggregates_rollup import ALERTS, OPERATEUR_COLS, operateur_select
+from app.pilotage.aggregates_rollup import ALERTS, OPERATEUR_COLS, operateur_select
 from app.extensions import db
 from app.scope import current_scope, structure_ids
-from app.seuils import TYPES
-from app.tableaux import add_months, resolve, structure_condition_in
+from app.pilotage.seuils import TYPES
+from app.pilotage.tableaux import add_months, resolve, structure_condition_in
 from models import AggOperateur, AggStructure, Departement, Operateur, Structure
 
 PAGE_SIZE = 100

@@ -14,13 +14,13 @@ from sqlalchemy import select
 from markupsafe import Markup
 from werkzeug.routing import BuildError
 
-from app.aggregates import last_build
-from app.charts import xlsx_bytes
-from app.dashboard_charts import build_charts
+from app.pilotage.aggregates import last_build
+from app.pilotage.charts import xlsx_bytes
+from app.pilotage.dashboard_charts import build_charts
 from app.extensions import db
 from app.jobs import paris
 from app.scope import current_scope
-from app.tableaux import NIVEAUX, Territoire, resolve
+from app.pilotage.tableaux import NIVEAUX, Territoire, resolve
 from models import Departement, Region
 
 from .dashboard_lists import operateurs_page, structures_page

@@ -2,8 +2,8 @@
 agent's analysis and proposals, or the opérateur's request and answers), the campaign's
 opening, the dashboard, the Excel export of the proposals and the administration's templates.
 
-Every POST carries the CSRF token (``app.hardening``) and the version the user loaded; each
-step is one command of ``app.dialogue``, which asks the write gate first.
+Every POST carries the CSRF token (``app.web.hardening``) and the version the user loaded; each
+step is one command of ``app.campagnes.dialogue``, which asks the write gate first.
 """
 from __future__ import annotations
 
@@ -19,19 +19,19 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy import func, select
 
-from app import dialogue as dlg
-from app import dialogue_compte as ca
-from app.dialogue_avenant import convention_of, draft_avenant
-from app.dialogue_classeur import read_sheet, write_sheet
-from app.dialogue_documents import (AVENANT, NOTIFICATION, check_template, clear_generation_error, decide,
+from app.campagnes import dialogue as dlg
+from app.campagnes import dialogue_compte as ca
+from app.campagnes.dialogue_avenant import convention_of, draft_avenant
+from app.campagnes.dialogue_classeur import read_sheet, write_sheet
+from app.documents.dialogue import (AVENANT, NOTIFICATION, check_template, clear_generation_error, decide,
                                     notification_state)
-from app.dialogue_suivi import analyse, dashboard, export_proposals, late, set_ceilings
-from app.errors import refused_page
-from app.storage import get_storage
+from app.campagnes.dialogue_suivi import analyse, dashboard, export_proposals, late, set_ceilings
+from app.web.errors import refused_page
+from app.documents.storage import get_storage
 from app.extensions import db
 from app.gate import STATE_FIELDS, Gate, WriteRefused
 from app.scope import choosable_condition, condition_for, current_scope, find_inside
-from app.queue import enqueue
+from app.jobs.queue import enqueue
 from models import Departement, Region, Structure
 from models.dialogue import DialogueBudgetaire, ModeleDocument, PlafondCout
 from models.enums import TypeStructure
@@ -227,7 +227,7 @@ class DialogueView(BaseView):
     @has_access
     @permission_name("deposer")
     def deposer_compte(self, pk: int):
-        """The opérateur files the year's compte administratif (``app.dialogue_compte``)."""
+        """The opérateur files the year's compte administratif (``app.campagnes.dialogue_compte``)."""
         def run(d):
             ca.file_compte(db.session, current_scope(), d, _posted("realise_"), request.form.get("affectation"),
                            request.form.get("ca_commentaire", ""), request.form.get("version"),

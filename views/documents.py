@@ -29,11 +29,11 @@ from wtforms.validators import NumberRange, Optional, ValidationError
 from app.documents import (DocumentError, content_disposition, delete_document, detect_type,
                            evaluate, max_bytes, period_label, record, safe_name, save_document,
                            too_big_message, write_refusals)
-from app.errors import refused_page
+from app.web.errors import refused_page
 from app.extensions import db
 from app.gate import Gate, WriteRefused
 from app.scope import condition_for, current_scope, find_inside
-from app.storage import StorageError, get_storage
+from app.documents.storage import StorageError, get_storage
 from models import Convention, Document, Operateur, Structure
 from models.enums import CategorieDocument
 
@@ -88,7 +88,7 @@ class UploadForm(FlaskForm):
 
 class DeleteForm(FlaskForm):
     """The one-button form that deletes a document: it carries the CSRF token, which
-    ``app.hardening.csrf_check`` verifies on every POST."""
+    ``app.web.hardening.csrf_check`` verifies on every POST."""
 
 
 def _in_scope(model: type, ident: int) -> Any:

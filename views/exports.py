@@ -17,8 +17,16 @@ from flask_babel import lazy_gettext as _l
 
 from app.extensions import db
 from app.jinja import fr_number
+from app.jobs import paris
 from app.scope import current_scope
 from app.sheets import SHEETS, Sheet
+from app.documents.storage import file_store
+from app.vues import COLUMNS_ARG, visible_columns
+from exports import jobs
+from exports.generic import export_list
+from exports.jobs import owned_job, recent_jobs, scope_unchanged, workbook_rows
+from exports.workbook import export_view
+from models.export import DONE, EXPIRED, FAILED
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -27,7 +35,7 @@ def sheet_for(view: ModelView) -> Optional[Sheet]:
     """The canonical sheet holding this view's records, if any."""
     model = view.datamodel.obj
     for sheet in SHEETS:
-        if sheet.model is model or (sheet.name == "Adresses" and model.__name__ == "Adresse"):
+        if model in (sheet.model, sheet.parent):
             return sheet
     return None
 
@@ -76,8 +84,6 @@ def _background(view: BaseView, kind: str, title: str, params: dict, rows_total:
     A GET only asks for confirmation (how many rows, where the file will be): starting a job
     writes to the database, so it takes a POST with the CSRF token like every other change.
     """
-    from exports import jobs
-
     if request.method != "POST":
         return view.render_template("bhasile/exports/confirm.html", file_title=title,
                                     rows_total=rows_total, action=request.full_path.rstrip("?"))
@@ -106,7 +112,7 @@ class ExportView(BaseView):
     @has_access
     @permission_name("export")
     def workbook(self):
-        from exports.jobs import workbook_rows
+        # lazy: read at call time — tests replace exports.workbook.export_workbook
         from exports.workbook import export_workbook
 
         name = f"bhasile-classeur-{dt.date.today():%Y-%m-%d}.xlsx"
@@ -127,7 +133,6 @@ class ExportView(BaseView):
             abort(404)
         ids, filters, sort = _view_ids(target)
         sheet = sheet_for(target)
-        from app.vues import COLUMNS_ARG, visible_columns
 
         shown = visible_columns(target)   # the columns the list shows (its column chooser)
         hidden = [c for c in target.list_columns if c not in shown]
@@ -141,13 +146,9 @@ class ExportView(BaseView):
             return _background(self, "vue", name, params, len(ids))
         path = _temp()
         if sheet is not None:
-            from exports.workbook import export_view
-
             export_view(db.session, path, sheet, current_scope(), ids, g.user.username, filters, sort,
                         view_columns=shown, hidden=hidden)
         else:
-            from exports.generic import export_list
-
             export_list(db.session, path, target, ids, g.user.username, filters, sort,
                         scope=current_scope(), columns=shown)
         return _send(path, name)
@@ -185,9 +186,6 @@ class ExportJobView(BaseView):
     @has_access
     @permission_name("export")
     def job_file(self, job_id: int):
-        from models.export import DONE
-
-        from exports.jobs import scope_unchanged
 
         job = _owned(job_id)
         if job.status != DONE or not job.file_path or not scope_unchanged(job):
@@ -197,9 +195,8 @@ class ExportJobView(BaseView):
                 abort(404)
             return send_file(job.file_path, mimetype=XLSX, as_attachment=True,
                              download_name=job.title)
-        from app.storage import file_store
 
-        store = file_store()  # unreachable: StorageError, a French 503 (app.errors)
+        store = file_store()  # unreachable: StorageError, a French 503 (app.web.errors)
         if not store.exists(job.file_path):
             abort(404)
         return send_file(store.open(job.file_path), mimetype=XLSX, as_attachment=True, download_name=job.title)
@@ -208,8 +205,6 @@ class ExportJobView(BaseView):
     @has_access
     @permission_name("export")
     def mine(self):
-        from exports.jobs import recent_jobs
-
         jobs = recent_jobs(g.user.id)
         return self.render_template("bhasile/exports/list.html", jobs=jobs,
                                     states={j.id: job_state(j) for j in jobs},
@@ -217,8 +212,6 @@ class ExportJobView(BaseView):
 
 
 def _owned(job_id: int):
-    from exports.jobs import owned_job
-
     job = owned_job(job_id, g.user.id)
     if job is None:
         abort(404)
@@ -231,9 +224,6 @@ STATUS_LABELS = {"en_attente": _l("En attente"), "en_cours": _l("En cours"), "te
 
 def job_state(job) -> dict:
     """What the progress page and its script show of a job (the JSON status)."""
-    from app.jobs import paris
-    from models.export import DONE, EXPIRED, FAILED
-
     state = {"id": job.id, "status": job.status, "status_label": str(STATUS_LABELS[job.status]),
              "rows_done": job.rows_done, "rows_total": job.rows_total, "percent": job.percent,
              "sheet": job.sheet or "", "title": job.title, "created": paris(job.created_at),

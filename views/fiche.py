@@ -15,8 +15,8 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from app import completude
-from app import indicators as ind
+from app.pilotage import completude
+from app.pilotage import indicators as ind
 from app.extensions import db
 from app.historique import entries
 from app.scope import current_scope

@@ -127,6 +127,7 @@ class GridView(BaseView):
 
     slug = ""
     default_view = "page"
+    grid_page = True    #: ``app.vues`` finds the grid pages by this mark (app never imports views)
 
     @property
     def spec(self) -> GridSpec:

@@ -33,18 +33,10 @@ from models.grid import GridSave
 from .grid_data import _displayer
 from .grid_specs import GridSpec, Period
 from .grid_targets import Target, load_targets, new_record
-from .grid_undo import encode
+from .grid_undo import GridRefused, encode
 
 MAX_ROWS = 5000
 _VERSION = (409, 428)
-
-
-class GridRefused(Exception):
-    """A save (or undo) refused: the HTTP status and the JSON body telling the agent why."""
-
-    def __init__(self, status: int, message: str, **extra: Any):
-        super().__init__(message)
-        self.status, self.body = status, {"ok": False, "message": message, **extra}
 
 
 @dataclass

@@ -78,7 +78,7 @@ class GridSpec:
     def keys(self) -> set[str]:
         """Fields that identify a row: shown, never edited."""
         sheet = self.sheet
-        return set(sheet.key) | {"code_dna", "id", "mois", "annee"} if sheet.name != "Structures" \
+        return set(sheet.key) | {"code_dna", "id", "mois", "annee"} if sheet.model is not Structure \
             else {"code_dna"}
 
     def grid_columns(self) -> list[GridColumn]:
@@ -88,7 +88,7 @@ class GridSpec:
             if self.period_kind == "year" and col.field == sheet.year_field:
                 continue
             out.append(_copy(col))
-            if col.field == "code_dna" and sheet.name != "Structures":
+            if col.field == "code_dna" and sheet.model is not Structure:
                 out.append(GridColumn("structure_nom", Text(200), None,
                                       read_only=True, title=str(LABELS["nom"])))
             if (self.period_kind == "year" and col.target == "row"

@@ -31,6 +31,13 @@ MODELS = {m.__tablename__: m for m in (Structure, PlacesAnnee, BudgetAnnee, Acti
                                        Adresse, AdresseAnnee)}
 
 
+class GridRefused(Exception):
+    """A save (or undo) refused: the HTTP status and the JSON body telling the agent why."""
+
+    def __init__(self, status: int, message: str, **extra: Any):
+        super().__init__(message)
+        self.status, self.body = status, {"ok": False, "message": message, **extra}
+
 def encode(value: Any) -> Any:
     """A stored value as JSON (dates ISO, decimals as text, enums by code)."""
     if isinstance(value, enum.Enum):
@@ -83,8 +90,6 @@ def _refusal(entry: GridSave, errors: list[RuleError]) -> tuple[int, str]:
 def _checked(entry: GridSave, scope: Scope) -> list[tuple[Any, dict, dict]]:
     """Each record of ``entry`` with the values to write back, once the gate accepted them all;
     raises ``GridRefused`` with every refusal otherwise."""
-    from .grid_save import GridRefused
-
     items = json.loads(entry.before or "[]")
     gate = Gate(scope, db.session)
     by_model: dict[type, list[int]] = {}
@@ -114,8 +119,6 @@ def _checked(entry: GridSave, scope: Scope) -> list[tuple[Any, dict, dict]]:
 def undo(entry: GridSave, scope: Scope) -> dict:
     """Write back what ``entry`` replaced, for ``scope``'s user; raises ``GridRefused`` (404,
     409, 403 or 422, nothing changed) when the gate refuses one of its records."""
-    from .grid_save import GridRefused
-
     objs = _checked(entry, scope)
     try:
         with audit_context("grid_undo", batch_id=entry.id, username=entry.username, user_id=entry.user_id):

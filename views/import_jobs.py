@@ -8,25 +8,47 @@ from __future__ import annotations
 
 from typing import Optional
 
-from flask import current_app, flash, g, jsonify, redirect, request, url_for
+from flask import abort, current_app, flash, g, jsonify, redirect, request, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access, permission_name
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf.csrf import generate_csrf
+from flask_wtf.csrf import generate_csrf, validate_csrf
+from wtforms.validators import ValidationError
 
+from app.extensions import db
 from app.jinja import fr_number
+from app.web.return_to import safe_next
 from app.scope import current_scope
+from imports import background
+from imports.background import FAILED, Owner, reap, RUNNING
+from imports.batches import original_size
 from models.imports import ImportBatch
 
 STEP_LABELS = {"checking": _l("Vérification en cours"), "applying": _l("Application en cours"),
                "failed": _l("Échec de la vérification")}
 
 
+def _csrf_ok() -> bool:
+    try:
+        validate_csrf(request.form.get("csrf_token"))
+    except ValidationError:
+        flash(_("Le formulaire a expiré : rechargez la page puis recommencez."), "danger")
+        return False
+    return True
+
+
+def _own(batch_id: int) -> ImportBatch:
+    """A batch the user may see: their own, or any for a national user; else 404."""
+    batch = db.session.get(ImportBatch, batch_id)
+    scope = current_scope()
+    if batch is None or not (scope.national or batch.username == g.user.username):
+        abort(404)
+    return batch
+
+
 def owner():
     """The request's user, as the background step will act: their scope and account."""
-    from imports.background import Owner
-
     return Owner(current_scope(), g.user.username, g.user.id)
 
 
@@ -64,9 +86,6 @@ def message(batch: ImportBatch) -> str:
 def batch_state(batch: ImportBatch, back: Optional[str] = None) -> dict:
     """What the progress page and its script show of a batch (the JSON status); ``back``: the
     page to open once it is done (a campaign's preview), a path of this site, else the batch's."""
-    from app.return_to import safe_next
-    from imports.background import RUNNING
-
     running = batch.status in RUNNING
     return {"id": batch.id, "status": batch.status,
             "status_label": str(STEP_LABELS.get(batch.status, _("Terminé"))),
@@ -80,8 +99,6 @@ def progress_page(view: BaseView, batch: ImportBatch, back: Optional[str] = None
     """The progress page of a batch being checked or applied, or whose check stopped; None when
     the batch page shows its preview or its outcome. A step that died is marked ended first.
     ``back``: the page the script opens when the step is done (default: the batch's)."""
-    from imports.background import FAILED, RUNNING, reap
-
     batch = reap(batch)
     if batch.status not in RUNNING and batch.status != FAILED:
         return None
@@ -92,9 +109,6 @@ def progress_page(view: BaseView, batch: ImportBatch, back: Optional[str] = None
 def start_apply(batch: ImportBatch):
     """« Appliquer »: one apply at a time per batch; a large file in the background, followed
     on the batch page; a small one at once, told by a message."""
-    from imports import background
-    from imports.batches import original_size
-
     batch_id, size = batch.id, original_size(batch)
     if not background.claim_apply(batch_id):
         flash(_("Cet import est déjà en cours d'application : suivez son avancement sur cette "
@@ -124,9 +138,6 @@ class ImportJobView(BaseView):
     @has_access
     @permission_name("show")
     def status(self, batch_id: int):
-        from imports.background import reap
-        from views.imports import _own
-
         response = jsonify(batch_state(reap(_own(batch_id)), request.args.get("retour")))
         response.headers["Cache-Control"] = "no-store"
         return response
@@ -135,9 +146,6 @@ class ImportJobView(BaseView):
     @has_access
     @permission_name("add")
     def rerun(self, batch_id: int):
-        from imports import background
-        from views.imports import _csrf_ok, _own
-
         batch = background.reap(_own(batch_id))
         if _csrf_ok():
             if background.claim_check(batch.id):

@@ -7,19 +7,29 @@ import json
 import re
 from typing import Optional
 
-from flask import abort, current_app, flash, g, redirect, request, send_file, url_for
+from flask import current_app, flash, g, redirect, request, send_file, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access, permission_name
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf.csrf import generate_csrf, validate_csrf
+from flask_wtf.csrf import generate_csrf
 from sqlalchemy import select
-from wtforms.validators import ValidationError
 
 from app.extensions import db
 from app.scope import current_scope
-from app.storage import check_room_for
+from app.sheets import SHEETS
+from app.documents.storage import check_room_for
+from exports.template import template_for
+from imports import background
+from imports.annotate import annotate
+from imports.background import APPLYING, reap
+from imports.batches import create_batch, load_summary, original, save_choices
+from imports.changes import conflicts, KINDS, page as detail, record, unchosen
+from imports.pipeline import ImportCommand
+from imports.result import labels_once
 from models.imports import ImportBatch
+
+from .import_jobs import _csrf_ok, _own, owner, progress_page, start_apply
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PAGE = 50
@@ -38,19 +48,8 @@ def _shown(value):
     return value
 
 
-def _csrf_ok() -> bool:
-    try:
-        validate_csrf(request.form.get("csrf_token"))
-    except ValidationError:
-        flash(_("Le formulaire a expiré : rechargez la page puis recommencez."), "danger")
-        return False
-    return True
-
-
 def _unchosen(batch: ImportBatch) -> int:
     """Conflicts of the batch's preview still without a side chosen."""
-    from imports.changes import unchosen
-
     return unchosen(db.session, batch.id)
 
 
@@ -77,9 +76,6 @@ def detail_line(row) -> dict:
             "column": row.column, "message": row.message, "value": row.value,
             "key": json.loads(row.key) if row.key else [], "choice": row.choice, "fields": {}}
     if row.kind in ("created", "modified"):
-        from imports.changes import record
-        from imports.result import labels_once
-
         with labels_once():
             change = record(row).change_dict()
         line["key"] = change["key"]
@@ -87,15 +83,6 @@ def detail_line(row) -> dict:
     elif row.kind == "conflict":
         line["mine"], line["theirs"] = json.loads(row.value)
     return line
-
-
-def _own(batch_id: int) -> ImportBatch:
-    """A batch the user may see: their own, or any for a national user; else 404."""
-    batch = db.session.get(ImportBatch, batch_id)
-    scope = current_scope()
-    if batch is None or not (scope.national or batch.username == g.user.username):
-        abort(404)
-    return batch
 
 
 class ImportView(BaseView):
@@ -113,11 +100,9 @@ class ImportView(BaseView):
         query = select(ImportBatch).order_by(ImportBatch.id.desc()).limit(200)
         if not current_scope().national:
             query = query.where(ImportBatch.username == g.user.username)
-        from imports.batches import load_summary
 
         # ``counts`` holds only counts: the detail of a batch stays in ``import_change``
         batches = [(b, load_summary(b).get("sheets", {})) for b in db.session.scalars(query)]
-        from app.sheets import SHEETS
 
         return self.render_template("bhasile/imports/index.html", batches=batches, sheets=SHEETS,
                                     csrf=generate_csrf())
@@ -126,8 +111,6 @@ class ImportView(BaseView):
     @has_access
     @permission_name("add")
     def upload(self):
-        from imports.batches import create_batch
-
         if not _csrf_ok():
             return redirect(url_for(".index"))
         upload = request.files.get("fichier")
@@ -140,9 +123,6 @@ class ImportView(BaseView):
             return redirect(url_for(".index"))
         data = upload.read()
         check_room_for(len(data))  # full disk: a French 507 before a byte is written
-        from imports import background
-        from views.import_jobs import owner
-
         if background.is_large(len(data)):  # previewed in the background, followed on its page
             batch = background.start_preview(current_app._get_current_object(), data, upload.filename,
                                              owner(), int(year) if year else None)
@@ -155,15 +135,10 @@ class ImportView(BaseView):
     @has_access
     @permission_name("show")
     def show(self, batch_id: int):
-        from imports.batches import load_summary
-
-        from views.import_jobs import progress_page
-
         batch = _own(batch_id)
         running = progress_page(self, batch)
         if running is not None:
             return running
-        from imports.changes import KINDS, page as detail
 
         summary = load_summary(batch)
         kinds = summary.get("kinds", {})
@@ -187,9 +162,6 @@ class ImportView(BaseView):
     @has_access
     @permission_name("add")
     def apply(self, batch_id: int):
-        from imports.background import APPLYING, reap
-        from views.import_jobs import start_apply
-
         batch = reap(_own(batch_id))
         if not _csrf_ok():
             return redirect(url_for(".show", batch_id=batch_id))
@@ -208,9 +180,6 @@ class ImportView(BaseView):
     def choose(self, batch_id: int):
         """The side kept for each conflict (a cell changed in the file and in BHasile since the
         export): one choice per cell, or one side for all."""
-        from imports.batches import save_choices
-        from imports.changes import conflicts
-
         batch = _own(batch_id)
         if not _csrf_ok():
             return redirect(url_for(".show", batch_id=batch_id))
@@ -231,10 +200,6 @@ class ImportView(BaseView):
     @has_access
     @permission_name("show")
     def annotated(self, batch_id: int):
-        from imports.annotate import annotate
-        from imports.batches import original
-        from imports.pipeline import ImportCommand
-
         batch = _own(batch_id)
         result = ImportCommand(original(batch), batch.filename, current_scope(), batch.year).validate()
         db.session.rollback()
@@ -250,8 +215,6 @@ class ImportView(BaseView):
     @has_access
     @permission_name("show")
     def original(self, batch_id: int):
-        from imports.batches import original
-
         batch = _own(batch_id)
         return send_file(io.BytesIO(original(batch)), as_attachment=True,
                          download_name=batch.filename, mimetype="application/octet-stream")
@@ -260,8 +223,6 @@ class ImportView(BaseView):
     @has_access
     @permission_name("download")
     def template(self):
-        from exports.template import template_for
-
         out = io.BytesIO()
         names: Optional[list[str]] = request.args.getlist("feuille") or None
         template_for(db.session, out, current_scope(), names)

@@ -10,41 +10,18 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from sqlalchemy import String, and_, case, column, exists, func, or_, select, table, type_coerce
+from sqlalchemy import and_, column, exists, func, or_, select, table
 from sqlalchemy.orm import contains_eager
 
 from markupsafe import Markup, escape
 
 from app.extensions import db
 from app.scope import Scope, condition_for, structure_condition
-from models import Adresse, Departement, Operateur, PlacesAnnee, Region, Structure
+from app.structure_exprs import bati_expr, communes_expr, places_expr
+from models import Adresse, Departement, Operateur, Region, Structure
 from models.enums import Public, TypeStructure
 
 PAGE_SIZES = (20, 50, 100, 200)
-
-
-def places_expr():
-    """Places autorisées of the structure's latest year (correlated scalar subquery)."""
-    return (select(PlacesAnnee.places_autorisees)
-            .where(PlacesAnnee.structure_id == Structure.id,
-                   PlacesAnnee.places_autorisees.is_not(None))
-            .order_by(PlacesAnnee.annee.desc()).limit(1)
-            .correlate(Structure).scalar_subquery())
-
-
-def bati_expr():
-    """DIFFUS / COLLECTIF / MIXTE from the structure's addresses."""
-    rep = type_coerce(Adresse.repartition, String)  # compared with "MIXTE", not an enum value
-    low = select(func.min(rep)).where(Adresse.structure_id == Structure.id)
-    high = select(func.max(rep)).where(Adresse.structure_id == Structure.id)
-    low, high = low.correlate(Structure).scalar_subquery(), high.correlate(Structure).scalar_subquery()
-    return case((low != high, "MIXTE"), else_=low)
-
-
-def communes_expr():
-    """First commune of the structure's addresses, alphabetically (to sort on)."""
-    return (select(func.min(Adresse.commune)).where(Adresse.structure_id == Structure.id)
-            .correlate(Structure).scalar_subquery())
 
 
 SORTS = {

@@ -7,9 +7,10 @@ from flask_appbuilder.security.decorators import has_access, permission_name
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from app import completude
+from app.pilotage import completude
 from app.labels import LABELS
 from app.scope import current_scope
+from app.sheets.canonical import STRUCTURES
 from app.vues import visible_columns
 from models import Structure
 
@@ -17,13 +18,16 @@ from . import structure_list as sl
 from .base import ScopedModelApi, ScopedModelView, interface
 from .fiche import Fmt, fiche_context
 
-DESCRIPTION_FIELDS = ["code_dna", "nom", "type", "operateur", "filiale", "departement", "public",
-                      "code_finess", "adresse_administrative", "code_postal", "commune",
-                      "latitude", "longitude", "lgbt", "fvv_teh", "notes"]
-CALENDRIER_FIELDS = ["date_creation", "date_303", "debut_autorisation", "fin_autorisation"]
+#: The forms' and the fiche's fields, section by section, as the sheet schema declares them.
+DESCRIPTION_FIELDS = STRUCTURES.fields("description")
+CALENDRIER_FIELDS = STRUCTURES.fields("calendrier")
 STRUCTURE_FIELDS = DESCRIPTION_FIELDS + CALENDRIER_FIELDS
 #: Read-only: the dates of the structure's current convention (edited on the convention).
-CONVENTION_FIELDS = ["debut_convention", "fin_convention"]
+CONVENTION_FIELDS = STRUCTURES.fields("convention")
+#: Description fields the fiche lays out itself (address block, coordinates, flags, notes);
+#: every other one is listed under its label.
+FICHE_COMPOSED = frozenset({"adresse_administrative", "code_postal", "commune", "latitude",
+                            "longitude", "lgbt", "fvv_teh", "notes"})
 #: Section → (view, permission) a user needs to see its "Modifier" links on the fiche.
 SECTION_VIEWS = {"description": "StructureView", "calendrier": "StructureCalendrierView",
                  "contacts": "ContactView", "adresses": "AdresseView",
@@ -97,6 +101,8 @@ class StructureView(ScopedModelView):
             abort(404)
         return self.render_template("bhasile/fiche/structure.html", title=str(item),
                                     can=permissions(self.appbuilder), labels=LABELS,
+                                    description_fields=[f for f in DESCRIPTION_FIELDS
+                                                        if f not in FICHE_COMPOSED],
                                     has_documents="DocumentView.owner" in current_app.view_functions,
                                     appbuilder=self.appbuilder, **fiche_context(item))
 
@@ -117,7 +123,7 @@ class StructureView(ScopedModelView):
 
 def flash_gaps(item: Structure) -> None:
     """After a form save: a fiche missing values is accepted, and the agent told what to
-    complete (``app.completude``)."""
+    complete (``app.pilotage.completude``)."""
     values = {n.field: getattr(item, n.column) for n in completude.NEEDS if n.table == "structure"}
     labels = completude.missing_in_row("structure", values, item.type)
     if labels:

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.scope import condition_for, current_scope, structure_condition
-from app.tarification import Distributions, is_outlier
+from app.pilotage.tarification import Distributions, is_outlier
 from models import AggStructure, Operateur, Structure
 
 MAX_OUTLIERS = 200

@@ -26,6 +26,7 @@ from app.scope import current_scope, find_inside
 from models import Departement, Operateur, Region
 from models.enums import Role
 from models.vue import MAX_ETAT, VueEnregistree
+from .grid_data import export_grid, parse_period
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 ROLES = {r.value for r in Role}
@@ -113,7 +114,6 @@ class VueView(BaseView):
                                     **args.to_dict(flat=False)))
         if not self.appbuilder.sm.has_access("can_export", view.class_permission_name):
             abort(404)
-        from .grid_data import export_grid, parse_period
 
         args = MultiDict(vues.grid_args(state))
         hidden = [c["field"] for c in state.get("columns", []) if not c.get("visible", True)]

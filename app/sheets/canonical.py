@@ -4,6 +4,7 @@ Each column is declared here once, with the headers agents use for it (aliases).
 """
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from app.scope import Scope, structure_condition
@@ -36,34 +37,38 @@ def _money(field: str, model, *aliases: str) -> Column:
 
 STRUCTURES = Sheet(
     "Structures", Structure, [
-        Column("code_dna", Code(10), S.code_dna, DNA_ALIASES, required=True),
-        Column("nom", Text(200), S.nom, ("Nom de la structure", "Libellé", "Intitulé")),
+        Column("code_dna", Code(10), S.code_dna, DNA_ALIASES, required=True, section="description"),
+        Column("nom", Text(200), S.nom, ("Nom de la structure", "Libellé", "Intitulé"),
+               section="description"),
         Column("type", Choice(TypeStructure), S.type, ("Type de structure", "Catégorie"),
-               required=True),
+               required=True, section="description"),
         Column("operateur", OperateurRef(), Operateur.nom, ("Gestionnaire", "Association"),
-               attr="operateur_id"),
-        Column("filiale", Text(200), S.filiale),
+               attr="operateur_id", section="description"),
+        Column("filiale", Text(200), S.filiale, section="description"),
         Column("departement", DepartementRef(), Departement.code, ("Dpt", "Dépt", "Dept"),
-               attr="departement_id", required=True),
-        Column("adresse_administrative", Text(300), S.adresse_administrative),
-        Column("code_postal", Code(5, pad=5, digits=True), S.code_postal, ("CP",)),
-        Column("commune", Text(150), S.commune, ("Ville",)),
-        Column("code_finess", Code(9, pad=9), S.code_finess, ("FINESS",)),
-        Column("public", Choice(Public), S.public, ("Public accueilli",)),
-        Column("date_creation", Date(), S.date_creation, ("Création",)),
-        Column("date_303", Date(), S.date_303),
-        Column("lgbt", Boolean(), S.lgbt),
-        Column("fvv_teh", Boolean(), S.fvv_teh, ("FVV TEH", "FVV-TEH")),
-        Column("debut_autorisation", Date(), S.debut_autorisation),
-        Column("fin_autorisation", Date(), S.fin_autorisation, ("Échéance autorisation",)),
+               attr="departement_id", required=True, section="description"),
+        Column("adresse_administrative", Text(300), S.adresse_administrative, section="description"),
+        Column("code_postal", Code(5, pad=5, digits=True), S.code_postal, ("CP",), section="description"),
+        Column("commune", Text(150), S.commune, ("Ville",), section="description"),
+        Column("code_finess", Code(9, pad=9), S.code_finess, ("FINESS",), section="description"),
+        Column("public", Choice(Public), S.public, ("Public accueilli",), section="description"),
+        Column("date_creation", Date(), S.date_creation, ("Création",), section="calendrier"),
+        Column("date_303", Date(), S.date_303, section="calendrier"),
+        Column("lgbt", Boolean(), S.lgbt, section="description"),
+        Column("fvv_teh", Boolean(), S.fvv_teh, ("FVV TEH", "FVV-TEH"), section="description"),
+        Column("debut_autorisation", Date(), S.debut_autorisation, section="calendrier"),
+        Column("fin_autorisation", Date(), S.fin_autorisation, ("Échéance autorisation",),
+               section="calendrier"),
         # the current convention's dates (models/convention.py): exported, never imported
-        Column("debut_convention", Date(), S.debut_convention, read_only=True),
+        Column("debut_convention", Date(), S.debut_convention, read_only=True, section="convention"),
         Column("fin_convention", Date(), S.fin_convention,
                ("Échéance convention", "Date fin convention", "Date de fin de convention"),
-               read_only=True),
-        Column("latitude", Coordinate(90), S.latitude, ("Lat",)),
-        Column("longitude", Coordinate(180), S.longitude, ("Long", "Lng", "Lon")),
-        Column("notes", Text(10000, 40), S.notes, ("Remarques", "Observations")),
+               read_only=True, section="convention"),
+        Column("latitude", Coordinate(90), S.latitude, ("Lat",), section="description"),
+        Column("longitude", Coordinate(180), S.longitude, ("Long", "Lng", "Lon"), section="description"),
+        Column("notes", Text(10000, 40), S.notes, ("Remarques", "Observations"), section="description"),
+        Column("site_internet", Text(300), S.site_internet, ("Site web",), section="description",
+               title=_l("Site internet")),
     ],
     key=("code_dna",), area="structure",
     source=lambda q: q.select_from(Structure).outerjoin(Operateur, S.operateur_id == Operateur.id)
@@ -142,7 +147,7 @@ ADRESSES = Sheet(
         Column("qpv", Boolean(), AdresseAnnee.qpv),
         Column("logement_social", Boolean(), AdresseAnnee.logement_social),
     ],
-    key=("id", "annee"), area="adresse", year_field="annee",
+    key=("id", "annee"), area="adresse", year_field="annee", parent=Adresse,
     source=lambda q: q.select_from(Adresse).join(Structure, Adresse.structure_id == S.id)
     .outerjoin(AdresseAnnee, AdresseAnnee.adresse_id == Adresse.id),
     ids=(AdresseAnnee.id, AdresseAnnee.version, Adresse.id, Adresse.version),

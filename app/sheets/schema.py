@@ -1,8 +1,9 @@
 """The declarative spreadsheet model: a ``Sheet`` is a list of ``Column``s over one table.
 
 Export, import, templates and the grid all read these declarations; nothing else describes a
-column. A column's label comes from ``app.labels.LABELS``; its aliases (the headers agents
-use) sit beside it.
+column. A column's label comes from ``app.labels.LABELS``, or from its own ``title`` (then
+registered there, so forms, lists and the fiche find it too); its aliases (the headers agents
+use) sit beside it, and its ``section`` says which part of the record's fiche and forms shows it.
 """
 from __future__ import annotations
 
@@ -30,10 +31,12 @@ class Column:
     required: bool = False                  #: needed to create a record
     read_only: bool = False                 #: shown, never written (grid and import)
     validators: tuple[Callable[[Any], Optional[str]], ...] = ()
+    section: Optional[str] = None           #: fiche section and form showing it (None: neither)
+    title: Any = None                       #: French label, when ``LABELS`` has none
 
     @property
     def label(self) -> str:
-        return str(LABELS[self.field])
+        return str(self.title or LABELS[self.field])
 
     @property
     def attribute(self) -> str:
@@ -41,7 +44,7 @@ class Column:
 
     def header_keys(self) -> set[str]:
         """Every normalised header this column answers to (label and aliases)."""
-        label = LABELS[self.field]
+        label = self.title or LABELS[self.field]
         keys = {header_key(getattr(label, "_args", (label,))[0])[0], header_key(self.label)[0]}
         keys.update(header_key(alias)[0] for alias in self.aliases)
         return keys
@@ -67,12 +70,22 @@ class Sheet:
     order: tuple[Any, ...] = ()
     aliases: tuple[str, ...] = ()
     year_field: Optional[str] = None        #: the key column holding the year (yearly sheets)
+    #: the record the ``target="parent"`` columns write (Adresse, for the Adresses sheet's
+    #: yearly rows): the sheet's rows are two records, matched on the parent's id
+    parent: Optional[type] = None
     #: values not in SQL, by id: ``extra(session, ids, scope)``, limited to the scope
     extra: Optional[Callable[[Any, list[int], Any], dict[int, dict]]] = None
     by_field: dict[str, Column] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.by_field = {c.field: c for c in self.columns}
+        for c in self.columns:
+            if c.title is not None:
+                LABELS.setdefault(c.field, c.title)
+
+    def fields(self, section: str) -> list[str]:
+        """The fields a section of the record's fiche and forms shows, in the sheet's order."""
+        return [c.field for c in self.columns if c.section == section]
 
     def column(self, field_name: str) -> Column:
         return self.by_field[field_name]

@@ -21,7 +21,7 @@ ASKED = {"charges_1": "150000", "charges_2": "600000", "charges_3": "250000", "p
 def filed(live_server) -> int:
     """A dialogue of the opérateur's Calvados structure, its budget prévisionnel filed (no
     campaign: the other browser tests' campaigns stay as they are)."""
-    from app.dialogue import file_budget
+    from app.campagnes.dialogue import file_budget
     from app.extensions import db
     from app.scope import Scope
     from models import BhasileUser, Departement, Structure

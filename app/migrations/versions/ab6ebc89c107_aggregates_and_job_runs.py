@@ -1,5 +1,5 @@
 """aggregates and job runs: agg_structure, agg_structure_annee, agg_operateur, agg_territoire,
-job_run and job_lock (derived tables rebuilt by app.aggregates; runs of app.jobs)
+job_run and job_lock (derived tables rebuilt by app.pilotage.aggregates; runs of app.jobs)
 
 Revision ID: ab6ebc89c107
 Revises: 4cf97d6a5c59
