@@ -1,12 +1,14 @@
-"""Change history ("mémoire de service"), written from one SQLAlchemy session hook.
+"""Change history ("mémoire de service"): one builder, ``HistoryBatch``, for every write.
 
-Every flush of a domain record, whatever the path (form, API, import, grid, CLI), adds one
+Every write of a domain record, whatever the path (form, API, import, grid, CLI), adds one
 ``changement`` row per changed field. The origin and the user come from ``audit_context``
 when a batch sets them, else from the request (form or API), else ``cli``.
 
-Bulk writes (the import's apply) bypass the ORM unit of work, so the hook never sees them:
-they describe their changes to a ``HistoryBatch``, which builds the same rows and writes them
-in one statement (``COPY`` on PostgreSQL).
+Two paths describe their changes to a ``HistoryBatch`` (``created``, ``updated``, ``deleted``),
+which builds the rows — the same fields, the same rendering (``render_value``), no row for a
+no-op — and inserts them in one statement (``COPY`` on PostgreSQL for big batches):
+- the SQLAlchemy session hook, for every ORM flush (``_describe`` reads the attribute state);
+- the bulk writes (the import's apply), which bypass the ORM unit of work, with plain dicts.
 """
 from __future__ import annotations
 
@@ -117,70 +119,70 @@ def _audited(obj: Any) -> bool:
     return isinstance(obj, Versioned)
 
 
-def _base(actor: dict, now: dt.datetime, action: str, entity: str, entity_id: Optional[int],
-          key: str, structure_id: Optional[int]) -> dict:
-    return {
-        "at": now, "user_id": actor.get("user_id"), "username": actor.get("username"),
-        "action": action, "entity": entity, "entity_id": entity_id, "key": key[:200],
-        "origin": actor["origin"], "batch_id": actor.get("batch_id"), "structure_id": structure_id,
-        "field": None, "old_value": None, "new_value": None,
-    }
+def _columns(obj: Any) -> list[tuple[str, str]]:
+    """(column name, attribute name) of the columns of ``obj`` the history records."""
+    table = type(obj).__table__
+    pairs = _ATTRS.get(table.name)
+    if pairs is None:
+        mapper = inspect(type(obj))
+        pairs = _ATTRS[table.name] = [(name, mapper.get_property_by_column(table.c[name]).key)
+                                      for name in _fields(table)]
+    return pairs
 
 
-def _rows_for(obj: Any, action: str, actor: dict, now: dt.datetime) -> list[dict]:
-    state = inspect(obj)
-    base = _base(actor, now, action, type(obj).__tablename__, obj.id, record_key(obj),
-                 _structure_id(obj))
-    rows = []
-    for attr in state.mapper.column_attrs:
-        name = attr.key
-        if name in _SKIP:
-            continue
-        hist = state.attrs[name].history
-        if action == "create":
-            value = render_value(getattr(obj, name))
-            if not _blank(value):
-                rows.append({**base, "field": name, "new_value": value})
-        elif action == "delete":
-            value = hist.unchanged[0] if hist.unchanged else (hist.deleted[0] if hist.deleted else None)
-            value = render_value(value)
-            if not _blank(value):
-                rows.append({**base, "field": name, "old_value": value})
-        elif hist.has_changes():
-            old = render_value(hist.deleted[0]) if hist.deleted else None
-            new = render_value(hist.added[0]) if hist.added else None
-            if changed(old, new):
-                rows.append({**base, "field": name, "old_value": old, "new_value": new})
-    if action != "update" and not rows:
-        rows.append(base)
-    return rows
+_ATTRS: dict[str, list[tuple[str, str]]] = {}
+
+
+def _describe(batch: "HistoryBatch", obj: Any, action: str) -> None:
+    """Describe a record the session writes to ``batch``, as the bulk path describes its rows:
+    the values come from the ORM's attribute state instead of plain dicts."""
+    table, state = type(obj).__table__, inspect(obj)
+    if action == "create":
+        values = {name: getattr(obj, attr) for name, attr in _columns(obj)}
+        batch.created(table, obj.id, values, _structure_id(obj))
+    elif action == "delete":
+        old = {}
+        for name, attr in _columns(obj):
+            hist = state.attrs[attr].history
+            old[name] = hist.unchanged[0] if hist.unchanged else (hist.deleted[0] if hist.deleted else None)
+        batch.deleted(table, obj.id, old, _structure_id(obj))
+    else:
+        old, new = {}, {}
+        for name, attr in _columns(obj):
+            hist = state.attrs[attr].history
+            if hist.has_changes():
+                old[name] = hist.deleted[0] if hist.deleted else None
+                new[name] = hist.added[0] if hist.added else None
+            elif name in _KEYS:  # the record's key is read from its current values
+                old[name] = getattr(obj, attr)
+        if new:
+            batch.updated(table, obj.id, old, new, _structure_id(obj))
 
 
 def _before_flush(session: Session, flush_context, instances) -> None:
     actor = current_actor()
-    pending = []
     new = session.new  # built once: ``session.new`` makes a new set on every access
     for obj in list(new) + list(session.dirty):
         if _audited(obj) and (obj in new or session.is_modified(obj, include_collections=False)):
             obj.updated_by = actor.get("username") or actor["origin"]
-    for obj in session.deleted:
-        if _audited(obj):
-            pending.extend(_rows_for(obj, "delete", actor, utcnow()))
-    session.info["bhasile_deleted_rows"] = pending
+    deleted = [obj for obj in session.deleted if _audited(obj)]
+    batch = None
+    if deleted:  # described now: the flush expires what they held
+        batch = HistoryBatch(session.connection(), actor)
+        for obj in deleted:
+            _describe(batch, obj, "delete")
+    session.info["bhasile_history"] = batch
 
 
 def _after_flush(session: Session, flush_context) -> None:
-    actor = current_actor()
-    now = utcnow()
-    rows = list(session.info.pop("bhasile_deleted_rows", []))
+    batch = session.info.pop("bhasile_history", None) or HistoryBatch(session.connection())
     for obj in session.new:
         if _audited(obj):
-            rows.extend(_rows_for(obj, "create", actor, now))
+            _describe(batch, obj, "create")
     for obj in session.dirty:
         if _audited(obj) and obj not in session.deleted:
-            rows.extend(_rows_for(obj, "update", actor, now))
-    if rows:
-        session.connection().execute(insert(Changement.__table__), rows)
+            _describe(batch, obj, "update")
+    batch.insert()
 
 
 #: The columns of ``changement`` a history row fills, in the order ``COPY`` receives them.
@@ -261,6 +263,11 @@ class HistoryBatch:
         self.rows.extend(rows or [head + (None, None, None) + tail])
 
     def write(self) -> int:
+        """Insert every row in the connection's transaction; returns how many (the bulk
+        path's call; the session hook calls ``insert`` directly)."""
+        return self.insert()
+
+    def insert(self) -> int:
         """Insert every row in the connection's transaction; returns how many."""
         rows, self.rows = self.rows, []
         if not rows:

@@ -25,6 +25,11 @@ class LabelledEnum(str, enum.Enum):
         return [(m.value, str(m.label)) for m in cls]
 
 
+#: The states of a background task (a scheduled job, an export), in the order it goes through
+#: them: lowercase French words, as every stored status (``StatutTache``, ``StatutDialogue``…).
+PENDING, RUNNING, DONE, FAILED, EXPIRED = "en_attente", "en_cours", "termine", "echec", "expire"
+
+
 class TypeStructure(LabelledEnum):
     CADA = "CADA", "CADA"
     HUDA = "HUDA", "HUDA"

@@ -10,9 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from flask_appbuilder import Model
 
 from .base import utcnow
-
-#: Job statuses, in the order a job goes through them.
-PENDING, RUNNING, DONE, FAILED, EXPIRED = "en_attente", "en_cours", "termine", "echec", "expire"
+from .enums import DONE, EXPIRED, FAILED, PENDING, RUNNING  # noqa: F401 — the export's statuses
 
 
 class ExportJob(Model):

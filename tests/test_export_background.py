@@ -248,7 +248,7 @@ def test_expired_files_are_cleaned_and_silent_jobs_fail(fresh_app):
         run_id = run_job("export_cleanup", "cli")
         assert not left.exists() and writing.exists()
         run = db.session.get(JobRun, run_id)
-        assert run.status == "SUCCES" and run.rows == 2
+        assert run.status == "termine" and run.rows == 2
         db.session.expire_all()
         assert db.session.get(ExportJob, done["id"]).status == "expire"
         assert db.session.get(ExportJob, stuck.id).status == "echec"

@@ -93,3 +93,23 @@ def test_the_new_field_is_exported_and_an_edited_export_reimports_it(fresh_app, 
     applied = run_cli(fresh_app, "bhasile", "import", str(edited), "--user", "admin")
     assert applied.exit_code == 0, applied.output
     assert _site(fresh_app, s.id) == "https://nouveau.exemple.fr"
+
+
+def test_the_yearly_and_monthly_forms_and_api_show_every_column_of_their_sheet(fresh_app):
+    """Places, Budgets and Activité take their fields from their sheet, as the structure does:
+    every column of the sheet (but the structure's code) is in the add form, with its label,
+    and in the API's record."""
+    from app.sheets.canonical import ACTIVITE, BUDGETS, PLACES
+
+    client = client_for(fresh_app, "calvados")
+    for view, api, sheet in (("placesanneeview", "places", PLACES), ("budgetanneeview", "budget", BUDGETS),
+                             ("activiteview", "activite", ACTIVITE)):
+        page = client.get(f"/{view}/add").get_data(as_text=True)
+        form = read_form(page)
+        listed = client.get(f"/api/v1/{api}/", query_string={"q": '(page_size:1)'}).get_json()
+        columns = [c for c in sheet.columns if c.field != "code_dna"]
+        assert columns
+        for column in columns:
+            assert column.field in form, (view, column.field)
+            assert column.label in page, (view, column.label)
+            assert column.field in listed["list_columns"], (api, column.field)

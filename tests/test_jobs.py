@@ -41,7 +41,7 @@ def test_two_schedulers_firing_the_same_slot_run_the_job_once(fresh_app):
         from app.extensions import db
 
         runs = _runs(db, slot="2026-01-01T01:30Z")
-    assert len(runs) == 1 and runs[0].status == "SUCCES" and runs[0].rows > 0
+    assert len(runs) == 1 and runs[0].status == "termine" and runs[0].rows > 0
     assert sorted(r is None for r in results) == [False, True, True]
 
 
@@ -67,7 +67,7 @@ def test_a_failed_rebuild_keeps_the_previous_figures_and_shows_the_error(fresh_a
         db.session.expire_all()
         assert db.session.scalar(select(func.sum(AggStructure.places))) == before
         failed = _runs(db)[-1]
-        assert failed.status == "ECHEC" and "disque plein" in failed.error
+        assert failed.status == "echec" and "disque plein" in failed.error
     page = client_for(fresh_app, "admin").get("/taches/").get_data(as_text=True)
     assert "Échec" in page and "disque plein" in page
 

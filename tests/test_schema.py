@@ -91,3 +91,32 @@ def test_period_end_must_follow_start(fresh_app):
         with pytest.raises(IntegrityError):
             db.session.commit()
         db.session.rollback()
+
+
+def test_the_status_migration_renames_the_stored_job_runs(tmp_path):
+    """Runs recorded as « SUCCES », « EN_COURS », « ECHEC » before the upgrade read « termine »,
+    « en_cours », « echec » after it (the words the code now writes), and the downgrade gives
+    the old words back."""
+    app = make_app(dbutil.create_empty(tmp_path, "statuts"), tmp_path)
+    with app.app_context():
+        from flask_migrate import downgrade, upgrade
+        from sqlalchemy import text
+
+        from app.extensions import db
+
+        directory = app.extensions["migrate"].directory
+        upgrade(directory=directory, revision="a9d4e6f1b3c7")
+        with db.engine.begin() as conn:
+            for status in ("SUCCES", "EN_COURS", "ECHEC"):
+                conn.execute(text("INSERT INTO job_run (job, declencheur, started_at, status) "
+                                  "VALUES ('rebuild', 'cli', CURRENT_TIMESTAMP, :s)"), {"s": status})
+        upgrade(directory=directory, revision="b5f8c2d7e4a1")
+        read = "SELECT status FROM job_run ORDER BY id"
+        with db.engine.connect() as conn:
+            after = conn.scalars(text(read)).all()
+        downgrade(directory=directory, revision="a9d4e6f1b3c7")
+        with db.engine.connect() as conn:
+            back = conn.scalars(text(read)).all()
+        db.engine.dispose()
+    assert after == ["termine", "en_cours", "echec"]
+    assert back == ["SUCCES", "EN_COURS", "ECHEC"]

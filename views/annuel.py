@@ -4,22 +4,16 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 
 from app.labels import LABELS
+from app.sheets.canonical import ACTIVITE, BUDGETS, PLACES
 from models import ActiviteMensuelle, BudgetAnnee, PlacesAnnee
 
 from .base import ScopedModelApi, ScopedModelView, interface
 
-PLACES_FIELDS = ["annee", "places_autorisees", "pmr", "lgbt", "fvv_teh", "places_a_creer",
-                 "echeance_places_a_creer", "places_a_fermer", "echeance_places_a_fermer"]
-BUDGET_FIELDS = ["annee", "etp", "taux_encadrement", "cout_journalier", "dotation_demandee",
-                 "dotation_accordee", "total_produits", "total_charges", "total_charges_proposees",
-                 "cumul_resultats_nets_cpom", "reprise_etat", "excedent_recupere",
-                 "excedent_deduit", "affectation_reserves_fonds_dedies", "reserve_investissement",
-                 "charges_non_reconductibles", "reserve_compensation_deficits",
-                 "reserve_couverture_bfr", "reserve_compensation_amortissements", "fonds_dedies",
-                 "report_a_nouveau", "autre", "commentaire"]
-ACTIVITE_FIELDS = ["mois", "places_autorisees", "places_occupees", "places_vacantes",
-                   "places_indisponibles", "desinsectisation", "remise_en_etat", "sous_occupation",
-                   "travaux", "presences_indues_bpi", "presences_indues_deboutes"]
+#: The fields of each record, read from its sheet (``app.sheets.canonical``): a new column of
+#: the sheet is in the forms, the fiche and the API without another line here.
+PLACES_FIELDS = PLACES.record_fields()
+BUDGET_FIELDS = BUDGETS.record_fields()
+ACTIVITE_FIELDS = ACTIVITE.record_fields()
 
 
 class PlacesAnneeView(ScopedModelView):

@@ -15,8 +15,10 @@ from app.jobs.job_lock import LOCK_TTL
 from app.jobs import JOB_LABELS, paris, pending_request, run_job
 from models import JobRun
 from models.base import utcnow
+from models.enums import DONE, FAILED, RUNNING
 
-STATUS_LABELS = {"SUCCES": _l("Réussie"), "ECHEC": _l("Échec"), "EN_COURS": _l("En cours")}
+STATUS_LABELS = {DONE: _l("Réussie"), FAILED: _l("Échec"), RUNNING: _l("En cours")}
+STATUS_BADGES = {FAILED: "error", RUNNING: "info"}  # else "success"
 TRIGGER_LABELS = {"planifie": _l("Planifiée"), "auto": _l("Après modification"),
                   "manuel": _l("Manuelle"), "cli": _l("Ligne de commande"),
                   "demarrage": _l("Au démarrage")}
@@ -37,6 +39,7 @@ class TachesView(BaseView):
                                   .limit(200)).all()
         return self.render_template("bhasile/taches.html", runs=runs, pending=pending_request(),
                                     labels=JOB_LABELS, statuses=STATUS_LABELS,
+                                    badges=STATUS_BADGES, running=RUNNING,
                                     triggers=TRIGGER_LABELS, paris=paris, csrf=generate_csrf(),
                                     stale_before=utcnow() - LOCK_TTL,
                                     title=_("Tâches planifiées"))
@@ -59,7 +62,7 @@ class TachesView(BaseView):
         run = db.session.get(JobRun, run_id) if run_id else None
         if run is None:
             flash(_("Cette tâche est déjà en cours : réessayez dans un instant."), "warning")
-        elif run.status == "SUCCES":
+        elif run.status == DONE:
             flash(_("%(j)s terminé en %(s)s s (%(n)s lignes).", j=JOB_LABELS[job],
                     s=f"{run.duration_ms / 1000:.2f}".replace(".", ","), n=run.rows), "success")
         else:

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from models import Convention, JobLock, JobRun
 from models.base import utcnow
-from models.enums import StatutConvention
+from models.enums import DONE, FAILED, RUNNING, StatutConvention
 
 from app.pilotage.aggregates import rebuild
 from app.audit import audit_context
@@ -82,13 +82,13 @@ def _already_ran(name: str, slot: str) -> bool:
     with db.engine.connect() as conn:
         return conn.scalar(select(JobRun.id).where(
             JobRun.job == name, JobRun.slot == slot,
-            JobRun.status.in_(("SUCCES", "EN_COURS"))).limit(1)) is not None
+            JobRun.status.in_((DONE, RUNNING))).limit(1)) is not None
 
 
 def _record_start(name: str, slot: Optional[str], trigger: str) -> int:
     with db.engine.begin() as conn:
         return conn.execute(insert(JobRun).values(
-            job=name, slot=slot, declencheur=trigger, started_at=utcnow(), status="EN_COURS",
+            job=name, slot=slot, declencheur=trigger, started_at=utcnow(), status=RUNNING,
             host=holder_name()).returning(JobRun.id)).scalar_one()
 
 
@@ -120,9 +120,9 @@ def run_job(name: str, trigger: str, slot: Optional[str] = None) -> Optional[int
         except Exception as exc:  # noqa: BLE001 — any failure is recorded, the previous data stays
             db.session.rollback()
             log.exception("Échec de la tâche %s", name)
-            _record_end(run_id, started, "ECHEC", error=f"{type(exc).__name__}: {exc}"[:2000])
+            _record_end(run_id, started, FAILED, error=f"{type(exc).__name__}: {exc}"[:2000])
             return run_id
-        _record_end(run_id, started, "SUCCES", rows=rows)
+        _record_end(run_id, started, DONE, rows=rows)
         return run_id
     finally:
         lock.release()

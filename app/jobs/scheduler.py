@@ -23,6 +23,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from flask import Flask, current_app
 from models import JobRun
+from models.enums import DONE
 
 from app.extensions import db
 from app.jobs import in_app, POLL_SECONDS, request_due, run_job
@@ -117,7 +118,7 @@ def _run_and_report(name: str) -> None:
     if run_id is None:
         raise click.ClickException("Tâche déjà en cours dans un autre processus : réessayez plus tard.")
     run = db.session.get(JobRun, run_id)
-    if run.status != "SUCCES":
+    if run.status != DONE:
         raise click.ClickException(f"Échec de la tâche : {run.error}")
     click.echo(f"Terminé en {run.duration_ms / 1000:.2f} s : {run.rows} lignes.")
 

@@ -19,6 +19,7 @@ from sqlalchemy.exc import DBAPIError
 from models import (ActiviteMensuelle, Adresse, AdresseAnnee, AggATraiter, AggCarte, AggOperateur,
                     AggStructure, AggStructureAnnee, AggTerritoire, BudgetAnnee, Departement, JobRun,
                     PlacesAnnee, Structure)
+from models.enums import DONE
 
 from app.pilotage.a_traiter import build as build_a_traiter
 from app.pilotage.carte_grid import build as build_carte
@@ -243,6 +244,6 @@ def last_build(engine_or_conn) -> Optional[dt.datetime]:
     """End time of the last successful rebuild (None when the aggregates were never built)."""
     with engine_or_conn.connect() as conn:
         return conn.scalar(select(func.max(JobRun.ended_at))
-                           .where(JobRun.job == "rebuild", JobRun.status == "SUCCES"))
+                           .where(JobRun.job == "rebuild", JobRun.status == DONE))
 
 

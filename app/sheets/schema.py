@@ -87,6 +87,13 @@ class Sheet:
         """The fields a section of the record's fiche and forms shows, in the sheet's order."""
         return [c.field for c in self.columns if c.section == section]
 
+    def record_fields(self) -> list[str]:
+        """The record's own fields, in the sheet's order: every written column but the
+        structure's key (``code_dna``, which the forms' « structure » stands for) — the
+        fields of a yearly or monthly record's forms, fiche and API."""
+        return [c.field for c in self.columns
+                if not c.read_only and c.target == "row" and c.attribute != "structure_id"]
+
     def column(self, field_name: str) -> Column:
         return self.by_field[field_name]
 
