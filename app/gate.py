@@ -179,6 +179,9 @@ class Gate:
         #: their own creation being checked by the gate.
         self.new_ids = new_ids or {}
         self._inside: dict[tuple[str, type], dict[Any, bool]] = {}
+        #: (kind, model) → the territory's ids, once read whole for a big batch: the next
+        #: batches (an import's next chunk of rows) are answered without a query
+        self._whole: dict[tuple[str, type], set] = {}
         self._may: dict[Optional[str], bool] = {}   #: area → may this role write it
 
     # --- territory -------------------------------------------------------------------------
@@ -189,6 +192,10 @@ class Gate:
             return known
         if self.scope.national and not personal(model):
             known.update(dict.fromkeys(todo, True))
+            return known
+        whole = self._whole.get((kind, model))
+        if whole is not None:
+            known.update((i, i.__class__ is int and i in whole) for i in todo)
             return known
         try:           # ids in order, for chunks always alike (by text when of mixed types)
             todo = sorted(todo)
@@ -201,10 +208,9 @@ class Gate:
         condition = {"read": condition_for, "write": writable_condition,
                      "delete": deletable_condition, "choose": choosable_condition}[kind](model, self.scope)
         if len(numeric) > _CHUNK:   # a big batch: the territory's ids in one query, not one per chunk
-            wanted = set(numeric)
-            for found in self.session.scalars(select(model.id).where(condition)):
-                if found in wanted:
-                    known[found] = True
+            whole = self._whole[(kind, model)] = set(
+                self.session.scalars(select(model.id).where(condition)))
+            known.update((i, True) for i in numeric if i in whole)
             return known
         for start in range(0, len(numeric), _CHUNK):
             chunk = numeric[start:start + _CHUNK]

@@ -9,8 +9,9 @@ import datetime as dt
 import gc
 import re
 from contextlib import contextmanager
+from itertools import chain, islice
 from operator import itemgetter
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 from flask import current_app
 from sqlalchemy.exc import DBAPIError
@@ -25,8 +26,8 @@ from app.sheets.kinds import CellError, Date, Month, Year
 from app.sheets.normalize import norm
 from models import Operateur
 
-from .headers import Mapping, SheetPlan, detect
-from .reader import NO_VALUE, ExcelError, FileProblem, Limits, RawSheet, read_file, whole
+from .headers import HEADER_SCAN, Mapping, SheetPlan, detect, sheet_by_name
+from .reader import NO_VALUE, Book, ExcelError, FileProblem, Limits, RawSheet, open_file, whole
 from .apply import Applier, StaleRows
 from .result import CellIssue, ImportResult, labels_once, Record
 from .checks import Checker
@@ -45,8 +46,12 @@ _DAYS_1904 = 1462
 #: a key cell reading « Total », « TOTAL 2024 », « Sous-total Calvados », « Totaux »: a total row
 _TOTAL_KEY = re.compile(r"(?:sous[\s-]*)?tota(?:le?s?|ux)\b", re.IGNORECASE)
 _YEAR = Year()
+#: the sheets whose rows may create what other sheets refer to (``_prescan``)
+_CREATORS = ("Opérateurs", "Structures")
 #: rows between two reports to the ``progress`` callback (its caller decides what to record)
 PROGRESS_ROWS = 1000
+#: records compared at once: a sheet's records are never all held (a record weighs ~1 kB)
+CHUNK_RECORDS = 20_000
 
 
 def _silent(stage: str, done: int, total: int) -> None:
@@ -84,29 +89,51 @@ class ImportCommand:
             return self._validate()
 
     def _validate(self) -> ImportResult:
-        result = self.result
         try:
             self.progress("read", 0, 0)
-            raws = self._read()
-            plans = self._plans(raws)
+            book = self._open()
         except FileProblem as exc:
-            result.problem = str(exc)
-            return result
-        self.rows_total = sum(max(len(p.raw.rows) - p.header_pos - 1, 0) for p in plans)
+            self.result.problem = str(exc)
+            return self.result
+        try:
+            return self._compare(book)
+        except FileProblem as exc:   # a limit met in a later sheet: nothing of the earlier ones
+            self.result = ImportResult(problem=str(exc))
+            return self.result
+        finally:
+            book.close()
+
+    def _compare(self, book: Book) -> ImportResult:
+        """The sheets the pre-pass needs first (``_first_pass``), then sheet by sheet in the
+        file's order: read, turned into records, compared, and dropped before the next is read
+        (only the records to write stay, in ``result.records``)."""
+        result = self.result
+        early = self._first_pass(book)
         self.lookups = Lookups(self.session)
-        self._prescan(plans)
+        self._prescan([plan for plan in early.values() if plan is not None])
         self.checker = Checker(self.session, self.scope, self.lookups)
         merge.attach(self)
-        del raws
-        found = 0
-        # sheet by sheet: a sheet's cells and its unchanged records are dropped before the next
-        # one is read into records (only the records to write stay, in ``result.records``)
-        for plan in plans:
-            records = self._records(plan)
-            del plan.raw.rows[plan.header_pos + 1:]
-            found += len(records)
-            self.checker.compare(records, result, self.progress)
-            del records
+        found = plans = 0
+        for name in book.names:
+            if name.startswith("_"):
+                if name.startswith("_base"):
+                    book.sheet(name)   # read against the file's limits like any sheet, unused
+                continue
+            if name in early:
+                plan = early.pop(name)
+            else:   # its rows read from the file as they are turned into records
+                plan = self._plan(book.sheet(name, head=HEADER_SCAN + 1))
+            if plan is None:
+                continue
+            plans += 1
+            result.warnings.extend(plan.warnings)
+            found += self._compare_sheet(plan)
+            self.checker.existing.clear()   # the sheet's stored rows: asked again if needed
+        if not plans:
+            result.problem = ("Aucune feuille reconnue dans ce fichier : les en-têtes attendus "
+                              "(Code DNA, Année, Places autorisées...) sont introuvables dans les "
+                              "20 premières lignes.")
+            return result
         if not found and not result.errors:
             result.problem = "Le fichier ne contient aucune ligne de données (en-têtes seuls)."
             return result
@@ -130,39 +157,66 @@ class ImportCommand:
         result.applied = True
         return result
 
-    def _read(self) -> list[RawSheet]:
+    def _compare_sheet(self, plan: SheetPlan) -> int:
+        """A sheet's records compared ``CHUNK_RECORDS`` at a time, each chunk dropped once
+        compared (only the records to write stay, in ``result.records``); how many records."""
+        total = _data_rows(plan)
+        records = self._records(plan)
+        done = 0
+
+        def progress(stage: str, checked: int, _total: int) -> None:
+            self.progress(stage, min(done + checked, total), total)
+
+        while True:
+            chunk = list(islice(records, CHUNK_RECORDS))
+            if not chunk:
+                break
+            self.checker.compare(chunk, self.result, progress)
+            done += len(chunk)
+            del chunk
+        del plan.raw.rows[plan.header_pos + 1:]
+        return done
+
+    def _open(self) -> Book:
         config = current_app.config
         if self.scope.read_only:
             raise FileProblem("Votre rôle ne permet pas d'importer des données.")
-        return read_file(self.data, self.filename, config["BHASILE_IMPORT_MAX_ROWS"],
+        return open_file(self.data, self.filename, config["BHASILE_IMPORT_MAX_ROWS"],
                          config["BHASILE_IMPORT_MAX_UNZIPPED_MB"],
                          Limits(cells=config.get("BHASILE_IMPORT_MAX_CELLS", Limits.cells),
                                 text_mb=config.get("BHASILE_IMPORT_MAX_TEXT_MB", Limits.text_mb)))
 
-    def _plans(self, raws: list[RawSheet]) -> list[SheetPlan]:
-        plans = []
+    def _first_pass(self, book: Book) -> dict[str, Optional[SheetPlan]]:
+        """What the pre-pass needs before any row is compared, read first: the metadata sheets
+        (``_bhasile``: the list columns to pass over), then every sheet that may create
+        opérateurs or structures — named so, or named after no canonical sheet (recognised by
+        its headers). A sheet named after another canonical sheet is only ever read as that
+        sheet (``headers.detect``): it is read in its turn. Returns the plans of the sheets
+        read (``None``: no canonical sheet found in it)."""
         ignore: set[str] = set()
-        for raw in raws:
-            if raw.name.startswith("_") and not raw.name.startswith("_base"):
-                ignore |= self._metadata(raw)
+        for name in book.names:
+            if name.startswith("_") and not name.startswith("_base"):
+                ignore |= self._metadata(book.sheet(name))
         self.ignore = ignore
-        for raw in raws:
-            if raw.name.startswith("_"):
-                continue
-            plan = detect(raw, ignore)
-            if plan is None:
-                if raw.rows and raw.name not in ("Instructions", "Erreurs"):
-                    self.result.warnings.append(
-                        f"Feuille « {raw.name} » ignorée : aucune feuille du classeur BHasile "
-                        "reconnue (ni par son nom, ni par ses en-têtes).")
-                continue
-            self.result.warnings.extend(plan.warnings)
-            plans.append(plan)
-        if not plans:
-            raise FileProblem("Aucune feuille reconnue dans ce fichier : les en-têtes attendus "
-                              "(Code DNA, Année, Places autorisées...) sont introuvables dans les "
-                              "20 premières lignes.")
-        return plans
+        early: dict[str, Optional[SheetPlan]] = {}
+        for name in book.names:
+            named = sheet_by_name(name)
+            if not name.startswith("_") and (named is None or named.name in _CREATORS):
+                early[name] = self._plan(book.sheet(name))
+        return early
+
+    def _plan(self, raw: RawSheet) -> Optional[SheetPlan]:
+        """The sheet's reading plan (its rows counted for the progress), or ``None`` with a
+        warning when it holds no canonical sheet."""
+        plan = detect(raw, self.ignore)
+        if plan is None:
+            if raw.rows and raw.name not in ("Instructions", "Erreurs"):
+                self.result.warnings.append(
+                    f"Feuille « {raw.name} » ignorée : aucune feuille du classeur BHasile "
+                    "reconnue (ni par son nom, ni par ses en-têtes).")
+            return None
+        self.rows_total += _data_rows(plan)
+        return plan
 
     def _metadata(self, raw: RawSheet) -> set[str]:
         """Warns of another schema version; returns the headers of the list columns an export
@@ -181,7 +235,7 @@ class ImportCommand:
         """Opérateurs and structures the file creates, so other rows may refer to them."""
         for plan in plans:
             kind = plan.primary.name
-            if kind not in ("Opérateurs", "Structures"):
+            if kind not in _CREATORS:
                 continue
             key = next((m for m in plan.mappings if m.column.field == plan.primary.key[0]
                         and m.sheet is plan.primary), None)
@@ -202,7 +256,7 @@ class ImportCommand:
                         self.lookups.new_structures.add(code)
 
     # --- rows --------------------------------------------------------------------------------
-    def _records(self, plan: SheetPlan) -> list[Record]:
+    def _records(self, plan: SheetPlan) -> Iterator[Record]:
         primary = plan.primary
         own = [m for m in plan.mappings if m.sheet is primary]
         others: dict[tuple, list[Mapping]] = {}
@@ -211,8 +265,7 @@ class ImportCommand:
                 others.setdefault((m.sheet.name, m.year), []).append(m)
         self._check_years(plan, others)
         self.date1904 = plan.raw.date1904
-        records: list[Record] = []
-        for number, cells in plan.raw.rows[plan.header_pos + 1:]:
+        for number, cells in chain(plan.raw.rows[plan.header_pos + 1:], plan.raw.rest):
             self.result.rows_read += 1
             if not self.result.rows_read % PROGRESS_ROWS:
                 self.progress("parse", self.result.rows_read, self.rows_total)
@@ -221,13 +274,12 @@ class ImportCommand:
                 continue
             if not self._key(rec, plan, cells):
                 continue
-            records.append(rec)
+            yield rec
             row_year = self._row_year(plan, cells)
             for (_name, year), maps in others.items():
                 derived = self._derived(rec, maps, year or row_year or self.year, cells)
                 if derived is not None:
-                    records.append(derived)
-        return records
+                    yield derived
 
     def _fill(self, rec: Record, maps: list[Mapping], cells: list) -> bool:
         """Parse the cells of ``maps`` into ``rec``; False for a blank row.
@@ -383,6 +435,14 @@ def write(session: Any, lookups: Lookups, records: list[Record], progress: Any =
         except BaseException:
             session.rollback()
             raise
+
+
+def _data_rows(plan: SheetPlan) -> int:
+    """The rows below a sheet's header: counted when read, else up to its last row."""
+    raw = plan.raw
+    if raw.rest == ():
+        return max(len(raw.rows) - plan.header_pos - 1, 0)
+    return raw.last_row - raw.rows[plan.header_pos][0]
 
 
 def _fill_known(values: dict[str, Any], fast: tuple, cells: list) -> bool:

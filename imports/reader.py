@@ -14,8 +14,9 @@ import csv
 import io
 import posixpath
 import zipfile
+from itertools import islice
 from dataclasses import dataclass, field, replace
-from typing import Optional
+from typing import Iterator, Optional
 
 from .prescan import (NO_VALUE, ExcelError, Limits, Prepared, Refused, damaged, is_twin, prepare_ods,
                       prepare_xls, prepare_xlsb, prepare_xlsx)
@@ -28,8 +29,8 @@ _PASSWORD = ("Le classeur est protégé par un mot de passe : enregistrez-le san
 _SAFE_INT = float(2 ** 53)
 
 
-__all__ = ["ExcelError", "FileProblem", "Limits", "NO_VALUE", "RawSheet", "col_index",
-           "read_file", "whole"]
+__all__ = ["Book", "ExcelError", "FileProblem", "Limits", "NO_VALUE", "RawSheet", "col_index",
+           "open_file", "read_file", "whole"]
 
 
 class FileProblem(Exception):
@@ -42,7 +43,10 @@ class RawSheet:
 
     ``rows`` holds only the rows with a value; a row's list starts at column A, ``None`` for an
     empty cell. ``date1904``: the workbook counts its dates from 1904 (a date typed as a plain
-    number means that many days after 1 January 1904).
+    number means that many days after 1 January 1904). A sheet read with ``Book.sheet(name,
+    head=n)`` holds its first ``n`` rows in ``rows`` and yields the others from ``rest``, once,
+    read from calamine's sheet as they are asked for (the file's limits checked on the way);
+    ``last_row``: the number of its last row (0 when empty).
     """
 
     name: str
@@ -50,6 +54,8 @@ class RawSheet:
     merged: list[tuple[int, int, int, int]] = field(default_factory=list)  # r1, c1, r2, c2
     hidden: bool = False
     date1904: bool = False
+    rest: Iterator[tuple[int, list]] = ()
+    last_row: int = 0
 
 
 def col_index(letters: str) -> int:
@@ -62,14 +68,22 @@ def col_index(letters: str) -> int:
 def read_file(data: bytes, filename: str, max_rows: int, max_unzipped_mb: int,
               limits: Optional[Limits] = None) -> list[RawSheet]:
     """Every sheet of the file; raises ``FileProblem`` when the file cannot be used."""
+    with open_file(data, filename, max_rows, max_unzipped_mb, limits) as book:
+        return [book.sheet(name) for name in book.names]
+
+
+def open_file(data: bytes, filename: str, max_rows: int, max_unzipped_mb: int,
+              limits: Optional[Limits] = None) -> "Book":
+    """The file opened once, its sheets listed, none read yet (``Book.sheet`` reads one);
+    raises ``FileProblem`` when the file cannot be used."""
     limits = replace(limits or Limits(), rows=max_rows, unzipped_mb=max_unzipped_mb)
     try:
-        return _read(data, filename, limits)
+        return _open(data, filename, limits)
     except Refused as exc:
         raise FileProblem(str(exc)) from None
 
 
-def _read(data: bytes, filename: str, limits: Limits) -> list[RawSheet]:
+def _open(data: bytes, filename: str, limits: Limits) -> "Book":
     if not data:
         raise FileProblem("Le fichier est vide.")
     lower = filename.lower()
@@ -89,7 +103,7 @@ def _read(data: bytes, filename: str, limits: Limits) -> list[RawSheet]:
         raise FileProblem("Ce fichier n'est pas un classeur Excel (.xlsx, .xls) ni OpenDocument (.ods).")
     if lower.endswith((".xls", ".xlsb")):
         raise FileProblem("Ce fichier n'est pas un classeur lisible : enregistrez-le au format .xlsx.")
-    return [_read_csv(data, filename, limits.rows)]
+    return Book.ready([_read_csv(data, filename, limits.rows)])
 
 
 def _open_zip(data: bytes, max_unzipped_mb: int) -> zipfile.ZipFile:
@@ -121,52 +135,103 @@ def _calamine_failed(exc: BaseException, kind: str) -> FileProblem:
     return FileProblem(str(damaged(kind)))
 
 
-def _workbook(prepared: Prepared, limits: Limits, kind: str) -> list[RawSheet]:
-    """The sheets of a measured workbook, read by calamine one at a time."""
-    try:
-        return _sheets(prepared, limits, kind)
-    finally:
-        prepared.close()
+class Book:
+    """A file opened once (calamine keeps its bytes): ``names`` its sheets in the file's order,
+    each read only when asked, so that a caller may hold one sheet's rows at a time. Every
+    sheet read counts against the same limits, in whatever order the sheets are read."""
+
+    def __init__(self, names: list[str], hidden: set[str], limits: Limits, kind: str = ".xlsx",
+                 prepared: Optional[Prepared] = None, calamine=None):
+        self.names, self.hidden, self.kind = names, hidden, kind
+        self.limits, self.prepared, self.calamine = limits, prepared, calamine
+        self.counter = _Counter(limits, prepared.count_text if prepared else True)
+        self._ready: dict[str, RawSheet] = {}
+
+    @classmethod
+    def ready(cls, sheets: list[RawSheet]) -> "Book":
+        """Sheets already read (a CSV file)."""
+        book = cls([s.name for s in sheets], set(), Limits())
+        book._ready = {s.name: s for s in sheets}
+        return book
+
+    def sheet(self, name: str, head: Optional[int] = None) -> RawSheet:
+        """Sheet ``name`` read (measured first); raises ``FileProblem`` past a limit. With
+        ``head``, only its first ``head`` rows are read now, the others by ``RawSheet.rest``
+        (which must be read through before another sheet is asked for)."""
+        found = self._ready.pop(name, None)
+        if found is not None:
+            found.last_row = found.rows[-1][0] if found.rows else 0
+            return found
+        try:
+            return self._sheet(name, head)
+        except Refused as exc:
+            raise FileProblem(str(exc)) from None
+
+    def _sheet(self, name: str, head: Optional[int]) -> RawSheet:
+        prepared, counter = self.prepared, self.counter
+        raw = RawSheet(name, hidden=name in self.hidden, date1904=prepared.date1904)
+        prepared.sheet(name)               # measured before calamine builds it
+        counter.count_text = prepared.count_text
+        marks = prepared.marks.get(name)
+        try:
+            sheet = self.calamine.get_sheet_by_name(name)
+            start, end, merged = sheet.start, sheet.end, sheet.merged_cell_ranges
+            if start is not None and end is not None:
+                self.limits.check_grid(name, end[0], end[1])
+                raw.last_row = end[0] + 1
+                rows = _rows(sheet, start, counter)
+                if head is None or marks:  # cells to put back: the whole sheet at once
+                    raw.rows.extend(rows)
+                else:
+                    raw.rows.extend(islice(rows, head))
+                    raw.rest = _guarded(rows, self.kind)
+        except (FileProblem, Refused):
+            raise
+        except BaseException as exc:
+            raise _calamine_failed(exc, self.kind) from None
+        del sheet
+        if marks:
+            _mark(raw, marks, counter)
+        raw.merged = prepared.merged.get(name) or [
+            (r1 + 1, c1 + 1, r2 + 1, c2 + 1) for (r1, c1), (r2, c2) in merged or ()]
+        return raw
+
+    def close(self) -> None:
+        """Stops the measures still under way and lets the file go."""
+        if self.prepared is not None:
+            self.prepared.close()
+        if self.calamine is not None:
+            self.calamine.close()
+            self.calamine = None
+
+    def __enter__(self) -> "Book":
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.close()
 
 
-def _sheets(prepared: Prepared, limits: Limits, kind: str) -> list[RawSheet]:
+def _workbook(prepared: Prepared, limits: Limits, kind: str) -> Book:
+    """A measured workbook opened by calamine, its worksheets listed (an older export's hidden
+    copies of its sheets left out, never read)."""
     import python_calamine
 
     try:
         book = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(prepared.data))
         listed = book.sheets_metadata
     except BaseException as exc:
+        prepared.close()
         raise _calamine_failed(exc, kind) from None
-    counter = _Counter(limits, prepared.count_text)
-    out = []
+    names, hidden = [], set()
     for meta in listed:
         if meta.typ != python_calamine.SheetTypeEnum.WorkSheet:
             continue
-        hidden = meta.visible != python_calamine.SheetVisibleEnum.Visible
-        if hidden and is_twin(meta.name):
-            continue                       # an older export's copy of a sheet: never read
-        raw = RawSheet(meta.name, hidden=hidden, date1904=prepared.date1904)
-        prepared.sheet(meta.name)          # measured before calamine builds it
-        counter.count_text = prepared.count_text
-        try:
-            sheet = book.get_sheet_by_name(meta.name)
-            start, end, merged = sheet.start, sheet.end, sheet.merged_cell_ranges
-            if start is not None and end is not None:
-                limits.check_grid(meta.name, end[0], end[1])
-                _rows(raw, sheet, start, counter)
-        except (FileProblem, Refused):
-            raise
-        except BaseException as exc:
-            raise _calamine_failed(exc, kind) from None
-        del sheet
-        marks = prepared.marks.get(meta.name)
-        if marks:
-            _mark(raw, marks, counter)
-        raw.merged = prepared.merged.get(meta.name) or [
-            (r1 + 1, c1 + 1, r2 + 1, c2 + 1) for (r1, c1), (r2, c2) in merged or ()]
-        out.append(raw)
-    book.close()
-    return out
+        if meta.visible != python_calamine.SheetVisibleEnum.Visible:
+            if is_twin(meta.name):
+                continue                   # an older export's copy of a sheet: never read
+            hidden.add(meta.name)
+        names.append(meta.name)
+    return Book(names, hidden, limits, kind, prepared, book)
 
 
 class _Counter:
@@ -192,9 +257,9 @@ class _Counter:
             raise FileProblem(str(limits.too_much_text()))
 
 
-def _rows(raw: RawSheet, sheet, start: tuple[int, int], counter: _Counter) -> None:
+def _rows(sheet, start: tuple[int, int], counter: _Counter) -> Iterator[tuple[int, list]]:
     """calamine's rows, lazily, as spreadsheet row numbers and values from column A (``None``
-    for empty); only the rows with a value are kept. Numbers stay as calamine gives them (a
+    for empty); only the rows with a value are given. Numbers stay as calamine gives them (a
     whole number is a ``float``, equal to its ``int``): ``whole()`` turns one into an ``int``
     where its type matters, so that the reading does no per-cell work in Python."""
     first_row, first_col = start
@@ -202,22 +267,31 @@ def _rows(raw: RawSheet, sheet, start: tuple[int, int], counter: _Counter) -> No
     for _ in range(first_row):          # calamine gives the rows above its range as empty lists
         next(rows, None)
     pad = [None] * first_col
-    append = raw.rows.append
     count_text, max_rows = counter.count_text, counter.limits.rows
-    seen = counter.rows
     for number, cells in enumerate(rows, first_row + 1):
         empty = cells.count("")
         if empty == len(cells):
             continue
-        seen += 1
-        if seen > max_rows:
+        counter.rows += 1
+        if counter.rows > max_rows:
             raise counter.too_many_rows()
         if empty:
             cells = [None if v == "" else v for v in cells]
         if count_text:
             counter.text_of(cells)
-        append((number, pad + cells if first_col else cells))
-    counter.rows = seen
+        yield number, (pad + cells if first_col else cells)
+
+
+def _guarded(rows: Iterator[tuple[int, list]], kind: str) -> Iterator[tuple[int, list]]:
+    """The rest of a sheet's rows, calamine's failures on the way as ``FileProblem``."""
+    try:
+        yield from rows
+    except FileProblem:
+        raise
+    except Refused as exc:
+        raise FileProblem(str(exc)) from None
+    except BaseException as exc:
+        raise _calamine_failed(exc, kind) from None
 
 
 def whole(value):
