@@ -119,7 +119,9 @@ def _compte_administratif(open_page, filed):
     agent = open_page("calvados")
     agent.goto(f"/dialogue/{filed}/")
     agent.fill("#retenu_charges_3", "235 000")
-    with agent.expect_navigation():  # the answer page, not the form
+    # the decision drafts the avenant's PDF through LibreOffice within the request: beyond the
+    # page's 15 s when two suites share two cores (CI failed there once, at load 10)
+    with agent.expect_navigation(timeout=60_000):  # the answer page, not the form
         agent.locator("#form-agent button[type=submit]").click()
     assert "Décision enregistrée" in agent.content()
     # the notification's PDF is generated in the background: its link replaces the waiting
