@@ -113,3 +113,23 @@ def test_the_yearly_and_monthly_forms_and_api_show_every_column_of_their_sheet(f
             assert column.field in form, (view, column.field)
             assert column.label in page, (view, column.label)
             assert column.field in listed["list_columns"], (api, column.field)
+
+
+def test_the_address_operator_and_convention_forms_show_every_column_of_their_sheet(fresh_app):
+    """Adresses (the address and its yearly row), Opérateurs and Conventions take their form
+    fields from their sheet too: every written column is in the add form (the structure's code
+    stands as « structure », the CPOM's codes DNA as the structures it covers)."""
+    from app.sheets.canonical import ADRESSES, CONVENTIONS, OPERATEURS
+
+    client = client_for(fresh_app, "admin")
+    cases = (("adresseview", ADRESSES, "parent"), ("adresseanneeview", ADRESSES, "row"),
+             ("operateurview", OPERATEURS, "row"), ("conventionview", CONVENTIONS, "row"))
+    for view, sheet, target in cases:
+        response = client.get(f"/{view}/add")
+        assert response.status_code == 200, view
+        page = response.get_data(as_text=True)
+        columns = [c for c in sheet.columns if c.target == target and not c.read_only
+                   and c.field != "code_dna" and c.expr is not None]
+        assert columns, view
+        for column in columns:   # an unticked checkbox is not among the form's values: its name
+            assert f'name="{column.field}"' in page, (view, column.field)

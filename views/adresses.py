@@ -4,9 +4,15 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 
 from app.labels import LABELS
+from app.sheets.canonical import ADRESSES
 from models import Adresse, AdresseAnnee, Contact
 
 from .base import ScopedModelView, interface
+
+#: The fields of an address and of its yearly row, read from the Adresses sheet
+#: (``app.sheets.canonical``): a new column there is in these forms without another line here.
+ADRESSE_FIELDS = ADRESSES.record_fields("parent")
+ADRESSE_ANNEE_FIELDS = ADRESSES.record_fields()
 
 
 class AdresseView(ScopedModelView):
@@ -17,7 +23,7 @@ class AdresseView(ScopedModelView):
     list_title = _l("Adresses d'hébergement")
     add_title = _l("Ajouter une adresse")
     edit_title = _l("Modifier l'adresse")
-    list_columns = ["structure", "adresse", "code_postal", "commune", "repartition"]
+    list_columns = ["structure", *ADRESSE_FIELDS]
     add_columns = edit_columns = show_columns = list_columns
     search_columns = ["structure", "commune", "code_postal", "repartition"]
     label_columns = LABELS
@@ -32,7 +38,7 @@ class AdresseAnneeView(ScopedModelView):
     list_title = _l("Places par adresse et par année")
     add_title = _l("Ajouter une année à l'adresse")
     edit_title = _l("Modifier l'année de l'adresse")
-    list_columns = ["adresse", "annee", "places_autorisees", "qpv", "logement_social"]
+    list_columns = ["adresse", *ADRESSE_ANNEE_FIELDS]
     add_columns = edit_columns = show_columns = list_columns
     search_columns = ["adresse", "annee"]
     label_columns = LABELS

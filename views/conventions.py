@@ -13,11 +13,14 @@ from app.pilotage.indicators import period
 from app.jinja import fr_date
 from app.labels import LABELS
 from app.scope import condition_for, current_scope, structure_condition
+from app.sheets.canonical import CONVENTIONS
 from models import Convention, ConventionStructure, Structure
 
 from .base import ScopedModelApi, ScopedModelView, interface
 
-FIELDS = ["reference", "type", "operateur", "statut", "date_debut", "date_fin", "montant", "notes"]
+#: A convention's fields, read from the Conventions sheet (``app.sheets.canonical``), and its
+#: notes, which the forms keep but the workbook does not carry.
+FIELDS = [*CONVENTIONS.record_fields(), "notes"]
 COVERED = "structures_couvertes"
 
 

@@ -10,12 +10,14 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.labels import LABELS
 from app.scope import condition_for, current_scope, structure_condition
+from app.sheets.canonical import OPERATEURS
 from models import BudgetAnnee, Convention, Operateur, PlacesAnnee, Structure
 
 from .base import ScopedModelApi, ScopedModelView, interface
 from .fiche import years
 
-FIELDS = ["nom", "siret", "direction_generale", "siege_social"]
+#: An opérateur's fields, read from the Opérateurs sheet (``app.sheets.canonical``).
+FIELDS = OPERATEURS.record_fields()
 
 
 def operateur_context(op: Operateur) -> dict:

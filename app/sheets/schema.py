@@ -87,12 +87,14 @@ class Sheet:
         """The fields a section of the record's fiche and forms shows, in the sheet's order."""
         return [c.field for c in self.columns if c.section == section]
 
-    def record_fields(self) -> list[str]:
-        """The record's own fields, in the sheet's order: every written column but the
-        structure's key (``code_dna``, which the forms' « structure » stands for) — the
-        fields of a yearly or monthly record's forms, fiche and API."""
+    def record_fields(self, target: str = "row") -> list[str]:
+        """The record's own fields, in the sheet's order: every column written to the record
+        (``target="parent"``: to the sheet's parent record) but the structure's key
+        (``code_dna``, which the forms' « structure » stands for) and the values not in SQL
+        (``extra``) — the fields of the record's forms, fiche and API."""
         return [c.field for c in self.columns
-                if not c.read_only and c.target == "row" and c.attribute != "structure_id"]
+                if not c.read_only and c.target == target and c.attribute != "structure_id"
+                and c.expr is not None]
 
     def column(self, field_name: str) -> Column:
         return self.by_field[field_name]
