@@ -1,6 +1,6 @@
 """The BHasile domain, one module per area; importing this package registers every table."""
 from .activite import ActiviteMensuelle
-from .aggregats import AggATraiter, AggCarte, AggOperateur, AggStructure, AggStructureAnnee, AggTerritoire, JobLock, JobRun
+from .aggregates import AggATraiter, AggCarte, AggOperateur, AggStructure, AggStructureAnnee, AggTerritoire, JobLock, JobRun
 from .annuel import BudgetAnnee, PlacesAnnee
 from .campagne import Campagne, Tache, TacheCommentaire
 from .convention import Convention, ConventionStructure
