@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 #: How often (seconds) a running step records its progress.
 PROGRESS_SECONDS = 0.5
 #: Statuses of a batch whose step runs in the background, and of a check that stopped.
-CHECKING, APPLYING, FAILED = "checking", "applying", "failed"
+CHECKING, APPLYING, FAILED = "verification", "application", "echec"
 RUNNING = (CHECKING, APPLYING)
 #: Steps run at the same time by one web process; SQLite (development) one at a time.
 _SLOTS = {"sqlite": threading.BoundedSemaphore(1)}
@@ -94,7 +94,7 @@ def start_preview(app: Flask, data: bytes, filename: str, owner: Owner,
 def claim_apply(batch_id: int) -> bool:
     """Take the batch for one apply: a previewed batch, or one whose apply died; False when
     another apply holds it (or it cannot be applied)."""
-    return _claim(batch_id, APPLYING, "preview")
+    return _claim(batch_id, APPLYING, "apercu")
 
 
 def claim_check(batch_id: int) -> bool:
@@ -122,7 +122,7 @@ def reap(batch: ImportBatch) -> ImportBatch:
     db.session.execute(
         update(ImportBatch).where(ImportBatch.id == batch.id, ImportBatch.status == batch.status,
                                   ImportBatch.updated_at < silent_since(now))
-        .values(status=FAILED if batch.status == CHECKING else "preview", progress_stage=None,
+        .values(status=FAILED if batch.status == CHECKING else "apercu", progress_stage=None,
                 error="interrompu : le traitement ne donnait plus de nouvelles (processus arrêté)",
                 finished_at=now, updated_at=now)
         .execution_options(synchronize_session=False))
@@ -251,7 +251,7 @@ def run_preview(batch_id: int, owner: Owner) -> None:
                                progress=progress).validate()
         db.session.rollback()
         progress("save", 0, 0)
-        status = "unusable" if result.problem else ("refused" if result.errors else "preview")
+        status = "inutilisable" if result.problem else ("refuse" if result.errors else "apercu")
         with db.engine.begin() as conn:   # the detail, then the status that shows it
             counts = record_preview(batch_id, result, owner.scope, len(data), conn)
         outcome = {"status": status, "counts": counts}
@@ -274,20 +274,20 @@ def run_apply(batch_id: int, owner: Owner) -> tuple[str, Any]:
         result = apply_batch(batch, owner.scope, owner.username, progress=progress,
                              user_id=owner.user_id)
     except StaleRows as exc:  # apply_batch marked it stale; the agent reads which rows
-        progress.finish(status="stale", error=str(exc))
-        return "stale", str(exc)
+        progress.finish(status="perime", error=str(exc))
+        return "perime", str(exc)
     except Exception as exc:  # noqa: BLE001 — one transaction: nothing was written
         db.session.rollback()
         log.exception("Import %s : échec de l'application", batch_id)
-        progress.finish(status="preview", error=_technical(exc))
-        return "failed", None
+        progress.finish(status="apercu", error=_technical(exc))
+        return "echec", None
     if result.applied:
-        progress.finish(status="applied")
-        return "applied", len(result.changes)
+        progress.finish(status="applique")
+        return "applique", len(result.changes)
     if result.open_conflicts and not (result.problem or result.errors):
-        progress.finish(status="preview")   # a conflict still without a choice: choose, then apply
+        progress.finish(status="apercu")   # a conflict still without a choice: choose, then apply
         return "conflicts", len(result.open_conflicts)
-    status = "unusable" if result.problem else "refused"  # a choice breaks a rule, or the scope changed
+    status = "inutilisable" if result.problem else "refuse"  # a choice breaks a rule, or the scope changed
     progress.finish(status=status)
     return status, None
 

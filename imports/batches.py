@@ -79,7 +79,7 @@ def create_batch(data: bytes, filename: str, scope: Scope, user: Any = None,
     db.session.rollback()
     batch = ImportBatch(filename=safe, stored_path=str(stored), year=year, origin=origin,
                         username=getattr(user, "username", None), user_id=getattr(user, "id", None),
-                        status="unusable" if result.problem else ("refused" if result.errors else "preview"))
+                        status="inutilisable" if result.problem else ("refuse" if result.errors else "apercu"))
     db.session.add(batch)
     db.session.flush()
     batch.counts = record_preview(batch.id, result, scope, len(data))
@@ -137,10 +137,10 @@ def apply_batch(batch: ImportBatch, scope: Scope, username: Optional[str],
         write(db.session, lookups, result.records, progress, origin=origin, batch_id=batch_id,
               username=username, user_id=user_id)
     except StaleRows:
-        _set_status(batch_id, "stale")
+        _set_status(batch_id, "perime")
         raise
     result.applied = True
-    _set_status(batch_id, "applied", result)
+    _set_status(batch_id, "applique", result)
     return result
 
 

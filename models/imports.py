@@ -29,7 +29,7 @@ class ImportBatch(Model):
     origin: Mapped[str] = mapped_column(String(20), nullable=False, default="web")  # web / cli
     #: preview (checked, not applied), applied, refused (errors), stale, unusable (bad file);
     #: a large file (``imports.background``): checking, applying, failed (its check stopped)
-    status: Mapped[str] = mapped_column(String(20), nullable=False, default="preview")
+    status: Mapped[str] = mapped_column(String(20), nullable=False, default="apercu")
     #: JSON, small: per-sheet counts, the detail's counts per kind, warnings (the detail itself
     #: is in ``import_change``)
     counts: Mapped[Optional[str]] = mapped_column(Text)

@@ -122,10 +122,10 @@ def test_a_large_upload_shows_its_progress_then_the_same_preview(large, held):
     assert 'aria-live="polite"' in page and "traité en arrière-plan" in page
     assert "Lignes par feuille" not in page and "Appliquer l" not in page
     state = client.get(f"/imports/{batch}/etat.json").get_json()
-    assert state["status"] == "checking" and not state["finished"]
+    assert state["status"] == "verification" and not state["finished"]
     run(large, held)
     state = client.get(f"/imports/{batch}/etat.json").get_json()
-    assert state["finished"] and state["status"] == "preview"
+    assert state["finished"] and state["status"] == "apercu"
     page = client.get(f"/imports/{batch}/").get_data(as_text=True)
     assert "Lignes par feuille" in page and "Appliquer l" in page and "Horizon Accueil" in page
 
@@ -155,7 +155,7 @@ def test_the_progress_tells_the_rows_read_and_checked(large, monkeypatch):
     batch = batch_of(upload(client, workbook(Activite=rows)))
     seen = follow(client, batch)
     stages = [s["stage"] for s in seen]
-    assert seen[-1]["status"] == "preview" and seen[-1]["finished"]
+    assert seen[-1]["status"] == "apercu" and seen[-1]["finished"]
     checked = [s for s in seen if s["stage"] == "check" and 0 < s["rows_done"] < s["rows_total"]]
     read = [s for s in seen if s["stage"] == "parse" and 0 < s["rows_done"] < s["rows_total"]]
     assert checked or read, stages
@@ -210,11 +210,11 @@ def test_a_large_apply_runs_in_the_background_then_shows_the_result(large, park)
     mine = park["mine"]
     client = client_for(large, "calvados")
     batch = batch_of(upload(client, places_file(mine["code"], mine["year"], 4321)))
-    assert follow(client, batch)[-1]["status"] == "preview"
+    assert follow(client, batch)[-1]["status"] == "apercu"
     response = apply(client, batch)
     assert response.status_code == 302 and response.headers["Location"].endswith(f"/imports/{batch}/")
     seen = follow(client, batch)
-    assert seen[-1]["status"] == "applied", seen[-1]
+    assert seen[-1]["status"] == "applique", seen[-1]
     page = client.get(f"/imports/{batch}/").get_data(as_text=True)
     assert "Import appliqué : 1 lignes écrites." in page and "appliqué" in page
     assert places_of(large, mine["code"], mine["year"]) == 4321
@@ -282,7 +282,7 @@ def test_a_failing_check_says_so_in_french_and_can_be_run_again(large, held, mon
         patched.setattr(checks.Checker, "compare", broken)
         run(large, held)
     state = client.get(f"/imports/{batch}/etat.json").get_json()
-    assert state["status"] == "failed" and state["finished"]
+    assert state["status"] == "echec" and state["finished"]
     assert "n'a pas abouti" in state["message"] and f"import n° {batch}" in state["message"]
     page = client.get(f"/imports/{batch}/").get_data(as_text=True)
     assert "La vérification a échoué" in page and "Relancer la vérification" in page
@@ -318,7 +318,7 @@ def test_a_silent_step_is_shown_failed_and_can_be_run_again(large, held, park):
         db.session.commit()
         db.session.remove()
     state = client.get(f"/imports/{checking}/etat.json").get_json()
-    assert state["status"] == "failed" and state["finished"]
+    assert state["status"] == "echec" and state["finished"]
     assert "Relancer la vérification" in client.get(f"/imports/{checking}/").get_data(as_text=True)
     page = text(client.get(f"/imports/{applying}/"))
     assert "n'a pas abouti" in page and "Appliquer l" in page
@@ -352,15 +352,15 @@ def test_the_background_keeps_the_agents_territory(large, park):
     before = snapshot(large)
     data = workbook(Structures=[["Code DNA", "Nom", "Type"], [ain["code"], "RENOMMEE", ain["type"]]])
     outside = batch_of(upload(client, data))
-    assert follow(client, outside)[-1]["status"] == "refused"
+    assert follow(client, outside)[-1]["status"] == "refuse"
     page = client.get(f"/imports/{outside}/").get_data(as_text=True)
     assert OUTSIDE in page and "Appliquer l" not in page and ain["nom"] not in page
     apply(client, outside)
     assert_same(large, before)
     own = batch_of(upload(client, places_file(mine["code"], mine["year"], 77)))
-    assert follow(client, own)[-1]["status"] == "preview"
+    assert follow(client, own)[-1]["status"] == "apercu"
     apply(client, own)
-    assert follow(client, own)[-1]["status"] == "applied"
+    assert follow(client, own)[-1]["status"] == "applique"
     assert places_of(large, mine["code"], mine["year"]) == 77
 
 
@@ -384,9 +384,9 @@ def test_a_territory_withdrawn_before_the_step_runs_stops_it(large, held, park):
 
     with large.app_context():
         row = db.session.get(ImportBatch, batch)
-        assert row.status == "preview" and "périmètre" in row.error
+        assert row.status == "apercu" and "périmètre" in row.error
         assert db.session.scalar(select(func.count()).select_from(ImportBatch)
-                                 .where(ImportBatch.status == "applied")) == 0
+                                 .where(ImportBatch.status == "applique")) == 0
         db.session.remove()
 
 
@@ -412,4 +412,4 @@ def test_a_large_import_waits_its_turn_and_says_so(large):
     finally:
         for _ in range(taken):
             slots.release()
-    assert follow(client, batch)[-1]["status"] == "preview"
+    assert follow(client, batch)[-1]["status"] == "apercu"

@@ -144,7 +144,7 @@ def test_a_row_changed_between_preview_and_apply_refuses_every_row(fresh_app):
     assert {code: _places(fresh_app, code, 2025) for code in before} == before   # nothing written
     with fresh_app.app_context():
         assert db.session.query(Changement).count() == history
-        assert db.session.get(ImportBatch, batch).status == "stale"
+        assert db.session.get(ImportBatch, batch).status == "perime"
 
 
 def test_the_imports_list_does_not_load_a_big_batch_detail(fresh_app):
@@ -186,7 +186,7 @@ def test_conflict_choices_are_kept_on_their_line(fresh_app, side):
                                      "places_autorisees", 71, 60, ("71", "60"), ("C1401", 2025))]
         from models.imports import ImportBatch
 
-        batch = ImportBatch(filename="x.xlsx", status="preview")
+        batch = ImportBatch(filename="x.xlsx", status="apercu")
         db.session.add(batch)
         db.session.flush()
         changes.store(db.session.connection(), batch.id, result)
@@ -232,7 +232,7 @@ def test_every_record_reads_back_as_the_apply_writes_it(fresh_app):
         data = (SAMPLES / "classeur-exemple.xlsx").read_bytes()
         result = ImportCommand(data, "classeur-exemple.xlsx", NATIONAL).validate()
         assert {r.status for r in result.changes} == {"new", "updated"}
-        batch = ImportBatch(filename="x.xlsx", status="preview")
+        batch = ImportBatch(filename="x.xlsx", status="apercu")
         db.session.add(batch)
         db.session.flush()
         changes.store(db.session.connection(), batch.id, result)

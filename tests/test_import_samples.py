@@ -108,7 +108,7 @@ def test_changes_are_in_the_history_tagged_with_the_batch(fresh_app):
         from models.imports import ImportBatch
 
         batch = db.session.scalars(select(ImportBatch).order_by(ImportBatch.id.desc())).first()
-        assert (batch.status, batch.username, batch.origin) == ("applied", "normandie", "cli")
+        assert (batch.status, batch.username, batch.origin) == ("applique", "normandie", "cli")
         rows = db.session.scalars(select(Changement).where(Changement.batch_id == batch.id)).all()
         assert rows and {r.origin for r in rows} == {"import"}
         assert {r.username for r in rows} == {"normandie"}

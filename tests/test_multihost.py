@@ -69,7 +69,7 @@ def test_an_import_uploaded_on_a_is_previewed_and_applied_on_b(cluster):
     data = (SAMPLES / "classeur-exemple.xlsx").read_bytes()
     batch = agent.upload(a, data, "classeur-exemple.xlsx")
     state = agent.wait_batch(b, batch)
-    assert state["status"] == "preview", state
+    assert state["status"] == "apercu", state
     stored = cluster["s3"].keys("hotes/imports/")
     assert stored and all(not k.endswith("classeur-exemple.xlsx") for k in stored)  # random names
     assert agent.get(f"{b}/imports/{batch}/original").content == data
@@ -77,7 +77,7 @@ def test_an_import_uploaded_on_a_is_previewed_and_applied_on_b(cluster):
     response = agent.post(f"{b}/imports/{batch}/appliquer", data={"csrf_token": token})
     assert response.status_code == 302
     state = agent.wait_batch(a, batch)
-    assert state["status"] == "applied", state
+    assert state["status"] == "applique", state
     # another agent cannot read the batch nor its original on either host
     other = Browser("calvados", dbutil.PASSWORD, b)
     assert other.get(f"{a}/imports/{batch}/original").status_code == 404

@@ -120,3 +120,33 @@ def test_the_status_migration_renames_the_stored_job_runs(tmp_path):
         db.engine.dispose()
     assert after == ["termine", "en_cours", "echec"]
     assert back == ["SUCCES", "EN_COURS", "ECHEC"]
+
+
+def test_the_status_migration_renames_the_stored_import_batches(tmp_path):
+    """Import batches recorded with the English statuses before the upgrade read the French
+    words the code now writes after it, and the downgrade gives the old words back."""
+    old = ["preview", "applied", "refused", "stale", "unusable", "checking", "applying", "failed"]
+    app = make_app(dbutil.create_empty(tmp_path, "statuts_imports"), tmp_path)
+    with app.app_context():
+        from flask_migrate import downgrade, upgrade
+        from sqlalchemy import text
+
+        from app.extensions import db
+
+        directory = app.extensions["migrate"].directory
+        upgrade(directory=directory, revision="b5f8c2d7e4a1")
+        with db.engine.begin() as conn:
+            for status in old:
+                conn.execute(text("INSERT INTO import_batch (created_at, filename, origin, status) "
+                                  "VALUES (CURRENT_TIMESTAMP, 'x.xlsx', 'web', :s)"), {"s": status})
+        upgrade(directory=directory, revision="d3e9a7c5b1f2")
+        read = "SELECT status FROM import_batch ORDER BY id"
+        with db.engine.connect() as conn:
+            after = conn.scalars(text(read)).all()
+        downgrade(directory=directory, revision="b5f8c2d7e4a1")
+        with db.engine.connect() as conn:
+            back = conn.scalars(text(read)).all()
+        db.engine.dispose()
+    assert after == ["apercu", "applique", "refuse", "perime", "inutilisable", "verification",
+                     "application", "echec"]
+    assert back == old

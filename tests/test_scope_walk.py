@@ -70,7 +70,7 @@ def _leave_records_around(app) -> None:
         _db().add(ExportJob(owner_id=centrale_id, kind="vue", title="Export national du jour",
                             params="{}", status="termine"))
         _db().add(ImportBatch(user_id=centrale_id, username="centrale", filename="import-national.xlsx",
-                              status="refused", counts="{}"))
+                              status="refuse", counts="{}"))
         _db().commit()
         calvados = next(r for r in rows if r[3] == "14")
     centrale = client_for(app, "centrale")

@@ -138,7 +138,7 @@ class TransmissionView(BaseView):
         campagne = _open_campagne(pk)
         batch = _own_batch(batch_id)
         back = url_for(".apercu", pk=campagne.id, batch_id=batch_id)
-        if batch.status != "preview":  # refused at the preview: the gate's errors are listed
+        if batch.status != "apercu":  # refused at the preview: the gate's errors are listed
             flash(_("Cet envoi ne peut pas être appliqué."), "danger")
             return redirect(back)
         try:

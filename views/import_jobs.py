@@ -25,8 +25,8 @@ from imports.background import FAILED, Owner, reap, RUNNING
 from imports.batches import original_size
 from models.imports import ImportBatch
 
-STEP_LABELS = {"checking": _l("Vérification en cours"), "applying": _l("Application en cours"),
-               "failed": _l("Échec de la vérification")}
+STEP_LABELS = {"verification": _l("Vérification en cours"), "application": _l("Application en cours"),
+               "echec": _l("Échec de la vérification")}
 
 
 def _csrf_ok() -> bool:
@@ -61,7 +61,7 @@ def message(batch: ImportBatch) -> str:
     """What the step is doing, as the agent reads it."""
     done, total = fr_number(batch.progress_done or 0), fr_number(batch.progress_total or 0)
     stage = batch.progress_stage
-    if batch.status == "failed":
+    if batch.status == "echec":
         return _("La vérification du fichier n'a pas abouti : rien n'a été écrit. Relancez-la, ou "
                  "signalez-le à l'assistance (import n° %(n)s).", n=batch.id)
     if stage == "start":
@@ -118,7 +118,7 @@ def start_apply(batch: ImportBatch):
         background.start(current_app._get_current_object(), background.run_apply, batch_id, owner())
         return redirect(url_for("ImportView.show", batch_id=batch_id))
     outcome, _detail = background.run_apply(batch_id, owner())
-    if outcome in ("refused", "unusable"):
+    if outcome in ("refuse", "inutilisable"):
         flash(_("Import refusé : le fichier contient des erreurs."), "danger")
     elif outcome == "conflicts":
         flash(_("Choisissez une valeur pour chaque conflit avant d'appliquer l'import "

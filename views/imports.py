@@ -165,7 +165,7 @@ class ImportView(BaseView):
         batch = reap(_own(batch_id))
         if not _csrf_ok():
             return redirect(url_for(".show", batch_id=batch_id))
-        if batch.status not in ("preview", APPLYING):
+        if batch.status not in ("apercu", APPLYING):
             flash(_("Cet import ne peut pas être appliqué (statut : %(s)s).", s=batch.status), "danger")
             return redirect(url_for(".show", batch_id=batch_id))
         if _unchosen(batch):
@@ -183,7 +183,7 @@ class ImportView(BaseView):
         batch = _own(batch_id)
         if not _csrf_ok():
             return redirect(url_for(".show", batch_id=batch_id))
-        if batch.status != "preview":
+        if batch.status != "apercu":
             flash(_("Cet import ne peut pas être appliqué (statut : %(s)s).", s=batch.status), "danger")
             return redirect(url_for(".show", batch_id=batch_id))
         side = request.form.get("tout")
