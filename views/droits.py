@@ -9,11 +9,11 @@ from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.security.decorators import permission_name
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf.csrf import generate_csrf, validate_csrf
+from flask_wtf.csrf import generate_csrf
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
-from wtforms import ValidationError
 
+from app.web.hardening import form_token_ok
 from app.audit import audit_context
 from app.comptes import errors_of
 from app.extensions import db
@@ -109,11 +109,7 @@ class DroitsView(BaseView):
     def modifier(self, kind: str, code: str):
         place = _territory(kind, code)
         back = redirect(url_for(".territoire", kind=kind, code=code))
-        try:
-            if current_app.config.get("WTF_CSRF_ENABLED", True):
-                validate_csrf(request.form.get("csrf_token"))
-        except ValidationError:
-            flash(_("La session a expiré : rechargez la page et recommencez."), "danger")
+        if not form_token_ok():
             return back
         errors = apply_changes(kind, place)
         if errors:

@@ -13,9 +13,9 @@ from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access, permission_name
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf.csrf import generate_csrf, validate_csrf
-from wtforms.validators import ValidationError
+from flask_wtf.csrf import generate_csrf
 
+from app.web.hardening import form_token_ok
 from app.extensions import db
 from app.jinja import fr_number
 from app.web.return_to import safe_next
@@ -29,13 +29,6 @@ STEP_LABELS = {"verification": _l("Vérification en cours"), "application": _l("
                "echec": _l("Échec de la vérification")}
 
 
-def _csrf_ok() -> bool:
-    try:
-        validate_csrf(request.form.get("csrf_token"))
-    except ValidationError:
-        flash(_("Le formulaire a expiré : rechargez la page puis recommencez."), "danger")
-        return False
-    return True
 
 
 def _own(batch_id: int) -> ImportBatch:
@@ -147,7 +140,7 @@ class ImportJobView(BaseView):
     @permission_name("add")
     def rerun(self, batch_id: int):
         batch = background.reap(_own(batch_id))
-        if _csrf_ok():
+        if form_token_ok():
             if background.claim_check(batch.id):
                 background.start(current_app._get_current_object(), background.run_preview,
                                  batch.id, owner())

@@ -15,6 +15,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy import select
 
+from app.web.hardening import form_token_ok
 from app.extensions import db
 from app.scope import current_scope
 from app.sheets import SHEETS
@@ -29,7 +30,7 @@ from imports.pipeline import ImportCommand
 from imports.result import labels_once
 from models.imports import ImportBatch
 
-from .import_jobs import _csrf_ok, _own, owner, progress_page, start_apply
+from .import_jobs import _own, owner, progress_page, start_apply
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PAGE = 50
@@ -111,7 +112,7 @@ class ImportView(BaseView):
     @has_access
     @permission_name("add")
     def upload(self):
-        if not _csrf_ok():
+        if not form_token_ok():
             return redirect(url_for(".index"))
         upload = request.files.get("fichier")
         if upload is None or not upload.filename:
@@ -163,7 +164,7 @@ class ImportView(BaseView):
     @permission_name("add")
     def apply(self, batch_id: int):
         batch = reap(_own(batch_id))
-        if not _csrf_ok():
+        if not form_token_ok():
             return redirect(url_for(".show", batch_id=batch_id))
         if batch.status not in ("apercu", APPLYING):
             flash(_("Cet import ne peut pas être appliqué (statut : %(s)s).", s=batch.status), "danger")
@@ -181,7 +182,7 @@ class ImportView(BaseView):
         """The side kept for each conflict (a cell changed in the file and in BHasile since the
         export): one choice per cell, or one side for all."""
         batch = _own(batch_id)
-        if not _csrf_ok():
+        if not form_token_ok():
             return redirect(url_for(".show", batch_id=batch_id))
         if batch.status != "apercu":
             flash(_("Cet import ne peut pas être appliqué (statut : %(s)s).", s=batch.status), "danger")

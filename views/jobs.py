@@ -6,10 +6,10 @@ from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.security.decorators import permission_name
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf.csrf import generate_csrf, validate_csrf
+from flask_wtf.csrf import generate_csrf
 from sqlalchemy import select
-from wtforms import ValidationError
 
+from app.web.hardening import form_token_ok
 from app.extensions import db
 from app.jobs.job_lock import LOCK_TTL
 from app.jobs import JOB_LABELS, paris, pending_request, run_job
@@ -48,11 +48,7 @@ class TachesView(BaseView):
     @has_access
     @permission_name("recalculer")
     def recalculer(self):
-        try:
-            if current_app.config.get("WTF_CSRF_ENABLED", True):
-                validate_csrf(request.form.get("csrf_token"))
-        except ValidationError:
-            flash(_("La session a expiré : rechargez la page et recommencez."), "danger")
+        if not form_token_ok():
             return redirect(url_for(".index"))
         job = request.form.get("job", "rebuild")
         if job not in JOB_LABELS:

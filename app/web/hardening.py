@@ -15,7 +15,8 @@ from urllib.parse import urlsplit
 from flask import Flask, current_app, flash, g, jsonify, redirect, request, session
 from flask_babel import gettext as _
 from flask_login import current_user, logout_user, user_logged_in
-from flask_wtf.csrf import CSRFProtect
+from flask_wtf.csrf import CSRFProtect, validate_csrf
+from wtforms.validators import ValidationError
 from werkzeug.wrappers import Response
 from app.web import api_guard
 from app.web import errors
@@ -96,6 +97,21 @@ def csrf_check() -> None:
     if request.endpoint in current_app.config["BHASILE_CSRF_EXEMPT_ENDPOINTS"]:
         return
     csrf.protect()
+
+
+def form_token_ok() -> bool:
+    """Whether the posted form carries its own valid CSRF token; else says so in a message.
+    ``csrf_check`` already refuses a mutation without a token; the pages whose forms are often
+    left open (imports, scheduled jobs, rights) check the form's own token too, to answer an
+    expired one with this message and the page back rather than the error page."""
+    if not current_app.config.get("WTF_CSRF_ENABLED", True):
+        return True
+    try:
+        validate_csrf(request.form.get("csrf_token"))
+    except ValidationError:
+        flash(_("La session a expiré : rechargez la page et recommencez."), "danger")
+        return False
+    return True
 
 
 def _expired(now: float) -> bool:
