@@ -46,6 +46,7 @@ from app.sheets.normalize import norm
 from models.historique import Changement
 
 from .checks import Existing
+from .writes import stored_ids
 from .result import CellIssue, ImportResult, Record, json_value
 from .filedate import modified_at
 
@@ -273,7 +274,7 @@ def attach(command: Any) -> None:
     command.has_base = since is not None
     if since is not None:
         command.checker.merge = Merger(Base(command.session, since), command.result,
-                                       command.choices)
+                                       command.choices, command.checker.gate)
 
 
 def after(command: Any, records: list[Record]) -> None:
@@ -292,8 +293,9 @@ class Merger:
     """Called by the checker on each row once compared with the stored one (``rec.changed``
     holds the fields where file ≠ stored): narrows it with the base."""
 
-    def __init__(self, base: Base, result: ImportResult, choices: Optional[dict] = None):
-        self.base, self.result, self.choices = base, result, choices or {}
+    def __init__(self, base: Base, result: ImportResult, choices: Optional[dict] = None,
+                 gate: Any = None):
+        self.base, self.result, self.choices, self.gate = base, result, choices or {}, gate
 
     def __call__(self, rec: Record, row: Optional[tuple], stored: Existing) -> None:
         if rec.errors or not rec.key:
@@ -306,6 +308,9 @@ class Merger:
             return
         if not rec.changed:          # the usual row: the file says what BHasile holds
             return
+        if self.gate is not None and not self.gate.scope.national and not all(
+                self.gate.inside(model, ident, "read") for model, ident in stored_ids(rec)):
+            return   # another territory's row: the gate refuses it, and says none of its values
         tables = base.tables(sheet)
         ids = rec.ids or ()
         for f, (old, new) in list(rec.changed.items()):

@@ -587,3 +587,27 @@ def test_own_file_rows_it_leaves_as_stored_are_not_flagged(fresh_app):
     result = preview(fresh_app, saved_at(own_file(fresh_app), saved))
     assert not changed_fields(result)
     assert not [n for n in result.notes if "à vérifier" in n.message]
+
+
+def test_a_newer_value_of_another_territory_is_never_shown_to_an_agent(fresh_app):
+    """A national export, a structure of another département changed in BHasile since, and the
+    file previewed by the Calvados agent: its row is refused, and no note, conflict or error
+    shows the newer value the merge rebuilt from the history."""
+    from sqlalchemy import select
+
+    from app.extensions import db
+    from models import Departement, Structure
+
+    with fresh_app.app_context():
+        other = db.session.scalar(select(Structure.code_dna).join(
+            Departement, Structure.departement_id == Departement.id)
+            .where(Departement.code != "14").order_by(Structure.id))
+    old = export(fresh_app, login="admin")
+    change_in_bhasile(fresh_app, code=other, commune="Commune-Secrete")
+    data = edit(old, "Structures", other, Notes="vu")
+    result = preview(fresh_app, data)
+    said = " ".join(str(getattr(x, attr, "")) for group in (result.notes, result.errors)
+                    for x in group for attr in ("message", "value"))
+    said += " ".join(str(c) for c in getattr(result, "conflicts", []) or [])
+    assert result.errors
+    assert "Commune-Secrete" not in said
