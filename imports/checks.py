@@ -3,10 +3,12 @@ write gate (``app.gate``) about every row: territory, relations, the State's fie
 domain rules on the row's values."""
 from __future__ import annotations
 
+from array import array
 from collections import defaultdict
+from itertools import chain
 from operator import itemgetter
 from types import SimpleNamespace
-from typing import Any, Optional
+from typing import Any, Iterable, Optional
 
 from app.pilotage.completude import GAP_TABLES, missing_in_row
 from app.gate import UNCHECKED, Gate, reserved_fields
@@ -29,9 +31,14 @@ def match_key(sheet: Sheet, key: tuple) -> tuple:
 
 
 class Existing:
-    """The stored rows of one sheet, by key: column values and (id, version) pairs."""
+    """The stored rows of one sheet, by key: column values and (id, version) pairs.
 
-    def __init__(self, session: Any, sheet: Sheet, scope: Scope):
+    ``keys``: only the rows whose first key field is among the first fields of these keys (a
+    preview compares ``CHUNK_RECORDS`` records at a time: it never holds every stored row of a
+    large sheet); ``None``: every row (an opérateur's name is matched without case or accents,
+    so that small sheet is always read whole)."""
+
+    def __init__(self, session: Any, sheet: Sheet, scope: Scope, keys: Optional[Iterable[tuple]] = None):
         self.sheet, self.scope = sheet, scope   # computed values (a convention's codes) in scope
         self.fields = [c.field for c in sheet.columns if c.expr is not None]
         self.pos = {f: i for i, f in enumerate(self.fields)}
@@ -41,7 +48,8 @@ class Existing:
         if session.autoflush:   # as ``session.execute`` would: the rows as the session holds them
             session.flush()
         # the statement is plain columns: run by the connection, without the ORM's per-row work
-        rows = map(tuple, session.connection().execute(sheet.select()))
+        rows = chain.from_iterable(map(tuple, session.connection().execute(statement))
+                                   for statement in _statements(sheet, keys))
         if sheet.model is Operateur:
             self.rows = {match_key(sheet, tuple(row[i] for i in key_pos)): row for row in rows}
         elif len(key_pos) == 1:
@@ -98,10 +106,50 @@ class Existing:
         return self._by.get(value)
 
 
+#: values of one ``IN (...)`` list: far under SQLite's 32,766 parameters and PostgreSQL's 65,535
+IN_LIST = 5_000
+
+
+def _statements(sheet: Sheet, keys: Optional[Iterable[tuple]]) -> list:
+    """The statements reading the stored rows of ``keys`` (all rows when ``keys`` is ``None``,
+    or for the opérateurs, whose names are matched without case or accents)."""
+    if keys is None or sheet.model is Operateur:
+        return [sheet.select()]
+    expr = sheet.by_field[sheet.key[0]].expr
+    typed = expr.type.python_type   # an address's key may be « nouvelle »: never a stored id
+    wanted = sorted({k[0] for k in keys if k and isinstance(k[0], typed)})
+    return [sheet.select().where(expr.in_(wanted[i:i + IN_LIST]))
+            for i in range(0, len(wanted), IN_LIST)]
+
+
+class DuplicateKeys:
+    """The keys a file has held so far, in ~40 bytes a key whatever its size (a national file
+    holds a million): a 64-bit digest of (sheet, key) in a set, and the digests with their row
+    in arrays, read only to name the row a duplicate repeats. Two different keys of one file
+    sharing a digest (odds about 1 in 10^7 for a million keys) would be reported as a duplicate:
+    a visible refusal, never a silent loss."""
+
+    def __init__(self):
+        self._digests: set[int] = set()
+        self._order = array("q")
+        self._rows = array("q")
+
+    def first(self, ident: tuple, row: int) -> Optional[int]:
+        """The row that held ``ident`` first, or ``None`` (it is then noted as held by ``row``)."""
+        digest = hash(ident)
+        if digest in self._digests:
+            return self._rows[self._order.index(digest)]
+        self._digests.add(digest)
+        self._order.append(digest)
+        self._rows.append(row)
+        return None
+
+
 class Checker:
     """Everything a preview checks once the rows are read: one write gate for the whole file,
-    asked once per model for the ids of all its rows (the number of SQL statements does not
-    grow with the rows)."""
+    asked once per model for the ids of all its rows, and the stored rows of the records
+    compared, one statement per sheet (the number of SQL statements grows only with the chunks
+    of ``imports.pipeline.CHUNK_RECORDS`` records, never with the rows)."""
 
     def __init__(self, session: Any, scope: Scope, lookups: Lookups):
         self.session, self.scope, self.lookups = session, scope, lookups
@@ -113,32 +161,42 @@ class Checker:
         self._unread: set[int] = set()
         #: ``imports.merge.Merger`` when the file is an edited export: narrows each row's changes
         self.merge: Any = None
-        #: (sheet, key) → the file's row that first held it, across ``compare`` calls (a key met
-        #: twice in the file is a duplicate, whichever sheets of the file hold it)
-        self.seen: dict[tuple, int] = {}
+        #: the keys met across ``compare`` calls (a key met twice in the file is a duplicate,
+        #: whichever sheets of the file hold it)
+        self.seen = DuplicateKeys()
 
     def stored(self, sheet: Sheet) -> Existing:
+        """The stored rows ``load`` read for ``sheet`` (every row, when it read none)."""
         if sheet.name not in self.existing:
             self.existing[sheet.name] = Existing(self.session, sheet, self.scope)
         return self.existing[sheet.name]
+
+    def load(self, records: list[Record]) -> None:
+        """The stored rows of these records' keys, in place of those read before."""
+        keys: dict[str, tuple[Sheet, list[tuple]]] = {}
+        for rec in records:
+            keys.setdefault(rec.sheet.name, (rec.sheet, []))[1].append(rec.key)
+        self.existing = {name: Existing(self.session, sheet, self.scope, wanted)
+                         for name, (sheet, wanted) in keys.items()}
 
     def compare(self, records: list[Record], result: ImportResult, progress: Any = None) -> None:
         """Status, changes and the gate's and rules' verdict of every record (called once per
         sheet of the file: only the records to write stay, in ``result.records``); ``progress``
         (stage, done, total) hears every thousand records checked."""
-        seen = self.seen
+        first = self.seen.first
         self._unread = set()      # ids of this call's records (the previous ones are gone)
+        self.load(records)
         rows: list[tuple[Record, Optional[tuple], list[Write]]] = []
         for done, rec in enumerate(records):
             if progress is not None and not done % 1000:
                 progress("check", done, len(records))
             sheet = rec.sheet
-            ident = (sheet.name, match_key(sheet, rec.key))
             read = bool(rec.key) and None not in rec.key   # other cells' errors: checked still
-            if read and ident in seen and rec.key[0] != "nouvelle":
-                rec.error(sheet.key[0], f"clé en double dans le fichier : déjà ligne {seen[ident]}",
-                          rec.key[0])
-            seen.setdefault(ident, rec.row)
+            if rec.key[:1] != ("nouvelle",):   # a new address: a key of its own row
+                held = first((sheet.name, match_key(sheet, rec.key)), rec.row)
+                if read and held is not None:
+                    rec.error(sheet.key[0], f"clé en double dans le fichier : déjà ligne {held}",
+                              rec.key[0])
             errors = len(rec.errors)
             row = self._status(rec)
             if not read or len(rec.errors) > errors:

@@ -367,6 +367,7 @@ def resolve(result: ImportResult, checker: Any) -> None:
     theirs = {c.ident for c in result.conflicts if c.choice == THEIRS}
     if not theirs:
         return
+    kept = []
     for rec in list(result.records):
         dropped = [f for f in rec.changed if conflict_id(rec.sheet, rec.key, f) in theirs]
         if not dropped:
@@ -378,6 +379,9 @@ def resolve(result: ImportResult, checker: Any) -> None:
             rec.status = "unchanged"
             result.records.remove(rec)
             continue
+        kept.append(rec)
+    checker.load(kept)   # their stored rows, for the rules on what each row becomes
+    for rec in kept:
         existing = checker.stored(rec.sheet)
         row = existing.get(rec.key)
         current = SimpleNamespace(**dict(zip(existing.fields, row))) if row is not None else None

@@ -175,6 +175,7 @@ class ImportCommand:
             done += len(chunk)
             del chunk
         del plan.raw.rows[plan.header_pos + 1:]
+        self.cleaned.clear()   # the sheet's cleaned values: another sheet has its own columns
         return done
 
     def _open(self) -> Book:
