@@ -134,15 +134,28 @@ class DuplicateKeys:
         self._order = array("q")
         self._rows = array("q")
 
-    def first(self, ident: tuple, row: int) -> Optional[int]:
-        """The row that held ``ident`` first, or ``None`` (it is then noted as held by ``row``)."""
-        digest = hash(ident)
-        if digest in self._digests:
-            return self._rows[self._order.index(digest)]
-        self._digests.add(digest)
-        self._order.append(digest)
-        self._rows.append(row)
-        return None
+    def note(self, records: list[Record]) -> dict[int, int]:
+        """Notes the keys of ``records``; returns, for each record whose key the file held in
+        an earlier row (of an earlier chunk or of this one), ``id(record)`` → that first row.
+        The usual chunk, without a duplicate, is checked in a few calls that each walk it in C.
+        A new address (« nouvelle ») has a key of its own row: never noted."""
+        kept = [rec for rec in records if rec.key[:1] != ("nouvelle",)]
+        digests = [hash((rec.sheet.name, match_key(rec.sheet, rec.key))) for rec in kept]
+        fresh = set(digests)
+        if len(fresh) == len(digests) and self._digests.isdisjoint(fresh):
+            self._digests |= fresh
+            self._order.extend(digests)
+            self._rows.extend([rec.row for rec in kept])
+            return {}
+        held = {}
+        for rec, digest in zip(kept, digests):
+            if digest in self._digests:
+                held[id(rec)] = self._rows[self._order.index(digest)]
+                continue
+            self._digests.add(digest)
+            self._order.append(digest)
+            self._rows.append(rec.row)
+        return held
 
 
 class Checker:
@@ -183,7 +196,7 @@ class Checker:
         """Status, changes and the gate's and rules' verdict of every record (called once per
         sheet of the file: only the records to write stay, in ``result.records``); ``progress``
         (stage, done, total) hears every thousand records checked."""
-        first = self.seen.first
+        repeated = self.seen.note(records)
         self._unread = set()      # ids of this call's records (the previous ones are gone)
         self.load(records)
         rows: list[tuple[Record, Optional[tuple], list[Write]]] = []
@@ -192,11 +205,9 @@ class Checker:
                 progress("check", done, len(records))
             sheet = rec.sheet
             read = bool(rec.key) and None not in rec.key   # other cells' errors: checked still
-            if rec.key[:1] != ("nouvelle",):   # a new address: a key of its own row
-                held = first((sheet.name, match_key(sheet, rec.key)), rec.row)
-                if read and held is not None:
-                    rec.error(sheet.key[0], f"clé en double dans le fichier : déjà ligne {held}",
-                              rec.key[0])
+            if read and id(rec) in repeated:
+                rec.error(sheet.key[0], f"clé en double dans le fichier : déjà ligne "
+                          f"{repeated[id(rec)]}", rec.key[0])
             errors = len(rec.errors)
             row = self._status(rec)
             if not read or len(rec.errors) > errors:
