@@ -238,7 +238,8 @@ def test_two_applies_at_once_write_once(large, held, park):
     assert places_of(large, mine["code"], mine["year"]) == 1234
     assert len(stored(large, "Changement", batch_id=batch)) == 1
     again = client.get(apply(client, batch).headers["Location"]).get_data(as_text=True)
-    assert "ne peut pas être appliqué" in again and not held
+    assert "ne peut pas être appliqué (appliqué)" in again and not held
+    assert "statut : applique" not in again   # the agent's word, never the stored one
 
 
 def test_a_failing_apply_writes_nothing_says_so_and_can_be_applied_again(large, held, park,

@@ -167,7 +167,7 @@ class ImportView(BaseView):
         if not form_token_ok():
             return redirect(url_for(".show", batch_id=batch_id))
         if batch.status not in ("apercu", APPLYING):
-            flash(_("Cet import ne peut pas être appliqué (statut : %(s)s).", s=batch.status), "danger")
+            _not_applicable(batch)
             return redirect(url_for(".show", batch_id=batch_id))
         if _unchosen(batch):
             flash(_("Choisissez une valeur pour chaque conflit avant d'appliquer l'import "
@@ -185,7 +185,7 @@ class ImportView(BaseView):
         if not form_token_ok():
             return redirect(url_for(".show", batch_id=batch_id))
         if batch.status != "apercu":
-            flash(_("Cet import ne peut pas être appliqué (statut : %(s)s).", s=batch.status), "danger")
+            _not_applicable(batch)
             return redirect(url_for(".show", batch_id=batch_id))
         side = request.form.get("tout")
         choices = {ident: side or request.form.get(f"choix-{n}")
@@ -233,6 +233,21 @@ class ImportView(BaseView):
 
 MENU_ORDER = 80
 
+#: an import's status as the agent reads it (badge of every import page, and the messages)
+STATUS_LABELS = {"apercu": _l("aperçu, à valider"), "applique": _l("appliqué"),
+                 "refuse": _l("erreurs à corriger"),
+                 "perime": _l("données modifiées depuis l'aperçu"),
+                 "inutilisable": _l("fichier inutilisable"),
+                 "verification": _l("vérification en cours"),
+                 "application": _l("application en cours"),
+                 "echec": _l("échec de la vérification")}
+
+
+def _not_applicable(batch: ImportBatch) -> None:
+    flash(_("Cet import ne peut pas être appliqué (%(s)s).",
+            s=STATUS_LABELS.get(batch.status, batch.status)), "danger")
+
 
 def register(add, appbuilder) -> None:
+    appbuilder.app.jinja_env.globals["import_status_labels"] = STATUS_LABELS
     add(ImportView, "Imports", _l("Imports"), "Echanges", _l("Import / export"), icon="fa-upload")
