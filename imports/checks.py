@@ -20,7 +20,7 @@ from app.sheets.normalize import norm
 from models import Operateur
 
 from .result import ImportResult, Record
-from .writes import NEW_IDS, REFERENCES, Translator, Write, stored_ids
+from .writes import NEW_IDS, REFERENCES, Translator, Write, row_ids, stored_ids
 
 
 def match_key(sheet: Sheet, key: tuple) -> tuple:
@@ -191,6 +191,15 @@ class Checker:
             keys.setdefault(rec.sheet.name, (rec.sheet, []))[1].append(rec.key)
         self.existing = {name: Existing(self.session, sheet, self.scope, wanted)
                          for name, (sheet, wanted) in keys.items()}
+        if self.merge is not None and not self.scope.national:
+            # the merge asks whether a changed row is inside the territory: asked for all at once
+            ids: dict[type, set] = defaultdict(set)
+            for stored in self.existing.values():
+                for row in stored.rows.values():
+                    for model, ident in row_ids(stored.sheet, stored.ids(row)):
+                        ids[model].add(ident)
+            for model, found in ids.items():
+                self.gate.preload(model, found, "read")
 
     def compare(self, records: list[Record], result: ImportResult, progress: Any = None) -> None:
         """Status, changes and the gate's and rules' verdict of every record (called once per

@@ -143,8 +143,11 @@ class Translator:
 
 def stored_ids(rec: Record) -> list[tuple[type, int]]:
     """The stored rows a record refers to: (model, id)."""
-    if rec.ids is None:
-        return []
-    if rec.sheet.parent is not None:
-        return [(m, i) for m, i in ((Adresse, rec.ids[2]), (AdresseAnnee, rec.ids[0])) if i is not None]
-    return [(rec.sheet.model, rec.ids[0])] if rec.ids[0] is not None else []
+    return [] if rec.ids is None else row_ids(rec.sheet, rec.ids)
+
+
+def row_ids(sheet: Sheet, ids: tuple) -> list[tuple[type, int]]:
+    """The stored rows behind a sheet's row of (id, version) pairs: (model, id)."""
+    if sheet.parent is not None:
+        return [(m, i) for m, i in ((Adresse, ids[2]), (AdresseAnnee, ids[0])) if i is not None]
+    return [(sheet.model, ids[0])] if ids[0] is not None else []

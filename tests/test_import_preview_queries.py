@@ -89,3 +89,39 @@ def test_scoped_preview_statements_fixed_and_out_of_scope_refused(app, workbooks
         assert n_small <= n_large <= 11 + 9 + 1 + chunks
         refused = {e.sheet for e in result.errors if "hors de votre périmètre" in e.message}
         assert "Places" in refused, "rows of other départements must be refused"
+
+
+def _edited_export(limit: int | None) -> bytes:
+    """The national export of the Places sheet (with its export instant: merged with its base),
+    every row's « Places autorisées » one more, cut after ``limit`` rows."""
+    import openpyxl
+
+    from exports.workbook import export_workbook
+
+    out = io.BytesIO()
+    export_workbook(db.session, out, NATIONAL, sheets=["Places"], user="admin")
+    db.session.rollback()
+    book = openpyxl.load_workbook(io.BytesIO(out.getvalue()))
+    ws = book["Places"]
+    column = [c.value for c in ws[1]].index("Places autorisées") + 1
+    if limit:
+        ws.delete_rows(limit + 2, ws.max_row)
+    for row in range(2, ws.max_row + 1):
+        ws.cell(row, column).value = (ws.cell(row, column).value or 0) + 1
+    edited = io.BytesIO()
+    book.save(edited)
+    return edited.getvalue()
+
+
+def test_an_edited_national_export_read_by_an_agent_asks_a_fixed_number_of_statements(app):
+    """Each changed row of another territory is refused; whether a row is inside the territory
+    is asked for all the rows at once (the merge asked once per changed row: 1,729 statements
+    for the park's export)."""
+    with app.app_context():
+        small, large = _edited_export(5), _edited_export(None)
+        scope, _user = user_scope("calvados")
+        n_small, _small = _statements(small, scope)
+        n_large, result = _statements(large, scope)
+    assert result.rows_read > 100 and sum(c["updated"] for c in result.counts.values()) > 0
+    assert any("hors de votre périmètre" in e.message for e in result.errors)
+    assert n_large <= n_small + 2
