@@ -249,5 +249,5 @@ def _not_applicable(batch: ImportBatch) -> None:
 
 
 def register(add, appbuilder) -> None:
-    appbuilder.app.jinja_env.globals["import_status_labels"] = STATUS_LABELS
+    current_app.jinja_env.globals["import_status_labels"] = STATUS_LABELS
     add(ImportView, "Imports", _l("Imports"), "Echanges", _l("Import / export"), icon="fa-upload")
