@@ -10,6 +10,8 @@ from operator import itemgetter
 from types import SimpleNamespace
 from typing import Any, Iterable, Optional
 
+from sqlalchemy import select
+
 from app.pilotage.completude import GAP_TABLES, missing_in_row
 from app.gate import UNCHECKED, Gate, reserved_fields
 from app.rules import RuleError
@@ -28,6 +30,15 @@ def match_key(sheet: Sheet, key: tuple) -> tuple:
     if sheet.model is Operateur:
         return (norm(key[0]),) if key[0] else key
     return key
+
+
+def stored_ids_by_key(session: Any, sheet: Sheet) -> dict[tuple, tuple]:
+    """The (id, version...) of each stored row of ``sheet``, by key: what the gate needs of a
+    row the file holds as exported (its key and ids only, not ``Existing``'s every column)."""
+    n = len(sheet.key)
+    rows = session.connection().execute(
+        sheet.source(select(*(c.expr for c in sheet.key_columns), *sheet.ids)))
+    return {match_key(sheet, tuple(row[:n])): tuple(row[n:]) for row in rows}
 
 
 class Existing:
@@ -177,6 +188,8 @@ class Checker:
         #: the keys met across ``compare`` calls (a key met twice in the file is a duplicate,
         #: whichever sheets of the file hold it)
         self.seen = DuplicateKeys()
+        #: (sheet, key → ids of its stored rows) for the rows left as exported (``_as_exported``)
+        self._exported: tuple[Optional[Sheet], dict] = (None, {})
 
     def stored(self, sheet: Sheet) -> Existing:
         """The stored rows ``load`` read for ``sheet`` (every row, when it read none)."""
@@ -207,7 +220,7 @@ class Checker:
         (stage, done, total) hears every thousand records checked."""
         repeated = self.seen.note(records)
         self._unread = set()      # ids of this call's records (the previous ones are gone)
-        self.load(records)
+        self.load([rec for rec in records if not rec.untouched])   # (``_as_exported``)
         rows: list[tuple[Record, Optional[tuple], list[Write]]] = []
         for done, rec in enumerate(records):
             if progress is not None and not done % 1000:
@@ -217,6 +230,9 @@ class Checker:
             if read and id(rec) in repeated:
                 rec.error(sheet.key[0], f"clé en double dans le fichier : déjà ligne "
                           f"{repeated[id(rec)]}", rec.key[0])
+            if rec.untouched:   # as exported: unchanged by the merge, its territory still asked
+                self._as_exported(rec, rows, result)
+                continue
             errors = len(rec.errors)
             row = self._status(rec)
             if not read or len(rec.errors) > errors:
@@ -239,6 +255,20 @@ class Checker:
             result.counts[rec.sheet.name][rec.status] += 1
             if rec.status != "unchanged":
                 result.records.append(rec)
+
+    def _as_exported(self, rec: Record, rows: list, result: ImportResult) -> None:
+        """A row the file holds as exported (``imports.fingerprint``): unchanged, whatever
+        BHasile holds now; for an agent, the gate asks its stored records' territory."""
+        rec.status = "unchanged"
+        if self.scope.national and not rec.errors:   # nothing to ask, nothing to report
+            result.counts[rec.sheet.name]["unchanged"] += 1
+            return
+        if not self.scope.national:
+            sheet = rec.sheet
+            if self._exported[0] is not sheet:   # one sheet's ids held at a time
+                self._exported = (sheet, stored_ids_by_key(self.session, sheet))
+            rec.ids = self._exported[1].get(match_key(sheet, rec.key))
+        rows.append((rec, None, []))
 
     def _status(self, rec: Record) -> Optional[tuple]:
         """New, updated, unchanged or skip, with the changed fields; the stored row."""

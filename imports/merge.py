@@ -149,7 +149,7 @@ class Base:
         self.session, self.since = session, since
         self.first: dict[str, dict[int, dict[str, Optional[str]]]] = {}   #: table → id → field → value
         self.created: dict[str, set[int]] = {}
-        self.deleted: dict[str, dict[tuple, int]] = {}    #: table → key (as ``_shown_key``) → id
+        self.deleted: dict[str, dict[tuple, int]] = {}    #: table → key (as ``shown_key``) → id
         self.linked: dict[str, set[str]] = {}              #: ``LINKED`` table → ids of the parents
         self.shown: dict[tuple, Optional[str]] = {}        #: (column field, id) → value shown
         self._tables: dict[str, list[str]] = {}
@@ -185,6 +185,10 @@ class Base:
 
     def linked_changed(self, field: str, ident: Any) -> bool:
         """Whether a ``LINKED`` field of record ``ident`` changed since the export."""
+        return str(ident) in self.linked_ids(field)
+
+    def linked_ids(self, field: str) -> set[str]:
+        """The records whose ``LINKED`` field changed since the export (ids as text)."""
         table, column = LINKED[field]
         found = self.linked.get(table)
         if found is None:
@@ -194,7 +198,7 @@ class Base:
                         Changement.entity == table, Changement.field == column,
                         Changement.at >= self.since)):
                 found.update(v for v in (old, new) if v)
-        return str(ident) in found
+        return found
 
     def value(self, column: Any, table: str, raw: Optional[str]) -> Optional[str]:
         """A history value of ``column`` as the sheet shows it: a reference's id (an opérateur,
@@ -235,16 +239,16 @@ class Base:
                     else:
                         raw = self.value(column, table, fields.get(column.attribute))
                     key.append(raw)
-                found[_shown_key(sheet, key)] = ident
+                found[shown_key(sheet, key)] = ident
         return found
 
 
-def _shown_key(sheet: Sheet, key: Any) -> tuple:
+def shown_key(sheet: Sheet, key: Any) -> tuple:
     """A key as the history writes its values, comparable across both sources."""
-    shown_key = tuple(render_value(k) for k in key)
-    if sheet.name == "Opérateurs" and shown_key and shown_key[0]:
-        return (norm(shown_key[0]),)
-    return shown_key
+    texts = tuple(render_value(k) for k in key)
+    if sheet.name == "Opérateurs" and texts and texts[0]:
+        return (norm(texts[0]),)
+    return texts
 
 
 def _equal(same: Any, base: Optional[str], value: Any) -> bool:
@@ -303,7 +307,7 @@ class Merger:
         sheet, base = rec.sheet, self.base
         if rec.status == "new":
             if rec.key[0] != "nouvelle" and \
-                    _shown_key(sheet, rec.key) in base.deleted_keys(sheet):
+                    shown_key(sheet, rec.key) in base.deleted_keys(sheet):
                 self._deleted(rec)
             return
         if not rec.changed:          # the usual row: the file says what BHasile holds

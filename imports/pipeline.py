@@ -22,6 +22,7 @@ from app.audit import audit_context
 from app.extensions import db
 from app.scope import NATIONAL, Scope
 from app.sheets import SCHEMA_VERSION, Lookups, Sheet
+from app.sheets import fingerprint
 from app.sheets.kinds import CellError, Date, Month, Year
 from app.sheets.normalize import norm
 from models import Operateur
@@ -31,7 +32,9 @@ from .reader import NO_VALUE, Book, ExcelError, FileProblem, Limits, RawSheet, o
 from .apply import Applier, StaleRows
 from .result import CellIssue, ImportResult, labels_once, Record
 from .checks import Checker
+from .fingerprint import Touched, Untouched
 from . import merge
+from .merge import shown_key
 
 #: cell value types whose equal values are interchangeable (``1 == True == 1.0`` are not)
 _CACHED = frozenset({str, int, dt.datetime, dt.date})
@@ -69,6 +72,8 @@ class ImportCommand:
         self.meta: dict = {}           #: the ``_bhasile`` sheet of an export
         self.ignore: set[str] = set()
         self.has_base = False
+        #: the rows left as exported, when the file is an export (``imports.fingerprint``)
+        self.untouched: Optional[Untouched] = None
         self.session = session or db.session
         #: ``progress(stage, done, total)``: read (the file), parse, check, write (rows)
         self.progress = progress or _silent
@@ -113,6 +118,8 @@ class ImportCommand:
         self._prescan([plan for plan in early.values() if plan is not None])
         self.checker = Checker(self.session, self.scope, self.lookups)
         merge.attach(self)
+        if self.has_base:
+            self.untouched = Untouched(self.meta, self.checker.merge.base)
         found = plans = 0
         for name in book.names:
             if name.startswith("_"):
@@ -221,7 +228,7 @@ class ImportCommand:
 
     def _metadata(self, raw: RawSheet) -> set[str]:
         """Warns of another schema version; returns the headers of the list columns an export
-        wrote after the sheet's own (computed, never imported)."""
+        wrote after the sheet's own (computed, never imported) and of its fingerprints."""
         meta = {str(r[0]): r[1] for _n, r in raw.rows if len(r) > 1}
         self.meta.update(meta)
         version = meta.get("schema_version") or meta.get("Version du schéma")
@@ -230,7 +237,9 @@ class ImportCommand:
                 f"Ce fichier a été exporté avec la version {version} du classeur "
                 f"(version actuelle : {SCHEMA_VERSION}) : vérifiez les colonnes.")
         listed = meta.get("list_columns")
-        return {part.strip() for part in listed.split("|")} if isinstance(listed, str) else set()
+        passed = {part.strip() for part in listed.split("|")} if isinstance(listed, str) else set()
+        mark = meta.get(fingerprint.META_KEY)
+        return passed | {mark.strip()} if isinstance(mark, str) else passed
 
     def _prescan(self, plans: list[SheetPlan]) -> None:
         """Opérateurs and structures the file creates, so other rows may refer to them."""
@@ -266,11 +275,22 @@ class ImportCommand:
                 others.setdefault((m.sheet.name, m.year), []).append(m)
         self._check_years(plan, others)
         self.date1904 = plan.raw.date1904
+        as_exported = self.untouched.matcher(plan) if self.untouched and not others else None
+        if as_exported is not None:
+            maps = [m for m in own if m.column.field in primary.key]
+            specs, cols, _fast = self._specs(primary, maps)
+            keys = (maps, [spec[:2] + spec[4:] for spec in specs], cols)
+            touched = self.untouched.touched_keys(primary)
         for number, cells in chain(plan.raw.rows[plan.header_pos + 1:], plan.raw.rest):
             self.result.rows_read += 1
             if not self.result.rows_read % PROGRESS_ROWS:
                 self.progress("parse", self.result.rows_read, self.rows_total)
             rec = Record(primary, (), number, plan.raw.name)
+            if as_exported is not None and as_exported(cells):
+                if self._as_exported(rec, keys, cells, touched):
+                    yield rec
+                    continue
+                rec = Record(primary, (), number, plan.raw.name)
             if not self._fill(rec, own, cells):
                 continue
             if not self._key(rec, plan, cells):
@@ -281,6 +301,39 @@ class ImportCommand:
                 derived = self._derived(rec, maps, year or row_year or self.year, cells)
                 if derived is not None:
                     yield derived
+
+    def _as_exported(self, rec: Record, keys: tuple, cells: list,
+                     touched: Optional[Touched]) -> bool:
+        """A row left as exported (``imports.fingerprint``): only its key read, ``rec`` to
+        compare as unchanged. False: the row is to read in full (a key in error, a total row,
+        a row the history since the export concerns); ``rec`` is then left half read.
+        ``keys``: the key's mappings, per key cell (index, field, [cleaned values]), and the
+        key's cell index by field."""
+        maps, specs, cols = keys
+        values = rec.values
+        try:
+            for index, field, memo in specs:   # the key cells cleaned before
+                cache = memo[0]
+                hit = cache.get(cells[index]) if cache is not None else None
+                if hit is None or hit[1] is not None:
+                    self._fill(rec, maps, cells)
+                    break
+                values[field] = hit[0]
+        except IndexError:                     # a fingerprint column before a key cell
+            return False
+        sheet = rec.sheet
+        key = tuple(map(values.get, sheet.key))
+        rec.cols.update(cols)
+        if rec.errors or None in key:
+            return False
+        first = cells[cols[sheet.key[0]]]   # a key cell known not to read « Total »: no call
+        if first.__class__ is str and self._totals.get(first) is not False \
+                and _total_key(rec, cells, self._totals, self.lookups):
+            return False
+        if touched is not None and shown_key(sheet, key) in touched:
+            return False
+        rec.key, rec.untouched = key, True
+        return True
 
     def _fill(self, rec: Record, maps: list[Mapping], cells: list) -> bool:
         """Parse the cells of ``maps`` into ``rec``; False for a blank row.

@@ -21,10 +21,11 @@ def workbook(app, tmp_path_factory):
 
 def test_every_sheet_with_its_canonical_headers(workbook):
     from app.sheets import SHEETS
+    from app.sheets.fingerprint import LABEL
 
     for sheet in SHEETS:
-        ws = workbook[sheet.name]
-        assert [c.value for c in ws[1]] == [c.label for c in sheet.columns]
+        ws = workbook[sheet.name]   # each row's fingerprint last (tests/test_import_fingerprint.py)
+        assert [c.value for c in ws[1]] == [c.label for c in sheet.columns] + [LABEL]
         assert ws["A1"].font.b
         assert ws.freeze_panes == "A2"
         assert ws.auto_filter.ref.startswith("A1:")

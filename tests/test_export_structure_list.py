@@ -7,6 +7,8 @@ import re
 from openpyxl import load_workbook
 from sqlalchemy import select
 
+from app.sheets.fingerprint import LABEL
+
 
 def _codes(response) -> list[str]:
     book = load_workbook(io.BytesIO(response.data), read_only=True)
@@ -47,7 +49,7 @@ def test_the_export_holds_the_columns_the_list_shows_and_imports_back_untouched(
     book = load_workbook(io.BytesIO(response.data))
     sheet = book["Structures"]
     headers = [c.value for c in sheet[1]]
-    assert headers[-3:] == ["Bâti", "Communes", "Places autorisées (dernière année)"]
+    assert headers[-4:] == ["Bâti", "Communes", "Places autorisées (dernière année)", LABEL]
     rows = [dict(zip(headers, [c.value for c in row])) for row in sheet.iter_rows(min_row=2)]
     with app.app_context():
         from app.scope import NATIONAL
