@@ -18,7 +18,9 @@ folder, run by the same interpreter), each in its own process:
   ``import_change``) against the pipeline alone (issue 21 item 2, target ≤ 1.3×).
 
 A last line per scale says which target is met. The file is the park's untouched export (the
-rows an agent leaves as exported). It is built once per ``--workdir`` folder by the tree that
+rows an agent leaves as exported: each recognised by its fingerprint, ``imports.fingerprint``);
+at the scales of ``--resaved-scales``, the same file re-saved by LibreOffice is previewed too
+(its rows still recognised: the figure is not only the best case). It is built once per ``--workdir`` folder by the tree that
 first runs there: delete ``x*/full.xlsx`` after a change of the export (an export made before
 the change history served as the merge's base holds hidden twin sheets, twice the bytes).
 
@@ -34,11 +36,13 @@ import io
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Optional
 
 ROOT = Path(__file__).resolve().parents[1]
 LIMITS = {"BHASILE_IMPORT_MAX_ROWS": 10_000_000, "BHASILE_IMPORT_MAX_UNZIPPED_MB": 10_000,
@@ -79,6 +83,19 @@ def prepare(folder: Path, scale: int) -> Path:
     return target
 
 
+def resave(folder: Path) -> Optional[Path]:
+    """The export as LibreOffice re-saves it (built once per folder; ``None`` without it)."""
+    target = folder / "resaved.xlsx"
+    if target.exists() or shutil.which("soffice") is None:
+        return target if target.exists() else None
+    out = folder / "libreoffice"
+    subprocess.run(["soffice", f"-env:UserInstallation=file://{folder / 'soffice-profile'}",
+                    "--headless", "--convert-to", "xlsx", "--outdir", str(out),
+                    str(folder / "full.xlsx")], check=True, capture_output=True, timeout=1800)
+    (out / "full.xlsx").rename(target)
+    return target
+
+
 def baseline_tree(rev: str, into: Path) -> Path:
     """The files of commit ``rev`` (no worktree, nothing written in the repository)."""
     archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev], check=True,
@@ -110,14 +127,16 @@ def _best(fn, repeat: int) -> tuple[float, float, object]:
 ROOT_TREE = False   #: the worker measures this tree (not the baseline): its web path too
 
 
-def worker(folder: Path, repeat: int, rss_only: bool, web: bool = False) -> dict:
-    """Run in the measured tree's own process (its root first on ``sys.path``)."""
+def worker(folder: Path, repeat: int, rss_only: bool, web: bool = False,
+           name: str = "full.xlsx") -> dict:
+    """Run in the measured tree's own process (its root first on ``sys.path``); a file other
+    than the export (``name``): its previews only."""
     global ROOT_TREE
-    ROOT_TREE = web
+    ROOT_TREE = web and name == "full.xlsx"
     import python_calamine
 
     app = _app(folder)
-    data = (folder / "full.xlsx").read_bytes()
+    data = (folder / name).read_bytes()
     out: dict = {"mb": len(data) / 1e6}
     with app.app_context():
         from app.extensions import db
@@ -141,6 +160,12 @@ def worker(folder: Path, repeat: int, rss_only: bool, web: bool = False) -> dict
             result = preview(NATIONAL)()
             out["rows"] = result.rows_read
             out["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            return out
+        if name != "full.xlsx":
+            for label, scope in (("national", NATIONAL), ("calvados", calvados)):
+                cpu, wall, result = _best(preview(scope), repeat)
+                assert not result.problem, result.problem
+                out[label] = (cpu, wall, result.rows_read, len(result.errors))
             return out
         limits = Limits(cells=100_000_000, text_mb=10_000)
 
@@ -167,16 +192,17 @@ def worker(folder: Path, repeat: int, rss_only: bool, web: bool = False) -> dict
     return out
 
 
-def measure(tree: Path, folder: Path, repeat: int, rss_only: bool = False) -> dict:
+def measure(tree: Path, folder: Path, repeat: int, rss_only: bool = False,
+            name: str = "full.xlsx") -> dict:
     """The worker of ``tree``, in a process of its own, on the folder's database and file."""
     code = ("import sys, json; sys.path.insert(0, sys.argv[1]); sys.argv[0] = 'bench';"
             f"sys.path.insert(1, {str(ROOT / 'benchmarks')!r});"
             "import bench_preview as b; from pathlib import Path;"
             "print('RESULT' + json.dumps(b.worker(Path(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == '1',"
-            " sys.argv[5] == '1')))")
+            " sys.argv[5] == '1', sys.argv[6])))")
     env = {**os.environ, "PYTHONPATH": str(tree)}
     done = subprocess.run([sys.executable, "-c", code, str(tree), str(folder), str(repeat),
-                           "1" if rss_only else "0", "1" if tree == ROOT else "0"], cwd=tree,
+                           "1" if rss_only else "0", "1" if tree == ROOT else "0", name], cwd=tree,
                           env=env, capture_output=True,
                           text=True)
     line = next((x for x in done.stdout.splitlines() if x.startswith("RESULT")), None)
@@ -224,6 +250,16 @@ def report(scale: int, figures: dict[str, dict], rss: dict[str, dict]) -> dict:
     return out
 
 
+def report_resaved(scale: int, figures: dict[str, dict]) -> None:
+    """The previews of the export re-saved by LibreOffice, against the baseline's."""
+    for scope in ("national", "calvados"):
+        rates = {label: f[scope][2] / f[scope][0] for label, f in figures.items()}
+        cpu, _wall, rows, errors = figures["this tree"][scope]
+        print(f"×{scale} re-saved by LibreOffice: preview as {scope}: {rows:,} rows, {errors:,} "
+              f"errors, CPU {cpu:.2f} s = {rates['this tree']:,.0f} rows/s = "
+              f"{rates['this tree'] / rates['baseline']:.2f}× the baseline's rows/s", flush=True)
+
+
 def summary(found: dict[int, dict]) -> None:
     """One line per scale: each target, met or not."""
     for scale, f in found.items():
@@ -245,6 +281,8 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, help="keeps the demo databases between runs")
     parser.add_argument("--rss-scales", type=int, nargs="*", default=[1, 10],
                         help="scales whose preview's peak memory is measured")
+    parser.add_argument("--resaved-scales", type=int, nargs="*", default=[1],
+                        help="scales whose export is also previewed as LibreOffice re-saves it")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     print(f"load average {_load()} on {os.cpu_count()} CPUs; baseline {args.baseline}", flush=True)
@@ -260,6 +298,9 @@ def main() -> None:
             rss = {label: measure(tree, folder, 1, rss_only=True) for label, tree in trees.items()} \
                 if scale in args.rss_scales else {}
             found[scale] = report(scale, figures, rss)
+            if scale in args.resaved_scales and resave(folder) is not None:
+                report_resaved(scale, {label: measure(tree, folder, args.repeat, name="resaved.xlsx")
+                                       for label, tree in trees.items()})
     summary(found)
     print(f"load average after: {_load()}", flush=True)
 

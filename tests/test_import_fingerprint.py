@@ -227,6 +227,22 @@ def test_a_structure_deleted_since_the_export_reads_its_rows_in_full(fresh_app, 
     assert shortcut == outcome(preview(fresh_app, data))
 
 
+def test_the_annotated_error_file_keeps_its_rows_recognised(app, passed):
+    """The agent's file written back with its errors in red (``imports.annotate``): fixed and
+    imported again, its untouched rows still pass as exported."""
+    from imports.annotate import annotate
+
+    data = export(app, sheets=("Structures", "Places"))
+    first = preview(app, data, "calvados")
+    recognised = passed["rows"]
+    with app.app_context():
+        annotated = annotate(data, "export.xlsx", first.errors, first.notes)
+    again = preview(app, annotated, "calvados")
+    # (its « Erreurs » sheet is read too, by its headers: not the point here)
+    assert [e for e in outcome(again)["errors"] if e[6] != "Erreurs"] == outcome(first)["errors"]
+    assert first.errors and passed["rows"] == 2 * recognised == 2 * first.rows_read
+
+
 # --- forged fingerprints: harmless ------------------------------------------------------------------
 
 @pytest.mark.parametrize("login", [None, "calvados"])
