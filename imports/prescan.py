@@ -474,6 +474,8 @@ class _Tail:
             self.after.append(markup)
             return 0
         end = markup.find(b"</sheetData>")
+        if end < 0 and not self.last_row:    # before the first cell: maybe no cell at all
+            end = markup.find(b"<sheetData/>")
         if end >= 0:
             self.after.append(markup[end:])
         else:

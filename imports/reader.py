@@ -210,6 +210,7 @@ class Book:
         return True
 
     def _parts_of(self, sliced: SlicedSheet) -> Iterator[tuple[int, int, list]]:
+        """The slices' rows for ``_rows``, their text counted once a run may be too long."""
         for (first_row, first_col), values in sliced.values():
             self.counter.count_text = self.prepared.count_text or sliced.text.long
             yield first_row, first_col, values

@@ -4,10 +4,11 @@ calamine builds a sheet as one dense grid from its first to its last cell, besid
 its cells: for 240,000 rows × 12 columns, 183 MB at its peak. A plain sheet (``prescan.
 plain_check``: every cell placed by its own reference) keeps its cells' positions when it is cut
 between two rows, so it is inflated chunk by chunk, cut after a ``</row>`` every ``SLICE_ROWS``
-rows (or ``SLICE_BYTES`` of markup), and each slice wrapped in a minimal stored workbook — the
-file's styles and shared strings, its date system, the slice as the only sheet — that calamine
-reads alone: its grid spans the slice's rows only (``Range::from_sparse``: from the first to the
-last cell present). Each slice is certified plain before calamine reads it.
+rows (or ``SLICE_BYTES`` of markup, more beside big shared strings), and each slice wrapped in a
+minimal stored workbook — the file's styles and shared strings, its date system, the slice as
+the only sheet — that calamine reads alone: its grid spans the slice's rows only
+(``Range::from_sparse``: from the first to the last cell present). Each slice is certified
+plain before calamine reads it.
 """
 from __future__ import annotations
 
@@ -47,6 +48,10 @@ class Parts:
         found = {info.filename.lower(): info for info in archive.infolist()}
         self.shared = [(b"xl/" + part.encode(), archive.read(found[f"xl/{part.lower()}"]))
                        for part in ("styles.xml", "sharedStrings.xml") if f"xl/{part.lower()}" in found]
+        #: calamine reads the shared strings with each slice: a slice is at least 4 times their
+        #: size, so that they cost at most a quarter more (Excel writes every text so)
+        self.slice_bytes = max([SLICE_BYTES, *(4 * len(xml) for name, xml in self.shared
+                                               if name.endswith(b"sharedStrings.xml"))])
         self.head = [(b"_rels/.rels", _RELS % (b"officeDocument", b"xl/workbook.xml")),
                      (b"xl/workbook.xml", _WORKBOOK % date1904),
                      (b"xl/_rels/workbook.xml.rels", _RELS % (b"worksheet", b"worksheets/s.xml"))]
@@ -128,7 +133,7 @@ class SlicedSheet:
 
     def _cut(self, chunks: Iterator[bytes]) -> Iterator[bytes]:
         """Complete rows gathered into slices (the slice's markup dropped before it is read)."""
-        root, carry, pieces, size, first, done = None, b"", [], 0, 0, False
+        root, carry, pieces, size, first, done = None, [], [], 0, 0, False
         for markup in chunks:
             if self.plain is not None and not self.plain(markup):
                 raise NotPlain
@@ -139,14 +144,18 @@ class SlicedSheet:
             if root is None:
                 root, start = _root(markup)
                 markup, end = markup[start:], end - start
-            buf = carry + (markup[:end] if done else markup)
-            at = buf.rfind(b"</row>")
-            cut = len(buf) if done else at + 6 if at >= 0 else 0
-            rows, carry = buf[:cut], buf[cut:]
+            at = markup.rfind(b"</row>", 0, end)
+            if not done and at < 0:            # a row longer than a chunk: joined once ended
+                carry.append(markup)
+                continue
+            cut = end if done else at + 6
+            rows = b"".join([*carry, markup[:cut]]) if carry else markup[:cut]
+            carry = [markup[cut:]] if cut < len(markup) else []
             while rows:
                 if not pieces:
                     first = _row_number(rows, 0)
-                split = self._split(rows, first, SLICE_BYTES - size) or (0 if pieces else len(rows))
+                room = self.parts.slice_bytes - size
+                split = self._split(rows, first, room) or (0 if pieces else len(rows))
                 pieces.append(rows[:split])
                 size += split
                 rows = rows[split:]
@@ -200,6 +209,8 @@ def _root(markup: bytes) -> tuple[bytes, int]:
     """The sheet's root start tag (its namespaces) and where the markup after ``<sheetData>``
     starts."""
     start, data = markup.find(b"<worksheet"), markup.find(b"<sheetData>")
+    if data < 0 and b"<sheetData/>" in markup:
+        data = markup.find(b"<sheetData/>") - 11     # no row at all
     if start < 0 or data < 0:
-        raise NotPlain                        # a prefixed root, no rows, or an unusual head
+        raise NotPlain                        # a prefixed root, or an unusual head
     return markup[start: markup.index(b">", start) + 1] + b"<sheetData>", data + 11
