@@ -218,7 +218,7 @@ class Book:
     def _whole(self, raw: RawSheet, head: Optional[int]) -> RawSheet:
         """A sheet read by calamine as one grid (measured first; bounded by the cells limit)."""
         prepared, counter, name = self.prepared, self.counter, raw.name
-        prepared.sheet(name, certify=name not in prepared.sheets or head is not None)
+        prepared.sheet(name, certify=head is not None)   # a whole sheet was found not plain
         counter.count_text = prepared.count_text
         marks = prepared.marks.get(name)
         sheet = self._calamine().get_sheet_by_name(name)
