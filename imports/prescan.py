@@ -273,12 +273,13 @@ def _chunks(stream, text: _Text, after: bytes = b""):
             markup, carry = b"".join((carry, memoryview(chunk)[:cut])), chunk[cut:]
             text.check(markup, len(markup))
             yield markup
-            text.carry(carry)
+            text.carry(carry[carry.rfind(b"<") + 1:])    # markup, then maybe a run of text
             continue
         buf = carry + chunk
-        # cut before an end tag: a start tag in the markup then has what follows it
+        # cut before an end tag: a start tag in the markup then has what follows it (or before
+        # the last tag, when only empty elements follow the last end tag: merged ranges...)
         cut = buf.rfind(b"</")
-        if cut <= 0:
+        if cut <= 0 or len(buf) - cut > _RUN_REFUSE:
             cut = buf.rfind(b"<")
         if cut <= 0:
             carry = buf
@@ -437,7 +438,7 @@ def _measure_sheet(data: bytes, path: str, name: str, limits: Limits, certify: b
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         if certify:
-            text, plain, tail = _Text(limits), plain_check(limits.cells), _Tail()
+            text, plain, tail = _Text(limits), plain_check(limits.cells), _Tail(name)
             with archive.open(path) as src:
                 for markup in _chunks(src, text):
                     if not plain(markup):
@@ -447,10 +448,11 @@ def _measure_sheet(data: bytes, path: str, name: str, limits: Limits, certify: b
                     merged = tail.merged()
                     if merged is not None:
                         return Measure({}, text.long, True, tail.last_row, merged)
-        walk, text = _SheetWalk(name, limits), _Text(limits)
+        walk, text, tail = _SheetWalk(name, limits), _Text(limits), _Tail(name)
         with archive.open(path) as src:
             for markup in _chunks(src, text):
                 walk.feed(markup)
+                tail.feed(markup)             # calamine lists every merged range: counted
         return Measure(walk.marks, text.long)
     except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, zlib_error()):
         raise damaged() from None
@@ -460,39 +462,57 @@ _LAST_REF = re.compile(rb'<c r="[A-Z]+([0-9]+)"')
 _MERGE = re.compile(rb'<mergeCell ref="([A-Z]{1,3})([0-9]{1,7})(?::([A-Z]{1,3})([0-9]{1,7}))?"\s*/>')
 
 
-class _Tail:
-    """A plain sheet's last row (its last cell's, which a plain sheet writes last) and the markup
-    after its cells (``</sheetData>`` on: the merged ranges), chunk by chunk."""
+MAX_MERGED = 100_000      #: merged ranges of a sheet (calamine and Python hold each one)
 
-    def __init__(self):
-        self.last_row = 0
-        self.after: list[bytes] = []
+
+class _Tail:
+    """A plain sheet's last row (its last cell's, which a plain sheet writes last) and its merged
+    ranges (after its cells, ``</sheetData>`` on; refused past ``MAX_MERGED``), chunk by chunk
+    (a chunk never cuts a tag)."""
+
+    def __init__(self, name: str):
+        self.name, self.last_row, self.merges = name, 0, 0
+        self.found: list[tuple[int, int, int, int]] = []
+        self.usual, self.after = True, False
 
     def feed(self, markup: bytes) -> int:
         """Where the cells end in ``markup`` (``len(markup)``: not in it; 0: before it)."""
         if self.after:
-            self.after.append(markup)
+            self._take(markup)
             return 0
         end = markup.find(b"</sheetData>")
         if end < 0 and not self.last_row:    # before the first cell: maybe no cell at all
             end = markup.find(b"<sheetData/>")
         if end >= 0:
-            self.after.append(markup[end:])
+            self.after = True
+            self._take(markup[end:])
         else:
             end = len(markup)
         last = markup.rfind(b'<c r="', 0, end)
-        if last >= 0:
-            self.last_row = int(_LAST_REF.match(markup, last).group(1))
+        found = _LAST_REF.match(markup, last) if last >= 0 else None
+        if found:
+            self.last_row = int(found.group(1))
         return end
+
+    def _take(self, markup: bytes) -> None:
+        merges = markup.count(b"mergeCell ") + markup.count(b"mergeCell\t") \
+            + markup.count(b"mergeCell\n")
+        if not merges:
+            return
+        self.merges += merges
+        if self.merges > MAX_MERGED:
+            most = f"{MAX_MERGED:,}".replace(",", "\u202f")
+            raise Refused(f"La feuille « {self.name} » a plus de {most} plages de cellules "
+                          "fusionnées : défusionnez-les, puis importez le fichier de nouveau.")
+        found = _MERGE.findall(markup)
+        self.usual = self.usual and len(found) == merges
+        self.found += [(int(r1), _col_number(c1), int(r2 or r1), _col_number(c2 or c1))
+                       for c1, r1, c2, r2 in found]
 
     def merged(self) -> Optional[list[tuple[int, int, int, int]]]:
         """The merged ranges, as calamine gives them; ``None`` when one is not written the
         usual way (the sheet is then walked and read whole)."""
-        tail = b"".join(self.after)
-        found = [(int(r1), _col_number(c1), int(r2 or r1), _col_number(c2 or c1))
-                 for c1, r1, c2, r2 in _MERGE.findall(tail)]
-        return found if len(found) == tail.count(b"<mergeCell ") + tail.count(b"<mergeCell\t") \
-            + tail.count(b":mergeCell") else None
+        return self.found if self.usual else None
 
 
 _SHARED_CELL = re.compile(

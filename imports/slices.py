@@ -91,7 +91,7 @@ class SlicedSheet:
         self.limits, self.rows = limits, SLICE_ROWS
         self.plain = plain_check(limits.cells) if certify else None
         self.text = _Text(limits)
-        self.tail = _Tail()
+        self.tail = _Tail(name)
         self.merged: Optional[list] = None
         self.last_row = 0
         self.widths: set[int] = set()       #: each slice's rows end at its last column
