@@ -9,12 +9,11 @@ the text of the whole file).
 The same pass notes what calamine reads as an empty cell although the file says more: a formula
 without a cached value (``NO_VALUE``) and an Excel error (``ExcelError``), per sheet and position.
 
-- ``.xlsx``/``.xlsm``: each sheet is inflated chunk by chunk, in a worker thread, while calamine
-  reads the sheets before it (both release the GIL most of the time); a sheet is only handed to
-  calamine once measured. Sheets written the usual way (every ``<c>`` led by an ``r="A1"``-style
-  reference within Z99999, no formula, no error) are certified by one regular expression; any
-  other sheet (prefixed tags, cells without references, wide or long sheets, formulas) is walked
-  tag by tag the way calamine places cells.
+- ``.xlsx``/``.xlsm``: each sheet is inflated chunk by chunk when it is read. A sheet written the
+  usual way (every ``<c>`` led by an ``r="A1"``-style reference within Z99999, no formula, no
+  error: ``plain``) is certified chunk by chunk by a few searches, and may then be read in slices
+  of rows (``imports.slices``); any other sheet (prefixed tags, cells without references, wide or
+  long sheets, formulas) is walked tag by tag the way calamine places cells.
 - ``.ods``: ``content.xml`` is walked with expat the way calamine expands repeated rows and
   columns.
 - ``.xls`` (BIFF8 in a compound file) and ``.xlsb``: their cell records are walked.
@@ -29,11 +28,9 @@ import io
 import posixpath
 import re
 import struct
-import threading
 import zipfile
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Callable, Optional
 from xml.parsers import expat
 
 CHUNK = 1 << 20
@@ -114,33 +111,44 @@ class Limits:
 
 @dataclass
 class Prepared:
-    """A workbook measured (or being measured) and ready for calamine."""
+    """A workbook measured (or measured sheet by sheet as it is read) and ready for calamine."""
 
     data: bytes                                        #: what calamine reads
     marks: dict[str, dict[tuple[int, int], object]] = field(default_factory=dict)
     merged: dict[str, list[tuple[int, int, int, int]]] = field(default_factory=dict)
     date1904: bool = False
     count_text: bool = True      #: the text read must still be counted against ``text_mb``
-    known: Optional[set] = None  #: the sheets measured (``None``: all, before calamine opens)
-    pending: dict[str, Future] = field(default_factory=dict)
-    stop: threading.Event = field(default_factory=threading.Event)
+    sheets: dict[str, str] = field(default_factory=dict)   #: .xlsx: worksheet name → its part
+    hidden: set[str] = field(default_factory=set)          #: .xlsx: the hidden worksheets
+    #: .xlsx: measures one sheet when it is read (``_measure_sheet``)
+    measure: Optional[Callable[[str, bool], "Measure"]] = None
+    plain: dict[str, int] = field(default_factory=dict)  #: plain sheets measured → their last row
+    measured: set[str] = field(default_factory=set)
 
-    def sheet(self, name: str) -> None:
-        """Waits until sheet ``name`` is measured; raises ``Refused`` past a limit."""
-        if self.known is not None and name not in self.known:
-            raise damaged()      # a sheet calamine finds but the workbook's parts do not name
-        future = self.pending.pop(name, None)
-        if future is not None:
-            marks, long = future.result()
-            if marks:
-                self.marks[name] = marks
-            self.count_text = self.count_text or long
+    def sheet(self, name: str, certify: bool = True) -> None:
+        """Measures sheet ``name`` (once); raises ``Refused`` past a limit. ``certify=False``:
+        it is known not to be plain, walk it at once."""
+        if self.measure is None or name in self.measured:
+            return
+        self.measured.add(name)
+        found = self.measure(name, certify)
+        if found.marks:
+            self.marks[name] = found.marks
+        if found.plain:
+            self.plain[name] = found.last_row
+            self.merged[name] = found.merged
+        self.count_text = self.count_text or found.long
 
-    def close(self) -> None:
-        """Stops the measures still under way (the file was refused, or it is read)."""
-        self.stop.set()
-        for future in self.pending.values():
-            future.cancel()
+
+@dataclass
+class Measure:
+    """What the prescan found in one .xlsx sheet."""
+
+    marks: dict                   #: formula cells without a value, error cells
+    long: bool                    #: a run of text may be over a cell's limit: count each cell
+    plain: bool = False           #: certified plain (``imports.slices`` may read it in slices)
+    last_row: int = 0             #: plain: the row of its last cell (0: none)
+    merged: list = field(default_factory=list)   #: plain: its merged ranges (r1, c1, r2, c2)
 
 
 def damaged(kind: str = ".xlsx") -> Refused:
@@ -152,15 +160,45 @@ def damaged(kind: str = ".xlsx") -> Refused:
 _DATE1904 = re.compile(rb"""date1904\s*=\s*["'](?:1|true)["']""")
 
 
-def _fast_cell(cells: int) -> re.Pattern:
-    """A ``<c`` that is not of the usual form: reference within column Z and the rows that keep
-    26 columns under ``cells``, plain value (no formula, no error, no other attribute)."""
-    digits = min(7, len(str(cells // 26)) - 1)
-    if digits < 1:
-        return re.compile(rb"<c(?=[\s>/])")      # every sheet walked
-    return re.compile(
-        rb'<c(?=[\s>/])(?! r="[A-Z][0-9]{1,%d}"(?: s="[0-9]{1,6}")?(?: t="(?:s|n|b|inlineStr|d)")?'
-        rb'(?:>(?:<v>|<is>|</c>)|/>))' % digits)
+def plain_check(cells: int) -> Callable[[bytes], bool]:
+    """Whether a chunk of a sheet's markup is plain: every ``<c`` led by a reference within column
+    Z and the rows that keep 26 columns under ``cells`` (so that calamine's grid of the cells it
+    holds, from its first to its last reference, stays under the limit), no prefixed cell, row or
+    formula tag (which the search for ``<c`` would not see), no comment or CDATA (a ``</row>``
+    inside one would be cut by a slice), no formula and no error value (``t="e"`` and a ``#``
+    value, as Excel and LibreOffice write it: otherwise written, an error reads as an empty cell,
+    which the file could hold anyway). One search of the chunk in C for each; the references:
+    one regular expression."""
+    rows = min(cells // 26, _MAX_XML_ROWS)
+    if rows < 1:
+        return lambda markup: False          # every sheet walked
+    odd_cell = re.compile(rb'<c(?! r="[A-Z](?:%s)"[ />])[\s>/]' % _at_most(rows)).search
+    formula, prefixed = _FORMULA.search, _PREFIXED.search
+
+    def plain(markup: bytes) -> bool:
+        # "#", ":" and "!" are rare in a sheet's cells: one pass in C each (memchr) spares
+        # most chunks the slower searches for an error value (#N/A...), a prefix, a comment
+        return not (odd_cell(markup) or formula(markup)
+                    or (b"#" in markup and b't="e"' in markup)
+                    or (b":" in markup and prefixed(markup))
+                    or (b"!" in markup and b"<!" in markup))
+    return plain
+
+
+_FORMULA = re.compile(rb"<f[\s>/]")
+
+
+def _at_most(n: int) -> bytes:
+    """A regular expression of the decimal numbers from 0 to ``n`` (``192307``: ``[0-9]{1,5}|
+    1[0-8][0-9]{4}|19[0-1][0-9]{3}|...|192307``), the shortest first (the usual rows)."""
+    digits = str(n)
+    ways = [b"[0-9]{1,%d}" % (len(digits) - 1) if len(digits) > 1 else b"0"]
+    for i, top in enumerate(digits):
+        low = 1 if i == 0 and len(digits) > 1 else 0
+        if int(top) > low:
+            ways.append(b"%s[%d-%d][0-9]{%d}" % (digits[:i].encode(), low, int(top) - 1,
+                                                 len(digits) - i - 1))
+    return b"|".join([*ways, digits.encode()])
 
 
 _PREFIXED = re.compile(rb":(?:c|row|f)[\s>/]")
@@ -218,8 +256,9 @@ class _Text:
         self.long = self.long or len(rest) > self.limits.string
 
 
-def _chunks(stream, text: _Text):
-    """Complete markup of ``stream``, chunk by chunk, cut before the last end tag of each."""
+def _chunks(stream, text: _Text, after: bytes = b""):
+    """Complete markup of ``stream``, chunk by chunk, cut before the last end tag of each (or
+    after the last ``after`` tag, when there is one: then copied once)."""
     carry = b""
     while True:
         chunk = stream.read(CHUNK)
@@ -228,10 +267,19 @@ def _chunks(stream, text: _Text):
                 text.check(carry, len(carry))
                 yield carry
             return
+        cut = chunk.rfind(after) if after else -1
+        if cut >= 0:
+            cut += len(after)
+            markup, carry = b"".join((carry, memoryview(chunk)[:cut])), chunk[cut:]
+            text.check(markup, len(markup))
+            yield markup
+            text.carry(carry[carry.rfind(b"<") + 1:])    # markup, then maybe a run of text
+            continue
         buf = carry + chunk
-        # cut before an end tag: a start tag in the markup then has what follows it
+        # cut before an end tag: a start tag in the markup then has what follows it (or before
+        # the last tag, when only empty elements follow the last end tag: merged ranges...)
         cut = buf.rfind(b"</")
-        if cut <= 0:
+        if cut <= 0 or len(buf) - cut > _RUN_REFUSE:
             cut = buf.rfind(b"<")
         if cut <= 0:
             carry = buf
@@ -319,7 +367,8 @@ class _SheetWalk:
 
 
 def _workbook_sheets(archive: zipfile.ZipFile) -> tuple[dict[str, str], bool, set[str]]:
-    """Sheet part → sheet name, whether dates count from 1904, and the hidden sheets' names."""
+    """Worksheet part → sheet name (in the workbook's order; chart and dialog sheets left out, as
+    calamine lists them apart), whether dates count from 1904, and the hidden sheets' names."""
     try:
         book = archive.read("xl/workbook.xml") if "xl/workbook.xml" in archive.namelist() else b""
         rels = archive.read("xl/_rels/workbook.xml.rels") \
@@ -330,7 +379,8 @@ def _workbook_sheets(archive: zipfile.ZipFile) -> tuple[dict[str, str], bool, se
     for m in re.finditer(rb"<(?:\w+:)?Relationship\b([^>]*)>", rels):
         rid = re.search(rb"""\bId\s*=\s*["']([^"']*)""", m.group(1))
         target = re.search(rb"""\bTarget\s*=\s*["']([^"']*)""", m.group(1))
-        if rid and target:
+        kind = re.search(rb"""\bType\s*=\s*["'][^"']*/(\w+)["']""", m.group(1))
+        if rid and target and not (kind and kind.group(1) in (b"chartsheet", b"dialogsheet")):
             path = target.group(1).decode("utf-8", "replace")
             path = path.lstrip("/") if path.startswith("/") else posixpath.normpath("xl/" + path)
             targets[rid.group(1)] = path
@@ -352,13 +402,15 @@ def _unescape(text: str) -> str:
 
 
 def prepare_xlsx(data: bytes, archive: zipfile.ZipFile, limits: Limits) -> Prepared:
-    """Shared strings measured now (calamine reads them when it opens the workbook); each sheet
-    measured in a worker thread, in workbook order, while calamine reads the ones before it
-    (calamine and inflating release the GIL): ``Prepared.sheet(name)`` waits for one."""
+    """Shared strings measured now (calamine reads them with any sheet); each sheet measured when
+    it is read (``Prepared.sheet``), or certified slice by slice as it is read (``imports.slices``)."""
 
     sheets, date1904, hidden = _workbook_sheets(archive)
-    prepared = Prepared(data, date1904=date1904, count_text=False, known=set(sheets.values()))
     infos = {info.filename: info for info in archive.infolist()}
+    listed = {name: path for path, name in sheets.items()
+              if path in infos and not (name in hidden and is_twin(name))}   # never read
+    prepared = Prepared(data, date1904=date1904, count_text=False, sheets=listed,
+                        hidden=hidden & set(listed))
     sheet_bytes = sum(infos[path].file_size for path in sheets if path in infos)
     shared_longest = 0
     try:
@@ -376,41 +428,91 @@ def prepare_xlsx(data: bytes, archive: zipfile.ZipFile, limits: Limits) -> Prepa
     except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, zlib_error()):
         raise damaged() from None
     prepared.count_text = shared_longest > limits.string
-    worker = ThreadPoolExecutor(1, thread_name_prefix="bhasile-prescan")
-    for path, name in sheets.items():
-        if path in infos and not (name in hidden and is_twin(name)):   # never read
-            prepared.pending[name] = worker.submit(_measure_sheet, data, path, name, limits,
-                                                   prepared.stop)
-    worker.shutdown(wait=False)
+    prepared.measure = lambda name, certify: _measure_sheet(data, listed[name], name, limits, certify)
     return prepared
 
 
-def _measure_sheet(data: bytes, path: str, name: str, limits: Limits,
-                   stop: threading.Event) -> tuple[dict, bool]:
-    """(formula and error cells, whether a cell may be over the text limit) of one sheet,
-    certified by one regular expression or else walked tag by tag."""
-    fast = _fast_cell(limits.cells)
+def _measure_sheet(data: bytes, path: str, name: str, limits: Limits, certify: bool = True) -> Measure:
+    """One sheet certified plain (its last row and merged ranges noted), or else walked tag by
+    tag (``certify=False``: walked at once)."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
-        text = _Text(limits)
-        certified = True
+        if certify:
+            text, plain, tail = _Text(limits), plain_check(limits.cells), _Tail(name)
+            with archive.open(path) as src:
+                for markup in _chunks(src, text):
+                    if not plain(markup):
+                        break
+                    tail.feed(markup)
+                else:
+                    merged = tail.merged()
+                    if merged is not None:
+                        return Measure({}, text.long, True, tail.last_row, merged)
+        walk, text, tail = _SheetWalk(name, limits), _Text(limits), _Tail(name)
         with archive.open(path) as src:
             for markup in _chunks(src, text):
-                if stop.is_set():
-                    return {}, False
-                if certified and (fast.search(markup) or _PREFIXED.search(markup)):
-                    certified = False
-        if certified:
-            return {}, text.long
-        walk = _SheetWalk(name, limits)
-        with archive.open(path) as src:
-            for markup in _chunks(src, _Text(limits)):
-                if stop.is_set():
-                    return {}, False
                 walk.feed(markup)
-        return walk.marks, text.long
+                tail.feed(markup)             # calamine lists every merged range: counted
+        return Measure(walk.marks, text.long)
     except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, zlib_error()):
         raise damaged() from None
+
+
+_LAST_REF = re.compile(rb'<c r="[A-Z]+([0-9]+)"')
+_MERGE = re.compile(rb'<mergeCell ref="([A-Z]{1,3})([0-9]{1,7})(?::([A-Z]{1,3})([0-9]{1,7}))?"\s*/>')
+
+
+MAX_MERGED = 100_000      #: merged ranges of a sheet (calamine and Python hold each one)
+
+
+class _Tail:
+    """A plain sheet's last row (its last cell's, which a plain sheet writes last) and its merged
+    ranges (after its cells, ``</sheetData>`` on; refused past ``MAX_MERGED``), chunk by chunk
+    (a chunk never cuts a tag)."""
+
+    def __init__(self, name: str):
+        self.name, self.last_row, self.merges = name, 0, 0
+        self.found: list[tuple[int, int, int, int]] = []
+        self.usual, self.after = True, False
+
+    def feed(self, markup: bytes) -> int:
+        """Where the cells end in ``markup`` (``len(markup)``: not in it; 0: before it)."""
+        if self.after:
+            self._take(markup)
+            return 0
+        end = markup.find(b"</sheetData>")
+        if end < 0 and not self.last_row:    # before the first cell: maybe no cell at all
+            end = markup.find(b"<sheetData/>")
+        if end >= 0:
+            self.after = True
+            self._take(markup[end:])
+        else:
+            end = len(markup)
+        last = markup.rfind(b'<c r="', 0, end)
+        found = _LAST_REF.match(markup, last) if last >= 0 else None
+        if found:
+            self.last_row = int(found.group(1))
+        return end
+
+    def _take(self, markup: bytes) -> None:
+        merges = markup.count(b"mergeCell ") + markup.count(b"mergeCell\t") \
+            + markup.count(b"mergeCell\n")
+        if not merges:
+            return
+        self.merges += merges
+        if self.merges > MAX_MERGED:
+            most = f"{MAX_MERGED:,}".replace(",", "\u202f")
+            raise Refused(f"La feuille « {self.name} » a plus de {most} plages de cellules "
+                          "fusionnées : défusionnez-les, puis importez le fichier de nouveau.")
+        found = _MERGE.findall(markup)
+        self.usual = self.usual and len(found) == merges
+        self.found += [(int(r1), _col_number(c1), int(r2 or r1), _col_number(c2 or c1))
+                       for c1, r1, c2, r2 in found]
+
+    def merged(self) -> Optional[list[tuple[int, int, int, int]]]:
+        """The merged ranges, as calamine gives them; ``None`` when one is not written the
+        usual way (the sheet is then walked and read whole)."""
+        return self.found if self.usual else None
 
 
 _SHARED_CELL = re.compile(

@@ -14,12 +14,14 @@ import csv
 import io
 import posixpath
 import zipfile
-from itertools import islice
+from itertools import compress, count, islice, repeat
+from operator import itemgetter
 from dataclasses import dataclass, field, replace
 from typing import Iterator, Optional
 
 from .prescan import (NO_VALUE, ExcelError, Limits, Prepared, Refused, damaged, is_twin, prepare_ods,
                       prepare_xls, prepare_xlsb, prepare_xlsx)
+from .slices import NotPlain, Parts, SlicedSheet
 
 MAX_ENTRIES = 2000
 _CFB = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -46,7 +48,9 @@ class RawSheet:
     number means that many days after 1 January 1904). A sheet read with ``Book.sheet(name,
     head=n)`` holds its first ``n`` rows in ``rows`` and yields the others from ``rest``, once,
     read from calamine's sheet as they are asked for (the file's limits checked on the way);
-    ``last_row``: the number of its last row (0 when empty).
+    a row may then end before the sheet's last column, when it is read in slices (a slice's rows
+    end at its own last column). ``last_row``: the number of its last row (0 when empty; read by
+    its head in slices: the row of its last cell, even empty).
     """
 
     name: str
@@ -136,9 +140,10 @@ def _calamine_failed(exc: BaseException, kind: str) -> FileProblem:
 
 
 class Book:
-    """A file opened once (calamine keeps its bytes): ``names`` its sheets in the file's order,
-    each read only when asked, so that a caller may hold one sheet's rows at a time. Every
-    sheet read counts against the same limits, in whatever order the sheets are read."""
+    """A file opened once: ``names`` its sheets in the file's order, each read only when asked,
+    so that a caller may hold one sheet's rows at a time. Every sheet read counts against the
+    same limits, in whatever order the sheets are read. An .xlsx file's plain sheets are read in
+    slices (``imports.slices``); calamine opens the whole file only for a sheet that is not."""
 
     def __init__(self, names: list[str], hidden: set[str], limits: Limits, kind: str = ".xlsx",
                  prepared: Optional[Prepared] = None, calamine=None):
@@ -146,6 +151,7 @@ class Book:
         self.limits, self.prepared, self.calamine = limits, prepared, calamine
         self.counter = _Counter(limits, prepared.count_text if prepared else True)
         self._ready: dict[str, RawSheet] = {}
+        self._parts: Optional[Parts] = None
 
     @classmethod
     def ready(cls, sheets: list[RawSheet]) -> "Book":
@@ -163,32 +169,69 @@ class Book:
             found.last_row = found.rows[-1][0] if found.rows else 0
             return found
         try:
-            return self._sheet(name, head)
+            raw = RawSheet(name, hidden=name in self.hidden, date1904=self.prepared.date1904)
+            if name in self.prepared.sheets and self._sliced(raw, head):
+                return raw
+            return self._whole(raw, head)
+        except FileProblem:
+            raise
         except Refused as exc:
             raise FileProblem(str(exc)) from None
-
-    def _sheet(self, name: str, head: Optional[int]) -> RawSheet:
-        prepared, counter = self.prepared, self.counter
-        raw = RawSheet(name, hidden=name in self.hidden, date1904=prepared.date1904)
-        prepared.sheet(name)               # measured before calamine builds it
-        counter.count_text = prepared.count_text
-        marks = prepared.marks.get(name)
-        try:
-            sheet = self.calamine.get_sheet_by_name(name)
-            start, end, merged = sheet.start, sheet.end, sheet.merged_cell_ranges
-            if start is not None and end is not None:
-                self.limits.check_grid(name, end[0], end[1])
-                raw.last_row = end[0] + 1
-                rows = _rows(sheet, start, counter)
-                if head is None or marks:  # cells to put back: the whole sheet at once
-                    raw.rows.extend(rows)
-                else:
-                    raw.rows.extend(islice(rows, head))
-                    raw.rest = _guarded(rows, self.kind)
-        except (FileProblem, Refused):
-            raise
         except BaseException as exc:
             raise _calamine_failed(exc, self.kind) from None
+
+    def _sliced(self, raw: RawSheet, head: Optional[int]) -> bool:
+        """Reads a plain .xlsx sheet in slices; ``False`` (nothing counted) when it is not plain.
+        A whole sheet is certified as it is read; a sheet read by its head is measured first
+        (its merged ranges and last row are needed before its rows)."""
+        prepared, name = self.prepared, raw.name
+        if head is not None:
+            prepared.sheet(name)
+            if name not in prepared.plain:
+                return False
+        if self._parts is None:
+            self._parts = Parts(zipfile.ZipFile(io.BytesIO(prepared.data)), prepared.date1904)
+        sliced = SlicedSheet(prepared.data, prepared.sheets[name], name, self._parts, self.limits,
+                             certify=head is None)
+        counted = (self.counter.rows, self.counter.text)
+        rows = _rows(self._parts_of(sliced), self.counter)
+        try:
+            if head is None:
+                raw.rows = list(rows)
+                raw.merged, raw.last_row = sliced.merged, sliced.last_row
+                _widen(raw.rows, sliced.widths)
+                return True
+            raw.rows = list(islice(rows, head))
+        except NotPlain:
+            self.counter.rows, self.counter.text = counted
+            return False
+        raw.merged, raw.last_row = prepared.merged[name], prepared.plain[name]
+        raw.rest = _guarded(rows, self.kind)
+        return True
+
+    def _parts_of(self, sliced: SlicedSheet) -> Iterator[tuple[int, int, list]]:
+        """The slices' rows for ``_rows``, their text counted once a run may be too long."""
+        for (first_row, first_col), values in sliced.values():
+            self.counter.count_text = self.prepared.count_text or sliced.text.long
+            yield first_row, first_col, values
+
+    def _whole(self, raw: RawSheet, head: Optional[int]) -> RawSheet:
+        """A sheet read by calamine as one grid (measured first; bounded by the cells limit)."""
+        prepared, counter, name = self.prepared, self.counter, raw.name
+        prepared.sheet(name, certify=head is not None)   # a whole sheet was found not plain
+        counter.count_text = prepared.count_text
+        marks = prepared.marks.get(name)
+        sheet = self._calamine().get_sheet_by_name(name)
+        start, end, merged = sheet.start, sheet.end, sheet.merged_cell_ranges
+        if start is not None and end is not None:
+            self.limits.check_grid(name, end[0], end[1])
+            raw.last_row = end[0] + 1
+            rows = _rows(_batches(sheet, start), counter)
+            if head is None or marks:  # cells to put back: the whole sheet at once
+                raw.rows.extend(rows)
+            else:
+                raw.rows.extend(islice(rows, head))
+                raw.rest = _guarded(rows, self.kind)
         del sheet
         if marks:
             _mark(raw, marks, counter)
@@ -196,10 +239,17 @@ class Book:
             (r1 + 1, c1 + 1, r2 + 1, c2 + 1) for (r1, c1), (r2, c2) in merged or ()]
         return raw
 
+    def _calamine(self):
+        """calamine on the whole file, opened once, when a sheet needs it."""
+        if self.calamine is None:
+            import python_calamine
+
+            self.calamine = python_calamine.CalamineWorkbook.from_filelike(
+                io.BytesIO(self.prepared.data))
+        return self.calamine
+
     def close(self) -> None:
-        """Stops the measures still under way and lets the file go."""
-        if self.prepared is not None:
-            self.prepared.close()
+        """Lets the file go."""
         if self.calamine is not None:
             self.calamine.close()
             self.calamine = None
@@ -212,15 +262,16 @@ class Book:
 
 
 def _workbook(prepared: Prepared, limits: Limits, kind: str) -> Book:
-    """A measured workbook opened by calamine, its worksheets listed (an older export's hidden
-    copies of its sheets left out, never read)."""
+    """A measured workbook, its worksheets listed (an older export's hidden copies of its
+    sheets left out, never read): an .xlsx file's from its own parts, others' by calamine."""
     import python_calamine
 
+    if kind == ".xlsx":
+        return Book(list(prepared.sheets), prepared.hidden, limits, kind, prepared)
     try:
         book = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(prepared.data))
         listed = book.sheets_metadata
     except BaseException as exc:
-        prepared.close()
         raise _calamine_failed(exc, kind) from None
     names, hidden = [], set()
     for meta in listed:
@@ -257,29 +308,55 @@ class _Counter:
             raise FileProblem(str(limits.too_much_text()))
 
 
-def _rows(sheet, start: tuple[int, int], counter: _Counter) -> Iterator[tuple[int, list]]:
-    """calamine's rows, lazily, as spreadsheet row numbers and values from column A (``None``
-    for empty); only the rows with a value are given. Numbers stay as calamine gives them (a
-    whole number is a ``float``, equal to its ``int``): ``whole()`` turns one into an ``int``
-    where its type matters, so that the reading does no per-cell work in Python."""
-    first_row, first_col = start
+def _widen(rows: list[tuple[int, list]], widths: set[int]) -> None:
+    """Rows read in slices as wide as the sheet, as calamine reads them whole (a slice's rows
+    end at the slice's last column)."""
+    if len(widths) > 1:
+        width = max(widths)
+        for _number, cells in rows:
+            if len(cells) < width:
+                cells.extend([None] * (width - len(cells)))
+
+
+def _batches(sheet, start: tuple[int, int], size: int = 1_000) -> Iterator[tuple[int, int, list]]:
+    """calamine's rows of a whole sheet, ``size`` at a time, from its first row (calamine gives
+    the rows above its range as empty lists)."""
     rows = sheet.iter_rows()
-    for _ in range(first_row):          # calamine gives the rows above its range as empty lists
-        next(rows, None)
-    pad = [None] * first_col
-    count_text, max_rows = counter.count_text, counter.limits.rows
-    for number, cells in enumerate(rows, first_row + 1):
-        empty = cells.count("")
-        if empty == len(cells):
-            continue
-        counter.rows += 1
+    next(islice(rows, start[0], start[0]), None)
+    first = start[0]
+    while batch := list(islice(rows, size)):
+        yield first, start[1], batch
+        first += len(batch)
+
+
+def _rows(parts: Iterator[tuple[int, int, list]], counter: _Counter) -> Iterator[tuple[int, list]]:
+    """Rows as spreadsheet row numbers and values from column A (``None`` for empty), from
+    ``parts`` of calamine's rows (0-based first row and column, rows); only the rows with a value
+    are given. Numbers stay as calamine gives them (a whole number is a ``float``, equal to its
+    ``int``): ``whole()`` turns one into an ``int`` where its type matters. Each part is walked
+    row by row in C; Python only visits the rows with an empty cell."""
+    max_rows = counter.limits.rows
+    for first_row, first_col, values in parts:
+        empties = list(map(list.count, values, repeat("")))
+        for i in compress(count(), empties):
+            cells, left = values[i], empties[i]
+            if left == len(cells):
+                values[i] = None              # an empty row: left out
+                continue
+            at = -1
+            for _ in range(left):
+                at = cells.index("", at + 1)
+                cells[at] = None
+        if first_col:                          # rows from column A
+            values = [cells and [None] * first_col + cells for cells in values]
+        kept = list(filter(itemgetter(1), zip(count(first_row + 1), values)))
+        counter.rows += len(kept)
         if counter.rows > max_rows:
             raise counter.too_many_rows()
-        if empty:
-            cells = [None if v == "" else v for v in cells]
-        if count_text:
-            counter.text_of(cells)
-        yield number, (pad + cells if first_col else cells)
+        if counter.count_text:
+            for _number, cells in kept:
+                counter.text_of(cells)
+        yield from kept
 
 
 def _guarded(rows: Iterator[tuple[int, list]], kind: str) -> Iterator[tuple[int, list]]:

@@ -24,8 +24,9 @@ RELS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 
 
 def xlsx(sheet_data: str, *, shared: str | None = None, styles: str | None = None,
-         dimension: str = "", workbook_pr: str = "", big_shared: int = 0) -> bytes:
-    """A one-sheet workbook (``Places``) written by hand, with the given ``<sheetData>``."""
+         dimension: str = "", workbook_pr: str = "", big_shared: int = 0, merges: int = 0) -> bytes:
+    """A one-sheet workbook (``Places``) written by hand, with the given ``<sheetData>`` (and
+    ``merges`` times the same merged range after it)."""
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr("[Content_Types].xml",
@@ -46,8 +47,15 @@ def xlsx(sheet_data: str, *, shared: str | None = None, styles: str | None = Non
             rels += f'<Relationship Id="rId3" Type="{RELS}/styles" Target="styles.xml"/>'
         z.writestr("xl/_rels/workbook.xml.rels", '<?xml version="1.0"?><Relationships xmlns="http://'
                    f'schemas.openxmlformats.org/package/2006/relationships">{rels}</Relationships>')
-        z.writestr("xl/worksheets/sheet1.xml", f'<?xml version="1.0"?><worksheet xmlns="{MAIN}">'
-                   f'{dimension}<sheetData>{sheet_data}</sheetData></worksheet>')
+        with z.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as part:   # streamed
+            part.write(f'<?xml version="1.0"?><worksheet xmlns="{MAIN}">{dimension}<sheetData>'
+                       f'{sheet_data}</sheetData>'.encode())
+            if merges:
+                part.write(b"<mergeCells>")
+                for _ in range(0, merges, 10_000):
+                    part.write(b'<mergeCell ref="A1:B2"/>' * 10_000)
+                part.write(b"</mergeCells>")
+            part.write(b"</worksheet>")
         if shared is not None:
             z.writestr("xl/sharedStrings.xml", f'<?xml version="1.0"?><sst xmlns="{MAIN}">{shared}</sst>')
         if big_shared:      # streamed: the test never holds the string either
@@ -132,6 +140,10 @@ HOSTILE = {
     "xlsx-cellule-longue.xlsx": (lambda: xlsx(
         HEADER + f'<row r="2"><c r="A2" t="inlineStr"><is><t>{"é" * 40_000}</t></is></c></row>'),
         "32\u202f767 caractères"),
+    # 2 million merged ranges (48 MB): calamine's list of them and Python's, 569 MB at the peak
+    "xlsx-fusions.xlsx": (lambda: xlsx(HEADER, merges=2_000_000), "plages de cellules fusionnées"),
+    "xlsx-fusions-formule.xlsx": (lambda: xlsx(HEADER + '<row r="2"><c r="A2"><f>1+1</f></c></row>',
+                                               merges=2_000_000), "plages de cellules fusionnées"),
     "xlsx-ligne-illisible.xlsx": (lambda: xlsx(HEADER + '<row r="abc"><c r="A2"><v>1</v></c></row>'),
                                   "endommagé"),
     "xlsx-reference-illisible.xlsx": (lambda: xlsx(HEADER + '<row r="2"><c r="2A"><f>1</f></c></row>'),
