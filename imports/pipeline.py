@@ -279,7 +279,7 @@ class ImportCommand:
         if as_exported is not None:
             maps = [m for m in own if m.column.field in primary.key]
             specs, cols, _fast = self._specs(primary, maps)
-            keys = (maps, [spec[:2] + spec[4:] for spec in specs], cols)
+            keys = (maps, [spec[:3] + spec[4:] for spec in specs], cols)
             touched = self.untouched.touched_keys(primary)
         for number, cells in chain(plan.raw.rows[plan.header_pos + 1:], plan.raw.rest):
             self.result.rows_read += 1
@@ -307,17 +307,30 @@ class ImportCommand:
         """A row left as exported (``imports.fingerprint``): only its key read, ``rec`` to
         compare as unchanged. False: the row is to read in full (a key in error, a total row,
         a row the history since the export concerns); ``rec`` is then left half read.
-        ``keys``: the key's mappings, per key cell (index, field, [cleaned values]), and the
-        key's cell index by field."""
-        maps, specs, cols = keys
-        values = rec.values
+        ``keys``: the key's mappings, per key cell (index, field, clean, [cleaned values]),
+        and the key's cell index by field."""
+        _maps, specs, cols = keys
+        values, lookups = rec.values, self.lookups
         try:
-            for index, field, memo in specs:   # the key cells cleaned before
+            for index, field, clean, memo in specs:   # the key cells, cleaned once per value
+                raw = cells[index]
                 cache = memo[0]
-                hit = cache.get(cells[index]) if cache is not None else None
-                if hit is None or hit[1] is not None:
-                    self._fill(rec, maps, cells)
-                    break
+                hit = cache.get(raw) if cache is not None else None
+                if hit is None:
+                    if raw.__class__ is float:
+                        raw = whole(raw)
+                    if raw.__class__ not in _CACHED or (raw.__class__ is str and raw.isspace()):
+                        return False       # empty, an Excel error...: read in full
+                    try:
+                        hit = (clean(raw, lookups), None)
+                    except CellError:
+                        return False
+                    if cache is not None:
+                        cache[raw] = hit
+                        if len(cache) > _CACHE_SIZE:   # as ``_fill``: all different values
+                            memo[0] = None
+                if hit[1] is not None:
+                    return False
                 values[field] = hit[0]
         except IndexError:                     # a fingerprint column before a key cell
             return False

@@ -39,7 +39,7 @@ def label_of(column: Any) -> str:
 STATUSES = ("new", "updated", "unchanged", "skipped", "errors")
 
 
-@dataclass
+@dataclass(slots=True)
 class CellIssue:
     """An error on one cell (or row) of the file, as the agent will look for it."""
 
@@ -56,7 +56,7 @@ class CellIssue:
                 "value": json_value(self.value), "message": self.message}
 
 
-@dataclass
+@dataclass(slots=True)
 class Record:
     """One canonical row read from the file: its key, values, status and what it changes."""
 

@@ -71,8 +71,9 @@ def fingerprint(start: bytes, cells: Sequence) -> str:
     The usual cell (text, or a value met before) is turned into its form by one ``map`` in C:
     a text is its own form, ``_FORMS`` holds the others (a ``True`` finds the form of ``1``,
     its equal, which is also its own)."""
+    forms = list(map(_FORMS.get, cells, cells))
     try:
-        text = _SEP.join(map(_FORMS.get, cells, cells))
-    except TypeError:          # a value not met yet
-        text = _SEP.join(map(_known, cells))
+        text = _SEP.join(forms)
+    except TypeError:          # a value not met yet (left as is by ``get``): its form made
+        text = _SEP.join([f if f.__class__ is str else _known(f) for f in forms])
     return blake2b(start + text.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
