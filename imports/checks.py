@@ -151,7 +151,8 @@ class DuplicateKeys:
         The usual chunk, without a duplicate, is checked in a few calls that each walk it in C.
         A new address (« nouvelle ») has a key of its own row: never noted."""
         kept = [rec for rec in records if rec.key[:1] != ("nouvelle",)]
-        digests = [hash((rec.sheet.name, match_key(rec.sheet, rec.key))) for rec in kept]
+        digests = [hash((rec.sheet.name, match_key(rec.sheet, rec.key)
+                         if rec.sheet.model is Operateur else rec.key)) for rec in kept]
         fresh = set(digests)
         if len(fresh) == len(digests) and self._digests.isdisjoint(fresh):
             self._digests |= fresh
@@ -222,9 +223,15 @@ class Checker:
         self._unread = set()      # ids of this call's records (the previous ones are gone)
         self.load([rec for rec in records if not rec.untouched])   # (``_as_exported``)
         rows: list[tuple[Record, Optional[tuple], list[Write]]] = []
+        national = self.scope.national
+        as_exported: dict[str, int] = defaultdict(int)   #: sheet → rows left as exported
         for done, rec in enumerate(records):
             if progress is not None and not done % 1000:
                 progress("check", done, len(records))
+            if rec.untouched and national and not rec.errors and id(rec) not in repeated:
+                rec.status = "unchanged"   # as ``_as_exported``: nothing to ask, nothing to say
+                as_exported[rec.sheet.name] += 1
+                continue
             sheet = rec.sheet
             read = bool(rec.key) and None not in rec.key   # other cells' errors: checked still
             if read and id(rec) in repeated:
@@ -243,6 +250,8 @@ class Checker:
                 rows.append((rec, row, self._writes(rec, row)))
             elif rec.derived and rec.key[0] in self.lookups.new_structures:
                 self._gaps(rec, None, result)   # a new structure's year left empty
+        for name, n in as_exported.items():
+            result.counts[name]["unchanged"] += n
         self._preload(rows)
         for rec, row, writes in rows:
             if id(rec) not in self._unread:   # every error of the row: its cells', the gate's

@@ -66,17 +66,18 @@ def outcome(result) -> dict:
 
 @pytest.fixture()
 def passed(monkeypatch):
-    """Counts the rows compared as exported (``Checker._as_exported``)."""
-    from imports.checks import Checker
+    """Counts the rows read as exported (``ImportCommand._as_exported``: only their key read)."""
+    from imports.pipeline import ImportCommand
 
     count = {"rows": 0}
-    original = Checker._as_exported
+    original = ImportCommand._as_exported
 
-    def counted(self, rec, rows, result):
-        count["rows"] += 1
-        return original(self, rec, rows, result)
+    def counted(self, *args):
+        found = original(self, *args)
+        count["rows"] += found
+        return found
 
-    monkeypatch.setattr(Checker, "_as_exported", counted)
+    monkeypatch.setattr(ImportCommand, "_as_exported", counted)
     return count
 
 
