@@ -336,8 +336,8 @@ class ImportCommand:
             return False
         sheet = rec.sheet
         key = tuple(map(values.get, sheet.key))
-        rec.cols.update(cols)
-        if rec.errors or None in key:
+        rec.cols = cols   # shared: a row read as exported is never filled further
+        if None in key:
             return False
         first = cells[cols[sheet.key[0]]]   # a key cell known not to read « Total »: no call
         if first.__class__ is str and self._totals.get(first) is not False \

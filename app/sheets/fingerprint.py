@@ -59,6 +59,14 @@ def _known(value: Any) -> str:
     return form
 
 
+def _form(value: Any) -> str:
+    """``comparable`` of a value ``_FORMS`` lacks: a number with decimals (an amount, met once)
+    is formed without being remembered, so that it never pushes out the values met again."""
+    if value.__class__ is float and not value.is_integer():
+        return "\x1en" + format(value, ".15g")
+    return _known(value)
+
+
 def salt(export_utc: str, sheet: str) -> bytes:
     """What every fingerprint of one sheet of one export starts with."""
     return f"{export_utc}{_SEP}{sheet}{_SEP}".encode()
@@ -75,5 +83,5 @@ def fingerprint(start: bytes, cells: Sequence) -> str:
     try:
         text = _SEP.join(forms)
     except TypeError:          # a value not met yet (left as is by ``get``): its form made
-        text = _SEP.join([f if f.__class__ is str else _known(f) for f in forms])
+        text = _SEP.join([f if f.__class__ is str else _form(f) for f in forms])
     return blake2b(start + text.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
