@@ -238,7 +238,7 @@ class Checker:
                 rec.error(sheet.key[0], f"clé en double dans le fichier : déjà ligne "
                           f"{repeated[id(rec)]}", rec.key[0])
             if rec.untouched:   # as exported: unchanged by the merge, its territory still asked
-                self._as_exported(rec, rows, result)
+                self._as_exported(rec, rows)
                 continue
             errors = len(rec.errors)
             row = self._status(rec)
@@ -265,13 +265,10 @@ class Checker:
             if rec.status != "unchanged":
                 result.records.append(rec)
 
-    def _as_exported(self, rec: Record, rows: list, result: ImportResult) -> None:
+    def _as_exported(self, rec: Record, rows: list) -> None:
         """A row the file holds as exported (``imports.fingerprint``): unchanged, whatever
         BHasile holds now; for an agent, the gate asks its stored records' territory."""
-        rec.status = "unchanged"
-        if self.scope.national and not rec.errors:   # nothing to ask, nothing to report
-            result.counts[rec.sheet.name]["unchanged"] += 1
-            return
+        rec.status = "unchanged"   # a national user's, without error, counted by ``compare``
         if not self.scope.national:
             sheet = rec.sheet
             if self._exported[0] is not sheet:   # one sheet's ids held at a time
