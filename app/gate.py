@@ -205,8 +205,7 @@ class Gate:
         numeric = [i for i in todo if isinstance(i, int) and not isinstance(i, bool) and 0 < i < 2**31]
         for i in todo:
             known[i] = False
-        condition = {"read": condition_for, "write": writable_condition,
-                     "delete": deletable_condition, "choose": choosable_condition}[kind](model, self.scope)
+        condition = self.condition(model, kind)
         if len(numeric) > _CHUNK:   # a big batch: the territory's ids in one query, not one per chunk
             whole = self._whole[(kind, model)] = set(
                 self.session.scalars(select(model.id).where(condition)))
@@ -217,6 +216,18 @@ class Gate:
             for found in self.session.scalars(select(model.id).where(model.id.in_(chunk), condition)):
                 known[found] = True
         return known
+
+    def condition(self, model: type, kind: str = "read") -> Any:
+        """The SQL condition on the rows of ``model`` that ``inside`` answers True for (read,
+        write, delete or choose), for a query that must return only those: ``inside`` and it
+        are one rule (the records a batch creates aside, never stored rows)."""
+        return {"read": condition_for, "write": writable_condition,
+                "delete": deletable_condition, "choose": choosable_condition}[kind](model, self.scope)
+
+    @staticmethod
+    def outside() -> Denial:
+        """The refusal of a stored row outside the territory: 404, nothing else said of it."""
+        return Denial(None, _("Enregistrement introuvable ou hors de votre périmètre."), 404)
 
     def inside(self, model: type, ident: Any, kind: str = "read") -> bool:
         """Is the record ``ident`` of ``model`` inside the territory (``kind``: read, write,
@@ -280,7 +291,7 @@ class Gate:
         if not may_change(self.scope, area or MODEL_AREAS.get(model.__tablename__)):
             return [Denial(None, _("Votre rôle ne permet pas de supprimer ces données."), 403)]
         if not self.inside(model, _get(stored, "id"), "delete"):
-            return [Denial(None, _("Enregistrement introuvable ou hors de votre périmètre."), 404)]
+            return [self.outside()]
         return []
 
     def require(self, model: type, stored: Any = None, values: Optional[Mapping[str, Any]] = None,
@@ -296,7 +307,7 @@ class Gate:
         it). A batch asks it of the rows it leaves unchanged: they are refused too."""
         stored_id = _get(stored, "id")
         if stored is not None and stored_id is not None and not self.inside(model, stored_id, "write"):
-            return [Denial(None, _("Enregistrement introuvable ou hors de votre périmètre."), 404)]
+            return [self.outside()]
         return []
 
     def _changed(self, model: type, stored: Any, values: dict) -> dict[str, tuple[str, Any]]:

@@ -10,7 +10,7 @@ from operator import itemgetter
 from types import SimpleNamespace
 from typing import Any, Iterable, Optional
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from app.pilotage.completude import GAP_TABLES, missing_in_row
 from app.gate import UNCHECKED, Gate, reserved_fields
@@ -22,7 +22,7 @@ from app.sheets.normalize import norm
 from models import Operateur
 
 from .result import ImportResult, Record
-from .writes import NEW_IDS, REFERENCES, Translator, Write, row_ids, stored_ids
+from .writes import NEW_IDS, REFERENCES, Translator, Write, id_models, row_ids, stored_ids
 
 
 def match_key(sheet: Sheet, key: tuple) -> tuple:
@@ -32,12 +32,13 @@ def match_key(sheet: Sheet, key: tuple) -> tuple:
     return key
 
 
-def stored_ids_by_key(session: Any, sheet: Sheet) -> dict[tuple, tuple]:
-    """The (id, version...) of each stored row of ``sheet``, by key: what the gate needs of a
-    row the file holds as exported (its key and ids only, not ``Existing``'s every column)."""
+def stored_ids_by_key(session: Any, sheet: Sheet, where: Iterable[Any] = ()) -> dict[tuple, tuple]:
+    """The (id, version...) of each stored row of ``sheet`` (those meeting ``where``), by key:
+    what a row the file holds as exported needs (its key and ids only, not ``Existing``'s
+    every column)."""
     n = len(sheet.key)
     rows = session.connection().execute(
-        sheet.source(select(*(c.expr for c in sheet.key_columns), *sheet.ids)))
+        sheet.source(select(*(c.expr for c in sheet.key_columns), *sheet.ids)).where(*where))
     return {match_key(sheet, tuple(row[:n])): tuple(row[n:]) for row in rows}
 
 
@@ -181,7 +182,7 @@ class Checker:
         self.existing: dict[str, Existing] = {}
         self.gate = Gate(scope, session, new_ids={m: set(ids) for m, ids in NEW_IDS.items()})
         self.translator = Translator(lookups)
-        self._denials: dict[type, RuleError] = {}
+        self._outside: Optional[RuleError] = None   #: ``_hidden``
         #: records whose key (or stored row) could not be read: nothing to ask the gate
         self._unread: set[int] = set()
         #: ``imports.merge.Merger`` when the file is an edited export: narrows each row's changes
@@ -271,9 +272,15 @@ class Checker:
         rec.status = "unchanged"   # a national user's, without error, counted by ``compare``
         if not self.scope.national:
             sheet = rec.sheet
-            if self._exported[0] is not sheet:   # one sheet's ids held at a time
-                self._exported = (sheet, stored_ids_by_key(self.session, sheet))
+            if self._exported[0] is not sheet:   # one sheet's ids held at a time, read once:
+                # only the rows the gate says are inside the territory (as ``_check`` would ask)
+                inside = [or_(model.id.is_(None), self.gate.condition(model, "write"))
+                          for model in id_models(sheet)]
+                self._exported = (sheet, stored_ids_by_key(self.session, sheet, inside))
             rec.ids = self._exported[1].get(match_key(sheet, rec.key))
+            if rec.ids is None:   # outside the territory (or no longer stored): refused
+                self._refuse(rec, self._hidden())
+            self._unread.add(id(rec))   # the gate answered: nothing more to ask it
         rows.append((rec, None, []))
 
     def _status(self, rec: Record) -> Optional[tuple]:
@@ -334,7 +341,7 @@ class Checker:
             # nothing to write, but a row of another territory is still an error, never skipped
             for model, ident in stored_ids(rec):
                 if not self.gate.inside(model, ident, "write"):
-                    return self._refuse(rec, self._hidden(model, ident))
+                    return self._refuse(rec, self._hidden())
             return None
         bad = {e.column for e in rec.errors}   # cells in error: never reported twice
         denials: list[tuple[Write, RuleError]] = []
@@ -357,13 +364,12 @@ class Checker:
                 rec.error(field, error.message, rec.values.get(field) if field else None)
         return None
 
-    def _hidden(self, model: type, ident: int) -> RuleError:
+    def _hidden(self) -> RuleError:
         """The gate's refusal of a stored row outside the territory: it says nothing of the
-        row, so one per model serves every row (a national file read by an agent)."""
-        found = self._denials.get(model)
-        if found is None:
-            found = self._denials[model] = self.gate.hidden(model, {"id": ident})[0]
-        return found
+        row, so one serves every row (a national file read by an agent)."""
+        if self._outside is None:
+            self._outside = self.gate.outside()
+        return self._outside
 
     def _refuse(self, rec: Record, denial: RuleError) -> None:
         """The whole row refused: only what the file holds is shown, never the stored row."""

@@ -146,6 +146,11 @@ def stored_ids(rec: Record) -> list[tuple[type, int]]:
     return [] if rec.ids is None else row_ids(rec.sheet, rec.ids)
 
 
+def id_models(sheet: Sheet) -> list[type]:
+    """The models whose stored rows ``row_ids`` names for a row of ``sheet``."""
+    return [Adresse, AdresseAnnee] if sheet.parent is not None else [sheet.model]
+
+
 def row_ids(sheet: Sheet, ids: tuple) -> list[tuple[type, int]]:
     """The stored rows behind a sheet's row of (id, version) pairs: (model, id)."""
     if sheet.parent is not None:

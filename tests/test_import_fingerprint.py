@@ -260,6 +260,8 @@ def test_a_forged_fingerprint_writes_nothing_and_keeps_every_check(fresh_app, tm
     assert any("clé en double" in m for m in messages)
     if login == "calvados":
         assert messages.count(OUTSIDE) == result.counts["Structures"]["errors"] - 1
+        # a key BHasile does not hold, claimed as exported: refused, not passed over
+        assert [e.message for e in result.errors if e.value == "C1499"] == [OUTSIDE]
     before = snapshot(fresh_app)
     cli_import(fresh_app, tmp_path, data, *(("--user", login) if login else ()))
     assert_same(fresh_app, before)
