@@ -183,6 +183,7 @@ class Gate:
         #: batches (an import's next chunk of rows) are answered without a query
         self._whole: dict[tuple[str, type], set] = {}
         self._may: dict[Optional[str], bool] = {}   #: area → may this role write it
+        self._outside: Optional[str] = None         #: ``outside``'s message, translated
 
     # --- territory -------------------------------------------------------------------------
     def _member(self, kind: str, model: type, ids: Iterable[Any]) -> dict[Any, bool]:
@@ -224,10 +225,12 @@ class Gate:
         return {"read": condition_for, "write": writable_condition,
                 "delete": deletable_condition, "choose": choosable_condition}[kind](model, self.scope)
 
-    @staticmethod
-    def outside() -> Denial:
-        """The refusal of a stored row outside the territory: 404, nothing else said of it."""
-        return Denial(None, _("Enregistrement introuvable ou hors de votre périmètre."), 404)
+    def outside(self) -> Denial:
+        """The refusal of a stored row outside the territory: 404, nothing else said of it
+        (its message translated once: a batch refuses thousands of rows)."""
+        if self._outside is None:
+            self._outside = _("Enregistrement introuvable ou hors de votre périmètre.")
+        return Denial(None, self._outside, 404)
 
     def inside(self, model: type, ident: Any, kind: str = "read") -> bool:
         """Is the record ``ident`` of ``model`` inside the territory (``kind``: read, write,

@@ -146,19 +146,24 @@ class DuplicateKeys:
         self._order = array("q")
         self._rows = array("q")
 
-    def note(self, records: list[Record]) -> dict[int, int]:
+    def note(self, records: list, exported: Optional[tuple] = None) -> dict[int, int]:
         """Notes the keys of ``records``; returns, for each record whose key the file held in
         an earlier row (of an earlier chunk or of this one), ``id(record)`` → that first row.
         The usual chunk, without a duplicate, is checked in a few calls that each walk it in C.
-        A new address (« nouvelle ») has a key of its own row: never noted."""
-        kept = [rec for rec in records if rec.key[:1] != ("nouvelle",)]
-        digests = [hash((rec.sheet.name, match_key(rec.sheet, rec.key)
+        A new address (« nouvelle ») has a key of its own row: never noted. ``records`` may hold
+        rows left as exported, (key, row) of the sheet ``exported`` names (``Checker.compare``)."""
+        sheet = exported[0] if exported is not None else None
+        name, by_name = (sheet.name, sheet.model is Operateur) if sheet is not None else (None, False)
+        kept = [rec for rec in records if rec.__class__ is tuple or rec.key[:1] != ("nouvelle",)]
+        digests = [hash((name, match_key(sheet, rec[0]) if by_name else rec[0]))
+                   if rec.__class__ is tuple else
+                   hash((rec.sheet.name, match_key(rec.sheet, rec.key)
                          if rec.sheet.model is Operateur else rec.key)) for rec in kept]
         fresh = set(digests)
         if len(fresh) == len(digests) and self._digests.isdisjoint(fresh):
             self._digests |= fresh
             self._order.extend(digests)
-            self._rows.extend([rec.row for rec in kept])
+            self._rows.extend([rec[1] if rec.__class__ is tuple else rec.row for rec in kept])
             return {}
         held = {}
         for rec, digest in zip(kept, digests):
@@ -167,7 +172,7 @@ class DuplicateKeys:
                 continue
             self._digests.add(digest)
             self._order.append(digest)
-            self._rows.append(rec.row)
+            self._rows.append(rec[1] if rec.__class__ is tuple else rec.row)
         return held
 
 
@@ -216,31 +221,44 @@ class Checker:
             for model, found in ids.items():
                 self.gate.preload(model, found, "read")
 
-    def compare(self, records: list[Record], result: ImportResult, progress: Any = None) -> None:
+    def compare(self, records: list, result: ImportResult, progress: Any = None,
+                exported: Optional[tuple] = None) -> None:
         """Status, changes and the gate's and rules' verdict of every record (called once per
-        sheet of the file: only the records to write stay, in ``result.records``); ``progress``
-        (stage, done, total) hears every thousand records checked."""
-        repeated = self.seen.note(records)
+        chunk of a sheet of the file: only the records to write stay, in ``result.records``);
+        ``progress`` (stage, done, total) hears every thousand records checked.
+
+        ``records`` may hold rows the file holds as exported (``imports.fingerprint``): a
+        (key, row) pair of the sheet ``exported`` names — (sheet, its name in the file, key
+        cells by field). Such a row is unchanged whatever BHasile holds now (the three-way
+        merge); a record is made of it only to say what is wrong with it: a key met twice, or
+        a row outside an agent's territory."""
+        repeated = self.seen.note(records, exported)
         self._unread = set()      # ids of this call's records (the previous ones are gone)
-        self.load([rec for rec in records if not rec.untouched])   # (``_as_exported``)
+        self.load([rec for rec in records if rec.__class__ is not tuple])
         rows: list[tuple[Record, Optional[tuple], list[Write]]] = []
         national = self.scope.national
-        as_exported: dict[str, int] = defaultdict(int)   #: sheet → rows left as exported
+        as_exported = 0   #: rows left as exported, unchanged: nothing to ask, nothing to say
         for done, rec in enumerate(records):
             if progress is not None and not done % 1000:
                 progress("check", done, len(records))
-            if rec.untouched and national and not rec.errors and id(rec) not in repeated:
-                rec.status = "unchanged"   # as ``_as_exported``: nothing to ask, nothing to say
-                as_exported[rec.sheet.name] += 1
+            if rec.__class__ is tuple:
+                twice = id(rec) in repeated
+                ids = None if national else self._exported_ids(exported[0], rec[0])
+                if not twice and (national or ids is not None):
+                    as_exported += 1
+                    continue
+                sheet, source, cols = exported
+                rec = Record(sheet, rec[0], rec[1], source, {}, cols)
+                if twice:
+                    rec.error(sheet.key[0], f"clé en double dans le fichier : déjà ligne "
+                              f"{repeated[id(records[done])]}", rec.key[0])
+                self._as_exported(rec, rows, ids)
                 continue
             sheet = rec.sheet
             read = bool(rec.key) and None not in rec.key   # other cells' errors: checked still
             if read and id(rec) in repeated:
                 rec.error(sheet.key[0], f"clé en double dans le fichier : déjà ligne "
                           f"{repeated[id(rec)]}", rec.key[0])
-            if rec.untouched:   # as exported: unchanged by the merge, its territory still asked
-                self._as_exported(rec, rows)
-                continue
             errors = len(rec.errors)
             row = self._status(rec)
             if not read or len(rec.errors) > errors:
@@ -251,8 +269,8 @@ class Checker:
                 rows.append((rec, row, self._writes(rec, row)))
             elif rec.derived and rec.key[0] in self.lookups.new_structures:
                 self._gaps(rec, None, result)   # a new structure's year left empty
-        for name, n in as_exported.items():
-            result.counts[name]["unchanged"] += n
+        if as_exported:
+            result.counts[exported[0].name]["unchanged"] += as_exported
         self._preload(rows)
         for rec, row, writes in rows:
             if id(rec) not in self._unread:   # every error of the row: its cells', the gate's
@@ -266,22 +284,27 @@ class Checker:
             if rec.status != "unchanged":
                 result.records.append(rec)
 
-    def _as_exported(self, rec: Record, rows: list) -> None:
-        """A row the file holds as exported (``imports.fingerprint``): unchanged, whatever
-        BHasile holds now; for an agent, the gate asks its stored records' territory."""
-        rec.status = "unchanged"   # a national user's, without error, counted by ``compare``
+    def _as_exported(self, rec: Record, rows: list, ids: Optional[tuple]) -> None:
+        """A row the file holds as exported that has something to say (``compare``):
+        unchanged, whatever BHasile holds now; for an agent, refused outside the territory
+        (``ids``: ``_exported_ids``)."""
+        rec.status = "unchanged"
         if not self.scope.national:
-            sheet = rec.sheet
-            if self._exported[0] is not sheet:   # one sheet's ids held at a time, read once:
-                # only the rows the gate says are inside the territory (as ``_check`` would ask)
-                inside = [or_(model.id.is_(None), self.gate.condition(model, "write"))
-                          for model in id_models(sheet)]
-                self._exported = (sheet, stored_ids_by_key(self.session, sheet, inside))
-            rec.ids = self._exported[1].get(match_key(sheet, rec.key))
-            if rec.ids is None:   # outside the territory (or no longer stored): refused
+            rec.ids = ids
+            if ids is None:   # outside the territory (or no longer stored): refused
                 self._refuse(rec, self._hidden())
             self._unread.add(id(rec))   # the gate answered: nothing more to ask it
         rows.append((rec, None, []))
+
+    def _exported_ids(self, sheet: Sheet, key: tuple) -> Optional[tuple]:
+        """The stored ids of a row of ``sheet`` left as exported, when it is inside an agent's
+        territory (``None``: outside, or no longer stored). One sheet's ids held at a time, read
+        once: only the rows the gate says are inside (the query ``Gate.inside`` asks)."""
+        if self._exported[0] is not sheet:
+            inside = [or_(model.id.is_(None), self.gate.condition(model, "write"))
+                      for model in id_models(sheet)]
+            self._exported = (sheet, stored_ids_by_key(self.session, sheet, inside))
+        return self._exported[1].get(match_key(sheet, key))
 
     def _status(self, rec: Record) -> Optional[tuple]:
         """New, updated, unchanged or skip, with the changed fields; the stored row."""

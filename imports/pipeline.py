@@ -74,6 +74,9 @@ class ImportCommand:
         self.has_base = False
         #: the rows left as exported, when the file is an export (``imports.fingerprint``)
         self.untouched: Optional[Untouched] = None
+        #: the sheet being read's rows left as exported: (its sheet, its name in the file, key
+        #: cells by field), for ``Checker.compare`` (``None``: every row read in full)
+        self.exported: Optional[tuple] = None
         self.session = session or db.session
         #: ``progress(stage, done, total)``: read (the file), parse, check, write (rows)
         self.progress = progress or _silent
@@ -178,7 +181,7 @@ class ImportCommand:
             chunk = list(islice(records, CHUNK_RECORDS))
             if not chunk:
                 break
-            self.checker.compare(chunk, self.result, progress)
+            self.checker.compare(chunk, self.result, progress, self.exported)
             done += len(chunk)
             del chunk
         del plan.raw.rows[plan.header_pos + 1:]
@@ -276,21 +279,23 @@ class ImportCommand:
         self._check_years(plan, others)
         self.date1904 = plan.raw.date1904
         as_exported = self.untouched.matcher(plan) if self.untouched and not others else None
+        self.exported = None
         if as_exported is not None:
             maps = [m for m in own if m.column.field in primary.key]
             specs, cols, _fast = self._specs(primary, maps)
             keys = (maps, [spec[:3] + spec[4:] for spec in specs], cols)
             touched = self.untouched.touched_keys(primary)
+            self.exported = (primary, plan.raw.name, cols)
         for number, cells in chain(plan.raw.rows[plan.header_pos + 1:], plan.raw.rest):
             self.result.rows_read += 1
             if not self.result.rows_read % PROGRESS_ROWS:
                 self.progress("parse", self.result.rows_read, self.rows_total)
-            rec = Record(primary, (), number, plan.raw.name)
             if as_exported is not None and as_exported(cells):
-                if self._as_exported(rec, keys, cells, touched):
-                    yield rec
+                key = self._as_exported(primary, keys, cells, touched)
+                if key is not None:
+                    yield (key, number)   # no record: ``Checker.compare`` makes one if needed
                     continue
-                rec = Record(primary, (), number, plan.raw.name)
+            rec = Record(primary, (), number, plan.raw.name)
             if not self._fill(rec, own, cells):
                 continue
             if not self._key(rec, plan, cells):
@@ -302,15 +307,14 @@ class ImportCommand:
                 if derived is not None:
                     yield derived
 
-    def _as_exported(self, rec: Record, keys: tuple, cells: list,
-                     touched: Optional[Touched]) -> bool:
-        """A row left as exported (``imports.fingerprint``): only its key read, ``rec`` to
-        compare as unchanged. False: the row is to read in full (a key in error, a total row,
-        a row the history since the export concerns); ``rec`` is then left half read.
-        ``keys``: the key's mappings, per key cell (index, field, clean, [cleaned values]),
-        and the key's cell index by field."""
+    def _as_exported(self, sheet: Sheet, keys: tuple, cells: list,
+                     touched: Optional[Touched]) -> Optional[tuple]:
+        """The key of a row left as exported (``imports.fingerprint``): only its key cells read,
+        the row to count as unchanged. ``None``: the row is to read in full (a key in error, a
+        total row, a row the history since the export concerns). ``keys``: the key's mappings,
+        per key cell (index, field, clean, [cleaned values]), and the key's cell index by field."""
         _maps, specs, cols = keys
-        values, lookups = rec.values, self.lookups
+        values, lookups = {}, self.lookups
         try:
             for index, field, clean, memo in specs:   # the key cells, cleaned once per value
                 raw = cells[index]
@@ -320,33 +324,30 @@ class ImportCommand:
                     if raw.__class__ is float:
                         raw = whole(raw)
                     if raw.__class__ not in _CACHED or (raw.__class__ is str and raw.isspace()):
-                        return False       # empty, an Excel error...: read in full
+                        return None        # empty, an Excel error...: read in full
                     try:
                         hit = (clean(raw, lookups), None)
                     except CellError:
-                        return False
+                        return None
                     if cache is not None:
                         cache[raw] = hit
                         if len(cache) > _CACHE_SIZE:   # as ``_fill``: all different values
                             memo[0] = None
                 if hit[1] is not None:
-                    return False
+                    return None
                 values[field] = hit[0]
         except IndexError:                     # a fingerprint column before a key cell
-            return False
-        sheet = rec.sheet
+            return None
         key = tuple(map(values.get, sheet.key))
-        rec.cols = cols   # shared: a row read as exported is never filled further
         if None in key:
-            return False
+            return None
         first = cells[cols[sheet.key[0]]]   # a key cell known not to read « Total »: no call
         if first.__class__ is str and self._totals.get(first) is not False \
-                and _total_key(rec, cells, self._totals, self.lookups):
-            return False
+                and _total_key(sheet, cols, cells, self._totals, self.lookups):
+            return None
         if touched is not None and shown_key(sheet, key) in touched:
-            return False
-        rec.key, rec.untouched = key, True
-        return True
+            return None
+        return key
 
     def _fill(self, rec: Record, maps: list[Mapping], cells: list) -> bool:
         """Parse the cells of ``maps`` into ``rec``; False for a blank row.
@@ -436,7 +437,7 @@ class ImportCommand:
             errored = {e.column for e in rec.errors}
             missing = [f for f in missing if sheet.by_field[f].label not in errored]
         if (missing and sheet.key[0] in missing and _is_total(cells)) \
-                or _total_key(rec, cells, self._totals, self.lookups):
+                or _total_key(sheet, rec.cols, cells, self._totals, self.lookups):
             self.result.counts[sheet.name]["skipped"] += 1
             self.result.warnings.append(f"Feuille « {plan.raw.name} », ligne {rec.row} : ligne de "
                                         "total ignorée.")
@@ -551,14 +552,16 @@ def _is_total(cells: list) -> bool:
     return any(isinstance(v, str) and ("total" in v.lower() or "totaux" in v.lower()) for v in cells)
 
 
-def _total_key(rec: Record, cells: list, memo: dict[str, bool], lookups: Lookups) -> bool:
+def _total_key(sheet: Sheet, cols: dict[str, int], cells: list, memo: dict[str, bool],
+               lookups: Lookups) -> bool:
     """A row whose key cell says « Total » (or « Sous-total ... »): codes never read so; an
     opérateur's name is its key, so there only when no stored opérateur bears that name.
-    ``memo``: the key cells already read (a code comes back once per year)."""
-    field = rec.sheet.key[0]
-    if field not in rec.cols:
+    ``cols``: the row's cell index by field; ``memo``: the key cells already read (a code
+    comes back once per year)."""
+    field = sheet.key[0]
+    if field not in cols:
         return False
-    index = rec.cols[field]
+    index = cols[field]
     raw = cells[index] if index < len(cells) else None
     if not isinstance(raw, str):
         return False
@@ -567,7 +570,7 @@ def _total_key(rec: Record, cells: list, memo: dict[str, bool], lookups: Lookups
         found = bool(_TOTAL_KEY.match(raw.strip()))
         if len(memo) < _CACHE_SIZE:
             memo[raw] = found
-    return found and (rec.sheet.model is not Operateur or norm(raw) not in lookups.operateurs)
+    return found and (sheet.model is not Operateur or norm(raw) not in lookups.operateurs)
 
 
 def _clean(kind, date1904: bool):

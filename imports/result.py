@@ -71,7 +71,6 @@ class Record:
     ids: Optional[tuple] = None        #: (id, version, ...) of the stored records
     changed: dict[str, tuple[Any, Any]] = field(default_factory=dict)
     derived: bool = False              #: read from a side-by-side column of another sheet
-    untouched: bool = False            #: as exported (``imports.fingerprint``): only its key read
 
     def error(self, field_name: Optional[str], message: str, value: Any = None) -> None:
         column = self.sheet.by_field.get(field_name) if field_name else None

@@ -66,7 +66,7 @@ def outcome(result) -> dict:
 
 @pytest.fixture()
 def passed(monkeypatch):
-    """Counts the rows read as exported (``ImportCommand._as_exported``: only their key read)."""
+    """Counts the rows read as exported (``ImportCommand._as_exported`` gives their key: only it read)."""
     from imports.pipeline import ImportCommand
 
     count = {"rows": 0}
@@ -74,7 +74,7 @@ def passed(monkeypatch):
 
     def counted(self, *args):
         found = original(self, *args)
-        count["rows"] += found
+        count["rows"] += found is not None
         return found
 
     monkeypatch.setattr(ImportCommand, "_as_exported", counted)
