@@ -119,6 +119,8 @@ class Prepared:
     date1904: bool = False
     count_text: bool = True      #: the text read must still be counted against ``text_mb``
     sheets: dict[str, str] = field(default_factory=dict)   #: .xlsx: worksheet name → its part
+    #: .xlsx: worksheet name → its part's size, as the archive declares it (never more is read)
+    sizes: dict[str, int] = field(default_factory=dict)
     hidden: set[str] = field(default_factory=set)          #: .xlsx: the hidden worksheets
     #: .xlsx: measures one sheet when it is read (``_measure_sheet``)
     measure: Optional[Callable[[str, bool], "Measure"]] = None
@@ -410,7 +412,8 @@ def prepare_xlsx(data: bytes, archive: zipfile.ZipFile, limits: Limits) -> Prepa
     listed = {name: path for path, name in sheets.items()
               if path in infos and not (name in hidden and is_twin(name))}   # never read
     prepared = Prepared(data, date1904=date1904, count_text=False, sheets=listed,
-                        hidden=hidden & set(listed))
+                        hidden=hidden & set(listed),
+                        sizes={name: infos[path].file_size for name, path in listed.items()})
     sheet_bytes = sum(infos[path].file_size for path in sheets if path in infos)
     shared_longest = 0
     try:

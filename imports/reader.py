@@ -24,6 +24,11 @@ from .prescan import (NO_VALUE, ExcelError, Limits, Prepared, Refused, damaged, 
 from .slices import NotPlain, Parts, SlicedSheet
 
 MAX_ENTRIES = 2000
+#: a plain .xlsx sheet whose markup is at most this is read whole even when asked by its head
+#: (certified as it is read, in one pass): its rows cost less to hold than to measure the sheet
+#: first (a second pass over its markup, ``Prepared.sheet``); a larger one is measured, then
+#: streamed. An agent's usual sheet is far under it; a national ×1 export's largest is 12 MB.
+WHOLE_BYTES = 12 << 20
 _CFB = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _ENCRYPTED = "EncryptedPackage".encode("utf-16-le")
 _PASSWORD = ("Le classeur est protégé par un mot de passe : enregistrez-le sans mot de passe puis "
@@ -163,11 +168,15 @@ class Book:
     def sheet(self, name: str, head: Optional[int] = None) -> RawSheet:
         """Sheet ``name`` read (measured first); raises ``FileProblem`` past a limit. With
         ``head``, only its first ``head`` rows are read now, the others by ``RawSheet.rest``
-        (which must be read through before another sheet is asked for)."""
+        (which must be read through before another sheet is asked for) — except a plain .xlsx
+        sheet of at most ``WHOLE_BYTES``, read whole all the same."""
         found = self._ready.pop(name, None)
         if found is not None:
             found.last_row = found.rows[-1][0] if found.rows else 0
             return found
+        if head is not None and self.prepared is not None \
+                and self.prepared.sizes.get(name, WHOLE_BYTES + 1) <= WHOLE_BYTES:
+            head = None
         try:
             raw = RawSheet(name, hidden=name in self.hidden, date1904=self.prepared.date1904)
             if name in self.prepared.sheets and self._sliced(raw, head):

@@ -18,7 +18,7 @@ import xlsxwriter
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from imports import prescan, slices
+from imports import prescan, reader, slices
 from imports.reader import FileProblem, open_file, read_file
 from tests.test_import_hostile import xlsx
 
@@ -108,9 +108,11 @@ def _whole(monkeypatch, data: bytes, head: int | None) -> list[tuple]:
 @given(rows=ROWS, writer=st.sampled_from(["xlsxwriter-cm", "xlsxwriter", "openpyxl"]),
        date1904=st.booleans(), merge=st.booleans(), head=st.sampled_from([None, 1, 3]),
        slice_rows=st.integers(1, 4), slice_bytes=st.sampled_from([1, 300, 1 << 20]),
-       chunk=st.sampled_from([64, 700, 1 << 20]))
+       chunk=st.sampled_from([64, 700, 1 << 20]), streamed=st.booleans())
 def test_a_sheet_read_in_slices_is_the_sheet_read_whole(monkeypatch, rows, writer, date1904, merge,
-                                                        head, slice_rows, slice_bytes, chunk):
+                                                        head, slice_rows, slice_bytes, chunk, streamed):
+    """``streamed``: a sheet asked by its head is measured, then streamed, as a large one is
+    (else, small, it is read whole in one pass: ``reader.WHOLE_BYTES``)."""
     numbered = _numbered(rows)
     if writer == "openpyxl":
         data = _openpyxl(numbered, date1904, merge)
@@ -120,6 +122,7 @@ def test_a_sheet_read_in_slices_is_the_sheet_read_whole(monkeypatch, rows, write
     monkeypatch.setattr(slices, "SLICE_ROWS", slice_rows)
     monkeypatch.setattr(slices, "SLICE_BYTES", slice_bytes)
     monkeypatch.setattr(prescan, "CHUNK", chunk)
+    monkeypatch.setattr(reader, "WHOLE_BYTES", 0 if streamed else reader.WHOLE_BYTES)
     sliced = _read(data, head)
     if head is not None:      # known before the rows are read: the last cell's, even empty;
         assert all(s[4] >= w[4] for s, w in zip(sliced, whole))   # rows end with their slice
@@ -145,6 +148,31 @@ def _spied(monkeypatch) -> list[int]:
 
 def _row(n: int) -> str:
     return f'<row r="{n}"><c r="A{n}"><v>{n}</v></c><c r="B{n}" t="inlineStr"><is><t>x</t></is></c></row>'
+
+
+def _measured(monkeypatch) -> list[str]:
+    """The sheets measured before they are read (a second pass over their markup)."""
+    names, real = [], prescan._measure_sheet
+
+    def spy(data, path, name, *args):
+        names.append(name)
+        return real(data, path, name, *args)
+
+    monkeypatch.setattr(prescan, "_measure_sheet", spy)
+    return names
+
+
+def test_a_small_sheet_asked_by_its_head_is_read_in_one_pass(monkeypatch):
+    """An agent's usual sheet is read whole as it is certified (its markup inflated once); a
+    sheet over ``WHOLE_BYTES`` is measured first, then streamed: the same rows either way."""
+    data = xlsx("".join(_row(n) for n in range(1, 301)))
+    measured = _measured(monkeypatch)
+    small = _read(data, 21)
+    assert measured == []
+    monkeypatch.setattr(reader, "WHOLE_BYTES", len(data) // 10)
+    large = _read(data, 21)
+    assert measured == ["Places"]
+    assert small == large and len(small[0][1]) == 300
 
 
 def test_a_big_plain_sheet_is_read_slice_by_slice_and_the_file_never_whole(monkeypatch):
