@@ -23,6 +23,20 @@ ORANGE = "#FFEB9C"     #: a remark, not an error: a conflict, a value kept, a ro
 _BAD_NAME = re.compile(r"[\[\]:*?/\\]")
 
 
+#: the sheet of the annotated file listing every error, and its header row
+ERRORS_SHEET = "Erreurs"
+ERRORS_HEADERS = ("Feuille du fichier", "Feuille BHasile", "Ligne", "Colonne", "Valeur", "Erreur")
+
+
+def is_errors_sheet(raw: RawSheet) -> bool:
+    """The « Erreurs » sheet ``annotate`` wrote (a previous preview's errors, the agent's file
+    corrected and imported again): never data, whatever its cells look like."""
+    if raw.name != ERRORS_SHEET or not raw.rows or raw.rows[0][0] != 1:
+        return False
+    cells = raw.rows[0][1][:len(ERRORS_HEADERS)]
+    return tuple(c.strip() if isinstance(c, str) else c for c in cells) == ERRORS_HEADERS
+
+
 def _sheet_names(raws: list[RawSheet]) -> dict[str, str]:
     """Each sheet's name in the written file: Excel's 31 characters, unique, never « Erreurs »."""
     taken, out = {"erreurs"}, {}
@@ -56,7 +70,7 @@ def annotate(data: bytes, filename: str, errors: Iterable[CellIssue],
     themselves untouched)."""
     max_rows, max_mb, limits = _limits()
     raws = [raw for raw in read_file(data, filename, max_rows, max_mb, limits)
-            if raw.name != "Erreurs"]
+            if raw.name != ERRORS_SHEET]
     errors = list(errors)
     names = _sheet_names(raws)
     at: dict[tuple[str, int, int], list[str]] = {}
@@ -112,9 +126,8 @@ def annotate(data: bytes, filename: str, errors: Iterable[CellIssue],
 
 
 def _errors_sheet(book, bold, errors: list[CellIssue], names: dict[str, str]) -> None:
-    ws = book.add_worksheet("Erreurs")
-    headers = ["Feuille du fichier", "Feuille BHasile", "Ligne", "Colonne", "Valeur", "Erreur"]
-    ws.write_row(0, 0, headers, bold)
+    ws = book.add_worksheet(ERRORS_SHEET)
+    ws.write_row(0, 0, ERRORS_HEADERS, bold)
     for width, col in zip((20, 14, 8, 24, 20, 70), range(6)):
         ws.set_column(col, col, width)
     ws.freeze_panes(1, 0)

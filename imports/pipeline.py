@@ -29,6 +29,7 @@ from models import Operateur
 
 from .headers import HEADER_SCAN, Mapping, SheetPlan, detect, sheet_by_name
 from .reader import NO_VALUE, Book, ExcelError, FileProblem, Limits, RawSheet, open_file, whole
+from .annotate import ERRORS_SHEET, is_errors_sheet
 from .apply import Applier, StaleRows
 from .result import CellIssue, ImportResult, labels_once, Record
 from .checks import Checker
@@ -219,9 +220,14 @@ class ImportCommand:
     def _plan(self, raw: RawSheet) -> Optional[SheetPlan]:
         """The sheet's reading plan (its rows counted for the progress), or ``None`` with a
         warning when it holds no canonical sheet."""
+        if is_errors_sheet(raw):
+            self.result.warnings.append(
+                f"Feuille « {raw.name} » ignorée : c'est la liste des erreurs d'un aperçu "
+                "précédent (fichier annoté par BHasile).")
+            return None
         plan = detect(raw, self.ignore)
         if plan is None:
-            if raw.rows and raw.name not in ("Instructions", "Erreurs"):
+            if raw.rows and raw.name not in ("Instructions", ERRORS_SHEET):
                 self.result.warnings.append(
                     f"Feuille « {raw.name} » ignorée : aucune feuille du classeur BHasile "
                     "reconnue (ni par son nom, ni par ses en-têtes).")

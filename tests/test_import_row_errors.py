@@ -66,6 +66,31 @@ def test_the_annotated_file_marks_every_error_of_an_operateurs_row(app, park):  
     assert _listed(book) == [(2, "LGBT"), (2, "PMR"), (2, "Places autorisées")]
 
 
+def test_the_annotated_file_imported_again_passes_over_its_errors_sheet(app, park):  # noqa: F811
+    """The agent corrects the annotated file and imports it again: its « Erreurs » sheet, the
+    list of the first preview's errors, is never read as data; an agent's own sheet named so,
+    with the workbook's headers, still is."""
+    from imports.annotate import annotate
+    from imports.cli import user_scope
+    from imports.pipeline import preview
+
+    data = _operateur_row(park)
+    own = park["own"]
+    with app.app_context():
+        scope = user_scope("operateur")[0]
+        first = preview(data, "classeur.xlsx", scope)
+        again = preview(annotate(data, "classeur.xlsx", first.errors), "annote.xlsx", scope)
+        named = preview(workbook(Erreurs=[["Code DNA", "Année", "PMR"],
+                                          [own["code"], own["places"], "beaucoup"]]),
+                        "classeur.xlsx", scope)
+    assert len(first.errors) == 3
+    assert [(e.sheet, e.row, e.column, e.message) for e in again.errors] == \
+        [(e.sheet, e.row, e.column, e.message) for e in first.errors]
+    assert any(w.startswith("Feuille « Erreurs » ignorée : c'est la liste des erreurs") for w in again.warnings)
+    assert [(e.source_sheet, e.column) for e in named.errors] == [("Erreurs", "PMR")]
+    assert not any("ignorée" in w for w in named.warnings)
+
+
 def test_an_operateurs_campaign_upload_previews_every_error_of_the_row(fresh_app, region_campaign):  # noqa: F811
     client = client_for(fresh_app, "operateur")
     book = openpyxl.load_workbook(io.BytesIO(
