@@ -28,7 +28,8 @@ from app.sheets.normalize import norm
 from models import Operateur
 
 from .headers import HEADER_SCAN, Mapping, SheetPlan, detect, sheet_by_name
-from .reader import NO_VALUE, Book, ExcelError, FileProblem, Limits, RawSheet, open_file, whole
+from .reader import (NO_VALUE, Book, ExcelError, FileProblem, Limits, RawSheet, ReadAgain,
+                     open_file, whole)
 from .annotate import ERRORS_SHEET, is_errors_sheet
 from .apply import Applier, StaleRows
 from .result import CellIssue, ImportResult, labels_once, Record
@@ -82,6 +83,7 @@ class ImportCommand:
         #: ``progress(stage, done, total)``: read (the file), parse, check, write (rows)
         self.progress = progress or _silent
         self.rows_total = 0
+        self.measure_first = False     #: (``validate``, ``reader.open_file``)
         self.result = ImportResult()
         self.lookups: Optional[Lookups] = None
         self.checker: Optional[Checker] = None
@@ -93,9 +95,17 @@ class ImportCommand:
 
     # --- preview ---------------------------------------------------------------------------
     def validate(self) -> ImportResult:
-        """Read, match, parse and compare every row; nothing is written."""
+        """Read, match, parse and compare every row; nothing is written. A large sheet is read
+        as it is inflated, without measuring it first; when it turns out not plain (or its
+        header needs its merged ranges), the preview starts over, each sheet measured first."""
         with _gc_paused(), labels_once():
-            return self._validate()
+            try:
+                return self._validate()
+            except ReadAgain:
+                self.__init__(self.data, self.filename, self.scope, self.year, self.session,
+                              self.progress, self.choices)
+                self.measure_first = True
+                return self._validate()
 
     def _validate(self) -> ImportResult:
         try:
@@ -133,7 +143,10 @@ class ImportCommand:
             if name in early:
                 plan = early.pop(name)
             else:   # its rows read from the file as they are turned into records
-                plan = self._plan(book.sheet(name, head=HEADER_SCAN + 1))
+                raw = book.sheet(name, head=HEADER_SCAN + 1)
+                plan = self._plan(raw)
+                if raw.unmeasured and (plan is None or plan.header_pos > 0):
+                    raise ReadAgain()   # its header may need the merged ranges a measure gives
             if plan is None:
                 continue
             plans += 1
@@ -196,7 +209,8 @@ class ImportCommand:
         return open_file(self.data, self.filename, config["BHASILE_IMPORT_MAX_ROWS"],
                          config["BHASILE_IMPORT_MAX_UNZIPPED_MB"],
                          Limits(cells=config.get("BHASILE_IMPORT_MAX_CELLS", Limits.cells),
-                                text_mb=config.get("BHASILE_IMPORT_MAX_TEXT_MB", Limits.text_mb)))
+                                text_mb=config.get("BHASILE_IMPORT_MAX_TEXT_MB", Limits.text_mb)),
+                         measure_first=self.measure_first)
 
     def _first_pass(self, book: Book) -> dict[str, Optional[SheetPlan]]:
         """What the pre-pass needs before any row is compared, read first: the metadata sheets
@@ -516,7 +530,7 @@ def _data_rows(plan: SheetPlan) -> int:
     raw = plan.raw
     if raw.rest == ():
         return max(len(raw.rows) - plan.header_pos - 1, 0)
-    return raw.last_row - raw.rows[plan.header_pos][0]
+    return max(raw.last_row - raw.rows[plan.header_pos][0], 0)
 
 
 def _fill_known(values: dict[str, Any], fast: tuple, cells: list) -> bool:

@@ -17,7 +17,7 @@ import zipfile
 from itertools import compress, count, islice, repeat
 from operator import itemgetter
 from dataclasses import dataclass, field, replace
-from typing import Iterator, Optional
+from typing import Callable, Iterator, Optional
 
 from .prescan import (NO_VALUE, ExcelError, Limits, Prepared, Refused, damaged, is_twin, prepare_ods,
                       prepare_xls, prepare_xlsb, prepare_xlsx)
@@ -65,6 +65,9 @@ class RawSheet:
     date1904: bool = False
     rest: Iterator[tuple[int, list]] = ()
     last_row: int = 0
+    #: streamed without measure (``open_file(measure_first=False)``): ``merged`` and ``last_row``
+    #: are the sheet's only once ``rest`` is read through (``last_row``: its head's word before)
+    unmeasured: bool = False
 
 
 def col_index(letters: str) -> int:
@@ -81,15 +84,26 @@ def read_file(data: bytes, filename: str, max_rows: int, max_unzipped_mb: int,
         return [book.sheet(name) for name in book.names]
 
 
+class ReadAgain(Exception):
+    """A large sheet streamed without being measured first (``open_file(measure_first=False)``)
+    turned out not plain, or its header needs the merged ranges only a measure gives, once some
+    of its rows were given: what was made of them is to drop, and the file to read again with
+    ``measure_first=True`` (a preview, which writes nothing, starts over)."""
+
+
 def open_file(data: bytes, filename: str, max_rows: int, max_unzipped_mb: int,
-              limits: Optional[Limits] = None) -> "Book":
+              limits: Optional[Limits] = None, measure_first: bool = True) -> "Book":
     """The file opened once, its sheets listed, none read yet (``Book.sheet`` reads one);
-    raises ``FileProblem`` when the file cannot be used."""
+    raises ``FileProblem`` when the file cannot be used. ``measure_first=False``: a large
+    plain-looking .xlsx sheet asked by its head is streamed at once, certified slice by slice,
+    its markup inflated once instead of twice — its rows may then raise ``ReadAgain``."""
     limits = replace(limits or Limits(), rows=max_rows, unzipped_mb=max_unzipped_mb)
     try:
-        return _open(data, filename, limits)
+        book = _open(data, filename, limits)
     except Refused as exc:
         raise FileProblem(str(exc)) from None
+    book.measure_first = measure_first
+    return book
 
 
 def _open(data: bytes, filename: str, limits: Limits) -> "Book":
@@ -157,6 +171,7 @@ class Book:
         self.counter = _Counter(limits, prepared.count_text if prepared else True)
         self._ready: dict[str, RawSheet] = {}
         self._parts: Optional[Parts] = None
+        self.measure_first = True   #: (``open_file``)
 
     @classmethod
     def ready(cls, sheets: list[RawSheet]) -> "Book":
@@ -194,14 +209,15 @@ class Book:
         A whole sheet is certified as it is read; a sheet read by its head is measured first
         (its merged ranges and last row are needed before its rows)."""
         prepared, name = self.prepared, raw.name
-        if head is not None:
+        streamed = head is not None and not self.measure_first and name not in prepared.measured
+        if head is not None and not streamed:
             prepared.sheet(name)
             if name not in prepared.plain:
                 return False
         if self._parts is None:
             self._parts = Parts(zipfile.ZipFile(io.BytesIO(prepared.data)), prepared.date1904)
         sliced = SlicedSheet(prepared.data, prepared.sheets[name], name, self._parts, self.limits,
-                             certify=head is None)
+                             certify=head is None or streamed)
         counted = (self.counter.rows, self.counter.text)
         rows = _rows(self._parts_of(sliced), self.counter)
         try:
@@ -214,8 +230,12 @@ class Book:
         except NotPlain:
             self.counter.rows, self.counter.text = counted
             return False
-        raw.merged, raw.last_row = prepared.merged[name], prepared.plain[name]
-        raw.rest = _guarded(rows, self.kind)
+        if streamed:   # what only the end of its markup tells, told once its rows are read
+            raw.unmeasured, raw.last_row = True, max(sliced.declared, raw.rows[-1][0] if raw.rows else 0)
+            raw.rest = _guarded(rows, self.kind, lambda: _measured(raw, sliced))
+        else:
+            raw.merged, raw.last_row = prepared.merged[name], prepared.plain[name]
+            raw.rest = _guarded(rows, self.kind)
         return True
 
     def _parts_of(self, sliced: SlicedSheet) -> Iterator[tuple[int, int, list]]:
@@ -368,12 +388,24 @@ def _rows(parts: Iterator[tuple[int, int, list]], counter: _Counter) -> Iterator
         yield from kept
 
 
-def _guarded(rows: Iterator[tuple[int, list]], kind: str) -> Iterator[tuple[int, list]]:
-    """The rest of a sheet's rows, calamine's failures on the way as ``FileProblem``."""
+def _measured(raw: RawSheet, sliced: SlicedSheet) -> None:
+    """A sheet streamed without measure, read through: its merged ranges and last row."""
+    raw.merged, raw.last_row = sliced.merged, sliced.last_row
+
+
+def _guarded(rows: Iterator[tuple[int, list]], kind: str,
+             done: Optional[Callable[[], None]] = None) -> Iterator[tuple[int, list]]:
+    """The rest of a sheet's rows, calamine's failures on the way as ``FileProblem``; ``done``
+    called once they are all read. A sheet streamed without measure found not plain on the way
+    raises ``ReadAgain``."""
     try:
         yield from rows
+        if done is not None:
+            done()
     except FileProblem:
         raise
+    except NotPlain:
+        raise ReadAgain() from None
     except Refused as exc:
         raise FileProblem(str(exc)) from None
     except BaseException as exc:

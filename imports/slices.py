@@ -26,6 +26,7 @@ SLICE_BYTES = 1 << 20        #: markup of a slice at most (some 2,400 rows of 12
 #: holds it twice, its cells, its grid, then Python its rows: some 20 MB in all
 
 _ROW_R = re.compile(rb'<row r="([0-9]{1,7})"')
+_DIMENSION = re.compile(rb'<dimension ref="[A-Z]{1,3}([0-9]{1,7})(?::[A-Z]{1,3}([0-9]{1,7}))?"')
 _NAME = "s"
 _RELS = (b'<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxml'
          b'formats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.'
@@ -95,6 +96,9 @@ class SlicedSheet:
         self.merged: Optional[list] = None
         self.last_row = 0
         self.widths: set[int] = set()       #: each slice's rows end at its last column
+        #: the last row the sheet's head declares (``<dimension>``; 0: none), known once its
+        #: first slice is cut: what a sheet streamed without measure says before its rows end
+        self.declared = 0
 
     def values(self) -> Iterator[tuple[tuple[int, int], list[list]]]:
         import python_calamine
@@ -143,6 +147,9 @@ class SlicedSheet:
             done = end < len(markup)
             if root is None:
                 root, start = _root(markup)
+                found = _DIMENSION.search(markup, 0, start)
+                if found:
+                    self.declared = int(found.group(2) or found.group(1))
                 markup, end = markup[start:], end - start
             at = markup.rfind(b"</row>", 0, end)
             if not done and at < 0:            # a row longer than a chunk: joined once ended

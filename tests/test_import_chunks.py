@@ -67,3 +67,53 @@ def test_small_chunks_give_the_same_preview(app, workbook, monkeypatch, who):
         assert any("hors de votre périmètre" in e[3] for e in errors)
     else:
         assert len(errors) == 1 and len(records) == counts["Places"]["updated"] + 1
+
+
+def _late_formula(data: bytes) -> bytes:
+    """The workbook with a formula in the last Activité row: that sheet is not plain after all."""
+    import openpyxl
+
+    book = openpyxl.load_workbook(io.BytesIO(data))
+    ws = book["Activité"]
+    ws.cell(ws.max_row, 3).value = "=1+1"   # a number of the month, as a formula without value
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("who", ["national", "calvados"])
+def test_large_sheets_streamed_without_a_measure_give_the_same_preview(app, workbook, monkeypatch, who):
+    """Every sheet taken as large (``reader.WHOLE_BYTES``): a preview streams them without
+    measuring them first (each sheet's markup inflated once) and gives what the measured reading
+    gives; a sheet found not plain past its head (a formula in its last row) makes the preview
+    start over, measured first: the same outcome as a reading measured from the start."""
+    from imports import prescan, reader
+
+    measured, real = [], prescan._measure_sheet
+
+    def spy(data, path, name, *args):
+        measured.append(name)
+        return real(data, path, name, *args)
+
+    with app.app_context():
+        scope = NATIONAL if who == "national" else user_scope("calvados")[0]
+        small = _outcome(workbook, scope)
+        monkeypatch.setattr(prescan, "_measure_sheet", spy)
+        monkeypatch.setattr(reader, "WHOLE_BYTES", 0)
+        monkeypatch.setattr(prescan, "CHUNK", 4096)    # the formula far from the head's markup
+        assert _outcome(workbook, scope) == small
+        assert measured == []
+        late = _late_formula(workbook)
+        streamed = _outcome(late, scope)
+        assert "Activité" in measured                  # read again, measured first
+        monkeypatch.setattr(ImportCommand, "__init__", _measuring(ImportCommand.__init__))
+        assert streamed == _outcome(late, scope)
+    assert ("Activité", "formule sans valeur calculée") in {(e[0], e[3][:29]) for e in streamed[2]}
+
+
+def _measuring(init):
+    """``ImportCommand.__init__`` reading every file measured first (as the start-over does)."""
+    def measuring(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        self.measure_first = True
+    return measuring

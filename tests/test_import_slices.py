@@ -76,14 +76,20 @@ def _numbered(rows) -> list[tuple[int, list]]:
     return out
 
 
-def _read(data: bytes, head: int | None) -> list[tuple]:
-    with open_file(data, "f.xlsx", 200_000, 200) as book:
-        out = []
-        for name in book.names:
-            raw = book.sheet(name, head=head)
-            rows = raw.rows + list(raw.rest)
-            out.append((name, rows, sorted(raw.merged), raw.date1904, raw.last_row))
-        return out
+def _read(data: bytes, head: int | None, measure_first: bool = True) -> list[tuple]:
+    """Every sheet read; ``measure_first=False``: as a preview first reads a file (a sheet found
+    not plain on the way: the file read again, measured first)."""
+    try:
+        with open_file(data, "f.xlsx", 200_000, 200, measure_first=measure_first) as book:
+            out = []
+            for name in book.names:
+                raw = book.sheet(name, head=head)
+                rows = raw.rows + list(raw.rest)
+                out.append((name, rows, sorted(raw.merged), raw.date1904, raw.last_row))
+            return out
+    except reader.ReadAgain:
+        assert not measure_first
+        return _read(data, head)
 
 
 def _trimmed(sheets: list[tuple]) -> list[tuple]:
@@ -108,11 +114,13 @@ def _whole(monkeypatch, data: bytes, head: int | None) -> list[tuple]:
 @given(rows=ROWS, writer=st.sampled_from(["xlsxwriter-cm", "xlsxwriter", "openpyxl"]),
        date1904=st.booleans(), merge=st.booleans(), head=st.sampled_from([None, 1, 3]),
        slice_rows=st.integers(1, 4), slice_bytes=st.sampled_from([1, 300, 1 << 20]),
-       chunk=st.sampled_from([64, 700, 1 << 20]), streamed=st.booleans())
+       chunk=st.sampled_from([64, 700, 1 << 20]),
+       streamed=st.sampled_from(["no", "measured", "unmeasured"]))
 def test_a_sheet_read_in_slices_is_the_sheet_read_whole(monkeypatch, rows, writer, date1904, merge,
                                                         head, slice_rows, slice_bytes, chunk, streamed):
-    """``streamed``: a sheet asked by its head is measured, then streamed, as a large one is
-    (else, small, it is read whole in one pass: ``reader.WHOLE_BYTES``)."""
+    """``streamed``: a sheet asked by its head is streamed, as a large one is — measured first,
+    or (as a preview reads it) certified slice by slice, the file read again, measured, when it
+    is not plain after all; « no »: small, it is read whole in one pass (``reader.WHOLE_BYTES``)."""
     numbered = _numbered(rows)
     if writer == "openpyxl":
         data = _openpyxl(numbered, date1904, merge)
@@ -122,8 +130,8 @@ def test_a_sheet_read_in_slices_is_the_sheet_read_whole(monkeypatch, rows, write
     monkeypatch.setattr(slices, "SLICE_ROWS", slice_rows)
     monkeypatch.setattr(slices, "SLICE_BYTES", slice_bytes)
     monkeypatch.setattr(prescan, "CHUNK", chunk)
-    monkeypatch.setattr(reader, "WHOLE_BYTES", 0 if streamed else reader.WHOLE_BYTES)
-    sliced = _read(data, head)
+    monkeypatch.setattr(reader, "WHOLE_BYTES", 0 if streamed != "no" else reader.WHOLE_BYTES)
+    sliced = _read(data, head, measure_first=streamed != "unmeasured")
     if head is not None:      # known before the rows are read: the last cell's, even empty;
         assert all(s[4] >= w[4] for s, w in zip(sliced, whole))   # rows end with their slice
         whole = [(*w[:4], s[4]) for s, w in zip(sliced, whole)]
@@ -173,6 +181,27 @@ def test_a_small_sheet_asked_by_its_head_is_read_in_one_pass(monkeypatch):
     large = _read(data, 21)
     assert measured == ["Places"]
     assert small == large and len(small[0][1]) == 300
+
+
+def test_a_large_sheet_read_as_a_preview_does_is_inflated_once(monkeypatch):
+    """Asked by its head without a measure first (``measure_first=False``, the preview's way),
+    a large plain sheet is certified slice by slice: never measured, the same rows, merged
+    ranges and last row once read through; found not plain past its head (a formula far down),
+    its rows raise ``ReadAgain`` (the preview starts over, measured first)."""
+    monkeypatch.setattr(reader, "WHOLE_BYTES", 0)
+    monkeypatch.setattr(slices, "SLICE_ROWS", 50)
+    monkeypatch.setattr(prescan, "CHUNK", 700)        # the formula far from the head's markup
+    measured = _measured(monkeypatch)
+    data = xlsx("".join(_row(n) for n in range(1, 301)))
+    assert _read(data, 21, measure_first=False) == _read(data, 21)
+    assert measured == ["Places"]                     # by the second reading only
+    formula = '<row r="301"><c r="A301"><f>1+1</f><v>2</v></c></row>'
+    late = xlsx("".join(_row(n) for n in range(1, 301)) + formula)
+    with open_file(late, "f.xlsx", 200_000, 200, measure_first=False) as book:
+        raw = book.sheet("Places", head=21)
+        assert raw.unmeasured and len(raw.rows) == 21
+        with pytest.raises(reader.ReadAgain):
+            list(raw.rest)
 
 
 def test_a_big_plain_sheet_is_read_slice_by_slice_and_the_file_never_whole(monkeypatch):
