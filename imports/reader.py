@@ -26,8 +26,9 @@ from .slices import NotPlain, Parts, SlicedSheet
 MAX_ENTRIES = 2000
 #: a plain .xlsx sheet whose markup is at most this is read whole even when asked by its head
 #: (certified as it is read, in one pass): its rows cost less to hold than to measure the sheet
-#: first (a second pass over its markup, ``Prepared.sheet``); a larger one is measured, then
-#: streamed. An agent's usual sheet is far under it; a national ×1 export's largest is 12 MB.
+#: first (a second pass over its markup, ``Prepared.sheet``); a larger one is streamed (measured
+#: first, unless ``open_file(measure_first=False)``). An agent's usual sheet is far under it; a
+#: national ×1 export's largest is 12 MB.
 WHOLE_BYTES = 12 << 20
 _CFB = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _ENCRYPTED = "EncryptedPackage".encode("utf-16-le")
@@ -207,7 +208,9 @@ class Book:
     def _sliced(self, raw: RawSheet, head: Optional[int]) -> bool:
         """Reads a plain .xlsx sheet in slices; ``False`` (nothing counted) when it is not plain.
         A whole sheet is certified as it is read; a sheet read by its head is measured first
-        (its merged ranges and last row are needed before its rows)."""
+        (its merged ranges and last row known before its rows) — unless the book was opened
+        with ``measure_first=False``: then it is certified slice by slice as it streams, and
+        found not plain past its head its rows raise ``ReadAgain``."""
         prepared, name = self.prepared, raw.name
         streamed = head is not None and not self.measure_first and name not in prepared.measured
         if head is not None and not streamed:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -226,6 +227,67 @@ def test_a_plain_looking_sheet_with_one_far_cell_is_refused_before_calamine(monk
     with pytest.raises(FileProblem, match="« Places » (a des cellules jusqu'à la colonne|va jusqu'à)"):
         read_file(xlsx("".join(rows)), "f.xlsx", 50, 200, prescan.Limits(cells=1_000_000))
     assert opened == []
+
+
+@pytest.mark.parametrize("far", ['<row r="7"><c r="XFD1048576"><v>1</v></c></row>',
+                                 '<row r="1048576"><c r="A1048576"><v>1</v></c></row>',
+                                 '<row r="90"><c r="A99999"><v>1</v></c></row>'])
+def test_a_far_cell_in_a_large_sheet_streamed_without_measure_is_refused(monkeypatch, far):
+    """The preview's way (``measure_first=False``, the sheet taken as large): a far cell past
+    the head stops the stream (``ReadAgain``), the file read again measured is refused in French
+    before calamine opens it whole; in the head, the sheet is walked and refused at once."""
+    monkeypatch.setattr(reader, "WHOLE_BYTES", 0)
+    monkeypatch.setattr(slices, "SLICE_ROWS", 2)
+    monkeypatch.setattr(prescan, "CHUNK", 256)
+    opened = _spied(monkeypatch)
+    rows = [_row(n) for n in range(1, 7)] + [far] + [_row(n) for n in range(8, 120)]
+    data = xlsx("".join(rows))
+    refused = "« Places » (a des cellules jusqu'à la colonne|va jusqu'à)"
+    limits = prescan.Limits(cells=1_000_000)
+    with pytest.raises((reader.ReadAgain, FileProblem)) as first:
+        with open_file(data, "f.xlsx", 500, 200, limits, measure_first=False) as book:
+            list(book.sheet("Places", head=3).rest)
+    if first.type is FileProblem:
+        assert re.search(refused, str(first.value))
+    with pytest.raises(FileProblem, match=refused):
+        with open_file(data, "f.xlsx", 500, 200, limits) as book:
+            list(book.sheet("Places", head=3).rest)
+    assert len(data) not in opened and all(size < 4096 for size in opened)   # slices only
+
+
+@pytest.mark.parametrize("slice_rows", [10, slices.SLICE_ROWS])
+def test_a_preview_of_a_far_cell_in_a_large_sheet_is_refused_and_writes_nothing(app, monkeypatch,
+                                                                                slice_rows):
+    """Through the preview: the far cell past the head's slice (the stream stops, the preview
+    starts over measured) or within it (the sheet walked at once): a French problem, nothing
+    written."""
+    from app.extensions import db
+    from imports import pipeline
+    from imports.pipeline import ImportCommand
+    from models import PlacesAnnee
+
+    readings, validate = [], pipeline.ImportCommand._validate
+
+    def counted(self):
+        readings.append(self.measure_first)
+        return validate(self)
+
+    monkeypatch.setattr(pipeline.ImportCommand, "_validate", counted)
+    monkeypatch.setattr(reader, "WHOLE_BYTES", 0)
+    monkeypatch.setattr(slices, "SLICE_ROWS", slice_rows)
+    monkeypatch.setattr(prescan, "CHUNK", 256)
+    head = ('<row r="1"><c r="A1" t="inlineStr"><is><t>Code DNA</t></is></c><c r="B1" t="inlineStr">'
+            '<is><t>Année</t></is></c><c r="C1" t="inlineStr"><is><t>Places autorisées</t></is></c></row>')
+    body = "".join(f'<row r="{n}"><c r="A{n}" t="inlineStr"><is><t>C1401</t></is></c>'
+                   f'<c r="B{n}"><v>2024</v></c><c r="C{n}"><v>{n}</v></c></row>' for n in range(2, 60))
+    data = xlsx(head + body + '<row r="60"><c r="XFD60"><v>1</v></c></row>')
+    with app.app_context():
+        before = db.session.query(PlacesAnnee).count()
+        result = ImportCommand(data, "f.xlsx").validate()
+        db.session.rollback()
+        assert result.problem and re.search("a des cellules jusqu'à la colonne", result.problem)
+        assert db.session.query(PlacesAnnee).count() == before
+    assert readings == ([False, True] if slice_rows == 10 else [False])
 
 
 def test_rows_out_of_order_across_slices_are_refused(monkeypatch):
